@@ -1,0 +1,825 @@
+/*
+ * isol8-agent: PID 1 of every sandbox container (docs/agent-protocol.md).
+ *
+ * The host talks to it over the container's attached stdin/stdout in frames
+ * (proto.h); stderr is only for the agent's own diagnostics. The agent runs
+ * each program as the unprivileged sandbox user, in its own session, with
+ * fresh pipes for stdin/stdout/stderr, and reports exit status, times, peak
+ * memory and what stopped it. One poll() loop, no threads.
+ *
+ * Invariants:
+ * - the agent keeps exactly CAP_SETUID, CAP_SETGID (to become the sandbox
+ *   user in the child, and setfsuid for file transfers) and CAP_KILL (to
+ *   kill every sandbox process with one kill(-1)); user code has none, a
+ *   different uid, and cannot signal, ptrace or write to PID 1;
+ * - user code never holds the container's stdout: its output reaches the
+ *   host only inside OUT/ERR frames written here, so it cannot forge frames;
+ * - when a run ends (exit, timeout, output cap) every process of the
+ *   sandbox user is killed before EXIT is sent: nothing outlives its run;
+ * - every length from the host is checked before use (proto.c); the queues
+ *   towards the program and towards the host are bounded by backpressure.
+ */
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+#define SANDBOX_UID 1000
+#define SANDBOX_GID 1000
+#define QUEUE_HIGH (1u << 20)	/* stop reading a producer beyond this */
+#define READ_CHUNK (64u << 10)
+#define DRAIN_GRACE_MS 200	/* after the last kill, wait this for EOF */
+#define GET_FILE_MAX (256ull << 20)
+
+extern char **environ;
+
+struct run {
+	int active;
+	pid_t pid;
+	int reaped;
+	int wstatus;
+	struct rusage ru;	/* of the main process, from wait4 */
+	struct rusage ru_before; /* RUSAGE_CHILDREN at the start */
+	int fd_in, fd_out, fd_err;
+	struct proto_buf in_q;
+	int in_eof;
+	uint64_t start_ms;
+	uint64_t deadline_ms;	/* 0: none */
+	uint64_t drain_ms;	/* after everything was killed */
+	uint64_t cap, seen;
+	uint64_t oom_before;
+	int timed_out, truncated, killed_all;
+	int oneshot;
+};
+
+static struct {
+	uint64_t idle_ms;
+	uint64_t idle_at;
+	int session;
+	int claimed;
+	int host_eof;
+	int sigfd;
+	struct proto_buf in;
+	struct proto_buf out;
+	struct run run;
+} A;
+
+static void agent_log(const char *, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+agent_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("isol8-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+set_nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void
+send_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	size_t at;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	at = proto_frame_begin(&A.out, PROTO_ERROR);
+	proto_tlv_str(&A.out, PROTO_T_MSG, msg);
+	proto_frame_end(&A.out, at);
+}
+
+/* Write everything queued for the host, blocking, then exit. */
+static void
+flush_and_exit(int code)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	fcntl(1, F_SETFL, fcntl(1, F_GETFL) & ~O_NONBLOCK);
+	while (off < A.out.len) {
+		n = write(1, A.out.data + off, A.out.len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	_exit(code);
+}
+
+/* The cgroup's count of OOM kills (v1 memory.oom_control, v2 memory.events). */
+static uint64_t
+oom_kills(void)
+{
+	static const char *paths[] = { "/sys/fs/cgroup/memory/memory.oom_control",
+		"/sys/fs/cgroup/memory.events" };
+	char line[128];
+	unsigned long long n = 0;
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		if ((f = fopen(paths[i], "re")) == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL)
+			if (sscanf(line, "oom_kill %llu", &n) == 1)
+				break;
+		fclose(f);
+		return n;
+	}
+	return 0;
+}
+
+/*
+ * Kill every process of the sandbox: as PID 1 with CAP_KILL, kill(-1)
+ * reaches every other process of the container in one atomic pass (a fork
+ * bomb cannot outrun it). Outside a container only the run's group is hit.
+ */
+static void
+kill_all(void)
+{
+	struct run *r = &A.run;
+
+	if (getpid() == 1)
+		kill(-1, SIGKILL);
+	else if (r->pid > 0)
+		kill(-r->pid, SIGKILL);
+	r->killed_all = 1;
+	r->drain_ms = now_ms() + DRAIN_GRACE_MS;
+}
+
+/* exec(3) takes char *const[]; the strings live in the RUN payload. */
+static char **
+strv(const char *const *v)
+{
+	union {
+		const char *const *c;
+		char **m;
+	} u = { v };
+
+	return u.m;
+}
+
+static void
+child_exec(const struct proto_run *req, int in, int out, int err)
+{
+	sigset_t all;
+	int fd;
+
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid();
+	/* Under memory pressure the kernel must pick user code, not PID 1. */
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(fd, "1000", 4) == -1) {
+			/* not fatal: the run still has its memory limit */
+		}
+		close(fd);
+	}
+	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
+		_exit(126);
+	for (fd = 3; fd < 1024; fd++)
+		close(fd);
+	if (getuid() == 0 && (setgroups(0, NULL) == -1 ||
+	    setgid(SANDBOX_GID) == -1 || setuid(SANDBOX_UID) == -1)) {
+		dprintf(2, "isol8: cannot drop privileges: %s\n",
+		    strerror(errno));
+		_exit(126);
+	}
+	if (getuid() == 0 || geteuid() == 0)
+		_exit(126);
+	if (chdir(req->cwd ? req->cwd : "/sandbox") == -1) {
+		dprintf(2, "isol8: cannot enter `%s`: %s\n",
+		    req->cwd ? req->cwd : "/sandbox", strerror(errno));
+		_exit(126);
+	}
+	umask(022);
+	environ = strv(req->env);
+	execvp(req->argv[0], strv(req->argv));
+	dprintf(2, "isol8: cannot run `%s`: %s\n", req->argv[0],
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+run_start(const unsigned char *payload, uint32_t len)
+{
+	static struct proto_run req;
+	struct run *r = &A.run;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	pid_t pid;
+
+	if (r->active) {
+		send_error("a run is already in progress");
+		return;
+	}
+	if (proto_run_decode(payload, len, &req) == -1) {
+		send_error("malformed RUN frame");
+		return;
+	}
+	if ((req.stdin_pipe ? pipe2(in, O_CLOEXEC) :
+	    ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) == -1 ||
+	    pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1) {
+		send_error("cannot make pipes: %s", strerror(errno));
+		goto fail;
+	}
+	memset(r, 0, sizeof *r);
+	r->oom_before = oom_kills();
+	getrusage(RUSAGE_CHILDREN, &r->ru_before);
+	r->start_ms = now_ms();
+	if ((pid = fork()) == -1) {
+		send_error("cannot start the program: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		child_exec(&req, in[0], out[1], err[1]);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	r->active = 1;
+	r->pid = pid;
+	r->fd_in = in[1];
+	r->fd_out = out[0];
+	r->fd_err = err[0];
+	if (r->fd_in >= 0)
+		set_nonblock(r->fd_in);
+	set_nonblock(r->fd_out);
+	set_nonblock(r->fd_err);
+	r->deadline_ms = req.timeout_ms ? r->start_ms + req.timeout_ms : 0;
+	r->cap = req.output_cap;
+	r->oneshot = req.oneshot;
+	return;
+fail:
+	close_fd(&in[0]), close_fd(&in[1]);
+	close_fd(&out[0]), close_fd(&out[1]);
+	close_fd(&err[0]), close_fd(&err[1]);
+}
+
+static void
+run_finish(void)
+{
+	struct run *r = &A.run;
+	struct rusage ru;
+	uint64_t cpu, flags = 0;
+	int64_t code = -1, sig = 0;
+	size_t at;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	cpu = (uint64_t)(ru.ru_utime.tv_sec - r->ru_before.ru_utime.tv_sec +
+	    ru.ru_stime.tv_sec - r->ru_before.ru_stime.tv_sec) * 1000 +
+	    (uint64_t)((ru.ru_utime.tv_usec - r->ru_before.ru_utime.tv_usec +
+	    ru.ru_stime.tv_usec - r->ru_before.ru_stime.tv_usec) / 1000);
+	if (WIFEXITED(r->wstatus))
+		code = WEXITSTATUS(r->wstatus);
+	else if (WIFSIGNALED(r->wstatus)) {
+		sig = WTERMSIG(r->wstatus);
+		code = 128 + sig;
+	}
+	if (r->timed_out)
+		flags |= PROTO_F_TIMEDOUT;
+	else if (sig == SIGKILL && oom_kills() > r->oom_before)
+		flags |= PROTO_F_OOM;
+	if (r->truncated)
+		flags |= PROTO_F_TRUNCATED;
+	at = proto_frame_begin(&A.out, PROTO_EXIT);
+	proto_tlv_u64(&A.out, PROTO_T_EXIT_CODE, (uint64_t)code);
+	proto_tlv_u64(&A.out, PROTO_T_SIGNAL, (uint64_t)sig);
+	proto_tlv_u64(&A.out, PROTO_T_WALL_MS, now_ms() - r->start_ms);
+	proto_tlv_u64(&A.out, PROTO_T_CPU_MS, cpu);
+	proto_tlv_u64(&A.out, PROTO_T_MAXRSS_KB, (uint64_t)r->ru.ru_maxrss);
+	proto_tlv_u64(&A.out, PROTO_T_FLAGS, flags);
+	proto_frame_end(&A.out, at);
+	close_fd(&r->fd_in);
+	close_fd(&r->fd_out);
+	close_fd(&r->fd_err);
+	proto_buf_free(&r->in_q);
+	r->active = 0;
+	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
+	if (r->oneshot)
+		flush_and_exit(0);
+}
+
+/* Forward program output as frames, up to the output cap. */
+static void
+run_read(int *fd, int type)
+{
+	struct run *r = &A.run;
+	unsigned char chunk[READ_CHUNK];
+	ssize_t n;
+	uint64_t room;
+
+	n = read(*fd, chunk, sizeof chunk);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close_fd(fd);
+		return;
+	}
+	if (r->truncated)
+		return; /* keep draining so writers never block */
+	room = r->cap && r->seen < r->cap ? r->cap - r->seen : 0;
+	if (r->cap && (uint64_t)n > room) {
+		if (room > 0)
+			proto_frame(&A.out, type, chunk, room);
+		r->seen = r->cap;
+		r->truncated = 1;
+		kill_all();
+		return;
+	}
+	r->seen += (uint64_t)n;
+	proto_frame(&A.out, type, chunk, (size_t)n);
+}
+
+static void
+run_write_stdin(void)
+{
+	struct run *r = &A.run;
+	ssize_t n;
+
+	if (r->in_q.len > 0) {
+		n = write(r->fd_in, r->in_q.data, r->in_q.len);
+		if (n > 0)
+			proto_buf_drain(&r->in_q, (size_t)n);
+		else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			/* The program closed its stdin: drop the rest. */
+			proto_buf_free(&r->in_q);
+			close_fd(&r->fd_in);
+			return;
+		}
+	}
+	if (r->in_q.len == 0 && r->in_eof)
+		close_fd(&r->fd_in);
+}
+
+static void
+reap(void)
+{
+	struct signalfd_siginfo si;
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	while (read(A.sigfd, &si, sizeof si) == sizeof si)
+		;
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+		if (A.run.active && pid == A.run.pid && !A.run.reaped) {
+			A.run.reaped = 1;
+			A.run.wstatus = status;
+			A.run.ru = ru;
+		}
+	}
+}
+
+/*
+ * Open a path for a file transfer, as the sandbox user (fsuid), walking
+ * one component at a time with O_NOFOLLOW: no `..`, no symlink anywhere,
+ * and only below /sandbox (or /tmp when reading).
+ */
+static int
+open_confined(const char *path, int flags, mode_t mode, int writing)
+{
+	char copy[4096], *comp, *next;
+	const char *root;
+	int dfd, fd, e;
+
+	if (strncmp(path, "/sandbox/", 9) == 0)
+		root = "/sandbox";
+	else if (!writing && strncmp(path, "/tmp/", 5) == 0)
+		root = "/tmp";
+	else {
+		errno = EPERM;
+		return -1;
+	}
+	if (strlen(path) >= sizeof copy) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(copy, path + strlen(root) + 1);
+	if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	for (comp = copy;; comp = next) {
+		if ((next = strchr(comp, '/')) != NULL)
+			*next++ = '\0';
+		if (*comp == '\0' || strcmp(comp, ".") == 0 ||
+		    strcmp(comp, "..") == 0) {
+			close(dfd);
+			errno = EINVAL;
+			return -1;
+		}
+		if (next == NULL)
+			break;
+		fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd == -1 && errno == ENOENT && writing &&
+		    mkdirat(dfd, comp, 0755) == 0)
+			fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+		e = errno;
+		close(dfd);
+		if (fd == -1) {
+			errno = e == ENOTDIR || e == ELOOP ? EPERM : e;
+			return -1;
+		}
+		dfd = fd;
+	}
+	fd = openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	e = errno;
+	close(dfd);
+	errno = e == ELOOP ? EPERM : e;
+	return fd;
+}
+
+static void
+as_sandbox(int on)
+{
+	setfsgid(on ? SANDBOX_GID : 0);
+	setfsuid(on ? SANDBOX_UID : 0);
+}
+
+static void
+file_put(const unsigned char *payload, uint32_t len)
+{
+	struct proto_file f;
+	ssize_t n;
+	uint32_t off = 0;
+	int fd;
+
+	if (proto_file_decode(payload, len, &f) == -1 || f.path == NULL) {
+		send_error("malformed PUT_FILE frame");
+		return;
+	}
+	as_sandbox(1);
+	fd = open_confined(f.path, O_WRONLY | O_CREAT |
+	    (f.append ? O_APPEND : O_TRUNC), (mode_t)f.mode, 1);
+	as_sandbox(0);
+	if (fd == -1) {
+		send_error("cannot write `%s`: %s", f.path, strerror(errno));
+		return;
+	}
+	while (off < f.len) {
+		n = write(fd, f.data + off, f.len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			send_error("cannot write `%s`: %s", f.path,
+			    n == 0 ? "short write" : strerror(errno));
+			close(fd);
+			return;
+		}
+		off += (uint32_t)n;
+	}
+	close(fd);
+	if (f.end)
+		proto_frame(&A.out, PROTO_OK, NULL, 0);
+}
+
+static void
+file_get(const unsigned char *payload, uint32_t len)
+{
+	unsigned char *chunk;
+	struct proto_file f;
+	struct stat st;
+	ssize_t n;
+	size_t at;
+	int fd;
+
+	if (proto_file_decode(payload, len, &f) == -1 || f.path == NULL) {
+		send_error("malformed GET_FILE frame");
+		return;
+	}
+	if (f.max_size == 0 || f.max_size > GET_FILE_MAX)
+		f.max_size = GET_FILE_MAX;
+	as_sandbox(1);
+	fd = open_confined(f.path, O_RDONLY | O_NONBLOCK, 0, 0);
+	as_sandbox(0);
+	if (fd == -1) {
+		send_error("cannot read `%s`: %s", f.path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		send_error("cannot read `%s`: not a regular file", f.path);
+		close(fd);
+		return;
+	}
+	if ((uint64_t)st.st_size > f.max_size) {
+		send_error("cannot read `%s`: %lld bytes is over the %llu-byte "
+		    "limit", f.path, (long long)st.st_size,
+		    (unsigned long long)f.max_size);
+		close(fd);
+		return;
+	}
+	if ((chunk = malloc(PROTO_CHUNK)) == NULL)
+		abort();
+	for (;;) {
+		n = read(fd, chunk, PROTO_CHUNK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			send_error("cannot read `%s`: %s", f.path,
+			    strerror(errno));
+			break;
+		}
+		at = proto_frame_begin(&A.out, PROTO_FILE);
+		proto_tlv(&A.out, PROTO_T_DATA, chunk, (size_t)n);
+		proto_tlv_u64(&A.out, PROTO_T_END, n == 0);
+		proto_frame_end(&A.out, at);
+		if (n == 0)
+			break;
+	}
+	free(chunk);
+	close(fd);
+}
+
+static void
+hello(const unsigned char *p, uint32_t len)
+{
+	const unsigned char *val, *nonce = NULL;
+	uint32_t vlen, nlen = 0;
+	size_t left = len, at;
+	int tag, busy;
+
+	while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
+		if (tag == PROTO_T_NONCE)
+			nonce = val, nlen = vlen;
+	busy = A.claimed && !(A.session && !A.run.active);
+	if (!busy)
+		A.claimed = 1;
+	at = proto_frame_begin(&A.out, PROTO_READY);
+	proto_tlv(&A.out, PROTO_T_NONCE, nonce, nonce ? nlen : 0);
+	proto_tlv_u64(&A.out, PROTO_T_VERSION, PROTO_VERSION);
+	proto_tlv_u64(&A.out, PROTO_T_STATUS, (uint64_t)busy);
+	proto_frame_end(&A.out, at);
+}
+
+static void
+handle_frame(int type, const unsigned char *payload, uint32_t len)
+{
+	struct run *r = &A.run;
+	const unsigned char *val;
+	size_t left;
+	uint32_t vlen;
+	uint64_t signo;
+	int tag;
+
+	if (!r->active && A.idle_ms)
+		A.idle_at = now_ms() + A.idle_ms;
+	switch (type) {
+	case PROTO_HELLO:
+		hello(payload, len);
+		break;
+	case PROTO_RUN:
+		run_start(payload, len);
+		break;
+	case PROTO_STDIN:
+		if (r->active && r->fd_in >= 0 && !r->in_eof)
+			proto_buf_add(&r->in_q, payload, len);
+		break;
+	case PROTO_STDIN_EOF:
+		r->in_eof = 1;
+		if (r->active && r->fd_in >= 0 && r->in_q.len == 0)
+			close_fd(&r->fd_in);
+		break;
+	case PROTO_SIGNAL:
+		left = len;
+		if (proto_tlv_next(&payload, &left, &tag, &val, &vlen) != 1 ||
+		    tag != PROTO_T_SIGNO ||
+		    proto_u64_decode(val, vlen, tag, &signo) == -1 ||
+		    signo == 0 || signo >= 65) {
+			send_error("malformed SIGNAL frame");
+			break;
+		}
+		if (r->active && signo == SIGKILL)
+			kill_all();
+		else if (r->active)
+			kill(-r->pid, (int)signo);
+		break;
+	case PROTO_PUT_FILE:
+		file_put(payload, len);
+		break;
+	case PROTO_GET_FILE:
+		file_get(payload, len);
+		break;
+	case PROTO_BYE:
+		if (r->active)
+			kill_all();
+		flush_and_exit(0);
+		break;
+	default:
+		send_error("unknown frame type 0x%02x", type);
+	}
+}
+
+/* Parse and handle every complete frame received from the host. */
+static void
+host_read(void)
+{
+	unsigned char chunk[READ_CHUNK];
+	uint32_t len;
+	size_t off = 0;
+	ssize_t n;
+	int type;
+
+	n = read(0, chunk, sizeof chunk);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		A.host_eof = 1;
+		return;
+	}
+	proto_buf_add(&A.in, chunk, (size_t)n);
+	while (A.in.len - off >= PROTO_HDR_LEN) {
+		if (proto_header(A.in.data + off, &type, &len) == -1) {
+			agent_log("bad frame header from the host; exiting");
+			if (A.run.active)
+				kill_all();
+			flush_and_exit(2);
+		}
+		if (A.in.len - off - PROTO_HDR_LEN < len)
+			break;
+		handle_frame(type, A.in.data + off + PROTO_HDR_LEN, len);
+		off += PROTO_HDR_LEN + len;
+	}
+	proto_buf_drain(&A.in, off);
+}
+
+static void
+host_write(void)
+{
+	ssize_t n = write(1, A.out.data, A.out.len);
+
+	if (n > 0)
+		proto_buf_drain(&A.out, (size_t)n);
+	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		agent_log("host stream: %s; exiting", strerror(errno));
+		if (A.run.active)
+			kill_all();
+		_exit(3);
+	}
+}
+
+/* Advance the run: deadline, leftovers, and the end once all is drained. */
+static void
+run_check(void)
+{
+	struct run *r = &A.run;
+	uint64_t now = now_ms();
+
+	if (!r->active)
+		return;
+	if (r->deadline_ms && now >= r->deadline_ms && !r->killed_all) {
+		r->timed_out = 1;
+		kill_all();
+	}
+	/* The main process is gone: its leftovers go too (nohup, setsid). */
+	if (r->reaped && !r->killed_all)
+		kill_all();
+	if (r->reaped && r->killed_all &&
+	    ((r->fd_out < 0 && r->fd_err < 0) || now >= r->drain_ms))
+		run_finish();
+}
+
+static int
+poll_timeout(void)
+{
+	struct run *r = &A.run;
+	uint64_t now = now_ms(), at = 0;
+
+	if (r->active) {
+		if (r->deadline_ms && !r->killed_all)
+			at = r->deadline_ms;
+		else if (r->killed_all)
+			at = r->drain_ms;
+	} else if (A.idle_at)
+		at = A.idle_at;
+	if (at == 0)
+		return -1;
+	return at <= now ? 0 : (int)(at - now);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: isol8-agent [--idle MS] [--session]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pollfd pfd[6];
+	struct run *r = &A.run;
+	sigset_t mask;
+	int i, n, k;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--idle") == 0 && i + 1 < argc)
+			A.idle_ms = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--session") == 0)
+			A.session = 1;
+		else if (strcmp(argv[i], "--version") == 0) {
+			printf("isol8-agent protocol %d\n", PROTO_VERSION);
+			return 0;
+		} else
+			usage();
+	}
+	prctl(PR_SET_DUMPABLE, 0);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((A.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		agent_log("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	set_nonblock(0);
+	set_nonblock(1);
+	r->fd_in = r->fd_out = r->fd_err = -1;
+	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
+
+	for (;;) {
+		n = 0;
+		pfd[n++] = (struct pollfd){ A.sigfd, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ A.host_eof ? -1 : 0,
+		    (short)(r->in_q.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+		pfd[n++] = (struct pollfd){ 1,
+		    (short)(A.out.len > 0 ? POLLOUT : 0), 0 };
+		pfd[n++] = (struct pollfd){ r->fd_out,
+		    (short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+		pfd[n++] = (struct pollfd){ r->fd_err,
+		    (short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+		pfd[n++] = (struct pollfd){ r->fd_in,
+		    (short)(r->in_q.len > 0 ? POLLOUT : 0), 0 };
+		k = poll(pfd, (nfds_t)n, poll_timeout());
+		if (k == -1 && errno != EINTR) {
+			agent_log("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents)
+			reap();
+		if (pfd[1].revents)
+			host_read();
+		if (pfd[2].revents & (POLLOUT | POLLERR))
+			host_write();
+		if (pfd[3].revents && r->fd_out >= 0)
+			run_read(&r->fd_out, PROTO_OUT);
+		if (pfd[4].revents && r->fd_err >= 0)
+			run_read(&r->fd_err, PROTO_ERR);
+		if (pfd[5].revents && r->fd_in >= 0)
+			run_write_stdin();
+		run_check();
+		if (!r->active && A.idle_at && now_ms() >= A.idle_at) {
+			agent_log("idle for %llu ms; exiting",
+			    (unsigned long long)A.idle_ms);
+			flush_and_exit(0);
+		}
+		if (A.host_eof && !r->active)
+			flush_and_exit(0);
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * cli: the isol8 command, a thin client of the public API (isol8.h). One
+ * file per command (cmd_<name>.c, one table entry each), the configuration
+ * file (config.c), and shared exit codes and output helpers.
+ */
+#ifndef ISOL8_CLI_H
+#define ISOL8_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "isol8.h"
+
+/* Exit codes besides the program's own (docs/cli.md). */
+#define EXIT_USAGE 2
+#define EXIT_NODOCKER 3
+#define EXIT_NOIMAGE 4
+#define EXIT_TIMEOUT 124
+#define EXIT_INTERNAL 125
+#define EXIT_INTERRUPTED 130
+#define EXIT_OOM 137
+#define EXIT_TRUNCATED 141
+
+struct cli_cmd {
+	const char *name;
+	const char *summary;
+	int (*exec)(int, char **);
+};
+
+/* Everything the configuration file can set; flags override it. */
+struct cli_config {
+	char *source;		/* the file it came from, or NULL */
+	char *runtime;
+	uint64_t timeout_ms;
+	uint64_t memory;
+	double cpus;
+	int64_t pids;
+	uint64_t sandbox_size;
+	uint64_t tmp_size;
+	uint64_t max_output;
+	char *network;
+	char *image;
+	char *docker_host;
+	struct isol8_kv *env;
+	size_t env_len;
+	unsigned max_concurrent;
+	unsigned pool_size;
+	uint64_t pool_idle_ms;
+	int pool_reuse;
+};
+
+extern const struct cli_cmd cmd_run_entry;
+extern const struct cli_cmd cmd_setup_entry;
+extern const struct cli_cmd cmd_config_entry;
+
+/* config.c */
+int config_load(struct cli_config *, const char *, char *, size_t);
+void config_free(struct cli_config *);
+void config_print(const struct cli_config *, int);
+void config_engine_opts(const struct cli_config *, struct isol8_engine_opts *);
+
+/* main.c */
+void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+int cli_exit_for(const struct isol8_error *);
+int cli_kv(const char *, const char *, struct isol8_kv **, size_t *);
+int cli_size(const char *, const char *, uint64_t *);
+int cli_uint(const char *, const char *, uint64_t, uint64_t *);
+
+#endif

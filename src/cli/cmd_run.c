@@ -1,0 +1,564 @@
+/*
+ * isol8 run: one execution. Code comes from -e, a file, or stdin; when it
+ * comes from -e or a file, a piped stdin becomes the program's stdin and is
+ * streamed with backpressure. Output streams as it arrives (and to --out);
+ * --json prints one result object instead. The exit status is the
+ * program's own, or one of the codes in cli.h (docs/cli.md).
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli.h"
+#include "../util/util.h"
+
+#define RUN_STDIN_HIGH (1u << 20)
+#define RUN_MAX_CODE (16u << 20)
+
+struct run_ctx {
+	struct event_base *base;
+	struct isol8_engine *e;
+	struct isol8_run *run;
+	const char *runtime;
+	FILE *out_file;
+	int json;
+	int quiet;
+	struct buf out;
+	struct buf err;
+	struct isol8_result result;
+	struct isol8_error error;
+	char container[80];
+	int failed;
+	int done;
+	int stdin_regular;
+	struct event *stdin_ev;
+	struct event *stdin_retry;
+	int interrupted;
+};
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: isol8 run [options] [FILE]\n\n"
+	    "Run code in a hardened, network-less container. The code comes "
+	    "from -e,\nfrom FILE (runtime from its extension), or from stdin. "
+	    "With -e or FILE,\na piped stdin is the program's stdin.\n\n"
+	    "  -e, --eval CODE        run CODE (default runtime python)\n"
+	    "      --cmd COMMAND      run a bash command line\n"
+	    "  -r, --runtime NAME     python, node, bun, deno or bash\n"
+	    "      --timeout MS       wall-clock limit (default 30000)\n"
+	    "      --memory SIZE      memory limit, swap included (512m)\n"
+	    "      --cpu CORES        CPU limit, fractional (1.0)\n"
+	    "      --pids N           process limit (64)\n"
+	    "      --sandbox-size S   /sandbox tmpfs size (512m)\n"
+	    "      --tmp-size S       /tmp tmpfs size (256m)\n"
+	    "      --net MODE         none (default) or host\n"
+	    "      --max-output S     stdout+stderr cap; the program is "
+	    "stopped (1m)\n"
+	    "      --out FILE         also write stdout to FILE\n"
+	    "      --stdin DATA       feed DATA to the program's stdin\n"
+	    "      --env K=V          set an environment variable\n"
+	    "      --secret K=V       set a variable and mask its value in "
+	    "output\n"
+	    "      --image NAME       run in this image instead\n"
+	    "      --json             print one JSON result object\n"
+	    "  -q, --quiet            no isol8 messages on stderr\n"
+	    "  -h, --help             this help\n\n"
+	    "exit status: the program's; 124 timeout, 137 memory limit, 141 "
+	    "output\ntruncated, 130 interrupted, 2 usage, 3 Docker "
+	    "unavailable, 4 images\nmissing, 125 internal error.\n");
+}
+
+static void
+ctx_write(FILE *f, const char *data, size_t len)
+{
+	if (fwrite(data, 1, len, f) != len && errno != EPIPE)
+		cli_error("writing output: %s", strerror(errno));
+	fflush(f);
+}
+
+static void
+on_stdout(const char *data, size_t len, void *arg)
+{
+	struct run_ctx *c = arg;
+
+	if (c->json)
+		buf_add(&c->out, data, len);
+	else
+		ctx_write(stdout, data, len);
+	if (c->out_file != NULL)
+		ctx_write(c->out_file, data, len);
+}
+
+static void
+on_stderr(const char *data, size_t len, void *arg)
+{
+	struct run_ctx *c = arg;
+
+	if (c->json)
+		buf_add(&c->err, data, len);
+	else
+		ctx_write(stderr, data, len);
+}
+
+static void
+on_done(const struct isol8_result *res, const struct isol8_error *e,
+    void *arg)
+{
+	struct run_ctx *c = arg;
+
+	c->result = *res;
+	if (res->container_id != NULL)
+		snprintf(c->container, sizeof c->container, "%s",
+		    res->container_id);
+	c->result.container_id = NULL;
+	if (e != NULL) {
+		c->error = *e;
+		c->failed = 1;
+	}
+	c->done = 1;
+	c->run = NULL;
+	if (c->stdin_ev != NULL)
+		event_del(c->stdin_ev);
+	if (c->stdin_retry != NULL)
+		event_del(c->stdin_retry);
+	event_base_loopbreak(c->base);
+}
+
+/* Move stdin to the program while it keeps up (RUN_STDIN_HIGH queued). */
+static void
+stdin_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct run_ctx *c = arg;
+	struct timeval tv = { 0, 5000 };
+	char chunk[65536];
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	while (c->run != NULL) {
+		if (isol8_run_stdin_pending(c->run) >= RUN_STDIN_HIGH) {
+			if (c->stdin_ev != NULL)
+				event_del(c->stdin_ev);
+			evtimer_add(c->stdin_retry, &tv);
+			return;
+		}
+		n = read(0, chunk, sizeof chunk);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			isol8_run_close_stdin(c->run);
+			if (c->stdin_ev != NULL)
+				event_del(c->stdin_ev);
+			return;
+		}
+		isol8_run_write_stdin(c->run, chunk, (size_t)n);
+		if (!c->stdin_regular) {
+			/* A pipe: wait until it is readable again. */
+			event_add(c->stdin_ev, NULL);
+			return;
+		}
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct run_ctx *c = arg;
+
+	(void)what;
+	c->interrupted = (int)sig;
+	if (c->run != NULL)
+		isol8_run_cancel(c->run);
+}
+
+static void
+print_json(struct run_ctx *c)
+{
+	struct buf b = { 0 };
+	const struct isol8_result *r = &c->result;
+
+	buf_addstr(&b, "{\"runtime\":\"");
+	json_escape(&b, c->runtime, strlen(c->runtime));
+	buf_addstr(&b, "\",\"stdout\":\"");
+	json_escape(&b, c->out.data ? c->out.data : "", c->out.len);
+	buf_addstr(&b, "\",\"stderr\":\"");
+	json_escape(&b, c->err.data ? c->err.data : "", c->err.len);
+	buf_printf(&b, "\",\"exitCode\":%d,\"signal\":%d,\"timedOut\":%s,"
+	    "\"oomKilled\":%s,\"truncated\":%s,\"durationMs\":%llu,"
+	    "\"totalMs\":%llu,\"queuedMs\":%llu,\"cpuMs\":%llu,"
+	    "\"peakRssKb\":%llu,\"stdoutBytes\":%llu,\"stderrBytes\":%llu,"
+	    "\"containerId\":\"%s\",\"error\":",
+	    r->exit_code, r->signal, r->timed_out ? "true" : "false",
+	    r->oom_killed ? "true" : "false", r->truncated ? "true" : "false",
+	    (unsigned long long)r->run_ms, (unsigned long long)r->total_ms,
+	    (unsigned long long)r->queued_ms, (unsigned long long)r->cpu_ms,
+	    (unsigned long long)r->peak_rss_kb,
+	    (unsigned long long)r->stdout_bytes,
+	    (unsigned long long)r->stderr_bytes, c->container);
+	if (c->failed) {
+		buf_addstr(&b, "\"");
+		json_escape(&b, c->error.message, strlen(c->error.message));
+		buf_addstr(&b, "\"");
+	} else
+		buf_addstr(&b, "null");
+	buf_addstr(&b, "}\n");
+	ctx_write(stdout, b.data, b.len);
+	buf_free(&b);
+}
+
+/* The exit status for a finished run, with a one-line note on stderr. */
+static int
+run_status(struct run_ctx *c, const struct isol8_request *req)
+{
+	const struct isol8_result *r = &c->result;
+
+	if (c->interrupted)
+		return EXIT_INTERRUPTED;
+	if (c->failed)
+		return c->json ? EXIT_INTERNAL : cli_exit_for(&c->error);
+	if (r->timed_out) {
+		if (!c->quiet)
+			cli_error("timed out after %llu ms (raise --timeout)",
+			    (unsigned long long)req->timeout_ms);
+		return EXIT_TIMEOUT;
+	}
+	if (r->oom_killed) {
+		if (!c->quiet)
+			cli_error("killed: over the %llu MiB memory limit "
+			    "(raise --memory)",
+			    (unsigned long long)(req->memory >> 20));
+		return EXIT_OOM;
+	}
+	if (r->truncated) {
+		if (!c->quiet)
+			cli_error("output truncated at %llu bytes and the "
+			    "program stopped (raise --max-output)",
+			    (unsigned long long)req->max_output);
+		return EXIT_TRUNCATED;
+	}
+	return r->exit_code;
+}
+
+static int
+read_code(const char *path, struct buf *b)
+{
+	struct err *e = NULL;
+	struct stat st;
+
+	if (path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cli_error("`%s` is a directory, not a script", path);
+		return -1;
+	}
+	if (read_file(path ? path : "/dev/stdin", RUN_MAX_CODE, b, &e) == -1) {
+		cli_error("%s", e->msg);
+		err_free(&e);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	enum { O_CMD = 256, O_TIMEOUT, O_MEMORY, O_CPU, O_PIDS, O_SANDBOX,
+		O_TMP, O_NET, O_MAXOUT, O_OUT, O_STDIN, O_ENV, O_SECRET,
+		O_IMAGE, O_JSON, O_LATER };
+	static const struct option opts[] = {
+		{ "eval", required_argument, NULL, 'e' },
+		{ "cmd", required_argument, NULL, O_CMD },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "memory", required_argument, NULL, O_MEMORY },
+		{ "cpu", required_argument, NULL, O_CPU },
+		{ "pids", required_argument, NULL, O_PIDS },
+		{ "pids-limit", required_argument, NULL, O_PIDS },
+		{ "sandbox-size", required_argument, NULL, O_SANDBOX },
+		{ "tmp-size", required_argument, NULL, O_TMP },
+		{ "net", required_argument, NULL, O_NET },
+		{ "max-output", required_argument, NULL, O_MAXOUT },
+		{ "out", required_argument, NULL, O_OUT },
+		{ "stdin", required_argument, NULL, O_STDIN },
+		{ "env", required_argument, NULL, O_ENV },
+		{ "secret", required_argument, NULL, O_SECRET },
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "persistent", no_argument, NULL, O_LATER },
+		{ "session", required_argument, NULL, O_LATER },
+		{ "host", required_argument, NULL, O_LATER },
+		{ "key", required_argument, NULL, O_LATER },
+		{ "allow", required_argument, NULL, O_LATER },
+		{ "deny", required_argument, NULL, O_LATER },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct isol8_callbacks cbs = { on_stdout, on_stderr,
+		on_done };
+	struct run_ctx c;
+	struct cli_config cfg;
+	struct isol8_request req;
+	struct isol8_engine_opts eo;
+	struct isol8_error err;
+	struct isol8_kv *env = NULL, *secrets = NULL;
+	size_t nenv = 0, nsec = 0, i;
+	struct buf code = { 0 };
+	struct event *sigint = NULL, *sigterm = NULL;
+	const char *eval = NULL, *cmd = NULL, *file = NULL, *runtime = NULL;
+	const char *out_path = NULL, *stdin_data = NULL, *ext = NULL;
+	char msg[1024], *end;
+	struct stat st;
+	uint64_t u;
+	int ch, rc = EXIT_USAGE;
+
+	memset(&c, 0, sizeof c);
+	if (config_load(&cfg, NULL, msg, sizeof msg) == -1) {
+		cli_error("%s", msg);
+		return EXIT_USAGE;
+	}
+	isol8_request_init(&req);
+	req.timeout_ms = cfg.timeout_ms;
+	req.memory = cfg.memory;
+	req.cpus = cfg.cpus;
+	req.pids = cfg.pids;
+	req.sandbox_size = cfg.sandbox_size;
+	req.tmp_size = cfg.tmp_size;
+	req.max_output = cfg.max_output;
+	req.network = cfg.network;
+	req.image = cfg.image;
+	/* The config's env first: --env may override it (later wins). */
+	if (cfg.env_len > 0) {
+		env = xreallocarray(NULL, cfg.env_len, sizeof *env);
+		memcpy(env, cfg.env, cfg.env_len * sizeof *env);
+		nenv = cfg.env_len;
+	}
+
+	while ((ch = getopt_long(argc, argv, "e:r:qh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'e': eval = optarg; break;
+		case O_CMD: cmd = optarg; break;
+		case 'r': runtime = optarg; break;
+		case O_TIMEOUT:
+			if (cli_uint("--timeout", optarg, 86400000,
+			    &req.timeout_ms) == -1)
+				goto out;
+			break;
+		case O_MEMORY:
+			if (cli_size("--memory", optarg, &req.memory) == -1)
+				goto out;
+			break;
+		case O_CPU:
+			req.cpus = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg || req.cpus <= 0 ||
+			    req.cpus > 1024) {
+				cli_error("--cpu wants a positive number of "
+				    "cores such as 0.5, got `%s`", optarg);
+				goto out;
+			}
+			break;
+		case O_PIDS:
+			if (cli_uint("--pids", optarg, 1 << 22, &u) == -1)
+				goto out;
+			req.pids = (int64_t)u;
+			break;
+		case O_SANDBOX:
+			if (cli_size("--sandbox-size", optarg,
+			    &req.sandbox_size) == -1)
+				goto out;
+			break;
+		case O_TMP:
+			if (cli_size("--tmp-size", optarg, &req.tmp_size) == -1)
+				goto out;
+			break;
+		case O_MAXOUT:
+			if (cli_size("--max-output", optarg,
+			    &req.max_output) == -1)
+				goto out;
+			break;
+		case O_NET:
+			if (strcmp(optarg, "filtered") == 0) {
+				cli_error("--net filtered is not available in "
+				    "this version; use none or host");
+				goto out;
+			}
+			if (strcmp(optarg, "none") != 0 &&
+			    strcmp(optarg, "host") != 0) {
+				cli_error("--net wants none or host, got `%s`",
+				    optarg);
+				goto out;
+			}
+			req.network = optarg;
+			break;
+		case O_OUT: out_path = optarg; break;
+		case O_STDIN: stdin_data = optarg; break;
+		case O_ENV:
+			if (cli_kv("--env", optarg, &env, &nenv) == -1)
+				goto out;
+			break;
+		case O_SECRET:
+			if (cli_kv("--secret", optarg, &secrets, &nsec) == -1)
+				goto out;
+			break;
+		case O_IMAGE: req.image = optarg; break;
+		case O_JSON: c.json = 1; break;
+		case 'q': c.quiet = 1; break;
+		case 'h':
+			run_usage(stdout);
+			rc = 0;
+			goto out;
+		case O_LATER:
+			cli_error("%s is not available in this version",
+			    argv[optind - 1]);
+			goto out;
+		default:
+			goto out;
+		}
+	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc) {
+		cli_error("unexpected argument `%s` (one FILE at most)",
+		    argv[optind]);
+		goto out;
+	}
+	if ((eval != NULL) + (cmd != NULL) + (file != NULL) > 1) {
+		cli_error("give only one of -e, --cmd and FILE");
+		goto out;
+	}
+	if (runtime != NULL && !isol8_runtime_known(runtime)) {
+		cli_error("unknown runtime `%s` (python, node, bun, deno, "
+		    "bash)", runtime);
+		goto out;
+	}
+	if (file != NULL) {
+		if (runtime == NULL &&
+		    (runtime = isol8_runtime_for_path(file)) == NULL) {
+			cli_error("cannot tell the runtime of `%s` from its "
+			    "extension: give --runtime", file);
+			goto out;
+		}
+		if ((ext = strrchr(file, '.')) != NULL &&
+		    strcmp(runtime, "node") == 0)
+			req.file_ext = ext; /* .cjs stays CommonJS */
+		if (read_code(file, &code) == -1)
+			goto out;
+	} else if (eval == NULL && cmd == NULL) {
+		if (isatty(0)) {
+			cli_error("no code: give -e CODE, FILE, or pipe code "
+			    "on stdin (see isol8 run --help)");
+			goto out;
+		}
+		if (read_code(NULL, &code) == -1)
+			goto out;
+	}
+	if (runtime == NULL)
+		runtime = cmd != NULL ? "bash" : cfg.runtime;
+	req.runtime = runtime;
+	c.runtime = runtime;
+	if (cmd != NULL)
+		req.cmd = cmd;
+	else if (eval != NULL)
+		req.code = eval;
+	else {
+		req.code = code.data ? code.data : "";
+		req.code_len = code.len;
+		if (code.len == 0) {
+			cli_error("the code is empty");
+			goto out;
+		}
+	}
+	req.env = env;
+	req.env_len = nenv;
+	req.secrets = secrets;
+	req.secrets_len = nsec;
+	if (stdin_data != NULL) {
+		req.stdin_data = stdin_data;
+		req.stdin_len = strlen(stdin_data);
+	} else if ((eval != NULL || cmd != NULL || file != NULL) &&
+	    !isatty(0) && fstat(0, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
+	    S_ISSOCK(st.st_mode))) {
+		req.stdin_stream = 1;
+		c.stdin_regular = S_ISREG(st.st_mode);
+	}
+	if (out_path != NULL && (c.out_file = fopen(out_path, "w")) == NULL) {
+		cli_error("cannot write `%s`: %s", out_path, strerror(errno));
+		goto out;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	c.base = event_base_new();
+	config_engine_opts(&cfg, &eo);
+	if ((c.e = isol8_engine_new(c.base, &eo, &err)) == NULL) {
+		rc = cli_exit_for(&err);
+		goto out;
+	}
+	if ((c.run = isol8_run_start(c.e, &req, &cbs, &c, &err)) == NULL) {
+		rc = cli_exit_for(&err);
+		goto out;
+	}
+	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
+	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	if (req.stdin_stream) {
+		c.stdin_retry = evtimer_new(c.base, stdin_pump, &c);
+		if (c.stdin_regular)
+			event_active(c.stdin_retry, EV_TIMEOUT, 0);
+		else {
+			c.stdin_ev = event_new(c.base, 0, EV_READ, stdin_pump,
+			    &c);
+			event_add(c.stdin_ev, NULL);
+		}
+	}
+	while (!c.done)
+		event_base_loop(c.base, EVLOOP_ONCE);
+	if (c.json)
+		print_json(&c);
+	rc = run_status(&c, &req);
+	if (c.interrupted && !c.quiet)
+		cli_error("interrupted; the sandbox was removed");
+out:
+	if (c.e != NULL)
+		isol8_engine_free(c.e);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (c.stdin_ev != NULL)
+		event_free(c.stdin_ev);
+	if (c.stdin_retry != NULL)
+		event_free(c.stdin_retry);
+	if (c.base != NULL)
+		event_base_free(c.base);
+	if (c.out_file != NULL && fclose(c.out_file) != 0) {
+		cli_error("writing `%s`: %s", out_path, strerror(errno));
+		if (rc == 0)
+			rc = EXIT_INTERNAL;
+	}
+	for (i = cfg.env_len; i < nenv; i++) {
+		free((char *)(uintptr_t)env[i].key);
+		free((char *)(uintptr_t)env[i].value);
+	}
+	for (i = 0; i < nsec; i++) {
+		free((char *)(uintptr_t)secrets[i].key);
+		free((char *)(uintptr_t)secrets[i].value);
+	}
+	free(env);
+	free(secrets);
+	buf_free(&code);
+	buf_free(&c.out);
+	buf_free(&c.err);
+	config_free(&cfg);
+	return rc;
+}
+
+const struct cli_cmd cmd_run_entry = { "run", "run code in a sandbox",
+	cmd_run };

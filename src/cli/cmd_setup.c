@@ -1,0 +1,84 @@
+/*
+ * isol8 setup: check Docker, build the runtime images offline (a no-op when
+ * they are up to date), and print each runtime's version from a hardened
+ * container.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void
+setup_progress(const char *line, void *arg)
+{
+	(void)arg;
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static int
+cmd_setup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct isol8_setup_opts so;
+	struct isol8_engine_opts eo;
+	struct isol8_engine *e;
+	struct isol8_error err;
+	struct cli_config cfg;
+	char msg[1024];
+	int c, rc;
+
+	isol8_setup_opts_init(&so);
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			so.force = 1;
+			break;
+		case 'a':
+			so.agent_path = optarg;
+			break;
+		case 'h':
+			printf("usage: isol8 setup [--force] [--agent PATH]\n\n"
+			    "Check Docker, build the runtime images "
+			    "isol8/{python,node,bun,deno,bash} offline\n(a "
+			    "no-op when up to date), and print each runtime's "
+			    "version from a\nhardened container.\n\n"
+			    "  -f, --force     rebuild the runtime images\n"
+			    "      --agent P   the isol8-agent binary to bake "
+			    "in\n");
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_error("setup takes no arguments");
+		return EXIT_USAGE;
+	}
+	if (config_load(&cfg, NULL, msg, sizeof msg) == -1) {
+		cli_error("%s", msg);
+		return EXIT_USAGE;
+	}
+	config_engine_opts(&cfg, &eo);
+	so.progress = setup_progress;
+	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
+		config_free(&cfg);
+		return cli_exit_for(&err);
+	}
+	rc = isol8_setup_sync(e, &so, &err) == 0 ? 0 : cli_exit_for(&err);
+	if (rc == 0)
+		printf("setup complete\n");
+	isol8_engine_free(e);
+	config_free(&cfg);
+	return rc;
+}
+
+const struct cli_cmd cmd_setup_entry = { "setup",
+	"check Docker and build the runtime images", cmd_setup };

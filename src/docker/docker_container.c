@@ -1,0 +1,195 @@
+/*
+ * Container operations. docker_create_json() is the whole container
+ * configuration, hardening included, as one JSON document; the rest are
+ * one request each.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "docker.h"
+
+static void
+gen_strv(yajl_gen g, const char *key, const char *const *v)
+{
+	if (v == NULL)
+		return;
+	json_key(g, key);
+	yajl_gen_array_open(g);
+	for (; *v != NULL; v++)
+		json_str_add(g, *v);
+	yajl_gen_array_close(g);
+}
+
+/* Pairs (key, value, ..., NULL) as a JSON object. */
+static void
+gen_pairs(yajl_gen g, const char *key, const char *const *v)
+{
+	if (v == NULL)
+		return;
+	json_key(g, key);
+	yajl_gen_map_open(g);
+	for (; v[0] != NULL && v[1] != NULL; v += 2)
+		json_kstr(g, v[0], v[1]);
+	yajl_gen_map_close(g);
+}
+
+static void
+gen_ulimits(yajl_gen g, const char *const *v)
+{
+	char name[64];
+	long long soft, hard;
+
+	if (v == NULL)
+		return;
+	json_key(g, "Ulimits");
+	yajl_gen_array_open(g);
+	for (; *v != NULL; v++) {
+		if (sscanf(*v, "%63[^=]=%lld:%lld", name, &soft, &hard) != 3)
+			fatalx("gen_ulimits: bad ulimit `%s`", *v);
+		yajl_gen_map_open(g);
+		json_kstr(g, "Name", name);
+		json_kint(g, "Soft", soft);
+		json_kint(g, "Hard", hard);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+}
+
+void
+docker_create_json(const struct docker_create *c, struct buf *out)
+{
+	yajl_gen g = json_gen_new();
+
+	yajl_gen_map_open(g);
+	json_kstr(g, "Image", c->image);
+	gen_strv(g, "Cmd", c->cmd);
+	gen_strv(g, "Env", c->env);
+	gen_pairs(g, "Labels", c->labels);
+	if (c->user != NULL)
+		json_kstr(g, "User", c->user);
+	if (c->workdir != NULL)
+		json_kstr(g, "WorkingDir", c->workdir);
+	if (c->open_stdin) {
+		/* StdinOnce stays false: a detaching client must not close it. */
+		json_kbool(g, "OpenStdin", 1);
+		json_kbool(g, "AttachStdin", 1);
+		json_kbool(g, "AttachStdout", 1);
+		json_kbool(g, "AttachStderr", 1);
+		json_kbool(g, "StdinOnce", 0);
+	}
+	json_kbool(g, "Tty", 0);
+	if (c->network_mode != NULL && strcmp(c->network_mode, "none") == 0)
+		json_kbool(g, "NetworkDisabled", 1);
+
+	json_key(g, "HostConfig");
+	yajl_gen_map_open(g);
+	if (c->memory > 0) {
+		json_kint(g, "Memory", c->memory);
+		json_kint(g, "MemorySwap", c->memory);
+	}
+	if (c->nano_cpus > 0)
+		json_kint(g, "NanoCpus", c->nano_cpus);
+	if (c->pids_limit > 0)
+		json_kint(g, "PidsLimit", c->pids_limit);
+	if (c->shm_size > 0)
+		json_kint(g, "ShmSize", c->shm_size);
+	json_kbool(g, "ReadonlyRootfs", c->readonly_rootfs);
+	gen_pairs(g, "Tmpfs", c->tmpfs);
+	gen_strv(g, "CapAdd", c->cap_add);
+	gen_strv(g, "CapDrop", c->cap_drop);
+	gen_strv(g, "SecurityOpt", c->security_opt);
+	gen_ulimits(g, c->ulimits);
+	if (c->network_mode != NULL)
+		json_kstr(g, "NetworkMode", c->network_mode);
+	json_kbool(g, "AutoRemove", c->auto_remove);
+	if (c->log_none) {
+		json_key(g, "LogConfig");
+		yajl_gen_map_open(g);
+		json_kstr(g, "Type", "none");
+		yajl_gen_map_close(g);
+	}
+	if (c->runtime != NULL)
+		json_kstr(g, "Runtime", c->runtime);
+	yajl_gen_map_close(g);
+
+	yajl_gen_map_close(g);
+	json_gen_take(g, out);
+}
+
+/* Create a container; the reply's JSON carries its `Id`. */
+struct http_req *
+docker_container_create(struct docker *d, const struct docker_create *c,
+    docker_cb cb, void *arg)
+{
+	cleanup_buf struct buf body = { 0 };
+	cleanup_free char *path = NULL, *name = NULL;
+
+	docker_create_json(c, &body);
+	if (c->name != NULL) {
+		name = docker_escape(c->name);
+		path = xasprintf("/containers/create?name=%s", name);
+	} else
+		path = xstrdup("/containers/create");
+	return docker_call(d, "POST", path, &body, cb, arg);
+}
+
+#define CONTAINER_OP(fn, method, fmt)                                          \
+	struct http_req *fn(struct docker *d, const char *id, docker_cb cb,   \
+	    void *arg)                                                         \
+	{                                                                      \
+		cleanup_free char *path = xasprintf(fmt, id);                  \
+		return docker_call(d, method, path, NULL, cb, arg);            \
+	}
+
+CONTAINER_OP(docker_container_start, "POST", "/containers/%s/start")
+CONTAINER_OP(docker_container_wait, "POST", "/containers/%s/wait")
+CONTAINER_OP(docker_container_inspect, "GET", "/containers/%s/json")
+
+struct http_req *
+docker_container_kill(struct docker *d, const char *id, const char *sig,
+    docker_cb cb, void *arg)
+{
+	cleanup_free char *path = xasprintf("/containers/%s/kill?signal=%s",
+	    id, sig);
+
+	return docker_call(d, "POST", path, NULL, cb, arg);
+}
+
+/* Remove a container; force kills it first, and its volumes go too. */
+struct http_req *
+docker_container_remove(struct docker *d, const char *id, int force,
+    docker_cb cb, void *arg)
+{
+	cleanup_free char *path = xasprintf("/containers/%s?v=1&force=%d", id,
+	    force ? 1 : 0);
+
+	return docker_call(d, "DELETE", path, NULL, cb, arg);
+}
+
+/* List containers carrying a label ("key" or "key=value"). */
+struct http_req *
+docker_container_list(struct docker *d, const char *label, int all,
+    docker_cb cb, void *arg)
+{
+	cleanup_free char *filter = NULL, *esc = NULL, *path = NULL;
+	struct buf f = { 0 };
+
+	buf_addstr(&f, "{\"label\":[\"");
+	json_escape(&f, label, strlen(label));
+	buf_addstr(&f, "\"]}");
+	filter = f.data;
+	esc = docker_escape(filter);
+	path = xasprintf("/containers/json?all=%d&filters=%s", all ? 1 : 0,
+	    esc);
+	return docker_call(d, "GET", path, NULL, cb, arg);
+}
+
+struct http_req *
+docker_container_rename(struct docker *d, const char *id, const char *name,
+    docker_cb cb, void *arg)
+{
+	cleanup_free char *esc = docker_escape(name), *path = NULL;
+
+	path = xasprintf("/containers/%s/rename?name=%s", id, esc);
+	return docker_call(d, "POST", path, NULL, cb, arg);
+}

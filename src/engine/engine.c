@@ -1,0 +1,156 @@
+/*
+ * The engine: one per embedding program, on the caller's event_base or its
+ * own. It owns the Docker client and the pool, admits at most
+ * max_concurrent runs at a time (the rest queue, in order), and on free
+ * cancels what is running and waits -- boundedly -- until every container
+ * it created is gone.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#define ENGINE_DRAIN_MS 10000
+
+static const char *const codes[] = {
+	[ISOL8_OK] = "success",
+	[ISOL8_EINVAL] = "invalid argument",
+	[ISOL8_EUNAVAILABLE] = "Docker is not reachable",
+	[ISOL8_EDOCKER] = "Docker error",
+	[ISOL8_ENOIMAGE] = "runtime image missing",
+	[ISOL8_EAGENT] = "sandbox agent failed",
+	[ISOL8_ECANCELLED] = "cancelled",
+	[ISOL8_ETIMEOUT] = "timed out",
+	[ISOL8_ELIMIT] = "size limit exceeded",
+	[ISOL8_ENOTFOUND] = "not found",
+	[ISOL8_EINTERNAL] = "internal error",
+};
+
+const char *
+isol8_strerror(enum isol8_code code)
+{
+	if ((size_t)code >= nitems(codes) || codes[code] == NULL)
+		return "unknown error";
+	return codes[code];
+}
+
+const char *
+isol8_version(void)
+{
+	return ISOL8_VERSION;
+}
+
+/* Translate an internal error for the public API. */
+void
+engine_error(struct isol8_error *out, const struct err *e)
+{
+	if (out == NULL)
+		return;
+	switch (e->kind) {
+	case ERR_INVALID: out->code = ISOL8_EINVAL; break;
+	case ERR_UNAVAILABLE: out->code = ISOL8_EUNAVAILABLE; break;
+	case ERR_DOCKER:
+	case ERR_CONFLICT: out->code = ISOL8_EDOCKER; break;
+	case ERR_NOTFOUND: out->code = ISOL8_ENOTFOUND; break;
+	case ERR_IMAGE: out->code = ISOL8_ENOIMAGE; break;
+	case ERR_PROTO: out->code = ISOL8_EAGENT; break;
+	case ERR_CANCELLED: out->code = ISOL8_ECANCELLED; break;
+	case ERR_TIMEOUT: out->code = ISOL8_ETIMEOUT; break;
+	case ERR_LIMIT: out->code = ISOL8_ELIMIT; break;
+	default: out->code = ISOL8_EINTERNAL; break;
+	}
+	snprintf(out->message, sizeof out->message, "%s", e->msg);
+}
+
+void
+isol8_engine_opts_init(struct isol8_engine_opts *o)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(o, 0, sizeof *o);
+	/* Containers start at ~23/s on 2 cores: more in flight only queues. */
+	o->max_concurrent = cores > 0 ? (unsigned)cores * 8 : 16;
+	o->pool_size = 1;
+	o->pool_idle_ms = 10 * 60 * 1000;
+}
+
+struct isol8_engine *
+isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
+    struct isol8_error *errp)
+{
+	struct isol8_engine *e = xcalloc(1, sizeof *e);
+	struct err *err = NULL;
+
+	if (o != NULL)
+		e->opts = *o;
+	else
+		isol8_engine_opts_init(&e->opts);
+	if (e->opts.max_concurrent == 0)
+		e->opts.max_concurrent = 1;
+	log_set_level(e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG :
+	    e->opts.verbose == 1 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	TAILQ_INIT(&e->queue);
+	TAILQ_INIT(&e->runs);
+	e->loop = loop_new(base);
+	if ((e->docker = docker_new(e->loop, e->opts.docker_host, &err)) ==
+	    NULL) {
+		engine_error(errp, err);
+		err_free(&err);
+		loop_free(e->loop);
+		free(e);
+		return NULL;
+	}
+	e->pool = pool_new(e->docker);
+	return e;
+}
+
+/* Run the loop until *done or until the engine has nothing to wait for. */
+void
+engine_wait(struct isol8_engine *e, int *done)
+{
+	struct event_base *base = loop_base(e->loop);
+	uint64_t until = now_ms() + ENGINE_DRAIN_MS;
+
+	if (done != NULL) {
+		while (!*done)
+			event_base_loop(base, EVLOOP_ONCE);
+		return;
+	}
+	while (pool_busy(e->pool) && now_ms() < until)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+/*
+ * Cancel every run (each gets its on_done with ISOL8_ECANCELLED, now) and
+ * wait until the containers this engine made are removed.
+ */
+void
+isol8_engine_free(struct isol8_engine *e)
+{
+	struct isol8_run *r;
+
+	if (e == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
+		engine_run_abort(r);
+	engine_wait(e, NULL);
+	pool_free(e->pool);
+	engine_wait(e, NULL);
+	docker_free(e->docker);
+	/* Deferred frees (attach streams, boxes) run on this last turn. */
+	event_base_loop(loop_base(e->loop), EVLOOP_NONBLOCK);
+	loop_free(e->loop);
+	free(e);
+}
+
+/* Admit queued runs while there is room. */
+void
+engine_kick(struct isol8_engine *e)
+{
+	struct isol8_run *r;
+
+	while (e->active < e->opts.max_concurrent &&
+	    (r = TAILQ_FIRST(&e->queue)) != NULL)
+		engine_run_step(r);
+}

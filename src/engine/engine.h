@@ -1,0 +1,62 @@
+/*
+ * engine: executions as state machines on the loop, the runtimes table,
+ * secret masking, and image set-up. The public face is include/isol8.h;
+ * this header is for the engine's own files and its tests.
+ */
+#ifndef ISOL8_ENGINE_H
+#define ISOL8_ENGINE_H
+
+#include "isol8.h"
+#include "../pool/pool.h"
+
+#define ENGINE_DEFAULT_TIMEOUT_MS 30000
+#define ENGINE_DEFAULT_MEMORY (512ll << 20)
+#define ENGINE_DEFAULT_PIDS 64
+#define ENGINE_DEFAULT_SANDBOX (512ll << 20)
+#define ENGINE_DEFAULT_TMP (256ll << 20)
+#define ENGINE_DEFAULT_MAX_OUTPUT (1ll << 20)
+#define ENGINE_MAX_CODE (16u << 20)
+#define ENGINE_HARD_GRACE_MS 5000
+#define ENGINE_IMAGE_REPO "isol8"
+
+struct isol8_engine {
+	struct loop *loop;
+	struct docker *docker;
+	struct pool *pool;
+	struct isol8_engine_opts opts;
+	unsigned active;
+	TAILQ_HEAD(, isol8_run) queue;
+	TAILQ_HEAD(, isol8_run) runs;
+};
+
+struct runtime {
+	const char *name;
+	const char *file;	/* where the code goes */
+	const char *const *argv; /* run it; "@" stands for the file */
+	const char *const *version;
+	const char *const *exts;
+};
+
+/* runtime.c */
+const struct runtime *runtime_find(const char *);
+const struct runtime *runtime_all(size_t *);
+char *runtime_image(const char *);
+
+/* mask.c */
+struct mask;
+typedef void (*mask_emit_cb)(int, const char *, size_t, void *);
+struct mask *mask_new(const struct isol8_kv *, size_t);
+void mask_free(struct mask *);
+void mask_feed(struct mask *, int, const char *, size_t, mask_emit_cb, void *);
+void mask_flush(struct mask *, int, mask_emit_cb, void *);
+
+/* engine.c */
+void engine_error(struct isol8_error *, const struct err *);
+void engine_kick(struct isol8_engine *);
+void engine_wait(struct isol8_engine *, int *);
+
+/* engine_run.c */
+void engine_run_step(struct isol8_run *);
+void engine_run_abort(struct isol8_run *);
+
+#endif

@@ -1,0 +1,573 @@
+/*
+ * One execution as a state machine on the loop:
+ *
+ *	QUEUED -> ACQUIRE -> RUNNING -> DONE
+ *
+ * QUEUED waits for an admission slot, ACQUIRE for a ready box from the
+ * pool; RUNNING sends the code (PUT_FILE), the RUN frame and stdin, then
+ * streams OUT/ERR frames through the secret mask to the caller until the
+ * agent's EXIT. Callbacks only record what happened and call
+ * engine_run_step(); states change only there and in run_finish().
+ *
+ * The agent enforces the timeout and the output cap inside the container;
+ * the host keeps its own hard deadline (timeout + ENGINE_HARD_GRACE_MS) and
+ * removes the container if the agent has not answered by then. on_done is
+ * called exactly once, from the loop, never from inside a call the caller
+ * made (cancel defers it).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+enum run_state {
+	RUN_QUEUED,
+	RUN_ACQUIRE,
+	RUN_RUNNING,
+	RUN_DONE,
+};
+
+static const char *const run_state_names[] = { "queued", "acquire",
+	"running", "done" };
+
+struct isol8_run {
+	struct isol8_engine *e;
+	enum run_state state;
+	struct pool_spec spec;
+	char *image;
+	char *network;
+	struct proto_buf frames;	/* PUT_FILE(code) + RUN, prebuilt */
+	struct proto_buf stdin_q;	/* STDIN frames before the box is ready */
+	int stdin_stream;
+	int stdin_closed;
+	struct mask *mask;
+	uint64_t timeout_ms;
+	uint64_t max_output;
+	struct pool_wait *wait;
+	struct box *box;
+	struct event *deadline;
+	struct isol8_callbacks cbs;
+	void *arg;
+	struct isol8_result result;
+	int exited;
+	int acked;			/* PUT_FILE acknowledged */
+	struct err *err;
+	uint64_t t_start;
+	int cancelled;
+	int cancelled_pending;		/* a deferred cancel still holds run */
+	TAILQ_ENTRY(isol8_run) entry;
+	TAILQ_ENTRY(isol8_run) qentry;
+};
+
+static void run_acquired(struct box *, const struct err *, void *);
+static void run_frame(int, const unsigned char *, uint32_t, void *);
+static void run_lost(const struct err *, void *);
+static void run_deadline_cb(evutil_socket_t, short, void *);
+static void run_finish(struct isol8_run *, struct err *);
+static void run_free(struct isol8_run *);
+
+void
+isol8_request_init(struct isol8_request *r)
+{
+	memset(r, 0, sizeof *r);
+	r->timeout_ms = ENGINE_DEFAULT_TIMEOUT_MS;
+	r->memory = ENGINE_DEFAULT_MEMORY;
+	r->cpus = 1.0;
+	r->pids = ENGINE_DEFAULT_PIDS;
+	r->sandbox_size = ENGINE_DEFAULT_SANDBOX;
+	r->tmp_size = ENGINE_DEFAULT_TMP;
+	r->max_output = ENGINE_DEFAULT_MAX_OUTPUT;
+	r->network = "none";
+}
+
+static int
+valid_env_key(const char *k)
+{
+	return k != NULL && *k != '\0' && strchr(k, '=') == NULL;
+}
+
+/* Check a request and build its PUT_FILE and RUN frames. */
+static int
+run_prepare(struct isol8_run *run, const struct isol8_request *req,
+    struct err **errp)
+{
+	static const char *const base_env[] = {
+		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/sandbox",
+		"LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONUNBUFFERED=1",
+		"PYTHONDONTWRITEBYTECODE=1", "DENO_DIR=/sandbox/.deno",
+		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL };
+	const struct runtime *rt;
+	const char *const *a;
+	char *file = NULL, *kv;
+	size_t at, i, code_len = 0, off, n;
+	int sources;
+
+	sources = (req->code != NULL) + (req->cmd != NULL) +
+	    (req->argv != NULL);
+	if (sources != 1)
+		return err_set(errp, ERR_INVALID, "give exactly one of code, "
+		    "cmd or argv");
+	if (req->runtime == NULL && req->code != NULL)
+		return err_set(errp, ERR_INVALID, "no runtime given");
+	rt = runtime_find(req->runtime ? req->runtime : "bash");
+	if (rt == NULL)
+		return err_set(errp, ERR_INVALID, "unknown runtime `%s` (known: "
+		    "python, node, bun, deno, bash)", req->runtime);
+	if (req->network != NULL && strcmp(req->network, "none") != 0 &&
+	    strcmp(req->network, "host") != 0)
+		return err_set(errp, ERR_INVALID, "network mode `%s` is not "
+		    "supported (none, host)", req->network);
+	if (req->timeout_ms == 0 || req->memory < (4u << 20) ||
+	    req->cpus <= 0 || req->pids <= 0 || req->sandbox_size == 0 ||
+	    req->tmp_size == 0 || req->max_output == 0)
+		return err_set(errp, ERR_INVALID, "limits must be positive "
+		    "(memory at least 4 MiB)");
+	if (req->code != NULL) {
+		code_len = req->code_len ? req->code_len : strlen(req->code);
+		if (code_len > ENGINE_MAX_CODE)
+			return err_set(errp, ERR_LIMIT, "code of %zu bytes is "
+			    "over the %u-byte limit", code_len,
+			    ENGINE_MAX_CODE);
+	}
+	if (req->file_ext != NULL && (req->file_ext[0] != '.' ||
+	    strlen(req->file_ext) > 8 || strchr(req->file_ext, '/')))
+		return err_set(errp, ERR_INVALID, "bad file extension `%s`",
+		    req->file_ext);
+	for (i = 0; i < req->env_len; i++)
+		if (!valid_env_key(req->env[i].key) || !req->env[i].value)
+			return err_set(errp, ERR_INVALID, "bad environment "
+			    "variable name `%s`", req->env[i].key ?
+			    req->env[i].key : "");
+	for (i = 0; i < req->secrets_len; i++)
+		if (!valid_env_key(req->secrets[i].key) ||
+		    !req->secrets[i].value)
+			return err_set(errp, ERR_INVALID, "bad secret name "
+			    "`%s`", req->secrets[i].key ?
+			    req->secrets[i].key : "");
+
+	/* The code file, in chunks the protocol allows. */
+	if (req->code != NULL) {
+		if (req->file_ext != NULL)
+			file = xasprintf("/sandbox/main%s", req->file_ext);
+		else
+			file = xstrdup(rt->file);
+		off = 0;
+		do {
+			n = code_len - off < PROTO_CHUNK ? code_len - off :
+			    PROTO_CHUNK;
+			at = proto_frame_begin(&run->frames, PROTO_PUT_FILE);
+			proto_tlv_str(&run->frames, PROTO_T_PATH, file);
+			proto_tlv_u64(&run->frames, PROTO_T_MODE, 0644);
+			proto_tlv(&run->frames, PROTO_T_DATA, req->code + off,
+			    n);
+			proto_tlv_u64(&run->frames, PROTO_T_APPEND, off > 0);
+			proto_tlv_u64(&run->frames, PROTO_T_END,
+			    off + n == code_len);
+			proto_frame_end(&run->frames, at);
+			off += n;
+		} while (off < code_len);
+	} else
+		run->acked = 1;
+
+	at = proto_frame_begin(&run->frames, PROTO_RUN);
+	if (req->code != NULL) {
+		for (a = rt->argv; *a != NULL; a++)
+			proto_tlv_str(&run->frames, PROTO_T_ARGV,
+			    strcmp(*a, "@") == 0 ? file : *a);
+	} else if (req->cmd != NULL) {
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, "bash");
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, "-c");
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, req->cmd);
+	} else {
+		if (req->argv[0] == NULL) {
+			free(file);
+			return err_set(errp, ERR_INVALID, "empty argv");
+		}
+		for (a = req->argv; *a != NULL; a++)
+			proto_tlv_str(&run->frames, PROTO_T_ARGV, *a);
+	}
+	for (a = base_env; *a != NULL; a++)
+		proto_tlv_str(&run->frames, PROTO_T_ENV, *a);
+	for (i = 0; i < req->env_len; i++) {
+		kv = xasprintf("%s=%s", req->env[i].key, req->env[i].value);
+		proto_tlv_str(&run->frames, PROTO_T_ENV, kv);
+		free(kv);
+	}
+	for (i = 0; i < req->secrets_len; i++) {
+		kv = xasprintf("%s=%s", req->secrets[i].key,
+		    req->secrets[i].value);
+		proto_tlv_str(&run->frames, PROTO_T_ENV, kv);
+		free(kv);
+	}
+	proto_tlv_str(&run->frames, PROTO_T_CWD, "/sandbox");
+	proto_tlv_u64(&run->frames, PROTO_T_TIMEOUT_MS, req->timeout_ms);
+	proto_tlv_u64(&run->frames, PROTO_T_OUTPUT_CAP, req->max_output);
+	proto_tlv_u64(&run->frames, PROTO_T_STDIN,
+	    req->stdin_data != NULL || req->stdin_stream);
+	proto_tlv_u64(&run->frames, PROTO_T_ONESHOT, 1);
+	proto_frame_end(&run->frames, at);
+	if (run->frames.len > PROTO_MAX_PAYLOAD + ENGINE_MAX_CODE * 2) {
+		free(file);
+		return err_set(errp, ERR_LIMIT, "request too large");
+	}
+	free(file);
+
+	run->image = req->image ? xstrdup(req->image) :
+	    runtime_image(rt->name);
+	run->network = xstrdup(req->network ? req->network : "none");
+	run->spec.image = run->image;
+	run->spec.network = run->network;
+	run->spec.memory = (int64_t)req->memory;
+	run->spec.nano_cpus = (int64_t)(req->cpus * 1e9);
+	run->spec.pids = req->pids;
+	run->spec.sandbox_size = (int64_t)req->sandbox_size;
+	run->spec.tmp_size = (int64_t)req->tmp_size;
+	run->timeout_ms = req->timeout_ms;
+	run->max_output = req->max_output;
+	run->stdin_stream = req->stdin_stream;
+	run->mask = mask_new(req->secrets, req->secrets_len);
+	return 0;
+}
+
+/* Queue stdin bytes as STDIN frames (before the box: held in stdin_q). */
+static void
+run_stdin(struct isol8_run *run, const void *data, size_t len, int eof)
+{
+	struct proto_buf pb = { 0 };
+	const char *p = data;
+	size_t n;
+
+	while (len > 0) {
+		n = len < PROTO_CHUNK ? len : PROTO_CHUNK;
+		proto_frame(&pb, PROTO_STDIN, p, n);
+		p += n, len -= n;
+	}
+	if (eof)
+		proto_frame(&pb, PROTO_STDIN_EOF, NULL, 0);
+	if (run->box != NULL)
+		box_send(run->box, &pb);
+	else
+		proto_buf_add(&run->stdin_q, pb.data, pb.len);
+	proto_buf_free(&pb);
+}
+
+struct isol8_run *
+isol8_run_start(struct isol8_engine *e, const struct isol8_request *req,
+    const struct isol8_callbacks *cbs, void *arg, struct isol8_error *errp)
+{
+	struct isol8_run *run = xcalloc(1, sizeof *run);
+	struct err *err = NULL;
+
+	if (req->session != NULL) {
+		err_set(&err, ERR_INVALID, "sessions are not supported yet");
+		goto fail;
+	}
+	if (cbs == NULL || cbs->on_done == NULL) {
+		err_set(&err, ERR_INVALID, "on_done callback is required");
+		goto fail;
+	}
+	if (run_prepare(run, req, &err) == -1)
+		goto fail;
+	run->e = e;
+	run->cbs = *cbs;
+	run->arg = arg;
+	run->t_start = now_ms();
+	run->deadline = evtimer_new(loop_base(e->loop), run_deadline_cb, run);
+	if (req->stdin_data != NULL)
+		run_stdin(run, req->stdin_data, req->stdin_len, 1);
+	run->state = RUN_QUEUED;
+	TAILQ_INSERT_TAIL(&e->runs, run, entry);
+	TAILQ_INSERT_TAIL(&e->queue, run, qentry);
+	/* Admission happens from the loop, never inside this call. */
+	loop_defer(e->loop, (loop_defer_cb)engine_kick, e);
+	return run;
+fail:
+	engine_error(errp, err);
+	err_free(&err);
+	proto_buf_free(&run->frames);
+	mask_free(run->mask);
+	free(run->image);
+	free(run->network);
+	free(run);
+	return NULL;
+}
+
+int
+isol8_run_write_stdin(struct isol8_run *run, const void *data, size_t len)
+{
+	if (!run->stdin_stream || run->stdin_closed || run->state == RUN_DONE)
+		return -1;
+	run_stdin(run, data, len, 0);
+	return 0;
+}
+
+size_t
+isol8_run_stdin_pending(struct isol8_run *run)
+{
+	return run->stdin_q.len + (run->box ? box_pending(run->box) : 0);
+}
+
+void
+isol8_run_close_stdin(struct isol8_run *run)
+{
+	if (!run->stdin_stream || run->stdin_closed || run->state == RUN_DONE)
+		return;
+	run->stdin_closed = 1;
+	run_stdin(run, NULL, 0, 1);
+}
+
+static void
+run_cancelled(void *arg)
+{
+	struct isol8_run *run = arg;
+
+	run->cancelled_pending = 0;
+	if (run->state == RUN_DONE)
+		run_free(run); /* it ended on its own meanwhile */
+	else
+		run_finish(run, err_new(ERR_CANCELLED, "run cancelled"));
+}
+
+/* Stop a run; on_done follows from the loop with ISOL8_ECANCELLED. */
+void
+isol8_run_cancel(struct isol8_run *run)
+{
+	if (run->state == RUN_DONE || run->cancelled)
+		return;
+	run->cancelled = 1;
+	run->cancelled_pending = 1;
+	loop_defer(run->e->loop, run_cancelled, run);
+}
+
+/* Engine shutdown: finish the run now, with ISOL8_ECANCELLED. */
+void
+engine_run_abort(struct isol8_run *run)
+{
+	run->cancelled = 1;
+	run_finish(run, err_new(ERR_CANCELLED, "engine shut down"));
+}
+
+/* Advance the run to its next state. */
+void
+engine_run_step(struct isol8_run *run)
+{
+	struct isol8_engine *e = run->e;
+	enum run_state old = run->state;
+	struct timeval tv;
+	uint64_t ms;
+
+	switch (run->state) {
+	case RUN_QUEUED:
+		if (run->cancelled)
+			return;
+		TAILQ_REMOVE(&e->queue, run, qentry);
+		e->active++;
+		run->state = RUN_ACQUIRE;
+		run->wait = pool_acquire(e->pool, &run->spec, run_acquired,
+		    run);
+		break;
+	case RUN_ACQUIRE:
+		run->state = RUN_RUNNING;
+		run->result.queued_ms = now_ms() - run->t_start;
+		box_send(run->box, &run->frames);
+		proto_buf_free(&run->frames);
+		box_send(run->box, &run->stdin_q);
+		proto_buf_free(&run->stdin_q);
+		ms = run->timeout_ms + ENGINE_HARD_GRACE_MS;
+		tv.tv_sec = (time_t)(ms / 1000);
+		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+		evtimer_add(run->deadline, &tv);
+		break;
+	case RUN_RUNNING:
+	case RUN_DONE:
+		break;
+	}
+	if (old != run->state)
+		log_debug("run %p: %s -> %s", (void *)run,
+		    run_state_names[old], run_state_names[run->state]);
+}
+
+static void
+run_acquired(struct box *b, const struct err *e, void *arg)
+{
+	struct isol8_run *run = arg;
+	static const struct box_cbs cbs = { run_frame, run_lost };
+
+	run->wait = NULL;
+	if (e != NULL) {
+		run_finish(run, err_dup(e));
+		return;
+	}
+	run->box = b;
+	box_set_cbs(b, &cbs, run);
+	engine_run_step(run);
+}
+
+static void
+run_emit(int stream, const char *data, size_t len, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	if (len == 0)
+		return;
+	if (stream == 1 && run->cbs.on_stdout != NULL)
+		run->cbs.on_stdout(data, len, run->arg);
+	else if (stream == 2 && run->cbs.on_stderr != NULL)
+		run->cbs.on_stderr(data, len, run->arg);
+}
+
+/* Output from the agent, capped here too: the host trusts no count. */
+static void
+run_output(struct isol8_run *run, int stream, const unsigned char *p,
+    uint32_t len)
+{
+	uint64_t seen = run->result.stdout_bytes + run->result.stderr_bytes;
+	uint64_t room = seen < run->max_output ? run->max_output - seen : 0;
+
+	if (len > room) {
+		len = (uint32_t)room;
+		run->result.truncated = 1;
+	}
+	if (stream == 1)
+		run->result.stdout_bytes += len;
+	else
+		run->result.stderr_bytes += len;
+	mask_feed(run->mask, stream, (const char *)p, len, run_emit, run);
+}
+
+static void
+run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
+{
+	struct isol8_run *run = arg;
+	struct proto_exit ex;
+	const char *msg = NULL;
+	const unsigned char *val;
+	size_t left = len;
+	uint32_t vlen;
+	int tag;
+
+	switch (type) {
+	case PROTO_OUT:
+	case PROTO_ERR:
+		run_output(run, type == PROTO_OUT ? 1 : 2, p, len);
+		break;
+	case PROTO_OK:
+		run->acked = 1;
+		break;
+	case PROTO_EXIT:
+		if (proto_exit_decode(p, len, &ex) == -1) {
+			run_finish(run, err_new(ERR_PROTO, "agent sent a "
+			    "malformed EXIT frame"));
+			return;
+		}
+		run->exited = 1;
+		run->result.exit_code = (int)ex.exit_code;
+		run->result.signal = (int)ex.signal;
+		run->result.run_ms = ex.wall_ms;
+		run->result.cpu_ms = ex.cpu_ms;
+		run->result.peak_rss_kb = ex.maxrss_kb;
+		run->result.timed_out = (ex.flags & PROTO_F_TIMEDOUT) != 0;
+		run->result.oom_killed = (ex.flags & PROTO_F_OOM) != 0;
+		if (ex.flags & PROTO_F_TRUNCATED)
+			run->result.truncated = 1;
+		run_finish(run, NULL);
+		break;
+	case PROTO_ERROR:
+		while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
+			if (tag == PROTO_T_MSG)
+				msg = proto_str_decode(val, vlen, 1);
+		run_finish(run, err_new(ERR_PROTO, "sandbox agent: %s",
+		    msg ? msg : "unknown error"));
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+run_lost(const struct err *e, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	run_finish(run, err_new(ERR_PROTO, "lost the sandbox before the "
+	    "program finished: %s", e->msg));
+}
+
+static void
+run_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	(void)fd;
+	(void)what;
+	/* The agent did not end the run itself: the container goes. */
+	log_warnx("run %p: sandbox did not answer %llu ms after the timeout; "
+	    "removing the container", (void *)run,
+	    (unsigned long long)ENGINE_HARD_GRACE_MS);
+	run->result.timed_out = 1;
+	run->result.exit_code = 137;
+	run->result.signal = 9;
+	run->result.run_ms = run->timeout_ms;
+	run->exited = 1;
+	run->acked = 0; /* do not trust the box: discard it */
+	run_finish(run, NULL);
+}
+
+static void
+run_free(struct isol8_run *run)
+{
+	if (run->deadline != NULL)
+		event_free(run->deadline);
+	proto_buf_free(&run->frames);
+	proto_buf_free(&run->stdin_q);
+	mask_free(run->mask);
+	free(run->image);
+	free(run->network);
+	err_free(&run->err);
+	free(run);
+}
+
+/* The one way a run ends: release what it holds, report, free. */
+static void
+run_finish(struct isol8_run *run, struct err *e)
+{
+	struct isol8_engine *eng = run->e;
+	struct isol8_error pub;
+	enum run_state old = run->state;
+	int clean = 0;
+
+	if (run->state == RUN_DONE) {
+		err_free(&e);
+		return;
+	}
+	run->state = RUN_DONE;
+	log_debug("run %p: %s -> done%s%s", (void *)run, run_state_names[old],
+	    e ? ": " : "", e ? e->msg : "");
+	evtimer_del(run->deadline);
+	if (old == RUN_QUEUED)
+		TAILQ_REMOVE(&eng->queue, run, qentry);
+	else
+		eng->active--;
+	if (run->wait != NULL)
+		pool_acquire_cancel(run->wait);
+	run->wait = NULL;
+	if (run->box != NULL) {
+		run->result.container_id = box_id(run->box);
+		clean = e == NULL && run->exited && run->acked;
+		mask_flush(run->mask, 1, run_emit, run);
+		mask_flush(run->mask, 2, run_emit, run);
+	}
+	TAILQ_REMOVE(&eng->runs, run, entry);
+	run->result.total_ms = now_ms() - run->t_start;
+	if (e != NULL) {
+		memset(&pub, 0, sizeof pub);
+		engine_error(&pub, e);
+	}
+	run->cbs.on_done(&run->result, e ? &pub : NULL, run->arg);
+	if (run->box != NULL)
+		pool_release(eng->pool, run->box, clean);
+	err_free(&e);
+	if (!run->cancelled_pending)
+		run_free(run);
+	engine_kick(eng);
+}

@@ -1,0 +1,377 @@
+/*
+ * isol8 setup: the runtime images, offline.
+ *
+ * 1. The base: a Debian bookworm root filesystem with python3, nodejs,
+ *    bash, Bun and Deno, made by the embedded mkrootfs.sh from the host's
+ *    apt mirror and npm (no container registry), imported through the API
+ *    as isol8/base:<hash of the script>. Built only when that tag is
+ *    missing.
+ * 2. Per runtime, isol8/<runtime>:latest = base + the agent as PID 1,
+ *    built with POST /build from a tar context made in memory. The label
+ *    org.isol8.hash covers the Dockerfile, the agent's bytes and the base,
+ *    so an unchanged setup builds nothing and a new agent rebuilds all.
+ * 3. A self-check: each runtime prints its version from a hardened
+ *    container through the normal execution path.
+ *
+ * Setup is a _sync() operation: it turns the engine's loop while it waits,
+ * and blocks only while the (non-Docker) rootfs script runs.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#define AGENT_MAX_SIZE (16u << 20)
+
+extern const char mkrootfs_sh[];
+extern const size_t mkrootfs_sh_len;
+
+struct setup {
+	struct isol8_engine *e;
+	const struct isol8_setup_opts *o;
+	struct buf agent;
+	char base_tag[64];
+};
+
+struct sync_call {
+	struct setup *s;	/* for progress lines */
+	int done;
+	struct err *err;
+	struct buf body;
+};
+
+static void
+sync_cb(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct sync_call *c = arg;
+
+	if (e != NULL)
+		c->err = err_dup(e);
+	else
+		buf_add(&c->body, r->body, r->len);
+	c->done = 1;
+}
+
+static void
+say(struct setup *s, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+static void
+say(struct setup *s, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	if (s->o->progress == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	s->o->progress(line, s->o->arg);
+}
+
+static void
+build_line(const char *line, void *arg)
+{
+	struct setup *s = ((struct sync_call *)arg)->s;
+	size_t len = strlen(line);
+
+	/* Docker's build output: keep "Step n/m" lines, one per line. */
+	if (strncmp(line, "Step ", 5) == 0)
+		say(s, "  %.*s", (int)(len && line[len - 1] == '\n' ? len - 1 :
+		    len), line);
+}
+
+/* Inspect an image: 0 found (labels in *v), -1 with ERR_NOTFOUND if not. */
+static int
+image_inspect(struct setup *s, const char *name, yajl_val *v,
+    struct err **errp)
+{
+	struct sync_call c = { 0 };
+
+	docker_image_inspect(s->e->docker, name, sync_cb, &c);
+	engine_wait(s->e, &c.done);
+	if (c.err != NULL) {
+		*errp = c.err;
+		buf_free(&c.body);
+		return -1;
+	}
+	*v = json_parse(c.body.data ? c.body.data : "{}", c.body.len, errp);
+	buf_free(&c.body);
+	return *v == NULL ? -1 : 0;
+}
+
+/* Where the agent binary is: the option, $ISOL8_AGENT, or beside us. */
+static int
+agent_load(struct setup *s, struct err **errp)
+{
+	char self[PATH_MAX], *dir, cand[PATH_MAX + 64];
+	const char *path = s->o->agent_path;
+	ssize_t n;
+
+	if (path == NULL)
+		path = getenv("ISOL8_AGENT");
+	if (path == NULL && (n = readlink("/proc/self/exe", self,
+	    sizeof self - 1)) > 0) {
+		self[n] = '\0';
+		dir = dirname(self);
+		snprintf(cand, sizeof cand, "%s/isol8-agent", dir);
+		if (access(cand, R_OK) != 0)
+			snprintf(cand, sizeof cand,
+			    "%s/../libexec/isol8/isol8-agent", dir);
+		path = cand;
+	}
+	if (path == NULL || read_file(path, AGENT_MAX_SIZE, &s->agent,
+	    errp) == -1)
+		return err_wrap(errp, "the sandbox agent (isol8-agent) was "
+		    "not found; set ISOL8_AGENT to its path");
+	return 0;
+}
+
+/* Run the embedded rootfs script into out_tar. */
+static int
+rootfs_build(struct setup *s, const char *out_tar, struct err **errp)
+{
+	char script[] = "/tmp/isol8-mkrootfs.XXXXXX", line[1024];
+	int fd, pfd[2], status;
+	FILE *f;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return err_set(errp, ERR_INVALID, "building the base image "
+		    "needs root (debootstrap): run `isol8 setup` as root");
+	if ((fd = mkstemp(script)) == -1)
+		return err_set(errp, ERR_SYS, "mkstemp: %s", strerror(errno));
+	if (write(fd, mkrootfs_sh, mkrootfs_sh_len) !=
+	    (ssize_t)mkrootfs_sh_len) {
+		close(fd);
+		unlink(script);
+		return err_set(errp, ERR_SYS, "writing %s", script);
+	}
+	close(fd);
+	if (pipe2(pfd, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		unlink(script);
+		return err_set(errp, ERR_SYS, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		execl("/bin/sh", "sh", script, out_tar, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if ((f = fdopen(pfd[0], "r")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			say(s, "  %s", line);
+		}
+		fclose(f);
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	unlink(script);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return err_set(errp, ERR_SYS, "building the base root "
+		    "filesystem failed (see the messages above)");
+	return 0;
+}
+
+/* isol8/base:<hash>, built and imported when missing. */
+static int
+base_ensure(struct setup *s, struct err **errp)
+{
+	struct sha256 h;
+	struct sync_call c = { 0 };
+	struct stat st;
+	char hex[65], tar[128];
+	yajl_val v = NULL;
+	int fd, rc;
+
+	sha256_init(&h);
+	sha256_add(&h, mkrootfs_sh, mkrootfs_sh_len);
+	sha256_hex(&h, hex);
+	snprintf(s->base_tag, sizeof s->base_tag, ENGINE_IMAGE_REPO
+	    "/base:%.16s", hex);
+	if (image_inspect(s, s->base_tag, &v, errp) == 0) {
+		yajl_tree_free(v);
+		say(s, "base image %s is up to date", s->base_tag);
+		return 0;
+	}
+	if ((*errp)->kind != ERR_NOTFOUND)
+		return -1;
+	err_free(errp);
+	say(s, "building base image %s offline (debootstrap + npm, ~1 min)",
+	    s->base_tag);
+	snprintf(tar, sizeof tar, "/var/tmp/isol8-base-%.16s.tar", hex);
+	if (rootfs_build(s, tar, errp) == -1)
+		return -1;
+	if ((fd = open(tar, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		unlink(tar);
+		return err_set(errp, ERR_SYS, "opening %s: %s", tar,
+		    strerror(errno));
+	}
+	say(s, "importing %lld MB", (long long)st.st_size >> 20);
+	docker_image_import(s->e->docker, fd, st.st_size, ENGINE_IMAGE_REPO
+	    "/base", s->base_tag + strlen(ENGINE_IMAGE_REPO "/base:"), NULL,
+	    sync_cb, &c);
+	engine_wait(s->e, &c.done);
+	unlink(tar);
+	buf_free(&c.body);
+	rc = c.err ? -1 : 0;
+	if (c.err != NULL) {
+		*errp = c.err;
+		err_wrap(errp, "importing the base image");
+	}
+	return rc;
+}
+
+/* isol8/<runtime>:latest, rebuilt when its context hash changed. */
+static int
+runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
+{
+	cleanup_buf struct buf df = { 0 }, ctx = { 0 };
+	cleanup_free char *tag = runtime_image(rt->name);
+	struct sync_call c = { .s = s };
+	struct sha256 h;
+	char hex[65], *old_id = NULL;
+	const char *have;
+	yajl_val v = NULL;
+
+	buf_printf(&df, "FROM %s\nCOPY isol8-agent /isol8-agent\n"
+	    "WORKDIR /sandbox\nUSER 0:0\nENTRYPOINT []\n"
+	    "CMD [\"/isol8-agent\"]\n", s->base_tag);
+	sha256_init(&h);
+	sha256_add(&h, df.data, df.len);
+	sha256_add(&h, rt->name, strlen(rt->name));
+	sha256_add(&h, s->agent.data, s->agent.len);
+	sha256_hex(&h, hex);
+	buf_printf(&df, "LABEL " POOL_LABEL_MANAGED "=true "
+	    "org.isol8.runtime=%s org.isol8.hash=%s\n", rt->name, hex);
+
+	if (image_inspect(s, tag, &v, errp) == 0) {
+		have = json_str(v, "Config", "Labels", "org.isol8.hash", NULL);
+		if (have != NULL && strcmp(have, hex) == 0 && !s->o->force) {
+			yajl_tree_free(v);
+			say(s, "image %s is up to date", tag);
+			return 0;
+		}
+		if (json_str(v, "Id", NULL) != NULL)
+			old_id = xstrdup(json_str(v, "Id", NULL));
+		yajl_tree_free(v);
+	} else if ((*errp)->kind != ERR_NOTFOUND)
+		return -1;
+	err_free(errp);
+
+	say(s, "building image %s", tag);
+	if (tar_add(&ctx, "Dockerfile", df.data, df.len, 0644, errp) == -1 ||
+	    tar_add(&ctx, "isol8-agent", s->agent.data, s->agent.len, 0755,
+	    errp) == -1) {
+		free(old_id);
+		return -1;
+	}
+	tar_end(&ctx);
+	docker_image_build(s->e->docker, &ctx, tag, build_line, sync_cb, &c);
+	engine_wait(s->e, &c.done);
+	buf_free(&c.body);
+	if (c.err != NULL) {
+		*errp = c.err;
+		free(old_id);
+		return err_wrap(errp, "building %s", tag);
+	}
+	/* The previous build is now dangling: remove it (if unused). */
+	if (old_id != NULL) {
+		struct sync_call rc = { 0 };
+
+		docker_image_remove(s->e->docker, old_id, 0, sync_cb, &rc);
+		engine_wait(s->e, &rc.done);
+		err_free(&rc.err);
+		buf_free(&rc.body);
+		free(old_id);
+	}
+	return 0;
+}
+
+/* Each runtime prints its version from a hardened container. */
+static int
+self_check(struct setup *s, const struct runtime *rt, struct err **errp)
+{
+	struct isol8_request req;
+	struct isol8_output out;
+	struct isol8_error pe;
+	char *nl;
+
+	isol8_request_init(&req);
+	req.runtime = rt->name;
+	req.argv = rt->version;
+	req.timeout_ms = 20000;
+	if (isol8_run_sync(s->e, &req, &out, &pe) == -1)
+		return err_set(errp, ERR_DOCKER, "self-check of %s failed: %s",
+		    rt->name, pe.message);
+	if (out.result.exit_code != 0) {
+		err_set(errp, ERR_DOCKER, "self-check of %s exited %d: %s",
+		    rt->name, out.result.exit_code, out.stderr_data);
+		isol8_output_free(&out);
+		return -1;
+	}
+	if ((nl = strchr(out.stdout_data, '\n')) != NULL)
+		*nl = '\0';
+	say(s, "%-7s %s  (hardened container, %llu ms)", rt->name,
+	    out.stdout_data, (unsigned long long)out.result.total_ms);
+	isol8_output_free(&out);
+	return 0;
+}
+
+void
+isol8_setup_opts_init(struct isol8_setup_opts *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+int
+isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
+    struct isol8_error *errp)
+{
+	struct isol8_setup_opts defaults;
+	struct setup s;
+	struct sync_call c = { 0 };
+	struct err *err = NULL;
+	const struct runtime *rts;
+	size_t i, n;
+
+	if (o == NULL) {
+		isol8_setup_opts_init(&defaults);
+		o = &defaults;
+	}
+	memset(&s, 0, sizeof s);
+	s.e = e;
+	s.o = o;
+	docker_ping(e->docker, sync_cb, &c);
+	engine_wait(e, &c.done);
+	buf_free(&c.body);
+	if ((err = c.err) != NULL)
+		goto fail;
+	say(&s, "Docker is reachable at %s", docker_socket(e->docker));
+	if (agent_load(&s, &err) == -1 || base_ensure(&s, &err) == -1)
+		goto fail;
+	rts = runtime_all(&n);
+	for (i = 0; i < n; i++)
+		if (runtime_ensure(&s, &rts[i], &err) == -1)
+			goto fail;
+	say(&s, "self-check:");
+	for (i = 0; i < n; i++)
+		if (self_check(&s, &rts[i], &err) == -1)
+			goto fail;
+	buf_free(&s.agent);
+	return 0;
+fail:
+	engine_error(errp, err);
+	err_free(&err);
+	buf_free(&s.agent);
+	return -1;
+}

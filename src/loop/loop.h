@@ -1,0 +1,48 @@
+/*
+ * loop: the one event loop. It owns (or borrows) the libevent event_base and
+ * carries the libcurl multi_socket glue (loop_http.c), so that everything
+ * above -- Docker REST calls, attached streams, timers, signals -- runs on a
+ * single thread and nothing ever blocks.
+ */
+#ifndef ISOL8_LOOP_H
+#define ISOL8_LOOP_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "../util/util.h"
+
+struct loop;
+
+/* loop.c */
+typedef void (*loop_defer_cb)(void *);
+struct loop *loop_new(struct event_base *);
+void loop_free(struct loop *);
+struct event_base *loop_base(struct loop *);
+int loop_run(struct loop *);
+void loop_break(struct loop *);
+void loop_defer(struct loop *, loop_defer_cb, void *);
+
+/* loop_http.c */
+struct http;
+struct http_req;
+typedef void (*http_done_cb)(struct http_req *, const struct err *, void *);
+typedef int (*http_data_cb)(const char *, size_t, void *);
+
+struct http *http_new(struct loop *, const char *, long);
+void http_free(struct http *);
+struct http_req *http_req_new(struct http *, const char *, const char *);
+void http_req_header(struct http_req *, const char *);
+void http_req_body(struct http_req *, const void *, size_t);
+void http_req_body_fd(struct http_req *, int, off_t);
+void http_req_max_body(struct http_req *, size_t);
+void http_req_stream(struct http_req *, http_data_cb, void *);
+void http_req_timeout(struct http_req *, long);
+void http_req_submit(struct http_req *, http_done_cb, void *);
+void http_req_cancel(struct http_req *);
+long http_req_status(const struct http_req *);
+const struct buf *http_req_response(const struct http_req *);
+
+#endif

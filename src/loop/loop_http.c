@@ -1,0 +1,407 @@
+/*
+ * HTTP over libcurl's multi_socket interface, driven by libevent (the
+ * hiperfifo pattern, research/style-anchors.md §6). This is the only file
+ * that touches curl_multi_*.
+ *
+ * Invariants:
+ * - a submitted request ends exactly once, in http_check_done() or through a
+ *   deferred cancel, never from inside a libcurl callback, so a done callback
+ *   may submit or cancel other requests;
+ * - the timer is never deleted because the running count fell to zero: a
+ *   completion callback may just have queued the next request, whose 0 ms
+ *   timeout would otherwise be lost (seen in curl's own example);
+ * - response bodies are capped (max_body) or streamed to a callback, never
+ *   grown without bound.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "loop.h"
+
+#define HTTP_DEFAULT_MAX_BODY (4u << 20)
+
+struct http {
+	struct loop *loop;
+	CURLM *multi;
+	struct event *timer;
+	char *unix_path;
+	TAILQ_HEAD(, http_req) reqs;
+};
+
+struct http_sock {
+	struct http *h;
+	curl_socket_t fd;
+	struct event *ev;
+};
+
+struct http_req {
+	struct http *h;
+	CURL *easy;
+	struct curl_slist *headers;
+	enum { HTTP_REQ_NEW, HTTP_REQ_RUNNING, HTTP_REQ_CANCELLED } state;
+	char *body;
+	size_t body_len;
+	int body_fd;
+	struct buf resp;
+	size_t max_body;
+	int overflow;
+	http_data_cb data_cb;
+	void *data_arg;
+	int data_aborted;
+	http_done_cb done_cb;
+	void *done_arg;
+	long status;
+	char errbuf[CURL_ERROR_SIZE];
+	TAILQ_ENTRY(http_req) entry;
+};
+
+static int http_socket_cb(CURL *, curl_socket_t, int, void *, void *);
+static int http_timer_cb(CURLM *, long, void *);
+static void http_event_cb(evutil_socket_t, short, void *);
+static void http_timeout_cb(evutil_socket_t, short, void *);
+static void http_check_done(struct http *);
+static void http_req_free(struct http_req *);
+
+struct http *
+http_new(struct loop *loop, const char *unix_path, long max_conns)
+{
+	struct http *h = xcalloc(1, sizeof *h);
+
+	h->loop = loop;
+	h->unix_path = xstrdup(unix_path);
+	TAILQ_INIT(&h->reqs);
+	if ((h->multi = curl_multi_init()) == NULL)
+		fatalx("curl_multi_init failed");
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/* Bounded connections to dockerd; idle ones are kept for reuse. */
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conns);
+	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_conns);
+	h->timer = evtimer_new(loop_base(loop), http_timeout_cb, h);
+	return h;
+}
+
+/* Cancel what is in flight (without callbacks) and free everything. */
+void
+http_free(struct http *h)
+{
+	struct http_req *r, *tr;
+
+	if (h == NULL)
+		return;
+	TAILQ_FOREACH_SAFE(r, &h->reqs, entry, tr) {
+		TAILQ_REMOVE(&h->reqs, r, entry);
+		curl_multi_remove_handle(h->multi, r->easy);
+		http_req_free(r);
+	}
+	/* This may still call http_socket_cb with CURL_POLL_REMOVE. */
+	curl_multi_cleanup(h->multi);
+	event_free(h->timer);
+	free(h->unix_path);
+	free(h);
+}
+
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_req *r = arg;
+	size_t len = size * nmemb;
+
+	if (r->data_cb != NULL) {
+		if (r->data_cb(data, len, r->data_arg) == -1) {
+			r->data_aborted = 1;
+			return 0;
+		}
+		return len;
+	}
+	if (r->resp.len + len > r->max_body) {
+		r->overflow = 1;
+		return 0;
+	}
+	buf_add(&r->resp, data, len);
+	return len;
+}
+
+static size_t
+http_read_cb(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct http_req *r = arg;
+	ssize_t n;
+
+	/* A regular file: reads do not block on the network. */
+	do
+		n = read(r->body_fd, dst, size * nmemb);
+	while (n == -1 && errno == EINTR);
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
+}
+
+struct http_req *
+http_req_new(struct http *h, const char *method, const char *url)
+{
+	struct http_req *r = xcalloc(1, sizeof *r);
+
+	r->h = h;
+	r->body_fd = -1;
+	r->max_body = HTTP_DEFAULT_MAX_BODY;
+	buf_init(&r->resp);
+	if ((r->easy = curl_easy_init()) == NULL)
+		fatalx("curl_easy_init failed");
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, h->unix_path);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+	} else if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	/* No "Expect: 100-continue" round trip on large bodies. */
+	r->headers = curl_slist_append(NULL, "Expect:");
+	return r;
+}
+
+void
+http_req_header(struct http_req *r, const char *line)
+{
+	r->headers = curl_slist_append(r->headers, line);
+}
+
+/* A request body, copied. */
+void
+http_req_body(struct http_req *r, const void *data, size_t len)
+{
+	free(r->body);
+	r->body = xmemdup(data, len);
+	r->body_len = len;
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+}
+
+/* A request body read from a regular file; the request closes fd. */
+void
+http_req_body_fd(struct http_req *r, int fd, off_t size)
+{
+	r->body_fd = fd;
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)size);
+	curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, http_read_cb);
+	curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
+}
+
+void
+http_req_max_body(struct http_req *r, size_t max)
+{
+	r->max_body = max;
+}
+
+/* Hand the response body to cb as it arrives; cb returns -1 to abort. */
+void
+http_req_stream(struct http_req *r, http_data_cb cb, void *arg)
+{
+	r->data_cb = cb;
+	r->data_arg = arg;
+}
+
+void
+http_req_timeout(struct http_req *r, long ms)
+{
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms);
+}
+
+/* Start the request; done_cb runs exactly once, later, from the loop. */
+void
+http_req_submit(struct http_req *r, http_done_cb cb, void *arg)
+{
+	struct http *h = r->h;
+
+	r->done_cb = cb;
+	r->done_arg = arg;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	r->state = HTTP_REQ_RUNNING;
+	TAILQ_INSERT_TAIL(&h->reqs, r, entry);
+	/* libcurl answers by arming our timer: the transfer starts later. */
+	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
+		fatalx("curl_multi_add_handle failed");
+}
+
+static void
+http_cancelled_cb(void *arg)
+{
+	struct http_req *r = arg;
+	struct err *e = err_new(ERR_CANCELLED, "request cancelled");
+
+	r->done_cb(r, e, r->done_arg);
+	err_free(&e);
+	http_req_free(r);
+}
+
+/* Stop a running request; its done_cb runs later with ERR_CANCELLED. */
+void
+http_req_cancel(struct http_req *r)
+{
+	if (r->state != HTTP_REQ_RUNNING)
+		return;
+	r->state = HTTP_REQ_CANCELLED;
+	TAILQ_REMOVE(&r->h->reqs, r, entry);
+	curl_multi_remove_handle(r->h->multi, r->easy);
+	loop_defer(r->h->loop, http_cancelled_cb, r);
+}
+
+long
+http_req_status(const struct http_req *r)
+{
+	return r->status;
+}
+
+const struct buf *
+http_req_response(const struct http_req *r)
+{
+	return &r->resp;
+}
+
+static void
+http_req_free(struct http_req *r)
+{
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	if (r->body_fd != -1)
+		close(r->body_fd);
+	free(r->body);
+	buf_free(&r->resp);
+	free(r);
+}
+
+/* libcurl tells us which fds to watch; translate and nothing more. */
+static int
+http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
+    void *sockp)
+{
+	struct http *h = arg;
+	struct http_sock *s = sockp;
+	short events;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			event_free(s->ev);
+			free(s);
+			curl_multi_assign(h->multi, fd, NULL);
+		}
+		return 0;
+	}
+	events = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		events |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		events |= EV_WRITE;
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->h = h;
+		s->fd = fd;
+		curl_multi_assign(h->multi, fd, s);
+	} else
+		event_free(s->ev);
+	s->ev = event_new(loop_base(h->loop), fd, events, http_event_cb, s);
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+static int
+http_timer_cb(CURLM *multi, long ms, void *arg)
+{
+	struct http *h = arg;
+	struct timeval tv;
+
+	(void)multi;
+	if (ms < 0) {
+		evtimer_del(h->timer);
+		return 0;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(h->timer, &tv);
+	return 0;
+}
+
+static void
+http_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_sock *s = arg;
+	struct http *h = s->h;
+	int mask = 0, running;
+
+	if (what & EV_READ)
+		mask |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		mask |= CURL_CSELECT_OUT;
+	if (curl_multi_socket_action(h->multi, fd, mask, &running) != CURLM_OK)
+		fatalx("curl_multi_socket_action failed");
+	http_check_done(h);
+}
+
+static void
+http_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	int running;
+
+	(void)fd;
+	(void)what;
+	if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running) != CURLM_OK)
+		fatalx("curl_multi_socket_action failed");
+	http_check_done(h);
+}
+
+/* The only place a transfer ends. */
+static void
+http_check_done(struct http *h)
+{
+	struct http_req *r;
+	struct err *e = NULL;
+	CURLMsg *msg;
+	CURLcode rc;
+	int left;
+	void *priv;
+
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		rc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		r = priv;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_multi_remove_handle(h->multi, r->easy);
+		TAILQ_REMOVE(&h->reqs, r, entry);
+		if (r->overflow)
+			e = err_new(ERR_LIMIT, "response body over %zu bytes",
+			    r->max_body);
+		else if (r->data_aborted)
+			e = err_new(ERR_CANCELLED, "response stream aborted");
+		else if (rc == CURLE_OPERATION_TIMEDOUT)
+			e = err_new(ERR_TIMEOUT, "request timed out: %s",
+			    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+		else if (rc == CURLE_COULDNT_CONNECT)
+			e = err_new(ERR_UNAVAILABLE, "%s",
+			    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+		else if (rc != CURLE_OK)
+			e = err_new(ERR_SYS, "%s",
+			    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+		r->done_cb(r, e, r->done_arg);
+		err_free(&e);
+		http_req_free(r);
+	}
+}

@@ -1,0 +1,75 @@
+/*
+ * pool: containers ready to run code. A box is one hardened container whose
+ * in-container agent is attached and has answered our HELLO; the pool hands
+ * boxes to the engine by pool key (everything fixed at container creation)
+ * and takes them back when a run is over.
+ */
+#ifndef ISOL8_POOL_H
+#define ISOL8_POOL_H
+
+#include "../docker/docker.h"
+#include "../agent/proto.h"
+
+#define POOL_LABEL_MANAGED "org.isol8.managed"
+#define POOL_LABEL_KEY "org.isol8.pool"
+#define POOL_LABEL_KIND "org.isol8.kind"
+
+struct box;
+struct pool;
+struct pool_wait;
+
+/* Everything fixed when a container is created: the pool key. */
+struct pool_spec {
+	const char *image;
+	int64_t memory;
+	int64_t nano_cpus;
+	int64_t pids;
+	int64_t sandbox_size;
+	int64_t tmp_size;
+	const char *network;	/* "none" or "host" */
+};
+
+struct box_cbs {
+	void (*frame)(int, const unsigned char *, uint32_t, void *);
+	void (*lost)(const struct err *, void *);
+};
+
+/* A container configuration and the strings it points into. */
+struct box_conf {
+	struct docker_create c;
+	const char *cmd[5];
+	const char *tmpfs[5];
+	const char *labels[9];
+	const char *ulimits[4];
+	char key[17];
+	char idle[24];
+	char tmpfs_sandbox[128];
+	char tmpfs_tmp[128];
+	char fsize[64];
+};
+
+typedef void (*box_ready_cb)(struct box *, const struct err *, void *);
+
+/* box.c */
+void pool_spec_key(const struct pool_spec *, char[17]);
+void box_config(const struct pool_spec *, uint64_t, struct box_conf *);
+struct box *box_create(struct docker *, const struct pool_spec *, uint64_t,
+    box_ready_cb, void *);
+void box_set_cbs(struct box *, const struct box_cbs *, void *);
+const char *box_id(const struct box *);
+void box_send(struct box *, const struct proto_buf *);
+size_t box_pending(struct box *);
+void box_close(struct box *);
+void box_discard(struct box *, int *);
+
+/* pool.c */
+typedef void (*pool_acquire_cb)(struct box *, const struct err *, void *);
+struct pool *pool_new(struct docker *);
+void pool_free(struct pool *);
+int pool_busy(const struct pool *);
+struct pool_wait *pool_acquire(struct pool *, const struct pool_spec *,
+    pool_acquire_cb, void *);
+void pool_acquire_cancel(struct pool_wait *);
+void pool_release(struct pool *, struct box *, int);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * util: the bottom layer every module stands on. Allocation that aborts on
+ * failure (xmalloc), errors as values (struct err), logging, growable byte
+ * buffers with a hard cap, JSON helpers over yajl, SHA-256, time, and the
+ * cleanup attributes for function-local resources.
+ */
+#ifndef ISOL8_UTIL_H
+#define ISOL8_UTIL_H
+
+#include <sys/queue.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                             \
+	for ((var) = TAILQ_FIRST(head);                                        \
+	     (var) && ((tvar) = TAILQ_NEXT(var, field), 1); (var) = (tvar))
+#endif
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+
+/* xmalloc.c */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
+void *xmemdup(const void *, size_t);
+
+/* log.c */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+void log_set_level(enum log_level);
+int log_enabled(enum log_level);
+void log_warn(const char *, ...) PRINTFLIKE(1, 2);
+void log_warnx(const char *, ...) PRINTFLIKE(1, 2);
+void log_info(const char *, ...) PRINTFLIKE(1, 2);
+void log_debug(const char *, ...) PRINTFLIKE(1, 2);
+__attribute__((noreturn)) void fatal(const char *, ...) PRINTFLIKE(1, 2);
+__attribute__((noreturn)) void fatalx(const char *, ...) PRINTFLIKE(1, 2);
+
+/* err.c */
+enum err_kind {
+	ERR_SYS = 1,	/* a system call or the transport failed */
+	ERR_DOCKER,	/* dockerd answered with an error status */
+	ERR_NOTFOUND,	/* dockerd: 404 (container, image, network) */
+	ERR_CONFLICT,	/* dockerd: 409 */
+	ERR_UNAVAILABLE, /* dockerd cannot be reached */
+	ERR_TIMEOUT,
+	ERR_LIMIT,	/* a size from outside went over its cap */
+	ERR_INVALID,	/* bad input from the caller */
+	ERR_PROTO,	/* a peer broke a protocol */
+	ERR_CANCELLED,
+	ERR_IMAGE,	/* runtime images are missing */
+};
+struct err {
+	enum err_kind kind;
+	long http_status;
+	char *msg;
+};
+int err_set(struct err **, enum err_kind, const char *, ...) PRINTFLIKE(3, 4);
+int err_wrap(struct err **, const char *, ...) PRINTFLIKE(2, 3);
+struct err *err_new(enum err_kind, const char *, ...) PRINTFLIKE(2, 3);
+struct err *err_dup(const struct err *);
+void err_free(struct err **);
+
+/* buf.c */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void buf_init(struct buf *);
+void buf_free(struct buf *);
+void buf_reserve(struct buf *, size_t);
+void buf_add(struct buf *, const void *, size_t);
+void buf_addstr(struct buf *, const char *);
+void buf_printf(struct buf *, const char *, ...) PRINTFLIKE(2, 3);
+void buf_drain(struct buf *, size_t);
+char *buf_cstr(struct buf *);
+void buf_put_be32(struct buf *, uint32_t);
+uint32_t be32_get(const void *);
+void be32_put(void *, uint32_t);
+uint64_t be64_get(const void *);
+void be64_put(void *, uint64_t);
+
+/* json.c */
+#define JSON_MAX_BODY (8u << 20)
+yajl_val json_parse(const char *, size_t, struct err **);
+const char *json_str(yajl_val, const char *, ...);
+int json_int(yajl_val, long long *, const char *, ...);
+int json_bool(yajl_val, const char *, ...);
+yajl_val json_get(yajl_val, const char *, ...);
+yajl_gen json_gen_new(void);
+void json_gen_take(yajl_gen, struct buf *);
+void json_key(yajl_gen, const char *);
+void json_kstr(yajl_gen, const char *, const char *);
+void json_kint(yajl_gen, const char *, long long);
+void json_kbool(yajl_gen, const char *, int);
+void json_str_add(yajl_gen, const char *);
+void json_strn_add(yajl_gen, const char *, size_t);
+void json_int_add(yajl_gen, long long);
+void json_escape(struct buf *, const char *, size_t);
+
+/* sha256.c */
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	unsigned char blk[64];
+	size_t n;
+};
+void sha256_init(struct sha256 *);
+void sha256_add(struct sha256 *, const void *, size_t);
+void sha256_hex(struct sha256 *, char out[65]);
+
+/* time.c */
+uint64_t now_ms(void);
+uint64_t now_us(void);
+int parse_size(const char *, uint64_t *);
+int parse_uint(const char *, uint64_t, uint64_t *);
+int read_file(const char *, size_t, struct buf *, struct err **);
+
+/* cleanup.h: for function-local resources only (STYLE.md). */
+void cleanup_freep(void *);
+void cleanup_closep(int *);
+void cleanup_filep(FILE **);
+void cleanup_yajlp(yajl_val *);
+void cleanup_bufp(struct buf *);
+void cleanup_errp(struct err **);
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+#define cleanup_file __attribute__((cleanup(cleanup_filep)))
+#define cleanup_yajl __attribute__((cleanup(cleanup_yajlp)))
+#define cleanup_buf __attribute__((cleanup(cleanup_bufp)))
+#define cleanup_err __attribute__((cleanup(cleanup_errp)))
+
+#endif
