@@ -33,6 +33,7 @@ void docker_free(struct docker *);
 struct loop *docker_loop(struct docker *);
 struct http_req *docker_req_new(struct docker *, const char *, const char *);
 const char *docker_socket(struct docker *);
+void docker_set_timeout(struct docker *, long);
 struct http_req *docker_call(struct docker *, const char *, const char *,
     const struct buf *, docker_cb, void *);
 void docker_cancel(struct http_req *);

@@ -11,11 +11,13 @@
 #include "docker.h"
 
 #define DOCKER_MAX_CONNS 64
+#define DOCKER_TIMEOUT_MS 120000
 
 struct docker {
 	struct loop *loop;
 	struct http *http;
 	char *sock;
+	long timeout_ms;
 };
 
 struct docker_call {
@@ -41,6 +43,7 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 	d = xcalloc(1, sizeof *d);
 	d->loop = loop;
 	d->sock = xstrdup(host + 7);
+	d->timeout_ms = DOCKER_TIMEOUT_MS;
 	d->http = http_new(loop, d->sock, DOCKER_MAX_CONNS);
 	return d;
 }
@@ -59,6 +62,13 @@ struct loop *
 docker_loop(struct docker *d)
 {
 	return d->loop;
+}
+
+/* The limit for each REST call (builds and imports have none). */
+void
+docker_set_timeout(struct docker *d, long ms)
+{
+	d->timeout_ms = ms;
 }
 
 const char *
@@ -144,6 +154,7 @@ docker_call(struct docker *d, const char *method, const char *path,
 	c->cb = cb;
 	c->arg = arg;
 	r = docker_req_new(d, method, path);
+	http_req_timeout(r, d->timeout_ms);
 	if (body != NULL) {
 		http_req_header(r, "Content-Type: application/json");
 		http_req_body(r, body->data, body->len);

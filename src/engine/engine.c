@@ -134,9 +134,9 @@ isol8_engine_free(struct isol8_engine *e)
 		return;
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
+	pool_drain(e->pool);
 	engine_wait(e, NULL);
 	pool_free(e->pool);
-	engine_wait(e, NULL);
 	docker_free(e->docker);
 	/* Deferred frees (attach streams, boxes) run on this last turn. */
 	event_base_loop(loop_base(e->loop), EVLOOP_NONBLOCK);

@@ -40,14 +40,23 @@ pool_new(struct docker *d)
 
 /* Drop pending acquires (their containers are removed); no callbacks. */
 void
-pool_free(struct pool *p)
+pool_drain(struct pool *p)
 {
 	struct pool_wait *w, *tw;
 
-	if (p == NULL)
-		return;
 	TAILQ_FOREACH_SAFE(w, &p->waits, entry, tw)
 		pool_acquire_cancel(w);
+}
+
+/* Free the pool; drain it and wait until !pool_busy() first. */
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	if (pool_busy(p))
+		log_warnx("pool freed with %d container removals pending",
+		    p->inflight);
 	free(p);
 }
 

@@ -65,6 +65,7 @@ void box_discard(struct box *, int *);
 /* pool.c */
 typedef void (*pool_acquire_cb)(struct box *, const struct err *, void *);
 struct pool *pool_new(struct docker *);
+void pool_drain(struct pool *);
 void pool_free(struct pool *);
 int pool_busy(const struct pool *);
 struct pool_wait *pool_acquire(struct pool *, const struct pool_spec *,

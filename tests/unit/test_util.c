@@ -1,0 +1,161 @@
+/* util: sizes, numbers, SHA-256 test vectors, buffers, JSON helpers. */
+#include <string.h>
+
+#include "tap.h"
+#include "util/util.h"
+
+static int
+test_parse_size(void)
+{
+	uint64_t v;
+
+	CHECK(parse_size("512m", &v) == 0 && v == 512ull << 20);
+	CHECK(parse_size("1g", &v) == 0 && v == 1ull << 30);
+	CHECK(parse_size("64K", &v) == 0 && v == 64ull << 10);
+	CHECK(parse_size("1.5g", &v) == 0 && v == 3ull << 29);
+	CHECK(parse_size("100", &v) == 0 && v == 100);
+	CHECK(parse_size("2mb", &v) == 0 && v == 2ull << 20);
+	CHECK(parse_size("", &v) == -1);
+	CHECK(parse_size("m", &v) == -1);
+	CHECK(parse_size("-1m", &v) == -1);
+	CHECK(parse_size("12x", &v) == -1);
+	CHECK(parse_size("1e30g", &v) == -1);
+	return 0;
+}
+
+static int
+test_parse_uint(void)
+{
+	uint64_t v;
+
+	CHECK(parse_uint("30000", 100000, &v) == 0 && v == 30000);
+	CHECK(parse_uint("100001", 100000, &v) == -1);
+	CHECK(parse_uint("12a", 100, &v) == -1);
+	CHECK(parse_uint("-3", 100, &v) == -1);
+	CHECK(parse_uint(" 3", 100, &v) == -1);
+	CHECK(parse_uint("99999999999999999999999", UINT64_MAX, &v) == -1);
+	return 0;
+}
+
+static int
+test_sha256_vectors(void)
+{
+	struct sha256 h;
+	char hex[65];
+	char million[1000];
+	int i;
+
+	sha256_init(&h);
+	sha256_hex(&h, hex);
+	CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855") == 0);
+	sha256_init(&h);
+	sha256_add(&h, "abc", 3);
+	sha256_hex(&h, hex);
+	CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad") == 0);
+	/* One million 'a', fed in uneven pieces. */
+	memset(million, 'a', sizeof million);
+	sha256_init(&h);
+	for (i = 0; i < 1000; i++)
+		sha256_add(&h, million, 1000);
+	sha256_hex(&h, hex);
+	CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67"
+	    "f1809a48a497200e046d39ccc7112cd0") == 0);
+	return 0;
+}
+
+static int
+test_buf(void)
+{
+	struct buf b = { 0 };
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	CHECK(strncmp(b.data, "0,1,2,", 6) == 0);
+	buf_drain(&b, 2);
+	CHECK(strncmp(b.data, "1,2,", 4) == 0);
+	buf_drain(&b, b.len + 10);
+	CHECK(b.len == 0 && buf_cstr(&b)[0] == '\0');
+	buf_free(&b);
+	CHECK(be32_get("\x01\x02\x03\x04") == 0x01020304);
+	return 0;
+}
+
+static int
+test_json_parse_limits(void)
+{
+	struct err *e = NULL;
+	yajl_val v;
+	long long n;
+	static char big[JSON_MAX_BODY + 2];
+
+	v = json_parse("{\"a\":{\"b\":\"c\",\"n\":7}}", 21, &e);
+	CHECK(v != NULL && e == NULL);
+	CHECK(strcmp(json_str(v, "a", "b", NULL), "c") == 0);
+	CHECK(json_int(v, &n, "a", "n", NULL) == 0 && n == 7);
+	CHECK(json_str(v, "a", "missing", NULL) == NULL);
+	CHECK(json_str(v, "a", "n", NULL) == NULL);
+	yajl_tree_free(v);
+
+	CHECK(json_parse("{\"a\":", 5, &e) == NULL);
+	CHECK(e != NULL && e->kind == ERR_PROTO);
+	err_free(&e);
+	CHECK(json_parse("{\"a\":\0}", 7, &e) == NULL && e->kind == ERR_PROTO);
+	err_free(&e);
+	memset(big, ' ', sizeof big);
+	CHECK(json_parse(big, sizeof big, &e) == NULL && e->kind == ERR_LIMIT);
+	err_free(&e);
+	return 0;
+}
+
+static int
+test_json_escape_utf8(void)
+{
+	struct buf b = { 0 };
+
+	json_escape(&b, "a\"b\\c\n\x01", 7);
+	CHECK(strcmp(buf_cstr(&b), "a\\\"b\\\\c\\n\\u0001") == 0);
+	buf_drain(&b, b.len);
+	/* Valid UTF-8 passes; an invalid byte becomes U+FFFD. */
+	json_escape(&b, "\xc3\xa9\xff", 3);
+	CHECK(strcmp(buf_cstr(&b), "\xc3\xa9\xef\xbf\xbd") == 0);
+	buf_drain(&b, b.len);
+	/* Truncated sequence and overlong encoding are replaced. */
+	json_escape(&b, "\xe2\x82", 2);
+	CHECK(strcmp(buf_cstr(&b), "\xef\xbf\xbd\xef\xbf\xbd") == 0);
+	buf_drain(&b, b.len);
+	json_escape(&b, "\xc0\xaf", 2);
+	CHECK(strcmp(buf_cstr(&b), "\xef\xbf\xbd\xef\xbf\xbd") == 0);
+	buf_free(&b);
+	return 0;
+}
+
+static int
+test_err_first_wins(void)
+{
+	struct err *e = NULL;
+
+	CHECK(err_set(&e, ERR_DOCKER, "first %d", 1) == -1);
+	err_set(&e, ERR_SYS, "second");
+	CHECK(e->kind == ERR_DOCKER && strcmp(e->msg, "first 1") == 0);
+	err_wrap(&e, "creating `%s`", "x");
+	CHECK(strcmp(e->msg, "creating `x`: first 1") == 0);
+	err_free(&e);
+	CHECK(e == NULL);
+	return 0;
+}
+
+int
+main(void)
+{
+	RUN_TEST(test_parse_size);
+	RUN_TEST(test_parse_uint);
+	RUN_TEST(test_sha256_vectors);
+	RUN_TEST(test_buf);
+	RUN_TEST(test_json_parse_limits);
+	RUN_TEST(test_json_escape_utf8);
+	RUN_TEST(test_err_first_wins);
+	return TAP_DONE();
+}
