@@ -419,7 +419,7 @@ reap(void)
 /*
  * Open a path for a file transfer, as the sandbox user (fsuid), walking
  * one component at a time with O_NOFOLLOW: no `..`, no symlink anywhere,
- * and only below /sandbox (or /tmp when reading).
+ * and only below /sandbox or /tmp (both the sandbox user's own tmpfs).
  */
 static int
 open_confined(const char *path, int flags, mode_t mode, int writing)
@@ -430,7 +430,7 @@ open_confined(const char *path, int flags, mode_t mode, int writing)
 
 	if (strncmp(path, "/sandbox/", 9) == 0)
 		root = "/sandbox";
-	else if (!writing && strncmp(path, "/tmp/", 5) == 0)
+	else if (strncmp(path, "/tmp/", 5) == 0)
 		root = "/tmp";
 	else {
 		errno = EPERM;

@@ -94,7 +94,8 @@ run_prepare(struct isol8_run *run, const struct isol8_request *req,
 	static const char *const base_env[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/sandbox",
 		"LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONUNBUFFERED=1",
-		"PYTHONDONTWRITEBYTECODE=1", "DENO_DIR=/sandbox/.deno",
+		"PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/sandbox",
+		"NODE_PATH=/sandbox/node_modules", "DENO_DIR=/sandbox/.deno",
 		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL };
 	const struct runtime *rt;
 	const char *const *a;
@@ -148,7 +149,7 @@ run_prepare(struct isol8_run *run, const struct isol8_request *req,
 	/* The code file, in chunks the protocol allows. */
 	if (req->code != NULL) {
 		if (req->file_ext != NULL)
-			file = xasprintf("/sandbox/main%s", req->file_ext);
+			file = xasprintf("/tmp/.isol8/main%s", req->file_ext);
 		else
 			file = xstrdup(rt->file);
 		off = 0;

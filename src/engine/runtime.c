@@ -2,7 +2,9 @@
  * The runtimes table: where each runtime's code goes in /sandbox, how it is
  * run, how it reports its version, and which file extensions select it.
  * Every runtime image carries all five interpreters (one offline base), so
- * the table, not the image, decides how code runs.
+ * the table, not the image, decides how code runs. Code goes to
+ * /tmp/.isol8, outside the working directory /sandbox, so that the user's
+ * files are only the user's (`ls`, `grep -r .` see no isol8 artefacts).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +30,11 @@ static const char *const bash_version[] = { "bash", "--version", NULL };
 static const char *const bash_exts[] = { ".sh", NULL };
 
 static const struct runtime runtimes[] = {
-	{ "python", "/sandbox/main.py", py_argv, py_version, py_exts },
-	{ "node", "/sandbox/main.mjs", node_argv, node_version, node_exts },
-	{ "bun", "/sandbox/main.ts", bun_argv, bun_version, bun_exts },
-	{ "deno", "/sandbox/main.ts", deno_argv, deno_version, deno_exts },
-	{ "bash", "/sandbox/main.sh", bash_argv, bash_version, bash_exts },
+	{ "python", "/tmp/.isol8/main.py", py_argv, py_version, py_exts },
+	{ "node", "/tmp/.isol8/main.mjs", node_argv, node_version, node_exts },
+	{ "bun", "/tmp/.isol8/main.ts", bun_argv, bun_version, bun_exts },
+	{ "deno", "/tmp/.isol8/main.ts", deno_argv, deno_version, deno_exts },
+	{ "bash", "/tmp/.isol8/main.sh", bash_argv, bash_version, bash_exts },
 };
 
 const struct runtime *

@@ -1,0 +1,50 @@
+# Shared helpers for the docker-labelled CLI tests (sourced, POSIX sh).
+# Each test prints TAP lines; the script fails if any check failed and
+# skips (77) only when there is no Docker socket at all.
+ISOL8=${ISOL8_BIN:?ISOL8_BIN must point at the isol8 binary}
+n=0
+fails=0
+work=$(mktemp -d /tmp/isol8-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+[ -S "${DOCKER_SOCK:-/var/run/docker.sock}" ] || {
+	echo "1..0 # SKIP no Docker socket"
+	exit 77
+}
+
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+	n=$((n + 1)); fails=$((fails + 1))
+	echo "not ok $n - $1"
+	shift
+	for l in "$@"; do printf '#   %s\n' "$l"; done
+}
+
+# run ARGS...: runs isol8 run, sets $out, $err, $rc and $ms.
+run() {
+	t0=$(date +%s%N)
+	"$ISOL8" run "$@" >"$work/out" 2>"$work/err" </dev/null
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	out=$(cat "$work/out")
+	err=$(cat "$work/err")
+}
+
+# expect DESC COND...: passes when the shell condition holds.
+expect() {
+	desc=$1
+	shift
+	if eval "$*"; then
+		pass "$desc"
+	else
+		fail "$desc" "condition: $*" "rc=$rc ms=$ms" \
+			"stdout: $(printf %s "$out" | head -c 300)" \
+			"stderr: $(printf %s "$err" | head -c 300)"
+	fi
+}
+
+finish() {
+	echo "1..$n"
+	[ "$fails" -eq 0 ]
+}
