@@ -221,7 +221,7 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 	const struct isol8_result *r = &c->result;
 
 	if (c->interrupted)
-		return EXIT_INTERRUPTED;
+		return 128 + c->interrupted; /* 130 for Ctrl-C, 143 for TERM */
 	if (c->failed)
 		return c->json ? EXIT_INTERNAL : cli_exit_for(&c->error);
 	if (r->timed_out) {

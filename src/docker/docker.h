@@ -51,6 +51,7 @@ struct docker_create {
 	const char *user;
 	const char *workdir;
 	int open_stdin;
+	int stdin_once;		      /* half-closing the attach closes stdin */
 	int64_t memory;		      /* bytes; MemorySwap is set equal */
 	int64_t nano_cpus;
 	int64_t pids_limit;

@@ -70,12 +70,16 @@ docker_create_json(const struct docker_create *c, struct buf *out)
 	if (c->workdir != NULL)
 		json_kstr(g, "WorkingDir", c->workdir);
 	if (c->open_stdin) {
-		/* StdinOnce stays false: a detaching client must not close it. */
+		/*
+		 * Without StdinOnce a client that detaches leaves stdin open
+		 * (the agent's case) -- but dockerd then also ends that
+		 * client's output when it half-closes, so EOF travels in-band.
+		 */
 		json_kbool(g, "OpenStdin", 1);
 		json_kbool(g, "AttachStdin", 1);
 		json_kbool(g, "AttachStdout", 1);
 		json_kbool(g, "AttachStderr", 1);
-		json_kbool(g, "StdinOnce", 0);
+		json_kbool(g, "StdinOnce", c->stdin_once);
 	}
 	json_kbool(g, "Tty", 0);
 	if (c->network_mode != NULL && strcmp(c->network_mode, "none") == 0)
