@@ -259,7 +259,8 @@ config_apply(struct cli_config *c, yajl_val root, char *msg, size_t len)
 
 /*
  * Defaults, then the first configuration file found (or `path` when given).
- * -1 with a message naming the file and the key on error.
+ * -1 with a message naming the file and the key on error (and nothing
+ * left to free).
  */
 int
 config_load(struct cli_config *c, const char *path, char *msg, size_t len)
@@ -288,10 +289,12 @@ config_load(struct cli_config *c, const char *path, char *msg, size_t len)
 	    (root = json_parse(text.data ? text.data : "", text.len,
 	    &e)) == NULL) {
 		snprintf(msg, len, "%s: %s", path, e->msg);
+		config_free(c);
 		return -1;
 	}
 	if (config_apply(c, root, inner, sizeof inner) == -1) {
 		snprintf(msg, len, "%s: %s", path, inner);
+		config_free(c);
 		return -1;
 	}
 	return 0;

@@ -9,6 +9,9 @@
 
 #include "util.h"
 
+static struct err *err_vnew(enum err_kind, const char *, va_list)
+    PRINTFLIKE(2, 0);
+
 static struct err *
 err_vnew(enum err_kind kind, const char *fmt, va_list ap)
 {
