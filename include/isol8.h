@@ -42,15 +42,15 @@ struct isol8_run;
 
 enum isol8_code {
 	ISOL8_OK = 0,
-	ISOL8_EINVAL,		/* a bad request, option or argument */
-	ISOL8_EUNAVAILABLE,	/* dockerd cannot be reached */
-	ISOL8_EDOCKER,		/* dockerd refused or failed an operation */
-	ISOL8_ENOIMAGE,		/* the runtime image is missing: isol8 setup */
-	ISOL8_EAGENT,		/* the in-container agent failed or vanished */
-	ISOL8_ECANCELLED,	/* isol8_run_cancel() or engine shutdown */
-	ISOL8_ETIMEOUT,		/* an operation (not the program) timed out */
-	ISOL8_ELIMIT,		/* a size from outside went over its limit */
-	ISOL8_ENOTFOUND,	/* no such session, file or container */
+	ISOL8_EINVAL,       /* a bad request, option or argument */
+	ISOL8_EUNAVAILABLE, /* dockerd cannot be reached */
+	ISOL8_EDOCKER,      /* dockerd refused or failed an operation */
+	ISOL8_ENOIMAGE,     /* the runtime image is missing: isol8 setup */
+	ISOL8_EAGENT,       /* the in-container agent failed or vanished */
+	ISOL8_ECANCELLED,   /* isol8_run_cancel() or engine shutdown */
+	ISOL8_ETIMEOUT,     /* an operation (not the program) timed out */
+	ISOL8_ELIMIT,       /* a size from outside went over its limit */
+	ISOL8_ENOTFOUND,    /* no such session, file or container */
 	ISOL8_EINTERNAL,
 };
 
@@ -66,12 +66,12 @@ ISOL8_API const char *isol8_version(void);
 /* ---- engine ---- */
 
 struct isol8_engine_opts {
-	const char *docker_host;	/* NULL: $DOCKER_HOST or the default */
-	unsigned max_concurrent;	/* runs in flight at once; more queue */
-	unsigned pool_size;		/* warm containers kept per pool key */
-	uint64_t pool_idle_ms;		/* unclaimed warm containers expire */
-	int pool_reuse;			/* scrub and reuse (batch throughput) */
-	int verbose;			/* 0 warnings, 1 info, 2 debug */
+	const char *docker_host; /* NULL: $DOCKER_HOST or the default */
+	unsigned max_concurrent; /* runs in flight at once; more queue */
+	unsigned pool_size;      /* warm containers kept per pool key */
+	uint64_t pool_idle_ms;   /* unclaimed warm containers expire */
+	int pool_reuse;          /* scrub and reuse (batch throughput) */
+	int verbose;             /* 0 warnings, 1 info, 2 debug */
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *);
@@ -87,52 +87,52 @@ struct isol8_kv {
 };
 
 struct isol8_request {
-	const char *runtime;		/* python, node, bun, deno, bash */
+	const char *runtime; /* python, node, bun, deno, bash */
 	/* Exactly one of code (a program), cmd (a bash command line) or
 	 * argv (a program already in the image, run as is). */
 	const char *code;
-	size_t code_len;		/* 0: strlen(code) */
+	size_t code_len; /* 0: strlen(code) */
 	const char *cmd;
-	const char *const *argv;	/* NULL-terminated */
-	const char *file_ext;		/* ".cjs", ".mjs", ...: NULL for default */
-	const char *image;		/* NULL: isol8/<runtime> */
+	const char *const *argv; /* NULL-terminated */
+	const char *file_ext;    /* ".cjs", ".mjs", ...: NULL for default */
+	const char *image;       /* NULL: isol8/<runtime> */
 
-	const char *stdin_data;		/* fed to the program, then EOF */
+	const char *stdin_data; /* fed to the program, then EOF */
 	size_t stdin_len;
-	int stdin_stream;		/* 1: use isol8_run_write_stdin() */
+	int stdin_stream; /* 1: use isol8_run_write_stdin() */
 
-	const struct isol8_kv *env;	/* extra environment variables */
+	const struct isol8_kv *env; /* extra environment variables */
 	size_t env_len;
-	const struct isol8_kv *secrets;	/* set in the env, masked in output */
+	const struct isol8_kv *secrets; /* set in the env, masked in output */
 	size_t secrets_len;
 
-	uint64_t timeout_ms;		/* default 30000; 0 in the struct: default */
-	uint64_t memory;		/* bytes, default 512 MiB */
-	double cpus;			/* default 1.0 */
-	int64_t pids;			/* default 64 */
-	uint64_t sandbox_size;		/* /sandbox tmpfs, default 512 MiB */
-	uint64_t tmp_size;		/* /tmp tmpfs, default 256 MiB */
-	uint64_t max_output;		/* stdout + stderr, default 1 MiB */
-	const char *network;		/* "none" (default) or "host" */
-	const char *session;		/* NULL: a one-use container */
+	uint64_t timeout_ms;   /* default 30000; 0 in the struct: default */
+	uint64_t memory;       /* bytes, default 512 MiB */
+	double cpus;           /* default 1.0 */
+	int64_t pids;          /* default 64 */
+	uint64_t sandbox_size; /* /sandbox tmpfs, default 512 MiB */
+	uint64_t tmp_size;     /* /tmp tmpfs, default 256 MiB */
+	uint64_t max_output;   /* stdout + stderr, default 1 MiB */
+	const char *network;   /* "none" (default) or "host" */
+	const char *session;   /* NULL: a one-use container */
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *);
 
 struct isol8_result {
-	int exit_code;			/* the program's, or 128 + signal */
-	int signal;			/* 0 unless killed by a signal */
-	int timed_out;			/* killed at the timeout */
-	int oom_killed;			/* killed by the memory limit */
-	int truncated;			/* output went over max_output */
-	uint64_t run_ms;		/* the program's wall time */
-	uint64_t total_ms;		/* from isol8_run_start() to done */
-	uint64_t queued_ms;		/* waiting for a slot and a container */
-	uint64_t cpu_ms;		/* user + system CPU of all processes */
-	uint64_t peak_rss_kb;		/* peak resident memory, main process */
-	uint64_t stdout_bytes;		/* as produced, before masking */
+	int exit_code;         /* the program's, or 128 + signal */
+	int signal;            /* 0 unless killed by a signal */
+	int timed_out;         /* killed at the timeout */
+	int oom_killed;        /* killed by the memory limit */
+	int truncated;         /* output went over max_output */
+	uint64_t run_ms;       /* the program's wall time */
+	uint64_t total_ms;     /* from isol8_run_start() to done */
+	uint64_t queued_ms;    /* waiting for a slot and a container */
+	uint64_t cpu_ms;       /* user + system CPU of all processes */
+	uint64_t peak_rss_kb;  /* peak resident memory, main process */
+	uint64_t stdout_bytes; /* as produced, before masking */
 	uint64_t stderr_bytes;
-	const char *container_id;	/* valid during on_done only */
+	const char *container_id; /* valid during on_done only */
 };
 
 struct isol8_callbacks {
@@ -140,8 +140,8 @@ struct isol8_callbacks {
 	void (*on_stderr)(const char *, size_t, void *);
 	/* Exactly once, from the loop; error is NULL when the program ran
 	 * (whatever its exit code) and the result is valid. */
-	void (*on_done)(const struct isol8_result *,
-	    const struct isol8_error *, void *);
+	void (*on_done)(
+	    const struct isol8_result *, const struct isol8_error *, void *);
 };
 
 ISOL8_API struct isol8_run *isol8_run_start(struct isol8_engine *,
@@ -154,7 +154,7 @@ ISOL8_API void isol8_run_cancel(struct isol8_run *);
 
 /* The blocking convenience: runs the engine's own loop until done. */
 struct isol8_output {
-	char *stdout_data;		/* NUL-terminated, masked */
+	char *stdout_data; /* NUL-terminated, masked */
 	size_t stdout_len;
 	char *stderr_data;
 	size_t stderr_len;
@@ -162,15 +162,14 @@ struct isol8_output {
 };
 
 ISOL8_API int isol8_run_sync(struct isol8_engine *,
-    const struct isol8_request *, struct isol8_output *,
-    struct isol8_error *);
+    const struct isol8_request *, struct isol8_output *, struct isol8_error *);
 ISOL8_API void isol8_output_free(struct isol8_output *);
 
 /* ---- images ---- */
 
 struct isol8_setup_opts {
-	int force;			/* rebuild even when up to date */
-	const char *agent_path;		/* NULL: $ISOL8_AGENT or next to us */
+	int force;              /* rebuild even when up to date */
+	const char *agent_path; /* NULL: $ISOL8_AGENT or next to us */
 	void (*progress)(const char *, void *);
 	void *arg;
 };

@@ -37,6 +37,8 @@ static int tap_count, tap_failed, tap_skipped;
 /* The exit status: 1 on any failure, 77 when every case skipped. */
 #define TAP_DONE()                                                             \
 	(printf("1..%d\n", tap_count),                                         \
-	    tap_failed ? 1 : tap_skipped == tap_count ? 77 : 0)
+	    tap_failed                     ? 1                                 \
+	        : tap_skipped == tap_count ? 77                                \
+	                                   : 0)
 
 #endif

@@ -42,9 +42,9 @@
 
 #define SANDBOX_UID 1000
 #define SANDBOX_GID 1000
-#define QUEUE_HIGH (1u << 20)	/* stop reading a producer beyond this */
+#define QUEUE_HIGH (1u << 20) /* stop reading a producer beyond this */
 #define READ_CHUNK (64u << 10)
-#define DRAIN_GRACE_MS 200	/* after the last kill, wait this for EOF */
+#define DRAIN_GRACE_MS 200 /* after the last kill, wait this for EOF */
 #define GET_FILE_MAX (256ull << 20)
 
 extern char **environ;
@@ -54,14 +54,14 @@ struct run {
 	pid_t pid;
 	int reaped;
 	int wstatus;
-	struct rusage ru;	/* of the main process, from wait4 */
+	struct rusage ru;        /* of the main process, from wait4 */
 	struct rusage ru_before; /* RUSAGE_CHILDREN at the start */
 	int fd_in, fd_out, fd_err;
 	struct proto_buf in_q;
 	int in_eof;
 	uint64_t start_ms;
-	uint64_t deadline_ms;	/* 0: none */
-	uint64_t drain_ms;	/* after everything was killed */
+	uint64_t deadline_ms; /* 0: none */
+	uint64_t drain_ms;    /* after everything was killed */
 	uint64_t cap, seen;
 	uint64_t oom_before;
 	int timed_out, truncated, killed_all;
@@ -80,8 +80,7 @@ static struct {
 	struct run run;
 } A;
 
-static void agent_log(const char *, ...)
-    __attribute__((format(printf, 1, 2)));
+static void agent_log(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 agent_log(const char *fmt, ...)
@@ -156,8 +155,10 @@ flush_and_exit(int code)
 static uint64_t
 oom_kills(void)
 {
-	static const char *paths[] = { "/sys/fs/cgroup/memory/memory.oom_control",
-		"/sys/fs/cgroup/memory.events" };
+	static const char *paths[] = {
+		"/sys/fs/cgroup/memory/memory.oom_control",
+		"/sys/fs/cgroup/memory.events"
+	};
 	char line[128];
 	unsigned long long n = 0;
 	size_t i;
@@ -216,7 +217,8 @@ child_exec(const struct proto_run *req, int in, int out, int err)
 	signal(SIGPIPE, SIG_DFL);
 	setsid();
 	/* Under memory pressure the kernel must pick user code, not PID 1. */
-	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) >= 0) {
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) >=
+	    0) {
 		if (write(fd, "1000", 4) == -1) {
 			/* not fatal: the run still has its memory limit */
 		}
@@ -226,10 +228,11 @@ child_exec(const struct proto_run *req, int in, int out, int err)
 		_exit(126);
 	for (fd = 3; fd < 1024; fd++)
 		close(fd);
-	if (getuid() == 0 && (setgroups(0, NULL) == -1 ||
-	    setgid(SANDBOX_GID) == -1 || setuid(SANDBOX_UID) == -1)) {
-		dprintf(2, "isol8: cannot drop privileges: %s\n",
-		    strerror(errno));
+	if (getuid() == 0 &&
+	    (setgroups(0, NULL) == -1 || setgid(SANDBOX_GID) == -1 ||
+	        setuid(SANDBOX_UID) == -1)) {
+		dprintf(
+		    2, "isol8: cannot drop privileges: %s\n", strerror(errno));
 		_exit(126);
 	}
 	if (getuid() == 0 || geteuid() == 0)
@@ -242,8 +245,8 @@ child_exec(const struct proto_run *req, int in, int out, int err)
 	umask(022);
 	environ = strv(req->env);
 	execvp(req->argv[0], strv(req->argv));
-	dprintf(2, "isol8: cannot run `%s`: %s\n", req->argv[0],
-	    strerror(errno));
+	dprintf(
+	    2, "isol8: cannot run `%s`: %s\n", req->argv[0], strerror(errno));
 	_exit(127);
 }
 
@@ -263,8 +266,11 @@ run_start(const unsigned char *payload, uint32_t len)
 		send_error("malformed RUN frame");
 		return;
 	}
-	if ((req.stdin_pipe ? pipe2(in, O_CLOEXEC) :
-	    ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) == -1 ||
+	if ((req.stdin_pipe
+	            ? pipe2(in, O_CLOEXEC)
+	            : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0
+	                      ? -1
+	                      : 0)) == -1 ||
 	    pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1) {
 		send_error("cannot make pipes: %s", strerror(errno));
 		goto fail;
@@ -312,9 +318,12 @@ run_finish(void)
 
 	getrusage(RUSAGE_CHILDREN, &ru);
 	cpu = (uint64_t)(ru.ru_utime.tv_sec - r->ru_before.ru_utime.tv_sec +
-	    ru.ru_stime.tv_sec - r->ru_before.ru_stime.tv_sec) * 1000 +
+	          ru.ru_stime.tv_sec - r->ru_before.ru_stime.tv_sec) *
+	        1000 +
 	    (uint64_t)((ru.ru_utime.tv_usec - r->ru_before.ru_utime.tv_usec +
-	    ru.ru_stime.tv_usec - r->ru_before.ru_stime.tv_usec) / 1000);
+	                   ru.ru_stime.tv_usec -
+	                   r->ru_before.ru_stime.tv_usec) /
+	        1000);
 	if (WIFEXITED(r->wstatus))
 		code = WEXITSTATUS(r->wstatus);
 	else if (WIFSIGNALED(r->wstatus)) {
@@ -441,8 +450,8 @@ open_confined(const char *path, int flags, mode_t mode, int writing)
 		return -1;
 	}
 	strcpy(copy, path + strlen(root) + 1);
-	if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	if ((dfd = open(
+	         root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
 	for (comp = copy;; comp = next) {
 		if ((next = strchr(comp, '/')) != NULL)
@@ -455,12 +464,12 @@ open_confined(const char *path, int flags, mode_t mode, int writing)
 		}
 		if (next == NULL)
 			break;
-		fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		fd = openat(
+		    dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd == -1 && errno == ENOENT && writing &&
 		    mkdirat(dfd, comp, 0755) == 0)
-			fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(dfd, comp,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		e = errno;
 		close(dfd);
 		if (fd == -1) {
@@ -496,8 +505,9 @@ file_put(const unsigned char *payload, uint32_t len)
 		return;
 	}
 	as_sandbox(1);
-	fd = open_confined(f.path, O_WRONLY | O_CREAT |
-	    (f.append ? O_APPEND : O_TRUNC), (mode_t)f.mode, 1);
+	fd = open_confined(f.path,
+	    O_WRONLY | O_CREAT | (f.append ? O_APPEND : O_TRUNC),
+	    (mode_t)f.mode, 1);
 	as_sandbox(0);
 	if (fd == -1) {
 		send_error("cannot write `%s`: %s", f.path, strerror(errno));
@@ -550,7 +560,8 @@ file_get(const unsigned char *payload, uint32_t len)
 	}
 	if ((uint64_t)st.st_size > f.max_size) {
 		send_error("cannot read `%s`: %lld bytes is over the %llu-byte "
-		    "limit", f.path, (long long)st.st_size,
+		           "limit",
+		    f.path, (long long)st.st_size,
 		    (unsigned long long)f.max_size);
 		close(fd);
 		return;
@@ -562,8 +573,8 @@ file_get(const unsigned char *payload, uint32_t len)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			send_error("cannot read `%s`: %s", f.path,
-			    strerror(errno));
+			send_error(
+			    "cannot read `%s`: %s", f.path, strerror(errno));
 			break;
 		}
 		at = proto_frame_begin(&A.out, PROTO_FILE);
@@ -787,15 +798,15 @@ main(int argc, char **argv)
 		n = 0;
 		pfd[n++] = (struct pollfd){ A.sigfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ A.host_eof ? -1 : 0,
-		    (short)(r->in_q.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+			(short)(r->in_q.len < QUEUE_HIGH ? POLLIN : 0), 0 };
 		pfd[n++] = (struct pollfd){ 1,
-		    (short)(A.out.len > 0 ? POLLOUT : 0), 0 };
+			(short)(A.out.len > 0 ? POLLOUT : 0), 0 };
 		pfd[n++] = (struct pollfd){ r->fd_out,
-		    (short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+			(short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
 		pfd[n++] = (struct pollfd){ r->fd_err,
-		    (short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+			(short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
 		pfd[n++] = (struct pollfd){ r->fd_in,
-		    (short)(r->in_q.len > 0 ? POLLOUT : 0), 0 };
+			(short)(r->in_q.len > 0 ? POLLOUT : 0), 0 };
 		k = poll(pfd, (nfds_t)n, poll_timeout());
 		if (k == -1 && errno != EINTR) {
 			agent_log("poll: %s", strerror(errno));

@@ -153,8 +153,7 @@ proto_str_decode(const unsigned char *val, uint32_t len, int allow_empty)
 }
 
 int
-proto_u64_decode(const unsigned char *val, uint32_t len, int tag,
-    uint64_t *out)
+proto_u64_decode(const unsigned char *val, uint32_t len, int tag, uint64_t *out)
 {
 	(void)tag;
 	if (len != 8)
@@ -178,7 +177,8 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 		switch (tag) {
 		case PROTO_T_ARGV:
 			if (r->argc == PROTO_MAX_ARGS ||
-			    (s = proto_str_decode(val, len, r->argc > 0)) == NULL)
+			    (s = proto_str_decode(val, len, r->argc > 0)) ==
+			        NULL)
 				return -1;
 			r->argv[r->argc++] = s;
 			break;
@@ -235,12 +235,25 @@ proto_exit_decode(const unsigned char *p, uint32_t plen, struct proto_exit *e)
 		if (proto_u64_decode(val, len, tag, &v) == -1)
 			return -1;
 		switch (tag) {
-		case PROTO_T_EXIT_CODE: e->exit_code = (int64_t)v; seen = 1; break;
-		case PROTO_T_SIGNAL: e->signal = (int64_t)v; break;
-		case PROTO_T_WALL_MS: e->wall_ms = v; break;
-		case PROTO_T_CPU_MS: e->cpu_ms = v; break;
-		case PROTO_T_MAXRSS_KB: e->maxrss_kb = v; break;
-		case PROTO_T_FLAGS: e->flags = v; break;
+		case PROTO_T_EXIT_CODE:
+			e->exit_code = (int64_t)v;
+			seen = 1;
+			break;
+		case PROTO_T_SIGNAL:
+			e->signal = (int64_t)v;
+			break;
+		case PROTO_T_WALL_MS:
+			e->wall_ms = v;
+			break;
+		case PROTO_T_CPU_MS:
+			e->cpu_ms = v;
+			break;
+		case PROTO_T_MAXRSS_KB:
+			e->maxrss_kb = v;
+			break;
+		case PROTO_T_FLAGS:
+			e->flags = v;
+			break;
 		}
 	}
 	return rc == -1 || !seen ? -1 : 0;

@@ -23,36 +23,36 @@
 
 enum proto_type {
 	/* host -> agent */
-	PROTO_HELLO = 0x01,	/* NONCE: claim the agent */
-	PROTO_RUN = 0x02,	/* ARGV* ENV* CWD TIMEOUT_MS OUTPUT_CAP ... */
-	PROTO_STDIN = 0x03,	/* raw bytes for the program's stdin */
+	PROTO_HELLO = 0x01, /* NONCE: claim the agent */
+	PROTO_RUN = 0x02,   /* ARGV* ENV* CWD TIMEOUT_MS OUTPUT_CAP ... */
+	PROTO_STDIN = 0x03, /* raw bytes for the program's stdin */
 	PROTO_STDIN_EOF = 0x04,
-	PROTO_SIGNAL = 0x05,	/* SIGNO: to the program's process group */
-	PROTO_PUT_FILE = 0x06,	/* PATH MODE DATA [APPEND] [END] */
-	PROTO_GET_FILE = 0x07,	/* PATH MAX_SIZE */
-	PROTO_SCRUB = 0x08,	/* wipe everything the sandbox user left */
-	PROTO_BYE = 0x09,	/* exit now */
+	PROTO_SIGNAL = 0x05,   /* SIGNO: to the program's process group */
+	PROTO_PUT_FILE = 0x06, /* PATH MODE DATA [APPEND] [END] */
+	PROTO_GET_FILE = 0x07, /* PATH MAX_SIZE */
+	PROTO_SCRUB = 0x08,    /* wipe everything the sandbox user left */
+	PROTO_BYE = 0x09,      /* exit now */
 	/* agent -> host */
-	PROTO_READY = 0x81,	/* NONCE VERSION STATUS */
-	PROTO_OUT = 0x82,	/* raw stdout bytes */
-	PROTO_ERR = 0x83,	/* raw stderr bytes */
-	PROTO_EXIT = 0x84,	/* EXIT_CODE SIGNAL WALL_MS CPU_MS MAXRSS_KB FLAGS */
-	PROTO_FILE = 0x85,	/* DATA [END] */
-	PROTO_ERROR = 0x86,	/* MSG: a request failed, the agent goes on */
-	PROTO_OK = 0x87,	/* a PUT_FILE or SCRUB succeeded */
+	PROTO_READY = 0x81, /* NONCE VERSION STATUS */
+	PROTO_OUT = 0x82,   /* raw stdout bytes */
+	PROTO_ERR = 0x83,   /* raw stderr bytes */
+	PROTO_EXIT = 0x84, /* EXIT_CODE SIGNAL WALL_MS CPU_MS MAXRSS_KB FLAGS */
+	PROTO_FILE = 0x85, /* DATA [END] */
+	PROTO_ERROR = 0x86, /* MSG: a request failed, the agent goes on */
+	PROTO_OK = 0x87,    /* a PUT_FILE or SCRUB succeeded */
 };
 
 enum proto_tag {
 	PROTO_T_NONCE = 1,
 	PROTO_T_VERSION = 2,
-	PROTO_T_STATUS = 3,	/* READY: 0 claimed by you, 1 busy */
+	PROTO_T_STATUS = 3, /* READY: 0 claimed by you, 1 busy */
 	PROTO_T_ARGV = 10,
 	PROTO_T_ENV = 11,
 	PROTO_T_CWD = 12,
 	PROTO_T_TIMEOUT_MS = 13,
 	PROTO_T_OUTPUT_CAP = 14,
-	PROTO_T_STDIN = 15,	/* 1: STDIN frames follow; else /dev/null */
-	PROTO_T_ONESHOT = 16,	/* 1: exit after this run */
+	PROTO_T_STDIN = 15,   /* 1: STDIN frames follow; else /dev/null */
+	PROTO_T_ONESHOT = 16, /* 1: exit after this run */
 	PROTO_T_PATH = 20,
 	PROTO_T_MODE = 21,
 	PROTO_T_DATA = 22,

@@ -29,7 +29,7 @@ struct cli_cmd {
 
 /* Everything the configuration file can set; flags override it. */
 struct cli_config {
-	char *source;		/* the file it came from, or NULL */
+	char *source; /* the file it came from, or NULL */
 	char *runtime;
 	uint64_t timeout_ms;
 	uint64_t memory;

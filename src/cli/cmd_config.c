@@ -29,9 +29,9 @@ cmd_config(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: isol8 config [--json] [--file PATH]\n\n"
-			    "Print the resolved configuration: built-in "
-			    "defaults overlaid with\n./isol8.config.json or "
-			    "~/.isol8/config.json (docs/config.md).\n");
+			       "Print the resolved configuration: built-in "
+			       "defaults overlaid with\n./isol8.config.json or "
+			       "~/.isol8/config.json (docs/config.md).\n");
 			return 0;
 		default:
 			return EXIT_USAGE;

@@ -109,15 +109,14 @@ on_stderr(const char *data, size_t len, void *arg)
 }
 
 static void
-on_done(const struct isol8_result *res, const struct isol8_error *e,
-    void *arg)
+on_done(const struct isol8_result *res, const struct isol8_error *e, void *arg)
 {
 	struct run_ctx *c = arg;
 
 	c->result = *res;
 	if (res->container_id != NULL)
-		snprintf(c->container, sizeof c->container, "%s",
-		    res->container_id);
+		snprintf(
+		    c->container, sizeof c->container, "%s", res->container_id);
 	c->result.container_id = NULL;
 	if (e != NULL) {
 		c->error = *e;
@@ -191,7 +190,8 @@ print_json(struct run_ctx *c)
 	json_escape(&b, c->out.data ? c->out.data : "", c->out.len);
 	buf_addstr(&b, "\",\"stderr\":\"");
 	json_escape(&b, c->err.data ? c->err.data : "", c->err.len);
-	buf_printf(&b, "\",\"exitCode\":%d,\"signal\":%d,\"timedOut\":%s,"
+	buf_printf(&b,
+	    "\",\"exitCode\":%d,\"signal\":%d,\"timedOut\":%s,"
 	    "\"oomKilled\":%s,\"truncated\":%s,\"durationMs\":%llu,"
 	    "\"totalMs\":%llu,\"queuedMs\":%llu,\"cpuMs\":%llu,"
 	    "\"peakRssKb\":%llu,\"stdoutBytes\":%llu,\"stderrBytes\":%llu,"
@@ -233,14 +233,14 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 	if (r->oom_killed) {
 		if (!c->quiet)
 			cli_error("killed: over the %llu MiB memory limit "
-			    "(raise --memory)",
+			          "(raise --memory)",
 			    (unsigned long long)(req->memory >> 20));
 		return EXIT_OOM;
 	}
 	if (r->truncated) {
 		if (!c->quiet)
 			cli_error("output truncated at %llu bytes and the "
-			    "program stopped (raise --max-output)",
+			          "program stopped (raise --max-output)",
 			    (unsigned long long)req->max_output);
 		return EXIT_TRUNCATED;
 	}
@@ -268,9 +268,24 @@ read_code(const char *path, struct buf *b)
 static int
 cmd_run(int argc, char **argv)
 {
-	enum { O_CMD = 256, O_TIMEOUT, O_MEMORY, O_CPU, O_PIDS, O_SANDBOX,
-		O_TMP, O_NET, O_MAXOUT, O_OUT, O_STDIN, O_ENV, O_SECRET,
-		O_IMAGE, O_JSON, O_LATER };
+	enum {
+		O_CMD = 256,
+		O_TIMEOUT,
+		O_MEMORY,
+		O_CPU,
+		O_PIDS,
+		O_SANDBOX,
+		O_TMP,
+		O_NET,
+		O_MAXOUT,
+		O_OUT,
+		O_STDIN,
+		O_ENV,
+		O_SECRET,
+		O_IMAGE,
+		O_JSON,
+		O_LATER
+	};
 	static const struct option opts[] = {
 		{ "eval", required_argument, NULL, 'e' },
 		{ "cmd", required_argument, NULL, O_CMD },
@@ -342,12 +357,18 @@ cmd_run(int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "e:r:qh", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'e': eval = optarg; break;
-		case O_CMD: cmd = optarg; break;
-		case 'r': runtime = optarg; break;
+		case 'e':
+			eval = optarg;
+			break;
+		case O_CMD:
+			cmd = optarg;
+			break;
+		case 'r':
+			runtime = optarg;
+			break;
 		case O_TIMEOUT:
 			if (cli_uint("--timeout", optarg, 86400000,
-			    &req.timeout_ms) == -1)
+			        &req.timeout_ms) == -1)
 				goto out;
 			break;
 		case O_MEMORY:
@@ -359,7 +380,8 @@ cmd_run(int argc, char **argv)
 			if (*end != '\0' || end == optarg || req.cpus <= 0 ||
 			    req.cpus > 1024) {
 				cli_error("--cpu wants a positive number of "
-				    "cores such as 0.5, got `%s`", optarg);
+				          "cores such as 0.5, got `%s`",
+				    optarg);
 				goto out;
 			}
 			break;
@@ -370,7 +392,7 @@ cmd_run(int argc, char **argv)
 			break;
 		case O_SANDBOX:
 			if (cli_size("--sandbox-size", optarg,
-			    &req.sandbox_size) == -1)
+			        &req.sandbox_size) == -1)
 				goto out;
 			break;
 		case O_TMP:
@@ -378,14 +400,14 @@ cmd_run(int argc, char **argv)
 				goto out;
 			break;
 		case O_MAXOUT:
-			if (cli_size("--max-output", optarg,
-			    &req.max_output) == -1)
+			if (cli_size("--max-output", optarg, &req.max_output) ==
+			    -1)
 				goto out;
 			break;
 		case O_NET:
 			if (strcmp(optarg, "filtered") == 0) {
 				cli_error("--net filtered is not available in "
-				    "this version; use none or host");
+				          "this version; use none or host");
 				goto out;
 			}
 			if (strcmp(optarg, "none") != 0 &&
@@ -396,8 +418,12 @@ cmd_run(int argc, char **argv)
 			}
 			req.network = optarg;
 			break;
-		case O_OUT: out_path = optarg; break;
-		case O_STDIN: stdin_data = optarg; break;
+		case O_OUT:
+			out_path = optarg;
+			break;
+		case O_STDIN:
+			stdin_data = optarg;
+			break;
 		case O_ENV:
 			if (cli_kv("--env", optarg, &env, &nenv) == -1)
 				goto out;
@@ -406,9 +432,15 @@ cmd_run(int argc, char **argv)
 			if (cli_kv("--secret", optarg, &secrets, &nsec) == -1)
 				goto out;
 			break;
-		case O_IMAGE: req.image = optarg; break;
-		case O_JSON: c.json = 1; break;
-		case 'q': c.quiet = 1; break;
+		case O_IMAGE:
+			req.image = optarg;
+			break;
+		case O_JSON:
+			c.json = 1;
+			break;
+		case 'q':
+			c.quiet = 1;
+			break;
 		case 'h':
 			run_usage(stdout);
 			rc = 0;
@@ -434,14 +466,16 @@ cmd_run(int argc, char **argv)
 	}
 	if (runtime != NULL && !isol8_runtime_known(runtime)) {
 		cli_error("unknown runtime `%s` (python, node, bun, deno, "
-		    "bash)", runtime);
+		          "bash)",
+		    runtime);
 		goto out;
 	}
 	if (file != NULL) {
 		if (runtime == NULL &&
 		    (runtime = isol8_runtime_for_path(file)) == NULL) {
 			cli_error("cannot tell the runtime of `%s` from its "
-			    "extension: give --runtime", file);
+			          "extension: give --runtime",
+			    file);
 			goto out;
 		}
 		if ((ext = strrchr(file, '.')) != NULL &&
@@ -452,7 +486,7 @@ cmd_run(int argc, char **argv)
 	} else if (eval == NULL && cmd == NULL) {
 		if (isatty(0)) {
 			cli_error("no code: give -e CODE, FILE, or pipe code "
-			    "on stdin (see isol8 run --help)");
+			          "on stdin (see isol8 run --help)");
 			goto out;
 		}
 		if (read_code(NULL, &code) == -1)
@@ -484,7 +518,7 @@ cmd_run(int argc, char **argv)
 	} else if ((eval != NULL || cmd != NULL || file != NULL) &&
 	    !isatty(0) && fstat(0, &st) == 0 &&
 	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
-	    S_ISSOCK(st.st_mode))) {
+	        S_ISSOCK(st.st_mode))) {
 		req.stdin_stream = 1;
 		c.stdin_regular = S_ISREG(st.st_mode);
 	}
@@ -513,8 +547,8 @@ cmd_run(int argc, char **argv)
 		if (c.stdin_regular)
 			event_active(c.stdin_retry, EV_TIMEOUT, 0);
 		else {
-			c.stdin_ev = event_new(c.base, 0, EV_READ, stdin_pump,
-			    &c);
+			c.stdin_ev =
+			    event_new(c.base, 0, EV_READ, stdin_pump, &c);
 			event_add(c.stdin_ev, NULL);
 		}
 	}

@@ -45,7 +45,8 @@ cmd_setup(int argc, char **argv)
 			so.agent_path = optarg;
 			break;
 		case 'h':
-			printf("usage: isol8 setup [--force] [--agent PATH]\n\n"
+			printf(
+			    "usage: isol8 setup [--force] [--agent PATH]\n\n"
 			    "Check Docker, build the runtime images "
 			    "isol8/{python,node,bun,deno,bash} offline\n(a "
 			    "no-op when up to date), and print each runtime's "

@@ -109,18 +109,19 @@ config_defaults_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 		v = o->u.object.values[i];
 		if (strcmp(k, "runtime") == 0) {
 			if (get_str(v, "defaults.runtime", &c->runtime, msg,
-			    len) == -1)
+			        len) == -1)
 				return -1;
 			if (!isol8_runtime_known(c->runtime))
-				return bad(msg, len, "defaults.runtime", "one "
+				return bad(msg, len, "defaults.runtime",
+				    "one "
 				    "of python, node, bun, deno, bash");
 		} else if (strcmp(k, "timeoutMs") == 0) {
 			if (get_uint(v, "defaults.timeoutMs", 86400000,
-			    &c->timeout_ms, msg, len) == -1)
+			        &c->timeout_ms, msg, len) == -1)
 				return -1;
 		} else if (strcmp(k, "memory") == 0) {
 			if (get_size(v, "defaults.memory", &c->memory, msg,
-			    len) == -1)
+			        len) == -1)
 				return -1;
 		} else if (strcmp(k, "cpu") == 0) {
 			if (!YAJL_IS_NUMBER(v) || YAJL_GET_DOUBLE(v) <= 0 ||
@@ -130,32 +131,32 @@ config_defaults_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 			c->cpus = YAJL_GET_DOUBLE(v);
 		} else if (strcmp(k, "pids") == 0) {
 			if (get_uint(v, "defaults.pids", 1 << 22, &u, msg,
-			    len) == -1)
+			        len) == -1)
 				return -1;
 			c->pids = (int64_t)u;
 		} else if (strcmp(k, "sandboxSize") == 0) {
 			if (get_size(v, "defaults.sandboxSize",
-			    &c->sandbox_size, msg, len) == -1)
+			        &c->sandbox_size, msg, len) == -1)
 				return -1;
 		} else if (strcmp(k, "tmpSize") == 0) {
 			if (get_size(v, "defaults.tmpSize", &c->tmp_size, msg,
-			    len) == -1)
+			        len) == -1)
 				return -1;
 		} else if (strcmp(k, "maxOutput") == 0) {
 			if (get_size(v, "defaults.maxOutput", &c->max_output,
-			    msg, len) == -1)
+			        msg, len) == -1)
 				return -1;
 		} else if (strcmp(k, "network") == 0) {
 			if (get_str(v, "defaults.network", &c->network, msg,
-			    len) == -1)
+			        len) == -1)
 				return -1;
 			if (strcmp(c->network, "none") != 0 &&
 			    strcmp(c->network, "host") != 0)
 				return bad(msg, len, "defaults.network",
 				    "\"none\" or \"host\"");
 		} else if (strcmp(k, "image") == 0) {
-			if (get_str(v, "defaults.image", &c->image, msg,
-			    len) == -1)
+			if (get_str(v, "defaults.image", &c->image, msg, len) ==
+			    -1)
 				return -1;
 		} else {
 			snprintf(msg, len, "unknown key `defaults.%s`", k);
@@ -182,12 +183,12 @@ config_pool_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 			c->pool_size = (unsigned)u;
 		} else if (strcmp(k, "idleMs") == 0) {
 			if (get_uint(v, "pool.idleMs", 7 * 86400000ull,
-			    &c->pool_idle_ms, msg, len) == -1)
+			        &c->pool_idle_ms, msg, len) == -1)
 				return -1;
 		} else if (strcmp(k, "reuse") == 0) {
 			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-				return bad(msg, len, "pool.reuse",
-				    "true or false");
+				return bad(
+				    msg, len, "pool.reuse", "true or false");
 			c->pool_reuse = YAJL_IS_TRUE(v);
 		} else {
 			snprintf(msg, len, "unknown key `pool.%s`", k);
@@ -230,24 +231,26 @@ config_apply(struct cli_config *c, yajl_val root, char *msg, size_t len)
 
 				if (!YAJL_IS_STRING(ev) || *ek == '\0' ||
 				    strchr(ek, '=') != NULL) {
-					snprintf(msg, len, "`env.%s` must be a "
-					    "string with a valid name", ek);
+					snprintf(msg, len,
+					    "`env.%s` must be a "
+					    "string with a valid name",
+					    ek);
 					return -1;
 				}
-				c->env = xreallocarray(c->env, c->env_len + 1,
-				    sizeof *c->env);
+				c->env = xreallocarray(
+				    c->env, c->env_len + 1, sizeof *c->env);
 				c->env[c->env_len].key = xstrdup(ek);
 				c->env[c->env_len++].value =
 				    xstrdup(ev->u.string);
 			}
 		} else if (strcmp(k, "maxConcurrent") == 0) {
-			if (get_uint(v, "maxConcurrent", 4096, &u, msg,
-			    len) == -1)
+			if (get_uint(v, "maxConcurrent", 4096, &u, msg, len) ==
+			    -1)
 				return -1;
 			c->max_concurrent = (unsigned)u;
 		} else if (strcmp(k, "dockerHost") == 0) {
 			if (get_str(v, "dockerHost", &c->docker_host, msg,
-			    len) == -1)
+			        len) == -1)
 				return -1;
 		} else {
 			snprintf(msg, len, "unknown key `%s`", k);
@@ -286,8 +289,8 @@ config_load(struct cli_config *c, const char *path, char *msg, size_t len)
 		return 0;
 	c->source = xstrdup(path);
 	if (read_file(path, CONFIG_MAX_SIZE, &text, &e) == -1 ||
-	    (root = json_parse(text.data ? text.data : "", text.len,
-	    &e)) == NULL) {
+	    (root = json_parse(text.data ? text.data : "", text.len, &e)) ==
+	        NULL) {
 		snprintf(msg, len, "%s: %s", path, e->msg);
 		config_free(c);
 		return -1;
@@ -319,8 +322,8 @@ config_print(const struct cli_config *c, int json)
 	size_t i;
 
 	if (!json) {
-		printf("source:         %s\n", c->source ? c->source :
-		    "(built-in defaults)");
+		printf("source:         %s\n",
+		    c->source ? c->source : "(built-in defaults)");
 		printf("runtime:        %s\n", c->runtime);
 		printf("timeout:        %llu ms\n",
 		    (unsigned long long)c->timeout_ms);
@@ -335,10 +338,12 @@ config_print(const struct cli_config *c, int json)
 		printf("max output:     %llu bytes\n",
 		    (unsigned long long)c->max_output);
 		printf("network:        %s\n", c->network);
-		printf("image:          %s\n", c->image ? c->image :
-		    "(isol8/<runtime>:latest)");
-		printf("docker host:    %s\n", c->docker_host ? c->docker_host :
-		    "(DOCKER_HOST or unix:///var/run/docker.sock)");
+		printf("image:          %s\n",
+		    c->image ? c->image : "(isol8/<runtime>:latest)");
+		printf("docker host:    %s\n",
+		    c->docker_host
+		        ? c->docker_host
+		        : "(DOCKER_HOST or unix:///var/run/docker.sock)");
 		printf("max concurrent: %u\n", c->max_concurrent);
 		printf("pool:           size %u, idle %llu ms, reuse %s\n",
 		    c->pool_size, (unsigned long long)c->pool_idle_ms,
@@ -355,23 +360,26 @@ config_print(const struct cli_config *c, int json)
 		buf_addstr(&b, "\"");
 	} else
 		buf_addstr(&b, "null");
-	buf_printf(&b, ",\"defaults\":{\"runtime\":\"%s\",\"timeoutMs\":%llu,"
+	buf_printf(&b,
+	    ",\"defaults\":{\"runtime\":\"%s\",\"timeoutMs\":%llu,"
 	    "\"memory\":%llu,\"cpu\":%g,\"pids\":%lld,\"sandboxSize\":%llu,"
 	    "\"tmpSize\":%llu,\"maxOutput\":%llu,\"network\":\"%s\","
-	    "\"image\":", c->runtime, (unsigned long long)c->timeout_ms,
+	    "\"image\":",
+	    c->runtime, (unsigned long long)c->timeout_ms,
 	    (unsigned long long)c->memory, c->cpus, (long long)c->pids,
 	    (unsigned long long)c->sandbox_size,
-	    (unsigned long long)c->tmp_size,
-	    (unsigned long long)c->max_output, c->network);
+	    (unsigned long long)c->tmp_size, (unsigned long long)c->max_output,
+	    c->network);
 	if (c->image != NULL) {
 		buf_addstr(&b, "\"");
 		json_escape(&b, c->image, strlen(c->image));
 		buf_addstr(&b, "\"");
 	} else
 		buf_addstr(&b, "null");
-	buf_printf(&b, "},\"pool\":{\"size\":%u,\"idleMs\":%llu,\"reuse\":%s},"
-	    "\"maxConcurrent\":%u,\"env\":{", c->pool_size,
-	    (unsigned long long)c->pool_idle_ms,
+	buf_printf(&b,
+	    "},\"pool\":{\"size\":%u,\"idleMs\":%llu,\"reuse\":%s},"
+	    "\"maxConcurrent\":%u,\"env\":{",
+	    c->pool_size, (unsigned long long)c->pool_idle_ms,
 	    c->pool_reuse ? "true" : "false", c->max_concurrent);
 	for (i = 0; i < c->env_len; i++) {
 		buf_printf(&b, "%s\"", i ? "," : "");

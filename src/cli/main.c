@@ -34,13 +34,16 @@ cli_exit_for(const struct isol8_error *e)
 {
 	switch (e->code) {
 	case ISOL8_EUNAVAILABLE:
-		cli_error("Docker is not running or not reachable (%s); "
+		cli_error(
+		    "Docker is not running or not reachable (%s); "
 		    "start it with `scripts/dockerd-up.sh` (or `dockerd &`) "
-		    "as root, then retry", e->message);
+		    "as root, then retry",
+		    e->message);
 		return EXIT_NODOCKER;
 	case ISOL8_ENOIMAGE:
 		cli_error("%s; the runtime images are missing or stale: run "
-		    "`isol8 setup`", e->message);
+		          "`isol8 setup`",
+		    e->message);
 		return EXIT_NOIMAGE;
 	case ISOL8_EINVAL:
 		cli_error("%s", e->message);
@@ -74,8 +77,8 @@ int
 cli_size(const char *flag, const char *arg, uint64_t *out)
 {
 	if (parse_size(arg, out) == -1 || *out == 0) {
-		cli_error("%s wants a size like 512m or 1g, got `%s`", flag,
-		    arg);
+		cli_error(
+		    "%s wants a size like 512m or 1g, got `%s`", flag, arg);
 		return -1;
 	}
 	return 0;
@@ -97,7 +100,8 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: isol8 [--version] <command> [options]\n\n"
+	fprintf(f,
+	    "usage: isol8 [--version] <command> [options]\n\n"
 	    "Run untrusted code in hardened Docker containers.\n\n"
 	    "commands:\n");
 	for (i = 0; i < nitems(cmd_table); i++)

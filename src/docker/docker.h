@@ -23,8 +23,8 @@ struct docker_reply {
 	size_t len;
 	yajl_val json; /* the parsed body when it is JSON, else NULL */
 };
-typedef void (*docker_cb)(const struct docker_reply *, const struct err *,
-    void *);
+typedef void (*docker_cb)(
+    const struct docker_reply *, const struct err *, void *);
 typedef void (*docker_line_cb)(const char *, void *);
 
 /* docker_client.c */
@@ -45,22 +45,22 @@ void docker_version(struct docker *, docker_cb, void *);
 struct docker_create {
 	const char *name;
 	const char *image;
-	const char *const *cmd;	      /* NULL-terminated */
-	const char *const *env;	      /* "K=V", NULL-terminated */
-	const char *const *labels;    /* key, value, ..., NULL */
+	const char *const *cmd;    /* NULL-terminated */
+	const char *const *env;    /* "K=V", NULL-terminated */
+	const char *const *labels; /* key, value, ..., NULL */
 	const char *user;
 	const char *workdir;
 	int open_stdin;
-	int stdin_once;		      /* half-closing the attach closes stdin */
-	int64_t memory;		      /* bytes; MemorySwap is set equal */
+	int stdin_once; /* half-closing the attach closes stdin */
+	int64_t memory; /* bytes; MemorySwap is set equal */
 	int64_t nano_cpus;
 	int64_t pids_limit;
 	int readonly_rootfs;
-	const char *const *tmpfs;     /* path, options, ..., NULL */
+	const char *const *tmpfs; /* path, options, ..., NULL */
 	const char *const *cap_add;
 	const char *const *cap_drop;
 	const char *const *security_opt;
-	const char *const *ulimits;   /* "name=soft:hard", NULL-terminated */
+	const char *const *ulimits; /* "name=soft:hard", NULL-terminated */
 	const char *network_mode;
 	int auto_remove;
 	int log_none;
@@ -68,49 +68,49 @@ struct docker_create {
 	int64_t shm_size;
 };
 void docker_create_json(const struct docker_create *, struct buf *);
-struct http_req *docker_container_create(struct docker *,
-    const struct docker_create *, docker_cb, void *);
-struct http_req *docker_container_start(struct docker *, const char *,
-    docker_cb, void *);
-struct http_req *docker_container_kill(struct docker *, const char *,
-    const char *, docker_cb, void *);
-struct http_req *docker_container_remove(struct docker *, const char *, int,
-    docker_cb, void *);
-struct http_req *docker_container_wait(struct docker *, const char *,
-    docker_cb, void *);
-struct http_req *docker_container_inspect(struct docker *, const char *,
-    docker_cb, void *);
-struct http_req *docker_container_list(struct docker *, const char *, int,
-    docker_cb, void *);
-struct http_req *docker_container_rename(struct docker *, const char *,
-    const char *, docker_cb, void *);
+struct http_req *docker_container_create(
+    struct docker *, const struct docker_create *, docker_cb, void *);
+struct http_req *docker_container_start(
+    struct docker *, const char *, docker_cb, void *);
+struct http_req *docker_container_kill(
+    struct docker *, const char *, const char *, docker_cb, void *);
+struct http_req *docker_container_remove(
+    struct docker *, const char *, int, docker_cb, void *);
+struct http_req *docker_container_wait(
+    struct docker *, const char *, docker_cb, void *);
+struct http_req *docker_container_inspect(
+    struct docker *, const char *, docker_cb, void *);
+struct http_req *docker_container_list(
+    struct docker *, const char *, int, docker_cb, void *);
+struct http_req *docker_container_rename(
+    struct docker *, const char *, const char *, docker_cb, void *);
 
 /* docker_image.c */
-struct http_req *docker_image_inspect(struct docker *, const char *,
-    docker_cb, void *);
-struct http_req *docker_image_list(struct docker *, const char *, docker_cb,
-    void *);
-struct http_req *docker_image_remove(struct docker *, const char *, int,
-    docker_cb, void *);
+struct http_req *docker_image_inspect(
+    struct docker *, const char *, docker_cb, void *);
+struct http_req *docker_image_list(
+    struct docker *, const char *, docker_cb, void *);
+struct http_req *docker_image_remove(
+    struct docker *, const char *, int, docker_cb, void *);
 struct http_req *docker_image_build(struct docker *, const struct buf *,
     const char *, docker_line_cb, docker_cb, void *);
-struct http_req *docker_image_import(struct docker *, int, off_t,
-    const char *, const char *, docker_line_cb, docker_cb, void *);
+struct http_req *docker_image_import(struct docker *, int, off_t, const char *,
+    const char *, docker_line_cb, docker_cb, void *);
 
 /* docker_exec.c */
 typedef void (*docker_output_cb)(int, const char *, size_t, void *);
 struct http_req *docker_exec_create(struct docker *, const char *,
     const char *const *, const char *, docker_cb, void *);
-struct http_req *docker_exec_start(struct docker *, const char *,
-    docker_output_cb, docker_cb, void *);
-struct http_req *docker_exec_inspect(struct docker *, const char *,
-    docker_cb, void *);
+struct http_req *docker_exec_start(
+    struct docker *, const char *, docker_output_cb, docker_cb, void *);
+struct http_req *docker_exec_inspect(
+    struct docker *, const char *, docker_cb, void *);
 
 /* docker_network.c */
-struct http_req *docker_network_create(struct docker *, const char *, int,
-    const char *const *, docker_cb, void *);
-struct http_req *docker_network_remove(struct docker *, const char *,
-    docker_cb, void *);
+struct http_req *docker_network_create(
+    struct docker *, const char *, int, const char *const *, docker_cb, void *);
+struct http_req *docker_network_remove(
+    struct docker *, const char *, docker_cb, void *);
 
 /* docker_attach.c */
 struct docker_attach_cbs {
@@ -137,8 +137,8 @@ int stdcopy_feed(struct stdcopy *, const char *, size_t, docker_output_cb,
     void *, struct err **);
 
 /* docker_tar.c */
-int tar_add(struct buf *, const char *, const void *, size_t, int,
-    struct err **);
+int tar_add(
+    struct buf *, const char *, const void *, size_t, int, struct err **);
 void tar_end(struct buf *);
 
 #endif

@@ -60,8 +60,8 @@ docker_attach_start(struct docker *d, const char *id,
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sun.sun_path) {
-		err_set(errp, ERR_INVALID, "socket path `%s` is too long",
-		    path);
+		err_set(
+		    errp, ERR_INVALID, "socket path `%s` is too long", path);
 		return NULL;
 	}
 	strcpy(sun.sun_path, path);
@@ -71,20 +71,21 @@ docker_attach_start(struct docker *d, const char *id,
 	a->arg = arg;
 	stdcopy_init(&a->sc);
 	buf_init(&a->early);
-	a->bev = bufferevent_socket_new(loop_base(docker_loop(d)), -1,
-	    BEV_OPT_CLOSE_ON_FREE);
+	a->bev = bufferevent_socket_new(
+	    loop_base(docker_loop(d)), -1, BEV_OPT_CLOSE_ON_FREE);
 	if (a->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
-	bufferevent_setcb(a->bev, attach_read_cb, attach_write_cb,
-	    attach_event_cb, a);
+	bufferevent_setcb(
+	    a->bev, attach_read_cb, attach_write_cb, attach_event_cb, a);
 	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
 	evbuffer_add_printf(bufferevent_get_output(a->bev),
 	    "POST /" DOCKER_API "/containers/%s/attach?stream=1&stdin=1"
 	    "&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n"
 	    "Content-Type: application/vnd.docker.raw-stream\r\n"
-	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n", id);
-	if (bufferevent_socket_connect(a->bev, (struct sockaddr *)&sun,
-	    sizeof sun) == -1) {
+	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+	    id);
+	if (bufferevent_socket_connect(
+	        a->bev, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		err_set(errp, ERR_UNAVAILABLE, "cannot reach dockerd at %s: %s",
 		    path, strerror(errno));
 		bufferevent_free(a->bev);
@@ -190,8 +191,11 @@ attach_upgrade(struct docker_attach *a, struct evbuffer *in)
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos == -1) {
 		if (evbuffer_get_length(in) > ATTACH_MAX_HEADER) {
-			attach_close(a, err_new(ERR_PROTO, "attach: response "
-			    "header over %u bytes", ATTACH_MAX_HEADER));
+			attach_close(a,
+			    err_new(ERR_PROTO,
+			        "attach: response "
+			        "header over %u bytes",
+			        ATTACH_MAX_HEADER));
 			return -1;
 		}
 		return 0;
@@ -209,9 +213,10 @@ attach_upgrade(struct docker_attach *a, struct evbuffer *in)
 		if ((json = strchr(body, '{')) != NULL)
 			v = json_parse(json, strlen(json), NULL);
 		msg = json_str(v, "message", NULL);
-		attach_close(a, err_new(status == 404 ? ERR_NOTFOUND :
-		    ERR_DOCKER, "dockerd: attach: %s (HTTP %d)",
-		    msg ? msg : "request failed", status));
+		attach_close(a,
+		    err_new(status == 404 ? ERR_NOTFOUND : ERR_DOCKER,
+		        "dockerd: attach: %s (HTTP %d)",
+		        msg ? msg : "request failed", status));
 		free(body);
 		free(head);
 		return -1;
@@ -256,7 +261,7 @@ attach_read_cb(struct bufferevent *bev, void *arg)
 			n = nitems(v);
 		for (i = 0; i < n && !a->freed; i++) {
 			if (stdcopy_feed(&a->sc, v[i].iov_base, v[i].iov_len,
-			    attach_output, a, &e) == -1) {
+			        attach_output, a, &e) == -1) {
 				attach_close(a, e);
 				return;
 			}
@@ -287,17 +292,23 @@ attach_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (a->freed)
 			return;
 		if (a->state == ATTACH_CONNECTING)
-			attach_close(a, err_new(ERR_PROTO, "attach: dockerd "
-			    "closed the connection before answering"));
+			attach_close(a,
+			    err_new(ERR_PROTO,
+			        "attach: dockerd "
+			        "closed the connection before answering"));
 		else if (a->sc.hlen != 0 || a->sc.left != 0)
-			attach_close(a, err_new(ERR_PROTO, "attach: stream "
-			    "ended inside a frame"));
+			attach_close(a,
+			    err_new(ERR_PROTO,
+			        "attach: stream "
+			        "ended inside a frame"));
 		else
 			attach_close(a, NULL);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR)
-		attach_close(a, err_new(a->state == ATTACH_CONNECTING ?
-		    ERR_UNAVAILABLE : ERR_SYS, "attach: %s",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
+		attach_close(a,
+		    err_new(a->state == ATTACH_CONNECTING ? ERR_UNAVAILABLE
+		                                          : ERR_SYS,
+		        "attach: %s",
+		        evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
 }

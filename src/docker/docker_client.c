@@ -36,8 +36,10 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 	if (host == NULL || *host == '\0')
 		host = "unix://" DOCKER_DEFAULT_SOCK;
 	if (strncmp(host, "unix://", 7) != 0 || host[7] != '/') {
-		err_set(errp, ERR_INVALID, "DOCKER_HOST `%s` is not supported: "
-		    "isol8 talks to dockerd over a unix:// socket", host);
+		err_set(errp, ERR_INVALID,
+		    "DOCKER_HOST `%s` is not supported: "
+		    "isol8 talks to dockerd over a unix:// socket",
+		    host);
 		return NULL;
 	}
 	d = xcalloc(1, sizeof *d);
@@ -107,17 +109,17 @@ docker_call_done(struct http_req *r, const struct err *herr, void *arg)
 	if (herr != NULL) {
 		e = err_dup(herr);
 		if (e->kind == ERR_UNAVAILABLE)
-			err_wrap(&e, "cannot reach dockerd at %s",
-			    c->d->sock);
-	} else if (body->len > 0 && (body->data[0] == '{' ||
-	    body->data[0] == '[')) {
+			err_wrap(&e, "cannot reach dockerd at %s", c->d->sock);
+	} else if (body->len > 0 &&
+	    (body->data[0] == '{' || body->data[0] == '[')) {
 		json = json_parse(body->data, body->len, &e);
 		reply.json = json;
 	}
 	if (e == NULL && reply.status >= 400) {
 		msg = json_str(json, "message", NULL);
-		e = err_new(reply.status == 404 ? ERR_NOTFOUND :
-		    reply.status == 409 ? ERR_CONFLICT : ERR_DOCKER,
+		e = err_new(reply.status == 404 ? ERR_NOTFOUND
+		        : reply.status == 409   ? ERR_CONFLICT
+		                                : ERR_DOCKER,
 		    "dockerd: %s (HTTP %ld)", msg ? msg : "request failed",
 		    reply.status);
 		e->http_status = reply.status;

@@ -122,8 +122,8 @@ docker_create_json(const struct docker_create *c, struct buf *out)
 
 /* Create a container; the reply's JSON carries its `Id`. */
 struct http_req *
-docker_container_create(struct docker *d, const struct docker_create *c,
-    docker_cb cb, void *arg)
+docker_container_create(
+    struct docker *d, const struct docker_create *c, docker_cb cb, void *arg)
 {
 	cleanup_buf struct buf body = { 0 };
 	cleanup_free char *path = NULL, *name = NULL;
@@ -138,8 +138,8 @@ docker_container_create(struct docker *d, const struct docker_create *c,
 }
 
 #define CONTAINER_OP(fn, method, fmt)                                          \
-	struct http_req *fn(struct docker *d, const char *id, docker_cb cb,   \
-	    void *arg)                                                         \
+	struct http_req *fn(                                                   \
+	    struct docker *d, const char *id, docker_cb cb, void *arg)         \
 	{                                                                      \
 		cleanup_free char *path = xasprintf(fmt, id);                  \
 		return docker_call(d, method, path, NULL, cb, arg);            \
@@ -150,30 +150,30 @@ CONTAINER_OP(docker_container_wait, "POST", "/containers/%s/wait")
 CONTAINER_OP(docker_container_inspect, "GET", "/containers/%s/json")
 
 struct http_req *
-docker_container_kill(struct docker *d, const char *id, const char *sig,
-    docker_cb cb, void *arg)
+docker_container_kill(
+    struct docker *d, const char *id, const char *sig, docker_cb cb, void *arg)
 {
-	cleanup_free char *path = xasprintf("/containers/%s/kill?signal=%s",
-	    id, sig);
+	cleanup_free char *path =
+	    xasprintf("/containers/%s/kill?signal=%s", id, sig);
 
 	return docker_call(d, "POST", path, NULL, cb, arg);
 }
 
 /* Remove a container; force kills it first, and its volumes go too. */
 struct http_req *
-docker_container_remove(struct docker *d, const char *id, int force,
-    docker_cb cb, void *arg)
+docker_container_remove(
+    struct docker *d, const char *id, int force, docker_cb cb, void *arg)
 {
-	cleanup_free char *path = xasprintf("/containers/%s?v=1&force=%d", id,
-	    force ? 1 : 0);
+	cleanup_free char *path =
+	    xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
 
 	return docker_call(d, "DELETE", path, NULL, cb, arg);
 }
 
 /* List containers carrying a label ("key" or "key=value"). */
 struct http_req *
-docker_container_list(struct docker *d, const char *label, int all,
-    docker_cb cb, void *arg)
+docker_container_list(
+    struct docker *d, const char *label, int all, docker_cb cb, void *arg)
 {
 	cleanup_free char *filter = NULL, *esc = NULL, *path = NULL;
 	struct buf f = { 0 };
@@ -183,14 +183,14 @@ docker_container_list(struct docker *d, const char *label, int all,
 	buf_addstr(&f, "\"]}");
 	filter = f.data;
 	esc = docker_escape(filter);
-	path = xasprintf("/containers/json?all=%d&filters=%s", all ? 1 : 0,
-	    esc);
+	path =
+	    xasprintf("/containers/json?all=%d&filters=%s", all ? 1 : 0, esc);
 	return docker_call(d, "GET", path, NULL, cb, arg);
 }
 
 struct http_req *
-docker_container_rename(struct docker *d, const char *id, const char *name,
-    docker_cb cb, void *arg)
+docker_container_rename(
+    struct docker *d, const char *id, const char *name, docker_cb cb, void *arg)
 {
 	cleanup_free char *esc = docker_escape(name), *path = NULL;
 

@@ -60,8 +60,10 @@ exec_start_done(struct http_req *r, const struct err *herr, void *arg)
 	if (s->err == NULL && herr != NULL)
 		s->err = err_dup(herr);
 	if (s->err == NULL && reply.status >= 400)
-		s->err = err_new(ERR_DOCKER, "dockerd: exec start failed "
-		    "(HTTP %ld)", reply.status);
+		s->err = err_new(ERR_DOCKER,
+		    "dockerd: exec start failed "
+		    "(HTTP %ld)",
+		    reply.status);
 	s->cb(&reply, s->err, s->arg);
 	err_free(&s->err);
 	free(s);
@@ -90,8 +92,7 @@ docker_exec_start(struct docker *d, const char *eid, docker_output_cb out,
 }
 
 struct http_req *
-docker_exec_inspect(struct docker *d, const char *eid, docker_cb cb,
-    void *arg)
+docker_exec_inspect(struct docker *d, const char *eid, docker_cb cb, void *arg)
 {
 	cleanup_free char *path = xasprintf("/exec/%s/json", eid);
 

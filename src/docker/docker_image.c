@@ -84,8 +84,8 @@ progress_done(struct http_req *r, const struct err *herr, void *arg)
 	if (herr != NULL)
 		e = err_dup(herr);
 	else if (reply.status >= 400) {
-		cleanup_yajl yajl_val v = json_parse(body->data ? body->data :
-		    "", body->len, NULL);
+		cleanup_yajl yajl_val v =
+		    json_parse(body->data ? body->data : "", body->len, NULL);
 		const char *msg = json_str(v, "message", NULL);
 
 		e = err_new(reply.status == 404 ? ERR_NOTFOUND : ERR_DOCKER,
@@ -105,8 +105,8 @@ progress_done(struct http_req *r, const struct err *herr, void *arg)
 
 /* Submit r with its body streamed through the progress line parser. */
 static struct http_req *
-progress_submit(struct http_req *r, docker_line_cb line_cb, docker_cb cb,
-    void *arg)
+progress_submit(
+    struct http_req *r, docker_line_cb line_cb, docker_cb cb, void *arg)
 {
 	struct progress *p = xcalloc(1, sizeof *p);
 
@@ -120,8 +120,8 @@ progress_submit(struct http_req *r, docker_line_cb line_cb, docker_cb cb,
 
 /* Build an image from an in-memory tar context holding a Dockerfile. */
 struct http_req *
-docker_image_build(struct docker *d, const struct buf *context,
-    const char *tag, docker_line_cb line_cb, docker_cb cb, void *arg)
+docker_image_build(struct docker *d, const struct buf *context, const char *tag,
+    docker_line_cb line_cb, docker_cb cb, void *arg)
 {
 	cleanup_free char *esc = docker_escape(tag), *path = NULL;
 	struct http_req *r;
@@ -146,8 +146,8 @@ docker_image_import(struct docker *d, int fd, off_t size, const char *repo,
 	struct http_req *r;
 
 	etag = docker_escape(tag);
-	path = xasprintf("/images/create?fromSrc=-&repo=%s&tag=%s", erepo,
-	    etag);
+	path =
+	    xasprintf("/images/create?fromSrc=-&repo=%s&tag=%s", erepo, etag);
 	r = docker_req_new(d, "POST", path);
 	http_req_header(r, "Content-Type: application/x-tar");
 	http_req_body_fd(r, fd, size);
@@ -155,8 +155,8 @@ docker_image_import(struct docker *d, int fd, off_t size, const char *repo,
 }
 
 struct http_req *
-docker_image_inspect(struct docker *d, const char *name, docker_cb cb,
-    void *arg)
+docker_image_inspect(
+    struct docker *d, const char *name, docker_cb cb, void *arg)
 {
 	cleanup_free char *path = xasprintf("/images/%s/json", name);
 
@@ -165,8 +165,7 @@ docker_image_inspect(struct docker *d, const char *name, docker_cb cb,
 
 /* List images carrying a label ("key" or "key=value"). */
 struct http_req *
-docker_image_list(struct docker *d, const char *label, docker_cb cb,
-    void *arg)
+docker_image_list(struct docker *d, const char *label, docker_cb cb, void *arg)
 {
 	cleanup_free char *esc = NULL, *path = NULL;
 	cleanup_buf struct buf f = { 0 };
@@ -180,11 +179,11 @@ docker_image_list(struct docker *d, const char *label, docker_cb cb,
 }
 
 struct http_req *
-docker_image_remove(struct docker *d, const char *name, int force,
-    docker_cb cb, void *arg)
+docker_image_remove(
+    struct docker *d, const char *name, int force, docker_cb cb, void *arg)
 {
-	cleanup_free char *path = xasprintf("/images/%s?force=%d", name,
-	    force ? 1 : 0);
+	cleanup_free char *path =
+	    xasprintf("/images/%s?force=%d", name, force ? 1 : 0);
 
 	return docker_call(d, "DELETE", path, NULL, cb, arg);
 }

@@ -30,8 +30,7 @@ docker_network_create(struct docker *d, const char *name, int internal,
 }
 
 struct http_req *
-docker_network_remove(struct docker *d, const char *id, docker_cb cb,
-    void *arg)
+docker_network_remove(struct docker *d, const char *id, docker_cb cb, void *arg)
 {
 	cleanup_free char *path = xasprintf("/networks/%s", id);
 

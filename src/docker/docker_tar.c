@@ -7,16 +7,16 @@
 #include "docker.h"
 
 int
-tar_add(struct buf *b, const char *name, const void *data, size_t len,
-    int mode, struct err **errp)
+tar_add(struct buf *b, const char *name, const void *data, size_t len, int mode,
+    struct err **errp)
 {
 	unsigned char h[512];
 	unsigned sum = 0;
 	size_t i, pad;
 
 	if (strlen(name) == 0 || strlen(name) > 99)
-		return err_set(errp, ERR_INVALID, "tar: bad file name `%s`",
-		    name);
+		return err_set(
+		    errp, ERR_INVALID, "tar: bad file name `%s`", name);
 	if (len > 077777777777ULL)
 		return err_set(errp, ERR_LIMIT, "tar: `%s` is too large", name);
 	memset(h, 0, sizeof h);

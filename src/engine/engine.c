@@ -48,17 +48,37 @@ engine_error(struct isol8_error *out, const struct err *e)
 	if (out == NULL)
 		return;
 	switch (e->kind) {
-	case ERR_INVALID: out->code = ISOL8_EINVAL; break;
-	case ERR_UNAVAILABLE: out->code = ISOL8_EUNAVAILABLE; break;
+	case ERR_INVALID:
+		out->code = ISOL8_EINVAL;
+		break;
+	case ERR_UNAVAILABLE:
+		out->code = ISOL8_EUNAVAILABLE;
+		break;
 	case ERR_DOCKER:
-	case ERR_CONFLICT: out->code = ISOL8_EDOCKER; break;
-	case ERR_NOTFOUND: out->code = ISOL8_ENOTFOUND; break;
-	case ERR_IMAGE: out->code = ISOL8_ENOIMAGE; break;
-	case ERR_PROTO: out->code = ISOL8_EAGENT; break;
-	case ERR_CANCELLED: out->code = ISOL8_ECANCELLED; break;
-	case ERR_TIMEOUT: out->code = ISOL8_ETIMEOUT; break;
-	case ERR_LIMIT: out->code = ISOL8_ELIMIT; break;
-	default: out->code = ISOL8_EINTERNAL; break;
+	case ERR_CONFLICT:
+		out->code = ISOL8_EDOCKER;
+		break;
+	case ERR_NOTFOUND:
+		out->code = ISOL8_ENOTFOUND;
+		break;
+	case ERR_IMAGE:
+		out->code = ISOL8_ENOIMAGE;
+		break;
+	case ERR_PROTO:
+		out->code = ISOL8_EAGENT;
+		break;
+	case ERR_CANCELLED:
+		out->code = ISOL8_ECANCELLED;
+		break;
+	case ERR_TIMEOUT:
+		out->code = ISOL8_ETIMEOUT;
+		break;
+	case ERR_LIMIT:
+		out->code = ISOL8_ELIMIT;
+		break;
+	default:
+		out->code = ISOL8_EINTERNAL;
+		break;
 	}
 	snprintf(out->message, sizeof out->message, "%s", e->msg);
 }
@@ -88,8 +108,9 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		isol8_engine_opts_init(&e->opts);
 	if (e->opts.max_concurrent == 0)
 		e->opts.max_concurrent = 1;
-	log_set_level(e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG :
-	    e->opts.verbose == 1 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
+	log_set_level(e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG
+	        : e->opts.verbose == 1     ? LOG_LEVEL_INFO
+	                                   : LOG_LEVEL_WARN);
 	TAILQ_INIT(&e->queue);
 	TAILQ_INIT(&e->runs);
 	e->loop = loop_new(base);

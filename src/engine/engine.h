@@ -31,7 +31,7 @@ struct isol8_engine {
 
 struct runtime {
 	const char *name;
-	const char *file;	/* where the code goes */
+	const char *file;        /* where the code goes */
 	const char *const *argv; /* run it; "@" stands for the file */
 	const char *const *version;
 	const char *const *exts;

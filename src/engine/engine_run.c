@@ -27,8 +27,8 @@ enum run_state {
 	RUN_DONE,
 };
 
-static const char *const run_state_names[] = { "queued", "acquire",
-	"running", "done" };
+static const char *const run_state_names[] = { "queued", "acquire", "running",
+	"done" };
 
 struct isol8_run {
 	struct isol8_engine *e;
@@ -36,8 +36,8 @@ struct isol8_run {
 	struct pool_spec spec;
 	char *image;
 	char *network;
-	struct proto_buf frames;	/* PUT_FILE(code) + RUN, prebuilt */
-	struct proto_buf stdin_q;	/* STDIN frames before the box is ready */
+	struct proto_buf frames;  /* PUT_FILE(code) + RUN, prebuilt */
+	struct proto_buf stdin_q; /* STDIN frames before the box is ready */
 	int stdin_stream;
 	int stdin_closed;
 	struct mask *mask;
@@ -50,11 +50,11 @@ struct isol8_run {
 	void *arg;
 	struct isol8_result result;
 	int exited;
-	int acked;			/* PUT_FILE acknowledged */
+	int acked; /* PUT_FILE acknowledged */
 	struct err *err;
 	uint64_t t_start;
 	int cancelled;
-	int cancelled_pending;		/* a deferred cancel still holds run */
+	int cancelled_pending; /* a deferred cancel still holds run */
 	TAILQ_ENTRY(isol8_run) entry;
 	TAILQ_ENTRY(isol8_run) qentry;
 };
@@ -88,63 +88,74 @@ valid_env_key(const char *k)
 
 /* Check a request and build its PUT_FILE and RUN frames. */
 static int
-run_prepare(struct isol8_run *run, const struct isol8_request *req,
-    struct err **errp)
+run_prepare(
+    struct isol8_run *run, const struct isol8_request *req, struct err **errp)
 {
 	static const char *const base_env[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/sandbox",
 		"LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/sandbox",
 		"NODE_PATH=/sandbox/node_modules", "DENO_DIR=/sandbox/.deno",
-		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL };
+		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL
+	};
 	const struct runtime *rt;
 	const char *const *a;
 	char *file = NULL, *kv;
 	size_t at, i, code_len = 0, off, n;
 	int sources;
 
-	sources = (req->code != NULL) + (req->cmd != NULL) +
-	    (req->argv != NULL);
+	sources =
+	    (req->code != NULL) + (req->cmd != NULL) + (req->argv != NULL);
 	if (sources != 1)
-		return err_set(errp, ERR_INVALID, "give exactly one of code, "
+		return err_set(errp, ERR_INVALID,
+		    "give exactly one of code, "
 		    "cmd or argv");
 	if (req->runtime == NULL && req->code != NULL)
 		return err_set(errp, ERR_INVALID, "no runtime given");
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
 	if (rt == NULL)
-		return err_set(errp, ERR_INVALID, "unknown runtime `%s` (known: "
-		    "python, node, bun, deno, bash)", req->runtime);
+		return err_set(errp, ERR_INVALID,
+		    "unknown runtime `%s` (known: "
+		    "python, node, bun, deno, bash)",
+		    req->runtime);
 	if (req->network != NULL && strcmp(req->network, "none") != 0 &&
 	    strcmp(req->network, "host") != 0)
-		return err_set(errp, ERR_INVALID, "network mode `%s` is not "
-		    "supported (none, host)", req->network);
+		return err_set(errp, ERR_INVALID,
+		    "network mode `%s` is not "
+		    "supported (none, host)",
+		    req->network);
 	if (req->timeout_ms == 0 || req->memory < (4u << 20) ||
 	    req->cpus <= 0 || req->pids <= 0 || req->sandbox_size == 0 ||
 	    req->tmp_size == 0 || req->max_output == 0)
-		return err_set(errp, ERR_INVALID, "limits must be positive "
+		return err_set(errp, ERR_INVALID,
+		    "limits must be positive "
 		    "(memory at least 4 MiB)");
 	if (req->code != NULL) {
 		code_len = req->code_len ? req->code_len : strlen(req->code);
 		if (code_len > ENGINE_MAX_CODE)
-			return err_set(errp, ERR_LIMIT, "code of %zu bytes is "
-			    "over the %u-byte limit", code_len,
-			    ENGINE_MAX_CODE);
+			return err_set(errp, ERR_LIMIT,
+			    "code of %zu bytes is "
+			    "over the %u-byte limit",
+			    code_len, ENGINE_MAX_CODE);
 	}
-	if (req->file_ext != NULL && (req->file_ext[0] != '.' ||
-	    strlen(req->file_ext) > 8 || strchr(req->file_ext, '/')))
+	if (req->file_ext != NULL &&
+	    (req->file_ext[0] != '.' || strlen(req->file_ext) > 8 ||
+	        strchr(req->file_ext, '/')))
 		return err_set(errp, ERR_INVALID, "bad file extension `%s`",
 		    req->file_ext);
 	for (i = 0; i < req->env_len; i++)
 		if (!valid_env_key(req->env[i].key) || !req->env[i].value)
-			return err_set(errp, ERR_INVALID, "bad environment "
-			    "variable name `%s`", req->env[i].key ?
-			    req->env[i].key : "");
+			return err_set(errp, ERR_INVALID,
+			    "bad environment "
+			    "variable name `%s`",
+			    req->env[i].key ? req->env[i].key : "");
 	for (i = 0; i < req->secrets_len; i++)
 		if (!valid_env_key(req->secrets[i].key) ||
 		    !req->secrets[i].value)
-			return err_set(errp, ERR_INVALID, "bad secret name "
-			    "`%s`", req->secrets[i].key ?
-			    req->secrets[i].key : "");
+			return err_set(errp, ERR_INVALID,
+			    "bad secret name "
+			    "`%s`",
+			    req->secrets[i].key ? req->secrets[i].key : "");
 
 	/* The code file, in chunks the protocol allows. */
 	if (req->code != NULL) {
@@ -154,16 +165,16 @@ run_prepare(struct isol8_run *run, const struct isol8_request *req,
 			file = xstrdup(rt->file);
 		off = 0;
 		do {
-			n = code_len - off < PROTO_CHUNK ? code_len - off :
-			    PROTO_CHUNK;
+			n = code_len - off < PROTO_CHUNK ? code_len - off
+			                                 : PROTO_CHUNK;
 			at = proto_frame_begin(&run->frames, PROTO_PUT_FILE);
 			proto_tlv_str(&run->frames, PROTO_T_PATH, file);
 			proto_tlv_u64(&run->frames, PROTO_T_MODE, 0644);
-			proto_tlv(&run->frames, PROTO_T_DATA, req->code + off,
-			    n);
+			proto_tlv(
+			    &run->frames, PROTO_T_DATA, req->code + off, n);
 			proto_tlv_u64(&run->frames, PROTO_T_APPEND, off > 0);
-			proto_tlv_u64(&run->frames, PROTO_T_END,
-			    off + n == code_len);
+			proto_tlv_u64(
+			    &run->frames, PROTO_T_END, off + n == code_len);
 			proto_frame_end(&run->frames, at);
 			off += n;
 		} while (off < code_len);
@@ -195,8 +206,8 @@ run_prepare(struct isol8_run *run, const struct isol8_request *req,
 		free(kv);
 	}
 	for (i = 0; i < req->secrets_len; i++) {
-		kv = xasprintf("%s=%s", req->secrets[i].key,
-		    req->secrets[i].value);
+		kv = xasprintf(
+		    "%s=%s", req->secrets[i].key, req->secrets[i].value);
 		proto_tlv_str(&run->frames, PROTO_T_ENV, kv);
 		free(kv);
 	}
@@ -213,8 +224,7 @@ run_prepare(struct isol8_run *run, const struct isol8_request *req,
 	}
 	free(file);
 
-	run->image = req->image ? xstrdup(req->image) :
-	    runtime_image(rt->name);
+	run->image = req->image ? xstrdup(req->image) : runtime_image(rt->name);
 	run->network = xstrdup(req->network ? req->network : "none");
 	run->spec.image = run->image;
 	run->spec.network = run->network;
@@ -364,8 +374,8 @@ engine_run_step(struct isol8_run *run)
 		TAILQ_REMOVE(&e->queue, run, qentry);
 		e->active++;
 		run->state = RUN_ACQUIRE;
-		run->wait = pool_acquire(e->pool, &run->spec, run_acquired,
-		    run);
+		run->wait =
+		    pool_acquire(e->pool, &run->spec, run_acquired, run);
 		break;
 	case RUN_ACQUIRE:
 		run->state = RUN_RUNNING;
@@ -384,8 +394,8 @@ engine_run_step(struct isol8_run *run)
 		break;
 	}
 	if (old != run->state)
-		log_debug("run %p: %s -> %s", (void *)run,
-		    run_state_names[old], run_state_names[run->state]);
+		log_debug("run %p: %s -> %s", (void *)run, run_state_names[old],
+		    run_state_names[run->state]);
 }
 
 static void
@@ -419,8 +429,8 @@ run_emit(int stream, const char *data, size_t len, void *arg)
 
 /* Output from the agent, capped here too: the host trusts no count. */
 static void
-run_output(struct isol8_run *run, int stream, const unsigned char *p,
-    uint32_t len)
+run_output(
+    struct isol8_run *run, int stream, const unsigned char *p, uint32_t len)
 {
 	uint64_t seen = run->result.stdout_bytes + run->result.stderr_bytes;
 	uint64_t room = seen < run->max_output ? run->max_output - seen : 0;
@@ -457,8 +467,10 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 		break;
 	case PROTO_EXIT:
 		if (proto_exit_decode(p, len, &ex) == -1) {
-			run_finish(run, err_new(ERR_PROTO, "agent sent a "
-			    "malformed EXIT frame"));
+			run_finish(run,
+			    err_new(ERR_PROTO,
+			        "agent sent a "
+			        "malformed EXIT frame"));
 			return;
 		}
 		run->exited = 1;
@@ -477,8 +489,9 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 		while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
 			if (tag == PROTO_T_MSG)
 				msg = proto_str_decode(val, vlen, 1);
-		run_finish(run, err_new(ERR_PROTO, "sandbox agent: %s",
-		    msg ? msg : "unknown error"));
+		run_finish(run,
+		    err_new(ERR_PROTO, "sandbox agent: %s",
+		        msg ? msg : "unknown error"));
 		break;
 	default:
 		break;
@@ -490,8 +503,11 @@ run_lost(const struct err *e, void *arg)
 {
 	struct isol8_run *run = arg;
 
-	run_finish(run, err_new(ERR_PROTO, "lost the sandbox before the "
-	    "program finished: %s", e->msg));
+	run_finish(run,
+	    err_new(ERR_PROTO,
+	        "lost the sandbox before the "
+	        "program finished: %s",
+	        e->msg));
 }
 
 static void
@@ -503,8 +519,8 @@ run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* The agent did not end the run itself: the container goes. */
 	log_warnx("run %p: sandbox did not answer %llu ms after the timeout; "
-	    "removing the container", (void *)run,
-	    (unsigned long long)ENGINE_HARD_GRACE_MS);
+	          "removing the container",
+	    (void *)run, (unsigned long long)ENGINE_HARD_GRACE_MS);
 	run->result.timed_out = 1;
 	run->result.exit_code = 137;
 	run->result.signal = 9;

@@ -29,8 +29,8 @@ sync_stderr(const char *data, size_t len, void *arg)
 }
 
 static void
-sync_done(const struct isol8_result *res, const struct isol8_error *e,
-    void *arg)
+sync_done(
+    const struct isol8_result *res, const struct isol8_error *e, void *arg)
 {
 	struct sync_run *s = arg;
 

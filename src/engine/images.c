@@ -41,7 +41,7 @@ struct setup {
 };
 
 struct sync_call {
-	struct setup *s;	/* for progress lines */
+	struct setup *s; /* for progress lines */
 	int done;
 	struct err *err;
 	struct buf body;
@@ -59,8 +59,7 @@ sync_cb(const struct docker_reply *r, const struct err *e, void *arg)
 	c->done = 1;
 }
 
-static void
-say(struct setup *s, const char *fmt, ...) PRINTFLIKE(2, 3);
+static void say(struct setup *s, const char *fmt, ...) PRINTFLIKE(2, 3);
 
 static void
 say(struct setup *s, const char *fmt, ...)
@@ -84,14 +83,13 @@ build_line(const char *line, void *arg)
 
 	/* Docker's build output: keep "Step n/m" lines, one per line. */
 	if (strncmp(line, "Step ", 5) == 0)
-		say(s, "  %.*s", (int)(len && line[len - 1] == '\n' ? len - 1 :
-		    len), line);
+		say(s, "  %.*s",
+		    (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
 }
 
 /* Inspect an image: 0 found (labels in *v), -1 with ERR_NOTFOUND if not. */
 static int
-image_inspect(struct setup *s, const char *name, yajl_val *v,
-    struct err **errp)
+image_inspect(struct setup *s, const char *name, yajl_val *v, struct err **errp)
 {
 	struct sync_call c = { 0 };
 
@@ -117,8 +115,8 @@ agent_load(struct setup *s, struct err **errp)
 
 	if (path == NULL)
 		path = getenv("ISOL8_AGENT");
-	if (path == NULL && (n = readlink("/proc/self/exe", self,
-	    sizeof self - 1)) > 0) {
+	if (path == NULL &&
+	    (n = readlink("/proc/self/exe", self, sizeof self - 1)) > 0) {
 		self[n] = '\0';
 		dir = dirname(self);
 		snprintf(cand, sizeof cand, "%s/isol8-agent", dir);
@@ -127,9 +125,10 @@ agent_load(struct setup *s, struct err **errp)
 			    "%s/../libexec/isol8/isol8-agent", dir);
 		path = cand;
 	}
-	if (path == NULL || read_file(path, AGENT_MAX_SIZE, &s->agent,
-	    errp) == -1)
-		return err_wrap(errp, "the sandbox agent (isol8-agent) was "
+	if (path == NULL ||
+	    read_file(path, AGENT_MAX_SIZE, &s->agent, errp) == -1)
+		return err_wrap(errp,
+		    "the sandbox agent (isol8-agent) was "
 		    "not found; set ISOL8_AGENT to its path");
 	return 0;
 }
@@ -144,7 +143,8 @@ rootfs_build(struct setup *s, const char *out_tar, struct err **errp)
 	pid_t pid;
 
 	if (geteuid() != 0)
-		return err_set(errp, ERR_INVALID, "building the base image "
+		return err_set(errp, ERR_INVALID,
+		    "building the base image "
 		    "needs root (debootstrap): run `isol8 setup` as root");
 	if ((fd = mkstemp(script)) == -1)
 		return err_set(errp, ERR_SYS, "mkstemp: %s", strerror(errno));
@@ -176,7 +176,8 @@ rootfs_build(struct setup *s, const char *out_tar, struct err **errp)
 		;
 	unlink(script);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return err_set(errp, ERR_SYS, "building the base root "
+		return err_set(errp, ERR_SYS,
+		    "building the base root "
 		    "filesystem failed (see the messages above)");
 	return 0;
 }
@@ -195,8 +196,8 @@ base_ensure(struct setup *s, struct err **errp)
 	sha256_init(&h);
 	sha256_add(&h, mkrootfs_sh, mkrootfs_sh_len);
 	sha256_hex(&h, hex);
-	snprintf(s->base_tag, sizeof s->base_tag, ENGINE_IMAGE_REPO
-	    "/base:%.16s", hex);
+	snprintf(s->base_tag, sizeof s->base_tag,
+	    ENGINE_IMAGE_REPO "/base:%.16s", hex);
 	if (image_inspect(s, s->base_tag, &v, errp) == 0) {
 		yajl_tree_free(v);
 		say(s, "base image %s is up to date", s->base_tag);
@@ -213,13 +214,14 @@ base_ensure(struct setup *s, struct err **errp)
 	if ((fd = open(tar, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		unlink(tar);
-		return err_set(errp, ERR_SYS, "opening %s: %s", tar,
-		    strerror(errno));
+		return err_set(
+		    errp, ERR_SYS, "opening %s: %s", tar, strerror(errno));
 	}
 	say(s, "importing %lld MB", (long long)st.st_size >> 20);
-	docker_image_import(s->e->docker, fd, st.st_size, ENGINE_IMAGE_REPO
-	    "/base", s->base_tag + strlen(ENGINE_IMAGE_REPO "/base:"), NULL,
-	    sync_cb, &c);
+	docker_image_import(s->e->docker, fd, st.st_size,
+	    ENGINE_IMAGE_REPO "/base",
+	    s->base_tag + strlen(ENGINE_IMAGE_REPO "/base:"), NULL, sync_cb,
+	    &c);
 	engine_wait(s->e, &c.done);
 	unlink(tar);
 	buf_free(&c.body);
@@ -243,16 +245,20 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	const char *have;
 	yajl_val v = NULL;
 
-	buf_printf(&df, "FROM %s\nCOPY isol8-agent /isol8-agent\n"
+	buf_printf(&df,
+	    "FROM %s\nCOPY isol8-agent /isol8-agent\n"
 	    "WORKDIR /sandbox\nUSER 0:0\nENTRYPOINT []\n"
-	    "CMD [\"/isol8-agent\"]\n", s->base_tag);
+	    "CMD [\"/isol8-agent\"]\n",
+	    s->base_tag);
 	sha256_init(&h);
 	sha256_add(&h, df.data, df.len);
 	sha256_add(&h, rt->name, strlen(rt->name));
 	sha256_add(&h, s->agent.data, s->agent.len);
 	sha256_hex(&h, hex);
-	buf_printf(&df, "LABEL " POOL_LABEL_MANAGED "=true "
-	    "org.isol8.runtime=%s org.isol8.hash=%s\n", rt->name, hex);
+	buf_printf(&df,
+	    "LABEL " POOL_LABEL_MANAGED "=true "
+	    "org.isol8.runtime=%s org.isol8.hash=%s\n",
+	    rt->name, hex);
 
 	if (image_inspect(s, tag, &v, errp) == 0) {
 		have = json_str(v, "Config", "Labels", "org.isol8.hash", NULL);
@@ -271,7 +277,7 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	say(s, "building image %s", tag);
 	if (tar_add(&ctx, "Dockerfile", df.data, df.len, 0644, errp) == -1 ||
 	    tar_add(&ctx, "isol8-agent", s->agent.data, s->agent.len, 0755,
-	    errp) == -1) {
+	        errp) == -1) {
 		free(old_id);
 		return -1;
 	}

@@ -74,8 +74,7 @@ mask_free(struct mask *m)
 
 /* Emit what can be decided of the held bytes; keep at most maxlen-1. */
 static void
-mask_scan(struct mask *m, int stream, int final, mask_emit_cb emit,
-    void *arg)
+mask_scan(struct mask *m, int stream, int final, mask_emit_cb emit, void *arg)
 {
 	struct buf *h = &m->held[stream];
 	size_t i = 0, from = 0, k, cut;

@@ -80,7 +80,7 @@ loop_defer(struct loop *l, loop_defer_cb cb, void *arg)
 
 	d->cb = cb;
 	d->arg = arg;
-	if (event_base_once(l->base, -1, EV_TIMEOUT, loop_deferred_cb, d,
-	    &zero) == -1)
+	if (event_base_once(
+	        l->base, -1, EV_TIMEOUT, loop_deferred_cb, d, &zero) == -1)
 		fatalx("event_base_once failed");
 }

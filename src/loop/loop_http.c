@@ -95,7 +95,8 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
-	TAILQ_FOREACH_SAFE(r, &h->reqs, entry, tr) {
+	TAILQ_FOREACH_SAFE(r, &h->reqs, entry, tr)
+	{
 		TAILQ_REMOVE(&h->reqs, r, entry);
 		curl_multi_remove_handle(h->multi, r->easy);
 		http_req_free(r);
@@ -184,8 +185,7 @@ http_req_body(struct http_req *r, const void *data, size_t len)
 	free(r->body);
 	r->body = xmemdup(data, len);
 	r->body_len = len;
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
 }
 
@@ -195,8 +195,8 @@ http_req_body_fd(struct http_req *r, int fd, off_t size)
 {
 	r->body_fd = fd;
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)size);
+	curl_easy_setopt(
+	    r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
 	curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, http_read_cb);
 	curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
 }
@@ -286,8 +286,7 @@ http_req_free(struct http_req *r)
 
 /* libcurl tells us which fds to watch; translate and nothing more. */
 static int
-http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
-    void *sockp)
+http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
 {
 	struct http *h = arg;
 	struct http_sock *s = sockp;
@@ -360,8 +359,8 @@ http_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &running) != CURLM_OK)
+	if (curl_multi_socket_action(
+	        h->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
 		fatalx("curl_multi_socket_action failed");
 	http_check_done(h);
 }

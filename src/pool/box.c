@@ -48,10 +48,10 @@ struct box {
 	int *inflight;
 };
 
-static void box_created(const struct docker_reply *, const struct err *,
-    void *);
-static void box_started(const struct docker_reply *, const struct err *,
-    void *);
+static void box_created(
+    const struct docker_reply *, const struct err *, void *);
+static void box_started(
+    const struct docker_reply *, const struct err *, void *);
 static void box_attach_ready(void *);
 static void box_attach_data(int, const char *, size_t, void *);
 static void box_attach_closed(const struct err *, void *);
@@ -59,8 +59,8 @@ static void box_step(struct box *);
 static void box_fail(struct box *, struct err *);
 static void box_free_cb(void *);
 static void box_remove(struct box *);
-static void box_removed(const struct docker_reply *, const struct err *,
-    void *);
+static void box_removed(
+    const struct docker_reply *, const struct err *, void *);
 
 /* A short stable name for a pool key (a label value). */
 void
@@ -95,7 +95,8 @@ box_config(const struct pool_spec *s, uint64_t idle_ms, struct box_conf *bc)
 
 	memset(bc, 0, sizeof *bc);
 	pool_spec_key(s, bc->key);
-	snprintf(bc->idle, sizeof bc->idle, "%llu", (unsigned long long)idle_ms);
+	snprintf(
+	    bc->idle, sizeof bc->idle, "%llu", (unsigned long long)idle_ms);
 	bc->cmd[0] = "/isol8-agent";
 	bc->cmd[1] = "--idle";
 	bc->cmd[2] = bc->idle;
@@ -164,8 +165,11 @@ box_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	box_fail(b, err_new(ERR_TIMEOUT, "container did not become ready "
-	    "within %d s", BOX_CREATE_TIMEOUT_MS / 1000));
+	box_fail(b,
+	    err_new(ERR_TIMEOUT,
+	        "container did not become ready "
+	        "within %d s",
+	        BOX_CREATE_TIMEOUT_MS / 1000));
 }
 
 /* Create, attach and start a container; cb gets the ready box, once. */
@@ -274,14 +278,19 @@ box_ready_frame(struct box *b, const unsigned char *p, uint32_t len)
 	if (b->state == BOX_READY)
 		return;
 	if (version != PROTO_VERSION) {
-		box_fail(b, err_new(ERR_IMAGE, "the image's agent speaks "
-		    "protocol %llu, this isol8 speaks %d: run `isol8 setup`",
-		    (unsigned long long)version, PROTO_VERSION));
+		box_fail(b,
+		    err_new(ERR_IMAGE,
+		        "the image's agent speaks "
+		        "protocol %llu, this isol8 speaks %d: run `isol8 "
+		        "setup`",
+		        (unsigned long long)version, PROTO_VERSION));
 		return;
 	}
 	if (status != 0) {
-		box_fail(b, err_new(ERR_CONFLICT, "container is claimed by "
-		    "another process"));
+		box_fail(b,
+		    err_new(ERR_CONFLICT,
+		        "container is claimed by "
+		        "another process"));
 		return;
 	}
 	b->hello_ok = 1;
@@ -324,8 +333,9 @@ box_attach_data(int stream, const char *data, size_t len, void *arg)
 	buf_add(&b->rx, data, len);
 	while (b->state != BOX_CLOSED && b->rx.len - off >= PROTO_HDR_LEN) {
 		if (proto_header((unsigned char *)b->rx.data + off, &type,
-		    &plen) == -1) {
-			struct err *e = err_new(ERR_PROTO, "agent sent a bad "
+		        &plen) == -1) {
+			struct err *e = err_new(ERR_PROTO,
+			    "agent sent a bad "
 			    "frame header");
 
 			if (b->state == BOX_READY && b->cbs.lost != NULL)
@@ -337,8 +347,8 @@ box_attach_data(int stream, const char *data, size_t len, void *arg)
 		}
 		if (b->rx.len - off - PROTO_HDR_LEN < plen)
 			break;
-		const unsigned char *payload = (unsigned char *)b->rx.data +
-		    off + PROTO_HDR_LEN;
+		const unsigned char *payload =
+		    (unsigned char *)b->rx.data + off + PROTO_HDR_LEN;
 		off += PROTO_HDR_LEN + plen;
 		if (type == PROTO_READY)
 			box_ready_frame(b, payload, plen);
@@ -357,8 +367,11 @@ box_attach_closed(const struct err *e, void *arg)
 
 	if (b->state == BOX_CLOSED)
 		return;
-	le = e ? err_dup(e) : err_new(ERR_PROTO, "the container's agent "
-	    "exited%s%s", b->log.len ? ": " : "", buf_cstr(&b->log));
+	le = e ? err_dup(e)
+	       : err_new(ERR_PROTO,
+	             "the container's agent "
+	             "exited%s%s",
+	             b->log.len ? ": " : "", buf_cstr(&b->log));
 	if (b->state != BOX_READY) {
 		box_fail(b, le);
 		return;
@@ -499,8 +512,8 @@ static void
 box_remove(struct box *b)
 {
 	if (b->id != NULL)
-		docker_container_remove(b->d, b->id, 1, box_removed,
-		    b->inflight);
+		docker_container_remove(
+		    b->d, b->id, 1, box_removed, b->inflight);
 	else if (b->inflight != NULL)
 		(*b->inflight)--;
 	box_teardown(b);

@@ -45,7 +45,7 @@ pool_drain(struct pool *p)
 	struct pool_wait *w, *tw;
 
 	TAILQ_FOREACH_SAFE(w, &p->waits, entry, tw)
-		pool_acquire_cancel(w);
+	pool_acquire_cancel(w);
 }
 
 /* Free the pool; drain it and wait until !pool_busy() first. */
@@ -69,8 +69,8 @@ pool_busy(const struct pool *p)
 
 /* Get a ready box for spec; cb runs once, later, unless cancelled. */
 struct pool_wait *
-pool_acquire(struct pool *p, const struct pool_spec *spec, pool_acquire_cb cb,
-    void *arg)
+pool_acquire(
+    struct pool *p, const struct pool_spec *spec, pool_acquire_cb cb, void *arg)
 {
 	struct pool_wait *w = xcalloc(1, sizeof *w);
 

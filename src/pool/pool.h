@@ -26,7 +26,7 @@ struct pool_spec {
 	int64_t pids;
 	int64_t sandbox_size;
 	int64_t tmp_size;
-	const char *network;	/* "none" or "host" */
+	const char *network; /* "none" or "host" */
 };
 
 struct box_cbs {
@@ -53,8 +53,8 @@ typedef void (*box_ready_cb)(struct box *, const struct err *, void *);
 /* box.c */
 void pool_spec_key(const struct pool_spec *, char[17]);
 void box_config(const struct pool_spec *, uint64_t, struct box_conf *);
-struct box *box_create(struct docker *, const struct pool_spec *, uint64_t,
-    box_ready_cb, void *);
+struct box *box_create(
+    struct docker *, const struct pool_spec *, uint64_t, box_ready_cb, void *);
 void box_set_cbs(struct box *, const struct box_cbs *, void *);
 const char *box_id(const struct box *);
 void box_send(struct box *, const struct proto_buf *);
@@ -68,8 +68,8 @@ struct pool *pool_new(struct docker *);
 void pool_drain(struct pool *);
 void pool_free(struct pool *);
 int pool_busy(const struct pool *);
-struct pool_wait *pool_acquire(struct pool *, const struct pool_spec *,
-    pool_acquire_cb, void *);
+struct pool_wait *pool_acquire(
+    struct pool *, const struct pool_spec *, pool_acquire_cb, void *);
 void pool_acquire_cancel(struct pool_wait *);
 void pool_release(struct pool *, struct box *, int);
 

@@ -15,8 +15,10 @@ json_parse(const char *text, size_t len, struct err **errp)
 	yajl_val v;
 
 	if (len > JSON_MAX_BODY) {
-		err_set(errp, ERR_LIMIT, "JSON document of %zu bytes is over "
-		    "the %u-byte limit", len, JSON_MAX_BODY);
+		err_set(errp, ERR_LIMIT,
+		    "JSON document of %zu bytes is over "
+		    "the %u-byte limit",
+		    len, JSON_MAX_BODY);
 		return NULL;
 	}
 	/* yajl_tree_parse wants a C string; a NUL inside is malformed. */
@@ -190,11 +192,21 @@ json_escape(struct buf *b, const char *s, size_t len)
 
 		if (c < 0x80) {
 			switch (c) {
-			case '"': buf_addstr(b, "\\\""); break;
-			case '\\': buf_addstr(b, "\\\\"); break;
-			case '\n': buf_addstr(b, "\\n"); break;
-			case '\r': buf_addstr(b, "\\r"); break;
-			case '\t': buf_addstr(b, "\\t"); break;
+			case '"':
+				buf_addstr(b, "\\\"");
+				break;
+			case '\\':
+				buf_addstr(b, "\\\\");
+				break;
+			case '\n':
+				buf_addstr(b, "\\n");
+				break;
+			case '\r':
+				buf_addstr(b, "\\r");
+				break;
+			case '\t':
+				buf_addstr(b, "\\t");
+				break;
 			default:
 				if (c < 0x20)
 					buf_printf(b, "\\u%04x", c);
@@ -217,13 +229,14 @@ json_escape(struct buf *b, const char *s, size_t len)
 				goto bad;
 			cp = cp << 6 | (p[i + k] & 0x3f);
 		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		if ((n == 2 &&
+		        (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
 			goto bad;
 		buf_add(b, p + i, n + 1);
 		i += n + 1;
 		continue;
-bad:
+	bad:
 		buf_addstr(b, "\xef\xbf\xbd");
 		i++;
 	}

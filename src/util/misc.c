@@ -58,10 +58,22 @@ parse_size(const char *s, uint64_t *out)
 	if (errno != 0 || end == s || v < 0)
 		return -1;
 	switch (tolower((unsigned char)*end)) {
-	case 'k': mult = 1024.0; end++; break;
-	case 'm': mult = 1024.0 * 1024; end++; break;
-	case 'g': mult = 1024.0 * 1024 * 1024; end++; break;
-	case 't': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
+	case 'k':
+		mult = 1024.0;
+		end++;
+		break;
+	case 'm':
+		mult = 1024.0 * 1024;
+		end++;
+		break;
+	case 'g':
+		mult = 1024.0 * 1024 * 1024;
+		end++;
+		break;
+	case 't':
+		mult = 1024.0 * 1024 * 1024 * 1024;
+		end++;
+		break;
 	}
 	if (tolower((unsigned char)*end) == 'b')
 		end++;
@@ -90,8 +102,10 @@ read_file(const char *path, size_t max, struct buf *b, struct err **errp)
 			    strerror(errno));
 		}
 		if (b->len + (size_t)n > max)
-			return err_set(errp, ERR_LIMIT, "`%s` is larger than "
-			    "%zu bytes", path, max);
+			return err_set(errp, ERR_LIMIT,
+			    "`%s` is larger than "
+			    "%zu bytes",
+			    path, max);
 		buf_add(b, chunk, (size_t)n);
 	}
 	return 0;

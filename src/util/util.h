@@ -36,7 +36,12 @@ char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
 void *xmemdup(const void *, size_t);
 
 /* log.c */
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
 void log_set_level(enum log_level);
 int log_enabled(enum log_level);
 void log_warn(const char *, ...) PRINTFLIKE(1, 2);
@@ -48,17 +53,17 @@ __attribute__((noreturn)) void fatalx(const char *, ...) PRINTFLIKE(1, 2);
 
 /* err.c */
 enum err_kind {
-	ERR_SYS = 1,	/* a system call or the transport failed */
-	ERR_DOCKER,	/* dockerd answered with an error status */
-	ERR_NOTFOUND,	/* dockerd: 404 (container, image, network) */
-	ERR_CONFLICT,	/* dockerd: 409 */
+	ERR_SYS = 1,     /* a system call or the transport failed */
+	ERR_DOCKER,      /* dockerd answered with an error status */
+	ERR_NOTFOUND,    /* dockerd: 404 (container, image, network) */
+	ERR_CONFLICT,    /* dockerd: 409 */
 	ERR_UNAVAILABLE, /* dockerd cannot be reached */
 	ERR_TIMEOUT,
-	ERR_LIMIT,	/* a size from outside went over its cap */
-	ERR_INVALID,	/* bad input from the caller */
-	ERR_PROTO,	/* a peer broke a protocol */
+	ERR_LIMIT,   /* a size from outside went over its cap */
+	ERR_INVALID, /* bad input from the caller */
+	ERR_PROTO,   /* a peer broke a protocol */
 	ERR_CANCELLED,
-	ERR_IMAGE,	/* runtime images are missing */
+	ERR_IMAGE, /* runtime images are missing */
 };
 struct err {
 	enum err_kind kind;

@@ -72,8 +72,8 @@ test_error_statuses(void)
 	static const char *cmd[] = { "true", NULL };
 	struct docker_create cr = { 0 };
 
-	docker_container_inspect(d, "isol8-test-no-such-container", call_cb,
-	    &c);
+	docker_container_inspect(
+	    d, "isol8-test-no-such-container", call_cb, &c);
 	spin(&c.done, 1);
 	CHECK(c.err != NULL && c.err->kind == ERR_NOTFOUND);
 	CHECK(c.err->http_status == 404);
@@ -188,7 +188,8 @@ test_attach_roundtrip(void)
 	spin(&s.closed, 1);
 	CHECK(s.e == NULL);
 	if (strcmp(buf_cstr(&s.out), "in:hello\nrest") != 0)
-		fprintf(stderr, "out=[%s] err=[%s]\n", buf_cstr(&s.out), buf_cstr(&s.err));
+		fprintf(stderr, "out=[%s] err=[%s]\n", buf_cstr(&s.out),
+		    buf_cstr(&s.err));
 	CHECK(strcmp(buf_cstr(&s.out), "in:hello\nrest") == 0);
 	CHECK(strcmp(buf_cstr(&s.err), "err\n") == 0);
 	docker_container_wait(d, id, call_cb, &w);

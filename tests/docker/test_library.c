@@ -44,8 +44,8 @@ j_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 
 	j->res = *r;
 	if (r->container_id != NULL)
-		snprintf(j->container, sizeof j->container, "%s",
-		    r->container_id);
+		snprintf(
+		    j->container, sizeof j->container, "%s", r->container_id);
 	if (e != NULL) {
 		j->error = *e;
 		j->failed = 1;
@@ -128,14 +128,16 @@ wait_jobs(struct job *jobs, int n)
 static int
 test_concurrent_runs_keep_output_apart(void)
 {
-	static const char *rts[] = { "python", "node", "bash", "bun",
-		"deno", "python", "bash", "node" };
-	static const char *const py = "import sys\nfor i in range(50): "
+	static const char *rts[] = { "python", "node", "bash", "bun", "deno",
+		"python", "bash", "node" };
+	static const char *const py =
+	    "import sys\nfor i in range(50): "
 	    "print('py%d-' + str(i))\nprint('E', file=sys.stderr)";
-	static const char *const js = "for (let i = 0; i < 50; i++) "
+	static const char *const js =
+	    "for (let i = 0; i < 50; i++) "
 	    "console.log('js%d-' + i); console.error('E')";
 	static const char *const sh = "for i in $(seq 0 49); do echo "
-	    "sh%d-$i; done; echo E >&2";
+	                              "sh%d-$i; done; echo E >&2";
 	const char *codes[] = { py, js, sh, js, js, py, sh, js };
 	struct isol8_engine *e;
 	struct isol8_error err;
@@ -160,7 +162,8 @@ test_concurrent_runs_keep_output_apart(void)
 	wait_jobs(jobs, 8);
 	for (i = 0; i < 8; i++) {
 		if (jobs[i].failed)
-			fprintf(stderr, "job %d: %s\n", i, jobs[i].error.message);
+			fprintf(
+			    stderr, "job %d: %s\n", i, jobs[i].error.message);
 		CHECK(!jobs[i].failed && jobs[i].res.exit_code == 0);
 		CHECK(strcmp(buf_cstr(&jobs[i].err), "E\n") == 0);
 		for (k = 0; k < 50; k += 7) {

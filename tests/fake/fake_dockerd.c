@@ -57,12 +57,15 @@ fake_read_cb(struct bufferevent *bev, void *arg)
 	struct fake_dockerd *f = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	static const char ok[] =
+	    "HTTP/1.1 200 OK\r\nContent-Type: "
 	    "application/json\r\nContent-Length: 2\r\n\r\n{}";
-	static const char e500[] = "HTTP/1.1 500 Internal Server Error\r\n"
+	static const char e500[] =
+	    "HTTP/1.1 500 Internal Server Error\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 19\r\n\r\n"
 	    "{\"message\":\"boom\"}\n";
-	static const char up[] = "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
+	static const char up[] =
+	    "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
 	    "application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\n"
 	    "Upgrade: tcp\r\n\r\n";
 	struct linger lg = { 1, 0 };
@@ -81,8 +84,8 @@ fake_read_cb(struct bufferevent *bev, void *arg)
 	case FAKE_STALL:
 		/* Held until fake_dockerd_free(). */
 		bufferevent_disable(bev, EV_READ);
-		if (f->nstalled < (int)(sizeof f->stalled /
-		    sizeof f->stalled[0]))
+		if (f->nstalled <
+		    (int)(sizeof f->stalled / sizeof f->stalled[0]))
 			f->stalled[f->nstalled++] = bev;
 		break;
 	case FAKE_RESET:

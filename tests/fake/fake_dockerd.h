@@ -9,13 +9,13 @@
 #include <event2/event.h>
 
 enum fake_mode {
-	FAKE_OK,		/* 200 {} */
-	FAKE_500,		/* 500 {"message":"boom"} */
-	FAKE_STALL,		/* read the request, never answer */
-	FAKE_RESET,		/* close at once, with RST */
-	FAKE_ATTACH_TRUNCATED,	/* 101, then half a frame, then EOF */
-	FAKE_ATTACH_BAD_FRAME,	/* 101, then a bad stdcopy header */
-	FAKE_ATTACH_OK,		/* 101, a stdout frame "hi", EOF */
+	FAKE_OK,               /* 200 {} */
+	FAKE_500,              /* 500 {"message":"boom"} */
+	FAKE_STALL,            /* read the request, never answer */
+	FAKE_RESET,            /* close at once, with RST */
+	FAKE_ATTACH_TRUNCATED, /* 101, then half a frame, then EOF */
+	FAKE_ATTACH_BAD_FRAME, /* 101, then a bad stdcopy header */
+	FAKE_ATTACH_OK,        /* 101, a stdout frame "hi", EOF */
 };
 
 struct fake_dockerd;

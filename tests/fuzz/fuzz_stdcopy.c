@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	cut = data[0] % len;
 	stdcopy_init(&sc);
 	if (stdcopy_feed(&sc, (const char *)data + 1, cut ? cut - 1 : 0, sink,
-	    &total, &e) == 0)
+	        &total, &e) == 0)
 		stdcopy_feed(&sc, (const char *)data + (cut ? cut : 1),
 		    len - (cut ? cut : 1), sink, &total, &e);
 	err_free(&e);

@@ -31,14 +31,16 @@ main(int argc, char **argv)
 
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof path, "%s/%s", argv[i], de->d_name);
+			snprintf(
+			    path, sizeof path, "%s/%s", argv[i], de->d_name);
 			if ((f = fopen(path, "rb")) == NULL)
 				continue;
 			fseek(f, 0, SEEK_END);
 			len = ftell(f);
 			rewind(f);
 			buf = malloc(len > 0 ? (size_t)len : 1);
-			if (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)
+			if (len > 0 &&
+			    fread(buf, 1, (size_t)len, f) != (size_t)len)
 				len = 0;
 			fclose(f);
 			LLVMFuzzerTestOneInput(buf, len > 0 ? (size_t)len : 0);

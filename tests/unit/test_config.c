@@ -24,10 +24,11 @@ test_defaults_and_overrides(void)
 	struct cli_config c;
 	char msg[512];
 
-	CHECK(load("{\"defaults\":{\"timeoutMs\":5000,\"memory\":\"1g\","
-	    "\"cpu\":0.5,\"runtime\":\"bash\",\"network\":\"host\"},"
-	    "\"pool\":{\"size\":3,\"reuse\":true},\"env\":{\"A\":\"b\"}}",
-	    &c, msg, sizeof msg) == 0);
+	CHECK(
+	    load("{\"defaults\":{\"timeoutMs\":5000,\"memory\":\"1g\","
+	         "\"cpu\":0.5,\"runtime\":\"bash\",\"network\":\"host\"},"
+	         "\"pool\":{\"size\":3,\"reuse\":true},\"env\":{\"A\":\"b\"}}",
+	        &c, msg, sizeof msg) == 0);
 	CHECK(c.timeout_ms == 5000 && c.memory == 1ull << 30);
 	CHECK(c.cpus == 0.5 && strcmp(c.runtime, "bash") == 0);
 	CHECK(strcmp(c.network, "host") == 0 && c.pool_size == 3);
@@ -44,16 +45,16 @@ test_errors_name_the_key(void)
 	struct cli_config c;
 	char msg[512];
 
-	CHECK(load("{\"defaults\":{\"timeout\":5}}", &c, msg,
-	    sizeof msg) == -1);
+	CHECK(
+	    load("{\"defaults\":{\"timeout\":5}}", &c, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "unknown key `defaults.timeout`") != NULL);
 	config_free(&c);
 	CHECK(load("{\"defaults\":{\"memory\":\"lots\"}}", &c, msg,
-	    sizeof msg) == -1);
+	          sizeof msg) == -1);
 	CHECK(strstr(msg, "`defaults.memory`") != NULL);
 	config_free(&c);
 	CHECK(load("{\"defaults\":{\"runtime\":\"ruby\"}}", &c, msg,
-	    sizeof msg) == -1);
+	          sizeof msg) == -1);
 	CHECK(strstr(msg, "defaults.runtime") != NULL);
 	config_free(&c);
 	CHECK(load("{\"bogus\":1}", &c, msg, sizeof msg) == -1);

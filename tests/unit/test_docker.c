@@ -46,8 +46,8 @@ test_stdcopy_split_anywhere(void)
 		memset(&c, 0, sizeof c);
 		stdcopy_init(&sc);
 		CHECK(stdcopy_feed(&sc, in.data, cut, collect_cb, &c, &e) == 0);
-		CHECK(stdcopy_feed(&sc, in.data + cut, in.len - cut,
-		    collect_cb, &c, &e) == 0);
+		CHECK(stdcopy_feed(&sc, in.data + cut, in.len - cut, collect_cb,
+		          &c, &e) == 0);
 		CHECK(strcmp(buf_cstr(&c.out[1]), "hello world\n") == 0);
 		CHECK(strcmp(buf_cstr(&c.out[2]), "oops") == 0);
 		CHECK(sc.hlen == 0 && sc.left == 0);
@@ -72,8 +72,8 @@ test_stdcopy_byte_at_a_time(void)
 	frame(&in, 1, "drip");
 	stdcopy_init(&sc);
 	for (i = 0; i < in.len; i++)
-		CHECK(stdcopy_feed(&sc, in.data + i, 1, collect_cb, &c,
-		    &e) == 0);
+		CHECK(
+		    stdcopy_feed(&sc, in.data + i, 1, collect_cb, &c, &e) == 0);
 	CHECK(strcmp(buf_cstr(&c.out[2]), "slow") == 0);
 	CHECK(strcmp(buf_cstr(&c.out[1]), "drip") == 0);
 	for (i = 0; i < 4; i++)
@@ -93,13 +93,13 @@ test_stdcopy_rejects_bad_headers(void)
 
 	memset(&c, 0, sizeof c);
 	stdcopy_init(&sc);
-	CHECK(stdcopy_feed(&sc, (const char *)bad_stream, 8, collect_cb, &c,
-	    &e) == -1);
+	CHECK(stdcopy_feed(
+	          &sc, (const char *)bad_stream, 8, collect_cb, &c, &e) == -1);
 	CHECK(e != NULL && e->kind == ERR_PROTO);
 	err_free(&e);
 	stdcopy_init(&sc);
-	CHECK(stdcopy_feed(&sc, (const char *)bad_pad, 8, collect_cb, &c,
-	    &e) == -1);
+	CHECK(stdcopy_feed(&sc, (const char *)bad_pad, 8, collect_cb, &c, &e) ==
+	    -1);
 	err_free(&e);
 	return 0;
 }
@@ -125,7 +125,10 @@ test_tar_layout(void)
 	size_t i;
 
 	CHECK(tar_add(&t, "Dockerfile", "FROM x\n", 7, 0644, &e) == 0);
-	CHECK(tar_add(&t, "bin", "\x7f" "ELF", 4, 0755, &e) == 0);
+	CHECK(tar_add(&t, "bin",
+	          "\x7f"
+	          "ELF",
+	          4, 0755, &e) == 0);
 	tar_end(&t);
 	CHECK(t.len == 512 * 4 + 1024);
 	h = (const unsigned char *)t.data;
@@ -166,8 +169,8 @@ test_tar_rejects_long_names(void)
 static int
 test_create_json_hardening(void)
 {
-	struct pool_spec spec = { "isol8/python:latest", 256ll << 20,
-		500000000, 32, 64ll << 20, 16ll << 20, "none" };
+	struct pool_spec spec = { "isol8/python:latest", 256ll << 20, 500000000,
+		32, 64ll << 20, 16ll << 20, "none" };
 	struct box_conf bc;
 	struct buf b = { 0 };
 	struct err *e = NULL;
@@ -191,7 +194,7 @@ test_create_json_hardening(void)
 	CHECK(json_bool(v, "NetworkDisabled", NULL) == 1);
 	CHECK(strcmp(json_str(hc, "LogConfig", "Type", NULL), "none") == 0);
 	CHECK(strstr(json_str(hc, "Tmpfs", "/sandbox", NULL),
-	    "size=67108864") != NULL);
+	          "size=67108864") != NULL);
 	CHECK(strstr(json_str(hc, "Tmpfs", "/tmp", NULL), "noexec") != NULL);
 	a = json_get(hc, "CapDrop", NULL);
 	CHECK(YAJL_IS_ARRAY(a) && a->u.array.len == 1 &&
@@ -201,16 +204,16 @@ test_create_json_hardening(void)
 	a = json_get(hc, "SecurityOpt", NULL);
 	for (i = 0; a != NULL && i < a->u.array.len; i++)
 		found_nnp |= strcmp(a->u.array.values[i]->u.string,
-		    "no-new-privileges") == 0;
+		                 "no-new-privileges") == 0;
 	CHECK(found_nnp);
 	a = json_get(hc, "Ulimits", NULL);
 	CHECK(YAJL_IS_ARRAY(a) && a->u.array.len == 3);
-	CHECK(strcmp(json_str(v, "Labels", POOL_LABEL_MANAGED, NULL),
-	    "true") == 0);
+	CHECK(strcmp(json_str(v, "Labels", POOL_LABEL_MANAGED, NULL), "true") ==
+	    0);
 	CHECK(json_bool(v, "OpenStdin", NULL) == 1);
 	CHECK(json_bool(v, "StdinOnce", NULL) == 0);
 	CHECK(strcmp(json_get(v, "Cmd", NULL)->u.array.values[0]->u.string,
-	    "/isol8-agent") == 0);
+	          "/isol8-agent") == 0);
 	yajl_tree_free(v);
 	buf_free(&b);
 	return 0;

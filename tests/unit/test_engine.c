@@ -60,8 +60,8 @@ test_mask_split_everywhere(void)
 static int
 test_mask_longest_first(void)
 {
-	static const struct isol8_kv s[] = { { "A", "abc" },
-		{ "B", "abcdef" }, { "C", "" } };
+	static const struct isol8_kv s[] = { { "A", "abc" }, { "B", "abcdef" },
+		{ "C", "" } };
 	char *got;
 
 	got = masked(s, 3, "xabcdefx abcx", 5, 5);

@@ -110,8 +110,8 @@ static int
 test_no_socket_is_unavailable(void)
 {
 	struct err *e = NULL;
-	struct docker *d = docker_new(loop, "unix:///nonexistent/docker.sock",
-	    &e);
+	struct docker *d =
+	    docker_new(loop, "unix:///nonexistent/docker.sock", &e);
 	struct result r = { 0 };
 
 	docker_ping(d, rest_cb, &r);
