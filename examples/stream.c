@@ -39,7 +39,8 @@ on_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 		    e->message);
 	else
 		fprintf(stderr,
-		    "exit %d in %llu ms (%llu ms end to end), %llu KiB peak%s%s\n",
+		    "exit %d in %llu ms (%llu ms end to end), %llu KiB "
+		    "peak%s%s\n",
 		    r->exit_code, (unsigned long long)r->run_ms,
 		    (unsigned long long)r->total_ms,
 		    (unsigned long long)r->peak_rss_kb,
@@ -65,11 +66,11 @@ main(int argc, char **argv)
 	}
 	isol8_request_init(&req);
 	req.runtime = argc > 2 ? argv[1] : "python";
-	req.code = argc > 2 ? argv[2] :
-				"import time\n"
-				"for i in range(5):\n"
-				"    print(i, flush=True)\n"
-				"    time.sleep(0.2)\n";
+	req.code = argc > 2 ? argv[2]
+	                    : "import time\n"
+	                      "for i in range(5):\n"
+	                      "    print(i, flush=True)\n"
+	                      "    time.sleep(0.2)\n";
 	req.timeout_ms = 10000;
 	req.memory = 128 << 20;
 	if (isol8_run_start(engine, &req, &cbs, base, &err) == NULL) {
