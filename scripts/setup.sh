@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 build=${BUILD_DIR:-build}
 packages="build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
-libyajl-dev docker.io debootstrap iptables curl ca-certificates npm
+libyajl-dev docker.io debootstrap iptables curl ca-certificates
 clang clang-format libclang-rt-14-dev"
 
 as_root() {
@@ -24,6 +24,8 @@ for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
+# npm fetches Bun and Deno; a Node.js from elsewhere may already bring it.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
 	echo "==> installing Debian packages:$missing"
 	as_root apt-get update -qq
