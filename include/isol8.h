@@ -70,6 +70,8 @@ struct isol8_engine_opts {
 	unsigned max_concurrent; /* runs in flight at once; more queue */
 	unsigned pool_size;      /* warm containers kept per pool key */
 	uint64_t pool_idle_ms;   /* unclaimed warm containers expire */
+	int pool_shared;         /* keep them in dockerd for the next
+				    process (the CLI), not in this one */
 	int pool_reuse;          /* scrub and reuse (batch throughput) */
 	int verbose;             /* 0 warnings, 1 info, 2 debug */
 };
@@ -78,6 +80,10 @@ ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *);
 ISOL8_API struct isol8_engine *isol8_engine_new(struct event_base *,
     const struct isol8_engine_opts *, struct isol8_error *);
 ISOL8_API void isol8_engine_free(struct isol8_engine *);
+ISOL8_API int isol8_engine_busy(struct isol8_engine *);
+ISOL8_API void isol8_engine_drain(struct isol8_engine *, uint64_t);
+ISOL8_API int isol8_engine_busy(struct isol8_engine *);
+ISOL8_API void isol8_engine_drain(struct isol8_engine *, uint64_t);
 
 /* ---- one execution ---- */
 
@@ -118,6 +124,12 @@ struct isol8_request {
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *);
+/* Warm the pool for what such requests need, in the background. */
+ISOL8_API int isol8_engine_prewarm(
+    struct isol8_engine *, const struct isol8_request *, struct isol8_error *);
+/* Warm the pool for the containers such requests need (in the background). */
+ISOL8_API int isol8_engine_prewarm(
+    struct isol8_engine *, const struct isol8_request *, struct isol8_error *);
 
 struct isol8_result {
 	int exit_code;         /* the program's, or 128 + signal */

@@ -7,6 +7,7 @@
  */
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ struct run_ctx {
 	int failed;
 	int done;
 	int stdin_regular;
+	int exit_status;
 	struct event *stdin_ev;
 	struct event *stdin_retry;
 	int interrupted;
@@ -245,6 +247,34 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 		return EXIT_TRUNCATED;
 	}
 	return r->exit_code;
+}
+
+/*
+ * The run is over but replacements for the warm container we used are
+ * still being created: let a detached child finish them, so the caller
+ * gets our exit status now. Returns in the child only (0), or -1.
+ */
+static int
+detach_refill(struct run_ctx *c)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(c->exit_status);
+	setsid();
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	event_reinit(c->base);
+	return 0;
 }
 
 static int
@@ -559,6 +589,16 @@ cmd_run(int argc, char **argv)
 	rc = run_status(&c, &req);
 	if (c.interrupted && !c.quiet)
 		cli_error("interrupted; the sandbox was removed");
+	if (!c.interrupted && isol8_engine_busy(c.e)) {
+		c.exit_status = rc;
+		if (c.out_file != NULL && fflush(c.out_file) != 0) {
+			cli_error(
+			    "writing `%s`: %s", out_path, strerror(errno));
+			c.exit_status = rc = rc ? rc : EXIT_INTERNAL;
+		}
+		if (detach_refill(&c) == 0)
+			isol8_engine_drain(c.e, 30000);
+	}
 out:
 	if (c.e != NULL)
 		isol8_engine_free(c.e);

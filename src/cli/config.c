@@ -310,6 +310,8 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 	o->docker_host = c->docker_host;
 	o->max_concurrent = c->max_concurrent;
 	o->pool_size = c->pool_size;
+	/* A CLI process ends after its run: warm containers wait in dockerd. */
+	o->pool_shared = 1;
 	o->pool_idle_ms = c->pool_idle_ms;
 	o->pool_reuse = c->pool_reuse;
 }

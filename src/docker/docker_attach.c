@@ -150,12 +150,21 @@ attach_free_cb(void *arg)
 	free(a);
 }
 
-/* Drop the stream without further callbacks; safe inside a callback. */
+/*
+ * Drop the stream without further callbacks; safe inside a callback. What
+ * is still queued for stdin gets one non-blocking write first (a final
+ * frame of a few bytes fits in an empty socket buffer).
+ */
 void
 docker_attach_free(struct docker_attach *a)
 {
+	struct evbuffer *out;
+
 	if (a == NULL || a->freed)
 		return;
+	out = bufferevent_get_output(a->bev);
+	if (a->state == ATTACH_UPGRADED && evbuffer_get_length(out) > 0)
+		evbuffer_write(out, bufferevent_getfd(a->bev));
 	a->freed = 1;
 	a->state = ATTACH_CLOSED;
 	memset(&a->cbs, 0, sizeof a->cbs);

@@ -170,19 +170,16 @@ docker_container_remove(
 	return docker_call(d, "DELETE", path, NULL, cb, arg);
 }
 
-/* List containers carrying a label ("key" or "key=value"). */
+/*
+ * List containers matching a filters document, e.g.
+ * {"label":["k=v"],"name":["^/isol8-warm-"],"status":["running"]}.
+ */
 struct http_req *
 docker_container_list(
-    struct docker *d, const char *label, int all, docker_cb cb, void *arg)
+    struct docker *d, const char *filters, int all, docker_cb cb, void *arg)
 {
-	cleanup_free char *filter = NULL, *esc = NULL, *path = NULL;
-	struct buf f = { 0 };
+	cleanup_free char *esc = docker_escape(filters), *path = NULL;
 
-	buf_addstr(&f, "{\"label\":[\"");
-	json_escape(&f, label, strlen(label));
-	buf_addstr(&f, "\"]}");
-	filter = f.data;
-	esc = docker_escape(filter);
 	path =
 	    xasprintf("/containers/json?all=%d&filters=%s", all ? 1 : 0, esc);
 	return docker_call(d, "GET", path, NULL, cb, arg);

@@ -91,7 +91,8 @@ isol8_engine_opts_init(struct isol8_engine_opts *o)
 	memset(o, 0, sizeof *o);
 	/* Containers start at ~23/s on 2 cores: more in flight only queues. */
 	o->max_concurrent = cores > 0 ? (unsigned)cores * 8 : 16;
-	o->pool_size = 1;
+	/* Two: back-to-back runs find one warm while the other refills. */
+	o->pool_size = 2;
 	o->pool_idle_ms = 10 * 60 * 1000;
 }
 
@@ -100,6 +101,7 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
     struct isol8_error *errp)
 {
 	struct isol8_engine *e = xcalloc(1, sizeof *e);
+	struct pool_opts po;
 	struct err *err = NULL;
 
 	if (o != NULL)
@@ -122,7 +124,11 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		free(e);
 		return NULL;
 	}
-	e->pool = pool_new(e->docker);
+	pool_opts_init(&po);
+	po.size = e->opts.pool_size;
+	po.idle_ms = e->opts.pool_idle_ms;
+	po.shared = e->opts.pool_shared;
+	e->pool = pool_new(e->docker, &po);
 	return e;
 }
 
@@ -174,4 +180,22 @@ engine_kick(struct isol8_engine *e)
 	while (e->active < e->opts.max_concurrent &&
 	    (r = TAILQ_FIRST(&e->queue)) != NULL)
 		engine_run_step(r);
+}
+
+/* Whether background work (refills, removals) is still under way. */
+int
+isol8_engine_busy(struct isol8_engine *e)
+{
+	return pool_busy(e->pool);
+}
+
+/* Run the loop until background work is done or ms have passed. */
+void
+isol8_engine_drain(struct isol8_engine *e, uint64_t ms)
+{
+	struct event_base *base = loop_base(e->loop);
+	uint64_t until = now_ms() + ms;
+
+	while (pool_busy(e->pool) && now_ms() < until)
+		event_base_loop(base, EVLOOP_ONCE);
 }

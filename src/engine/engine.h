@@ -56,6 +56,8 @@ void engine_kick(struct isol8_engine *);
 void engine_wait(struct isol8_engine *, int *);
 
 /* engine_run.c */
+int engine_spec(const struct isol8_request *, struct pool_spec *, char **,
+    char **, struct err **);
 void engine_run_step(struct isol8_run *);
 void engine_run_abort(struct isol8_run *);
 

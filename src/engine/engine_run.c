@@ -86,6 +86,64 @@ valid_env_key(const char *k)
 	return k != NULL && *k != '\0' && strchr(k, '=') == NULL;
 }
 
+/*
+ * The pool key of a request: what its container is created with. The
+ * strings are allocated into *image and *network.
+ */
+int
+engine_spec(const struct isol8_request *req, struct pool_spec *spec,
+    char **image, char **network, struct err **errp)
+{
+	const struct runtime *rt =
+	    runtime_find(req->runtime ? req->runtime : "bash");
+
+	if (rt == NULL)
+		return err_set(errp, ERR_INVALID,
+		    "unknown runtime `%s` (known: python, node, bun, deno, "
+		    "bash)",
+		    req->runtime);
+	if (req->network != NULL && strcmp(req->network, "none") != 0 &&
+	    strcmp(req->network, "host") != 0)
+		return err_set(errp, ERR_INVALID,
+		    "network mode `%s` is not supported (none, host)",
+		    req->network);
+	if (req->timeout_ms == 0 || req->memory < (4u << 20) ||
+	    req->cpus <= 0 || req->pids <= 0 || req->sandbox_size == 0 ||
+	    req->tmp_size == 0 || req->max_output == 0)
+		return err_set(errp, ERR_INVALID,
+		    "limits must be positive (memory at least 4 MiB)");
+	*image = req->image ? xstrdup(req->image) : runtime_image(rt->name);
+	*network = xstrdup(req->network ? req->network : "none");
+	memset(spec, 0, sizeof *spec);
+	spec->image = *image;
+	spec->network = *network;
+	spec->memory = (int64_t)req->memory;
+	spec->nano_cpus = (int64_t)(req->cpus * 1e9);
+	spec->pids = req->pids;
+	spec->sandbox_size = (int64_t)req->sandbox_size;
+	spec->tmp_size = (int64_t)req->tmp_size;
+	return 0;
+}
+
+int
+isol8_engine_prewarm(struct isol8_engine *e, const struct isol8_request *req,
+    struct isol8_error *errp)
+{
+	struct pool_spec spec;
+	char *image = NULL, *network = NULL;
+	struct err *err = NULL;
+
+	if (engine_spec(req, &spec, &image, &network, &err) == -1) {
+		engine_error(errp, err);
+		err_free(&err);
+		return -1;
+	}
+	pool_prewarm(e->pool, &spec);
+	free(image);
+	free(network);
+	return 0;
+}
+
 /* Check a request and build its PUT_FILE and RUN frames. */
 static int
 run_prepare(
@@ -107,29 +165,14 @@ run_prepare(
 	sources =
 	    (req->code != NULL) + (req->cmd != NULL) + (req->argv != NULL);
 	if (sources != 1)
-		return err_set(errp, ERR_INVALID,
-		    "give exactly one of code, "
-		    "cmd or argv");
+		return err_set(
+		    errp, ERR_INVALID, "give exactly one of code, cmd or argv");
 	if (req->runtime == NULL && req->code != NULL)
 		return err_set(errp, ERR_INVALID, "no runtime given");
+	if (engine_spec(req, &run->spec, &run->image, &run->network, errp) ==
+	    -1)
+		return -1;
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
-	if (rt == NULL)
-		return err_set(errp, ERR_INVALID,
-		    "unknown runtime `%s` (known: "
-		    "python, node, bun, deno, bash)",
-		    req->runtime);
-	if (req->network != NULL && strcmp(req->network, "none") != 0 &&
-	    strcmp(req->network, "host") != 0)
-		return err_set(errp, ERR_INVALID,
-		    "network mode `%s` is not "
-		    "supported (none, host)",
-		    req->network);
-	if (req->timeout_ms == 0 || req->memory < (4u << 20) ||
-	    req->cpus <= 0 || req->pids <= 0 || req->sandbox_size == 0 ||
-	    req->tmp_size == 0 || req->max_output == 0)
-		return err_set(errp, ERR_INVALID,
-		    "limits must be positive "
-		    "(memory at least 4 MiB)");
 	if (req->code != NULL) {
 		code_len = req->code_len ? req->code_len : strlen(req->code);
 		if (code_len > ENGINE_MAX_CODE)
@@ -224,15 +267,6 @@ run_prepare(
 	}
 	free(file);
 
-	run->image = req->image ? xstrdup(req->image) : runtime_image(rt->name);
-	run->network = xstrdup(req->network ? req->network : "none");
-	run->spec.image = run->image;
-	run->spec.network = run->network;
-	run->spec.memory = (int64_t)req->memory;
-	run->spec.nano_cpus = (int64_t)(req->cpus * 1e9);
-	run->spec.pids = req->pids;
-	run->spec.sandbox_size = (int64_t)req->sandbox_size;
-	run->spec.tmp_size = (int64_t)req->tmp_size;
 	run->timeout_ms = req->timeout_ms;
 	run->max_output = req->max_output;
 	run->stdin_stream = req->stdin_stream;

@@ -45,6 +45,7 @@ struct box {
 	struct box_cbs cbs;
 	void *arg;
 	int discarding;
+	int owned; /* we created it: on failure, we remove it */
 	int *inflight;
 };
 
@@ -86,7 +87,8 @@ pool_spec_key(const struct pool_spec *s, char key[17])
  * runs as uid 1000 with none.
  */
 void
-box_config(const struct pool_spec *s, uint64_t idle_ms, struct box_conf *bc)
+box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
+    struct box_conf *bc)
 {
 	static const char *cap_drop[] = { "ALL", NULL };
 	static const char *cap_add[] = { "SETUID", "SETGID", "KILL", NULL };
@@ -115,7 +117,7 @@ box_config(const struct pool_spec *s, uint64_t idle_ms, struct box_conf *bc)
 	bc->labels[2] = POOL_LABEL_KEY;
 	bc->labels[3] = bc->key;
 	bc->labels[4] = POOL_LABEL_KIND;
-	bc->labels[5] = "run";
+	bc->labels[5] = kind;
 	/* No core files; a file may not outgrow the sandbox. */
 	snprintf(bc->fsize, sizeof bc->fsize, "fsize=%lld:%lld",
 	    (long long)s->sandbox_size, (long long)s->sandbox_size);
@@ -172,13 +174,10 @@ box_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	        BOX_CREATE_TIMEOUT_MS / 1000));
 }
 
-/* Create, attach and start a container; cb gets the ready box, once. */
-struct box *
-box_create(struct docker *d, const struct pool_spec *spec, uint64_t idle_ms,
-    box_ready_cb cb, void *arg)
+static struct box *
+box_new(struct docker *d, box_ready_cb cb, void *arg)
 {
 	struct box *b = xcalloc(1, sizeof *b);
-	struct box_conf bc;
 	struct timeval tv = { BOX_CREATE_TIMEOUT_MS / 1000, 0 };
 
 	b->d = d;
@@ -189,9 +188,42 @@ box_create(struct docker *d, const struct pool_spec *spec, uint64_t idle_ms,
 	box_nonce(b->nonce);
 	b->timer = evtimer_new(loop_base(docker_loop(d)), box_timeout_cb, b);
 	evtimer_add(b->timer, &tv);
-	box_config(spec, idle_ms, &bc);
+	return b;
+}
+
+/*
+ * Create, attach and start a container named `name` (NULL: dockerd picks);
+ * cb gets the ready box, once.
+ */
+struct box *
+box_create(struct docker *d, const struct pool_spec *spec, const char *name,
+    uint64_t idle_ms, box_ready_cb cb, void *arg)
+{
+	struct box *b = box_new(d, cb, arg);
+	struct box_conf bc;
+
+	box_config(spec, "run", idle_ms, &bc);
+	bc.c.name = name;
+	b->owned = 1;
 	b->state = BOX_CREATE;
 	b->req = docker_container_create(d, &bc.c, box_created, b);
+	return b;
+}
+
+/*
+ * Claim a running warm container: attach and HELLO. Its agent answers
+ * busy if another process got there first; the container is never
+ * removed here, whatever happens, since it is not ours until READY.
+ */
+struct box *
+box_claim(struct docker *d, const char *id, box_ready_cb cb, void *arg)
+{
+	struct box *b = box_new(d, cb, arg);
+
+	b->id = xstrdup(id);
+	b->started = 1;
+	b->state = BOX_CREATE;
+	loop_defer(docker_loop(d), (loop_defer_cb)box_step, b);
 	return b;
 }
 
@@ -389,6 +421,8 @@ box_step(struct box *b)
 	static const struct docker_attach_cbs cbs = { box_attach_ready,
 		box_attach_data, box_attach_closed };
 
+	if (b->state == BOX_CLOSED)
+		return;
 	switch (b->state) {
 	case BOX_CREATE:
 		b->state = BOX_ATTACH;
@@ -399,7 +433,9 @@ box_step(struct box *b)
 	case BOX_ATTACH:
 		/* Attached before start, so no early frame is lost. */
 		b->state = BOX_START;
-		b->req = docker_container_start(b->d, b->id, box_started, b);
+		if (!b->started)
+			b->req =
+			    docker_container_start(b->d, b->id, box_started, b);
 		break;
 	case BOX_START:
 		if (!b->started || !b->hello_ok)
@@ -451,7 +487,7 @@ box_fail(struct box *b, struct err *e)
 		err_free(&e);
 		return;
 	}
-	if (b->id != NULL)
+	if (b->id != NULL && b->owned)
 		docker_container_remove(b->d, b->id, 1, box_removed, NULL);
 	box_teardown(b);
 	cb(NULL, e, arg);
@@ -497,6 +533,18 @@ size_t
 box_pending(struct box *b)
 {
 	return b->attach ? docker_attach_pending(b->attach) : 0;
+}
+
+/* Tell the agent to exit (AutoRemove removes the container), detach. */
+void
+box_bye(struct box *b)
+{
+	struct proto_buf pb = { 0 };
+
+	proto_frame(&pb, PROTO_BYE, NULL, 0);
+	box_send(b, &pb);
+	proto_buf_free(&pb);
+	box_close(b);
 }
 
 /* Detach: the agent is one-shot and exits by itself (AutoRemove). */

@@ -52,9 +52,12 @@ typedef void (*box_ready_cb)(struct box *, const struct err *, void *);
 
 /* box.c */
 void pool_spec_key(const struct pool_spec *, char[17]);
-void box_config(const struct pool_spec *, uint64_t, struct box_conf *);
-struct box *box_create(
-    struct docker *, const struct pool_spec *, uint64_t, box_ready_cb, void *);
+void box_config(
+    const struct pool_spec *, const char *, uint64_t, struct box_conf *);
+struct box *box_create(struct docker *, const struct pool_spec *, const char *,
+    uint64_t, box_ready_cb, void *);
+struct box *box_claim(struct docker *, const char *, box_ready_cb, void *);
+void box_bye(struct box *);
 void box_set_cbs(struct box *, const struct box_cbs *, void *);
 const char *box_id(const struct box *);
 void box_send(struct box *, const struct proto_buf *);
@@ -63,8 +66,16 @@ void box_close(struct box *);
 void box_discard(struct box *, int *);
 
 /* pool.c */
+struct pool_opts {
+	unsigned size;         /* warm containers kept per key */
+	uint64_t idle_ms;      /* an unclaimed warm container expires */
+	int shared;            /* keep them in dockerd for other processes */
+	unsigned max_creating; /* container creations in flight, all keys */
+};
 typedef void (*pool_acquire_cb)(struct box *, const struct err *, void *);
-struct pool *pool_new(struct docker *);
+void pool_opts_init(struct pool_opts *);
+struct pool *pool_new(struct docker *, const struct pool_opts *);
+void pool_prewarm(struct pool *, const struct pool_spec *);
 void pool_drain(struct pool *);
 void pool_free(struct pool *);
 int pool_busy(const struct pool *);

@@ -216,7 +216,8 @@ test_64_concurrent_requests(void)
 
 	memset(c, 0, sizeof c);
 	for (i = 0; i < 64; i++)
-		docker_container_list(d, LABEL, 1, call_cb, &c[i]);
+		docker_container_list(
+		    d, "{\"label\":[\"" LABEL "\"]}", 1, call_cb, &c[i]);
 	for (;;) {
 		for (done = 0, i = 0; i < 64; i++)
 			done += c[i].done;
@@ -244,7 +245,8 @@ test_list_and_rename(void)
 	docker_container_rename(d, id, name, call_cb, &r);
 	spin(&r.done, 1);
 	CHECK(r.err == NULL);
-	docker_container_list(d, LABEL "=1", 1, call_cb, &l);
+	docker_container_list(
+	    d, "{\"label\":[\"" LABEL "=1\"]}", 1, call_cb, &l);
 	spin(&l.done, 1);
 	CHECK(l.err == NULL && strstr(l.body, id) != NULL);
 	CHECK(strstr(l.body, name) != NULL);
@@ -259,6 +261,23 @@ test_list_and_rename(void)
 	return 0;
 }
 
+/* Remove every container this test made, even after a failed check. */
+static void
+sweep_test_containers(void)
+{
+	struct call l = { 0 };
+	yajl_val v;
+	size_t i;
+
+	docker_container_list(d, "{\"label\":[\"" LABEL "\"]}", 1, call_cb, &l);
+	spin(&l.done, 1);
+	v = json_parse(l.body, strlen(l.body), NULL);
+	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++)
+		remove_container(json_str(v->u.array.values[i], "Id", NULL));
+	yajl_tree_free(v);
+	call_free(&l);
+}
+
 int
 main(void)
 {
@@ -271,12 +290,14 @@ main(void)
 	loop = loop_new(NULL);
 	if ((d = docker_new(loop, NULL, &e)) == NULL)
 		return 1;
+	sweep_test_containers();
 	RUN_TEST(test_ping_and_version);
 	RUN_TEST(test_error_statuses);
 	RUN_TEST(test_attach_roundtrip);
 	RUN_TEST(test_64_concurrent_requests);
 	RUN_TEST(test_list_and_rename);
 	rc = TAP_DONE();
+	sweep_test_containers();
 	docker_free(d);
 	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
 	loop_free(loop);
