@@ -170,7 +170,6 @@ static int
 config_pool_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 {
 	size_t i;
-	uint64_t u;
 	const char *k;
 	yajl_val v;
 
@@ -178,9 +177,12 @@ config_pool_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 		k = o->u.object.keys[i];
 		v = o->u.object.values[i];
 		if (strcmp(k, "size") == 0) {
-			if (get_uint(v, "pool.size", 256, &u, msg, len) == -1)
-				return -1;
-			c->pool_size = (unsigned)u;
+			/* 0 is allowed: no warm containers at all. */
+			if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 ||
+			    YAJL_GET_INTEGER(v) > 256)
+				return bad(msg, len, "pool.size",
+				    "a whole number from 0 to 256");
+			c->pool_size = (unsigned)YAJL_GET_INTEGER(v);
 		} else if (strcmp(k, "idleMs") == 0) {
 			if (get_uint(v, "pool.idleMs", 7 * 86400000ull,
 			        &c->pool_idle_ms, msg, len) == -1)

@@ -14,6 +14,7 @@
  *   any callback: the memory goes on the next loop turn.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -159,12 +160,31 @@ void
 docker_attach_free(struct docker_attach *a)
 {
 	struct evbuffer *out;
+	struct evbuffer_iovec v[4];
+	struct iovec iov[4];
+	struct msghdr msg;
+	int i, n;
 
 	if (a == NULL || a->freed)
 		return;
+	/*
+	 * The bufferevent owns its output (frozen for everyone else): peek
+	 * at what is queued and write it ourselves, once, without blocking.
+	 */
 	out = bufferevent_get_output(a->bev);
-	if (a->state == ATTACH_UPGRADED && evbuffer_get_length(out) > 0)
-		evbuffer_write(out, bufferevent_getfd(a->bev));
+	if (a->state == ATTACH_UPGRADED && evbuffer_get_length(out) > 0) {
+		n = evbuffer_peek(out, -1, NULL, v, 4);
+		for (i = 0; i < n && i < 4; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		memset(&msg, 0, sizeof msg);
+		msg.msg_iov = iov;
+		msg.msg_iovlen = (size_t)(n < 4 ? n : 4);
+		if (sendmsg(bufferevent_getfd(a->bev), &msg,
+		        MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+			log_debug("attach: final write: %s", strerror(errno));
+	}
 	a->freed = 1;
 	a->state = ATTACH_CLOSED;
 	memset(&a->cbs, 0, sizeof a->cbs);

@@ -95,8 +95,7 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
-	TAILQ_FOREACH_SAFE(r, &h->reqs, entry, tr)
-	{
+	TAILQ_FOREACH_SAFE (r, &h->reqs, entry, tr) {
 		TAILQ_REMOVE(&h->reqs, r, entry);
 		curl_multi_remove_handle(h->multi, r->easy);
 		http_req_free(r);

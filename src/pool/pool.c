@@ -55,6 +55,7 @@ struct pool_slot {
 	int creating_boxes; /* boxes being created for this slot */
 	int creating_warm;  /* shared warm containers being created */
 	int warm_known;     /* unclaimed warm containers seen in dockerd */
+	int hot;            /* a run of this key found a warm container */
 	TAILQ_ENTRY(pool_slot) entry;
 };
 
@@ -74,7 +75,8 @@ struct pool_wait {
 	void *arg;
 	struct http_req *req;
 	struct box *box;
-	char **cands;
+	char **cands; /* names of unclaimed warm containers */
+	char **ids;   /* and their ids */
 	size_t ncands;
 	size_t next;
 	char *claim_name;
@@ -94,6 +96,7 @@ struct pool {
 	int inflight;
 	int creating;
 	int swept;
+	int draining; /* shutting down: boxes that arrive now go away */
 	TAILQ_HEAD(, pool_slot) slots;
 	TAILQ_HEAD(, pool_wait) waits; /* listing or claiming */
 };
@@ -194,9 +197,9 @@ slot_get(struct pool *p, const struct pool_spec *spec)
 	char key[17];
 
 	pool_spec_key(spec, key);
-	TAILQ_FOREACH(s, &p->slots, entry)
-	if (strcmp(s->key, key) == 0)
-		return s;
+	TAILQ_FOREACH (s, &p->slots, entry)
+		if (strcmp(s->key, key) == 0)
+			return s;
 	s = xcalloc(1, sizeof *s);
 	s->p = p;
 	memcpy(s->key, key, sizeof key);
@@ -227,9 +230,12 @@ wait_free(struct pool_wait *w)
 {
 	size_t i;
 
-	for (i = 0; i < w->ncands; i++)
+	for (i = 0; i < w->ncands; i++) {
 		free(w->cands[i]);
+		free(w->ids[i]);
+	}
 	free(w->cands);
+	free(w->ids);
 	free(w->claim_name);
 	err_free(&w->err);
 	free(w);
@@ -274,6 +280,7 @@ wait_claimed(struct box *b, const struct err *e, void *arg)
 	}
 	if (w->slot->warm_known > 0)
 		w->slot->warm_known--;
+	w->slot->hot = 1;
 	wait_deliver(w, b, NULL);
 }
 
@@ -290,7 +297,7 @@ wait_renamed(const struct docker_reply *r, const struct err *e, void *arg)
 		return;
 	}
 	w->state = WAIT_CLAIM;
-	w->box = box_claim(w->p->d, w->claim_name, wait_claimed, w);
+	w->box = box_claim(w->p->d, w->ids[w->next - 1], wait_claimed, w);
 }
 
 /* Try the next unclaimed warm container; none left: create one. */
@@ -315,10 +322,9 @@ static void
 wait_listed(const struct docker_reply *r, const struct err *e, void *arg)
 {
 	struct pool_wait *w = arg;
-	yajl_val list = r->json, names;
-	size_t i, n, start;
-	const char *name, *state;
-	char **all;
+	yajl_val list = r->json, names, v;
+	size_t k, n, start;
+	const char *name, *state, *id;
 
 	w->req = NULL;
 	if (e != NULL) {
@@ -332,15 +338,22 @@ wait_listed(const struct docker_reply *r, const struct err *e, void *arg)
 		return;
 	}
 	n = YAJL_IS_ARRAY(list) ? list->u.array.len : 0;
-	all = n ? xcalloc(n, sizeof *all) : NULL;
+	if (n > 0) {
+		w->cands = xcalloc(n, sizeof *w->cands);
+		w->ids = xcalloc(n, sizeof *w->ids);
+	}
 	/* Created ones are being started by someone: count, don't claim. */
 	w->slot->warm_known = (int)n;
-	for (i = 0; i < n; i++) {
-		state = json_str(list->u.array.values[i], "State", NULL);
-		if (state == NULL || strcmp(state, "running") != 0)
-			continue;
-		names = json_get(list->u.array.values[i], "Names", NULL);
-		if (!YAJL_IS_ARRAY(names) || names->u.array.len == 0 ||
+	/* Start at a random entry: concurrent claimants spread out. */
+	start = n > 1 ? (size_t)random() % n : 0;
+	for (k = 0; k < n; k++) {
+		v = list->u.array.values[(start + k) % n];
+		state = json_str(v, "State", NULL);
+		id = json_str(v, "Id", NULL);
+		names = json_get(v, "Names", NULL);
+		if (state == NULL || strcmp(state, "running") != 0 ||
+		    id == NULL || !YAJL_IS_ARRAY(names) ||
+		    names->u.array.len == 0 ||
 		    !YAJL_IS_STRING(names->u.array.values[0]))
 			continue;
 		name = names->u.array.values[0]->u.string;
@@ -348,17 +361,9 @@ wait_listed(const struct docker_reply *r, const struct err *e, void *arg)
 			name++;
 		if (strncmp(name, POOL_WARM_PREFIX, strlen(POOL_WARM_PREFIX)))
 			continue;
-		all[w->ncands++] = xstrdup(name);
+		w->cands[w->ncands] = xstrdup(name);
+		w->ids[w->ncands++] = xstrdup(id);
 	}
-	/* Start at a random candidate: concurrent claimants spread out. */
-	if (w->ncands > 1) {
-		w->cands = xcalloc(w->ncands, sizeof *w->cands);
-		start = (size_t)random() % w->ncands;
-		for (i = 0; i < w->ncands; i++)
-			w->cands[i] = all[(start + i) % w->ncands];
-		free(all);
-	} else
-		w->cands = all;
 	wait_claim_next(w);
 }
 
@@ -456,6 +461,10 @@ slot_offer(struct pool_slot *slot, struct pool *p, struct box *b)
 	struct pool_wait *w;
 	struct ready *r;
 
+	if (p->draining) {
+		box_bye(b);
+		return;
+	}
 	if ((w = TAILQ_FIRST(&slot->waiters)) != NULL) {
 		wait_deliver(w, b, NULL);
 		return;
@@ -476,8 +485,7 @@ pool_pump(struct pool *p)
 	struct pool_slot *s;
 	cleanup_free char *name = NULL;
 
-	TAILQ_FOREACH(s, &p->slots, entry)
-	{
+	TAILQ_FOREACH (s, &p->slots, entry) {
 		for (;;) {
 			if (s->nwaiters <= s->creating_boxes ||
 			    p->creating >= (int)p->o.max_creating)
@@ -572,11 +580,20 @@ static void
 pool_refill(struct pool *p, struct pool_slot *slot)
 {
 	cleanup_free char *name = NULL;
+	int target;
 
 	while (p->creating < (int)p->o.max_creating) {
 		if (p->o.shared) {
-			if (slot->warm_known + slot->creating_warm >=
-			    (int)p->o.size)
+			/*
+			 * A key seen once gets one warm container (the next
+			 * run is fast); a key whose runs keep finding warm
+			 * ones gets the full size. One-off limits do not
+			 * leave a crowd of idle containers behind.
+			 */
+			target = slot->hot  ? (int)p->o.size
+			    : p->o.size > 0 ? 1
+			                    : 0;
+			if (slot->warm_known + slot->creating_warm >= target)
 				break;
 			warm_create(p, slot);
 			continue;
@@ -600,6 +617,7 @@ pool_prewarm(struct pool *p, const struct pool_spec *spec)
 	struct pool_slot *slot = slot_get(p, spec);
 	cleanup_buf struct buf f = { 0 };
 
+	slot->hot = 1;
 	if (!p->o.shared) {
 		pool_refill(p, slot);
 		return;
@@ -727,12 +745,11 @@ pool_drain(struct pool *p)
 	struct pool_slot *s;
 	struct ready *r;
 
-	TAILQ_FOREACH_SAFE(w, &p->waits, entry, tw)
-	pool_acquire_cancel(w);
-	TAILQ_FOREACH(s, &p->slots, entry)
-	{
-		TAILQ_FOREACH_SAFE(w, &s->waiters, entry, tw)
+	TAILQ_FOREACH_SAFE (w, &p->waits, entry, tw)
 		pool_acquire_cancel(w);
+	TAILQ_FOREACH (s, &p->slots, entry) {
+		TAILQ_FOREACH_SAFE (w, &s->waiters, entry, tw)
+			pool_acquire_cancel(w);
 		while ((r = TAILQ_FIRST(&s->ready)) != NULL) {
 			TAILQ_REMOVE(&s->ready, r, entry);
 			s->nready--;
@@ -741,6 +758,7 @@ pool_drain(struct pool *p)
 		}
 	}
 	p->o.size = 0; /* no more refills */
+	p->draining = 1;
 }
 
 void

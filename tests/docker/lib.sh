@@ -13,6 +13,12 @@ cd "$work"
 	exit 77
 }
 
+# Warm containers made by tests expire soon after the suite.
+default_config() {
+	printf '{"pool":{"idleMs":15000}}\n' >isol8.config.json
+}
+default_config
+
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() {
 	n=$((n + 1)); fails=$((fails + 1))

@@ -77,6 +77,6 @@ printf '{"defaults":{"timeout":800}}\n' >isol8.config.json
 run -e "print(1)"
 expect "an unknown config key is an error naming it" \
 	'[ "$rc" = 2 ] && echo "$err" | grep -q "defaults.timeout"'
-rm -f isol8.config.json
+default_config
 
 finish
