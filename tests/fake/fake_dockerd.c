@@ -17,6 +17,8 @@
 
 #include "fake_dockerd.h"
 
+static int busy_marker; /* the attach of a busy agent */
+
 struct fake_dockerd {
 	struct event_base *base;
 	struct evconnlistener *l;
@@ -27,6 +29,16 @@ struct fake_dockerd {
 	int requests;
 	struct bufferevent *stalled[64];
 	int nstalled;
+	struct fake_sim sim;
+	int renamed[8];
+	int next_id;
+};
+
+/* A delayed create answer. */
+struct fake_later {
+	struct fake_dockerd *f;
+	struct bufferevent *bev;
+	int ok;
 };
 
 static void
@@ -51,6 +63,11 @@ fake_send_and_close(struct bufferevent *bev, const void *data, size_t len)
 	bufferevent_setcb(bev, NULL, fake_write_done, fake_close_cb, NULL);
 }
 
+static void fake_sim_request(
+    struct fake_dockerd *, struct bufferevent *, const char *);
+static void fake_agent_cb(struct bufferevent *, void *);
+static void fake_close_cb(struct bufferevent *, short, void *);
+
 static void
 fake_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -70,10 +87,34 @@ fake_read_cb(struct bufferevent *bev, void *arg)
 	    "Upgrade: tcp\r\n\r\n";
 	struct linger lg = { 1, 0 };
 
+	char head[2048];
+	size_t hlen;
+
 	if (end.pos == -1)
 		return;
-	evbuffer_drain(in, evbuffer_get_length(in));
 	f->requests++;
+	if (f->mode == FAKE_SIM) {
+		const char *cl;
+		size_t clen = 0;
+
+		hlen = (size_t)end.pos + 4;
+		if (hlen >= sizeof head) {
+			bufferevent_free(bev);
+			return;
+		}
+		evbuffer_copyout(in, head, hlen);
+		head[hlen] = '\0';
+		if ((cl = strstr(head, "Content-Length: ")) != NULL)
+			clen = strtoul(cl + 16, NULL, 10);
+		if (evbuffer_get_length(in) < hlen + clen) {
+			f->requests--;
+			return; /* the body is still coming */
+		}
+		evbuffer_drain(in, hlen + clen);
+		fake_sim_request(f, bev, head);
+		return;
+	}
+	evbuffer_drain(in, evbuffer_get_length(in));
 	switch (f->mode) {
 	case FAKE_OK:
 		fake_send_and_close(bev, ok, sizeof ok - 1);
@@ -104,6 +145,8 @@ fake_read_cb(struct bufferevent *bev, void *arg)
 	case FAKE_ATTACH_OK:
 		bufferevent_write(bev, up, sizeof up - 1);
 		fake_send_and_close(bev, "\x01\0\0\0\0\0\0\x02hi", 10);
+		break;
+	case FAKE_SIM:
 		break;
 	}
 }
@@ -175,4 +218,156 @@ fake_dockerd_free(struct fake_dockerd *f)
 	unlink(f->path);
 	rmdir(f->dir);
 	free(f);
+}
+
+static void
+fake_reply(struct bufferevent *bev, int status, const char *body)
+{
+	char head[256];
+
+	snprintf(head, sizeof head,
+	    "HTTP/1.1 %d X\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %zu\r\n\r\n",
+	    status, strlen(body));
+	bufferevent_write(bev, head, strlen(head));
+	bufferevent_write(bev, body, strlen(body));
+}
+
+static void
+fake_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_later *l = arg;
+	char body[64];
+
+	(void)fd;
+	(void)what;
+	l->f->sim.creates_inflight--;
+	if (l->ok) {
+		snprintf(
+		    body, sizeof body, "{\"Id\":\"sim%08d\"}", ++l->f->next_id);
+		fake_reply(l->bev, 201, body);
+	} else
+		fake_reply(l->bev, 500, "{\"message\":\"boom\"}");
+	free(l);
+}
+
+/* One request of the simulated dockerd (connections are kept alive). */
+static void
+fake_sim_request(
+    struct fake_dockerd *f, struct bufferevent *bev, const char *head)
+{
+	struct fake_sim *s = &f->sim;
+	struct timeval tv;
+	struct fake_later *l;
+	char body[1024], path[512];
+	static const char up[] =
+	    "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
+	    "application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\n"
+	    "Upgrade: tcp\r\n\r\n";
+	size_t i, off;
+
+	if (sscanf(head, "%*s %511s", path) != 1)
+		path[0] = '\0';
+	if (strstr(path, "/containers/create") != NULL) {
+		s->creates++;
+		if (++s->creates_inflight > s->max_creates_inflight)
+			s->max_creates_inflight = s->creates_inflight;
+		l = calloc(1, sizeof *l);
+		l->f = f;
+		l->bev = bev;
+		l->ok = !s->fail_creates;
+		tv.tv_sec = 0;
+		tv.tv_usec = s->create_delay_ms * 1000;
+		event_base_once(f->base, -1, EV_TIMEOUT, fake_later_cb, l, &tv);
+		/* The JSON body follows the header: read and dropped later. */
+		return;
+	}
+	if (strstr(path, "/attach?") != NULL) {
+		s->attaches++;
+		bufferevent_write(bev, up, sizeof up - 1);
+		/* Only warm containers (ids warmN) can be someone else's. */
+		bufferevent_setcb(bev, fake_agent_cb, NULL, fake_close_cb,
+		    s->agent_busy && strstr(path, "/containers/warm")
+		        ? (void *)&busy_marker
+		        : f);
+		return;
+	}
+	if (strstr(path, "/rename?") != NULL) {
+		for (i = 0; i < 8 && s->warm[i] != NULL; i++)
+			if (strstr(path, s->warm[i]) != NULL &&
+			    strstr(path, s->warm[i]) < strstr(path, "/rename"))
+				break;
+		if (i < 8 && s->warm[i] != NULL && !f->renamed[i]) {
+			f->renamed[i] = 1;
+			s->renames_ok++;
+			fake_reply(bev, 204, "");
+		} else {
+			s->renames_404++;
+			fake_reply(
+			    bev, 404, "{\"message\":\"No such container\"}");
+		}
+		return;
+	}
+	if (strstr(path, "/containers/json") != NULL) {
+		off = (size_t)snprintf(body, sizeof body, "[");
+		for (i = 0; i < 8 && s->warm[i] != NULL; i++)
+			off += (size_t)snprintf(body + off, sizeof body - off,
+			    "%s{\"Id\":\"warm%zu\",\"Names\":[\"/%s\"],"
+			    "\"State\":\"running\"}",
+			    i ? "," : "", i, s->warm[i]);
+		snprintf(body + off, sizeof body - off, "]");
+		fake_reply(bev, 200, body);
+		return;
+	}
+	if (strncmp(head, "DELETE", 6) == 0)
+		s->deletes++;
+	/* start, delete, kill: nothing to say. */
+	fake_reply(bev, 204, "");
+}
+
+/* After an attach: answer HELLO frames like an agent would. */
+static void
+fake_agent_cb(struct bufferevent *bev, void *arg)
+{
+	int busy = arg == (void *)&busy_marker;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned char h[8], frame[128], out[256];
+	uint32_t len, n;
+
+	while (evbuffer_get_length(in) >= 8) {
+		evbuffer_copyout(in, h, 8);
+		len = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 |
+		    (uint32_t)h[6] << 8 | h[7];
+		if (len > sizeof frame || evbuffer_get_length(in) < 8 + len)
+			return;
+		evbuffer_drain(in, 8);
+		evbuffer_remove(in, frame, len);
+		if (h[0] != 0x01 || len != 38)
+			continue;
+		/* READY{NONCE (the 32 bytes sent), VERSION 1, STATUS}. */
+		n = 0;
+		memcpy(out + 8, frame, 38);
+		n = 38;
+		memcpy(out + 8 + n, "\0\x02\0\0\0\x08\0\0\0\0\0\0\0\x01", 14);
+		n += 14;
+		memcpy(out + 8 + n, "\0\x03\0\0\0\x08\0\0\0\0\0\0\0", 13);
+		out[8 + n + 13] = (unsigned char)busy;
+		n += 14;
+		memcpy(out, "\x81\0\0\0", 4);
+		out[4] = 0, out[5] = 0, out[6] = 0, out[7] = (unsigned char)n;
+		/* Wrapped in a stdcopy stdout frame. */
+		{
+			unsigned char sc[8] = { 1, 0, 0, 0, 0, 0, 0,
+				(unsigned char)(n + 8) };
+
+			bufferevent_write(bev, sc, 8);
+			bufferevent_write(bev, out, n + 8);
+		}
+	}
+}
+
+struct fake_sim *
+fake_dockerd_sim(struct fake_dockerd *f)
+{
+	return &f->sim;
 }

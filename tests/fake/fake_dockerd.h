@@ -16,6 +16,28 @@ enum fake_mode {
 	FAKE_ATTACH_TRUNCATED, /* 101, then half a frame, then EOF */
 	FAKE_ATTACH_BAD_FRAME, /* 101, then a bad stdcopy header */
 	FAKE_ATTACH_OK,        /* 101, a stdout frame "hi", EOF */
+	FAKE_SIM,              /* a tiny dockerd: see struct fake_sim */
+};
+
+/*
+ * FAKE_SIM: creates answer after create_delay_ms (or 500 when
+ * fail_creates), starts and deletes succeed, the list returns the warm
+ * names, renames succeed once per warm name (then 404), and an attach
+ * answers HELLO as an agent would (busy for warm ones when agent_busy).
+ */
+struct fake_sim {
+	int create_delay_ms;
+	int fail_creates;
+	int agent_busy;
+	const char *warm[8]; /* names of unclaimed warm containers */
+	/* counters, read by the test */
+	int creates;
+	int creates_inflight;
+	int max_creates_inflight;
+	int renames_ok;
+	int renames_404;
+	int attaches;
+	int deletes;
 };
 
 struct fake_dockerd;
@@ -23,6 +45,8 @@ struct fake_dockerd *fake_dockerd_new(struct event_base *, enum fake_mode);
 void fake_dockerd_mode(struct fake_dockerd *, enum fake_mode);
 const char *fake_dockerd_host(struct fake_dockerd *);
 int fake_dockerd_requests(struct fake_dockerd *);
+struct fake_sim *fake_dockerd_sim(struct fake_dockerd *);
+struct fake_sim *fake_dockerd_sim(struct fake_dockerd *);
 void fake_dockerd_free(struct fake_dockerd *);
 
 #endif

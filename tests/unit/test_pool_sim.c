@@ -1,0 +1,189 @@
+/*
+ * The pool against the simulated dockerd (tests/fake): creations stay
+ * within max_creating however many acquires wait; a failing create is
+ * reported to its acquire and the pool goes on; a warm container is
+ * claimed once (rename 404 for the loser); an agent that answers busy
+ * sends the acquire on to a fresh container.
+ */
+#include <string.h>
+
+#include "tap.h"
+#include "pool/pool.h"
+#include "fake/fake_dockerd.h"
+
+static struct loop *loop;
+static const struct pool_spec spec = { "img", 64ll << 20, 1000000000, 16,
+	16ll << 20, 16ll << 20, "none" };
+
+struct got {
+	int done;
+	struct box *box;
+	struct err *err;
+};
+
+static void
+got_cb(struct box *b, const struct err *e, void *arg)
+{
+	struct got *g = arg;
+
+	g->done = 1;
+	g->box = b;
+	if (e != NULL)
+		g->err = err_dup(e);
+}
+
+static int
+all_done(struct got *g, int n)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += g[i].done;
+	return k == n;
+}
+
+struct fixture {
+	struct fake_dockerd *f;
+	struct fake_sim *sim;
+	struct docker *d;
+	struct pool *p;
+};
+
+static void
+setup(struct fixture *x, unsigned size, unsigned max_creating, int shared)
+{
+	struct pool_opts o;
+
+	x->f = fake_dockerd_new(loop_base(loop), FAKE_SIM);
+	x->sim = fake_dockerd_sim(x->f);
+	x->sim->create_delay_ms = 20;
+	x->d = docker_new(loop, fake_dockerd_host(x->f), NULL);
+	pool_opts_init(&o);
+	o.size = size;
+	o.max_creating = max_creating;
+	o.shared = shared;
+	x->p = pool_new(x->d, &o);
+}
+
+static void
+teardown(struct fixture *x)
+{
+	uint64_t t0 = now_ms();
+
+	pool_drain(x->p);
+	while (pool_busy(x->p) && now_ms() - t0 < 3000)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	pool_free(x->p);
+	docker_free(x->d);
+	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
+	fake_dockerd_free(x->f);
+}
+
+static int
+test_creations_are_bounded(void)
+{
+	struct fixture x;
+	struct got g[10];
+	int i;
+
+	memset(g, 0, sizeof g);
+	setup(&x, 0, 3, 0);
+	for (i = 0; i < 10; i++)
+		pool_acquire(x.p, &spec, got_cb, &g[i]);
+	while (!all_done(g, 10))
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	for (i = 0; i < 10; i++) {
+		CHECK(g[i].box != NULL && g[i].err == NULL);
+		pool_release(x.p, g[i].box, 1);
+	}
+	CHECK(x.sim->creates == 10);
+	CHECK(x.sim->max_creates_inflight <= 3);
+	CHECK(x.sim->max_creates_inflight >= 2);
+	teardown(&x);
+	return 0;
+}
+
+static int
+test_failed_create_is_reported(void)
+{
+	struct fixture x;
+	struct got g = { 0 }, h = { 0 };
+
+	setup(&x, 0, 2, 0);
+	x.sim->fail_creates = 1;
+	pool_acquire(x.p, &spec, got_cb, &g);
+	while (!g.done)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	CHECK(g.box == NULL && g.err != NULL);
+	CHECK(strstr(g.err->msg, "boom") != NULL);
+	err_free(&g.err);
+	/* The pool goes on. */
+	x.sim->fail_creates = 0;
+	pool_acquire(x.p, &spec, got_cb, &h);
+	while (!h.done)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	CHECK(h.box != NULL);
+	pool_release(x.p, h.box, 1);
+	teardown(&x);
+	return 0;
+}
+
+static int
+test_warm_claimed_once(void)
+{
+	struct fixture x;
+	struct got g[2];
+
+	memset(g, 0, sizeof g);
+	setup(&x, 0, 2, 1);
+	x.sim->warm[0] = "isol8-warm-k-1";
+	pool_acquire(x.p, &spec, got_cb, &g[0]);
+	pool_acquire(x.p, &spec, got_cb, &g[1]);
+	while (!all_done(g, 2))
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	CHECK(g[0].box != NULL && g[1].box != NULL);
+	CHECK(x.sim->renames_ok == 1 && x.sim->renames_404 == 1);
+	CHECK(x.sim->creates == 1);
+	CHECK(strcmp(box_id(g[0].box), "warm0") == 0 ||
+	    strcmp(box_id(g[1].box), "warm0") == 0);
+	pool_release(x.p, g[0].box, 1);
+	pool_release(x.p, g[1].box, 1);
+	teardown(&x);
+	return 0;
+}
+
+static int
+test_busy_agent_falls_back(void)
+{
+	struct fixture x;
+	struct got g = { 0 };
+
+	setup(&x, 0, 2, 1);
+	x.sim->warm[0] = "isol8-warm-k-2";
+	x.sim->agent_busy = 1;
+	pool_acquire(x.p, &spec, got_cb, &g);
+	while (!g.done)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	/* The busy warm one was skipped for a fresh container. */
+	CHECK(x.sim->renames_ok == 1 && x.sim->creates == 1);
+	CHECK(g.box != NULL && strncmp(box_id(g.box), "sim", 3) == 0);
+	pool_release(x.p, g.box, 1);
+	teardown(&x);
+	return 0;
+}
+
+int
+main(void)
+{
+	int rc;
+
+	loop = loop_new(NULL);
+	RUN_TEST(test_creations_are_bounded);
+	RUN_TEST(test_failed_create_is_reported);
+	RUN_TEST(test_warm_claimed_once);
+	RUN_TEST(test_busy_agent_falls_back);
+	rc = TAP_DONE();
+	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
+	loop_free(loop);
+	return rc;
+}
