@@ -20,12 +20,17 @@
  *   towards the program and towards the host are bounded by backpressure.
  */
 #include <sys/fsuid.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -588,6 +593,166 @@ file_get(const unsigned char *payload, uint32_t len)
 	close(fd);
 }
 
+/* Empty the directory dfd (closed here), depth first; -1 on failure. */
+static int
+wipe_dir(int dfd, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (depth > 64 || (d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			continue;
+		/* A directory (maybe chmod 000 by its owner): open it up. */
+		fd = openat(dirfd(d), de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1) {
+			fchmodat(dirfd(d), de->d_name, 0700, 0);
+			fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd == -1 ||
+		    (fchmod(fd, 0700), wipe_dir(fd, depth + 1)) == -1 ||
+		    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == -1)
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Whether a directory holds nothing (".isol8" in /tmp is ours). */
+static int
+dir_empty(const char *path)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n == 0;
+}
+
+/* Remove the sandbox user's SysV IPC objects; the count left behind. */
+static int
+wipe_ipc(void)
+{
+	static const char *files[] = { "/proc/sysvipc/shm", "/proc/sysvipc/sem",
+		"/proc/sysvipc/msg" };
+	char line[512];
+	int i, id, left = 0, pass;
+	FILE *f;
+
+	/* IPC_RMID checks the effective uid: act as the owner. */
+	if (seteuid(SANDBOX_UID) == -1)
+		return -1;
+	for (pass = 0; pass < 2; pass++) {
+		left = 0;
+		for (i = 0; i < 3; i++) {
+			if ((f = fopen(files[i], "re")) == NULL)
+				continue;
+			if (fgets(line, sizeof line, f) == NULL) {
+				fclose(f);
+				continue;
+			}
+			while (fgets(line, sizeof line, f) != NULL) {
+				/* "key id ...": the container's own IPC namespace. */
+				if (sscanf(line, "%*d %d", &id) != 1)
+					continue;
+				left++;
+				if (pass == 1)
+					continue;
+				if (i == 0)
+					shmctl(id, IPC_RMID, NULL);
+				else if (i == 1)
+					semctl(id, 0, IPC_RMID);
+				else
+					msgctl(id, IPC_RMID, NULL);
+			}
+			fclose(f);
+		}
+	}
+	if (seteuid(0) == -1)
+		_exit(4); /* cannot happen: never continue half-privileged */
+	return left;
+}
+
+/* Whether a process other than PID 1 is left in the container. */
+static int
+others_alive(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] > '0' && de->d_name[0] <= '9' &&
+		    atoi(de->d_name) != 1)
+			n++;
+	closedir(d);
+	return n > 0;
+}
+
+/*
+ * Make the container as the next run would find a fresh one: kill every
+ * sandbox process, empty /sandbox, /tmp and /dev/shm, remove SysV IPC
+ * objects, then verify all of it. OK only when verified; on ERROR the host
+ * discards the container.
+ */
+static void
+scrub(void)
+{
+	static const char *dirs[] = { "/sandbox", "/tmp", "/dev/shm" };
+	struct rusage ru;
+	int i, fd, failed = 0, status;
+	uint64_t until = now_ms() + 1000;
+
+	if (A.run.active) {
+		send_error("cannot scrub during a run");
+		return;
+	}
+	do {
+		if (getpid() == 1)
+			kill(-1, SIGKILL);
+		while (wait4(-1, &status, WNOHANG, &ru) > 0)
+			;
+	} while (others_alive() && now_ms() < until);
+	as_sandbox(1);
+	for (i = 0; i < 3; i++) {
+		fd = open(
+		    dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != -1 && wipe_dir(fd, 0) == -1)
+			failed = 1;
+	}
+	as_sandbox(0);
+	if (wipe_ipc() != 0)
+		failed = 1;
+	for (i = 0; i < 3; i++)
+		if (!dir_empty(dirs[i]))
+			failed = 1;
+	if (others_alive())
+		failed = 1;
+	if (failed) {
+		send_error("scrub could not verify a clean sandbox");
+		return;
+	}
+	proto_frame(&A.out, PROTO_OK, NULL, 0);
+}
+
 static void
 hello(const unsigned char *p, uint32_t len)
 {
@@ -656,6 +821,9 @@ handle_frame(int type, const unsigned char *payload, uint32_t len)
 		break;
 	case PROTO_GET_FILE:
 		file_get(payload, len);
+		break;
+	case PROTO_SCRUB:
+		scrub();
 		break;
 	case PROTO_BYE:
 		if (r->active)

@@ -52,6 +52,7 @@ struct cli_config {
 extern const struct cli_cmd cmd_run_entry;
 extern const struct cli_cmd cmd_setup_entry;
 extern const struct cli_cmd cmd_config_entry;
+extern const struct cli_cmd cmd_bench_entry;
 
 /* config.c */
 int config_load(struct cli_config *, const char *, char *, size_t);

@@ -128,6 +128,7 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	po.size = e->opts.pool_size;
 	po.idle_ms = e->opts.pool_idle_ms;
 	po.shared = e->opts.pool_shared;
+	po.reuse = e->opts.pool_reuse && !e->opts.pool_shared;
 	e->pool = pool_new(e->docker, &po);
 	return e;
 }

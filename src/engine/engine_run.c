@@ -259,7 +259,8 @@ run_prepare(
 	proto_tlv_u64(&run->frames, PROTO_T_OUTPUT_CAP, req->max_output);
 	proto_tlv_u64(&run->frames, PROTO_T_STDIN,
 	    req->stdin_data != NULL || req->stdin_stream);
-	proto_tlv_u64(&run->frames, PROTO_T_ONESHOT, 1);
+	/* One-use: the agent exits after the run; with reuse it stays. */
+	proto_tlv_u64(&run->frames, PROTO_T_ONESHOT, !run->e->opts.pool_reuse);
 	proto_frame_end(&run->frames, at);
 	if (run->frames.len > PROTO_MAX_PAYLOAD + ENGINE_MAX_CODE * 2) {
 		free(file);
@@ -311,9 +312,9 @@ isol8_run_start(struct isol8_engine *e, const struct isol8_request *req,
 		err_set(&err, ERR_INVALID, "on_done callback is required");
 		goto fail;
 	}
+	run->e = e;
 	if (run_prepare(run, req, &err) == -1)
 		goto fail;
-	run->e = e;
 	run->cbs = *cbs;
 	run->arg = arg;
 	run->t_start = now_ms();
@@ -616,7 +617,7 @@ run_finish(struct isol8_run *run, struct err *e)
 	}
 	run->cbs.on_done(&run->result, e ? &pub : NULL, run->arg);
 	if (run->box != NULL)
-		pool_release(eng->pool, run->box, clean);
+		pool_release(eng->pool, &run->spec, run->box, clean);
 	err_free(&e);
 	if (!run->cancelled_pending)
 		run_free(run);

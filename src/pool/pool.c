@@ -257,6 +257,9 @@ wait_deliver(struct pool_wait *w, struct box *b, struct err *e)
 	err_free(&e);
 	wait_free(w);
 	pool_refill(p, slot);
+	/* Off the claim path: the sweep runs while the box is in use. */
+	if (p->o.shared && !p->swept)
+		pool_sweep(p);
 }
 
 static void
@@ -381,8 +384,6 @@ pool_acquire(
 	w->cb = cb;
 	w->arg = arg;
 	TAILQ_INSERT_TAIL(&p->waits, w, entry);
-	if (p->o.shared && !p->swept)
-		pool_sweep(p);
 	if ((r = TAILQ_FIRST(&w->slot->ready)) != NULL) {
 		TAILQ_REMOVE(&w->slot->ready, r, entry);
 		w->slot->nready--;
@@ -717,14 +718,80 @@ pool_acquire_cancel(struct pool_wait *w)
 	wait_free(w);
 }
 
-/* Take a box back: `clean` when its agent finished a one-shot run. */
-void
-pool_release(struct pool *p, struct box *b, int clean)
+struct scrub {
+	struct pool *p;
+	struct pool_slot *slot;
+	struct box *box;
+};
+
+static void
+scrub_frame(int type, const unsigned char *pl, uint32_t len, void *arg)
 {
-	if (clean)
-		box_close(b);
-	else
+	struct scrub *sc = arg;
+	struct pool *p = sc->p;
+
+	(void)pl;
+	(void)len;
+	if (type != PROTO_OK && type != PROTO_ERROR)
+		return;
+	p->inflight--;
+	if (type == PROTO_OK && !p->draining)
+		slot_offer(sc->slot, p, sc->box);
+	else {
+		if (type == PROTO_ERROR)
+			log_warnx("pool: a container failed its scrub: "
+			          "discarded");
+		box_discard(sc->box, &p->inflight);
+	}
+	free(sc);
+	pool_pump(p);
+}
+
+static void
+scrub_lost(const struct err *e, void *arg)
+{
+	struct scrub *sc = arg;
+
+	log_warnx("pool: lost a container while scrubbing: %s", e->msg);
+	sc->p->inflight--;
+	box_discard(sc->box, &sc->p->inflight);
+	free(sc);
+}
+
+/*
+ * Take a box back. `clean`: its agent reported the end of the run. One-use
+ * (the default): the agent has exited by itself, nothing to do. With
+ * reuse, the agent scrubs and verifies the sandbox, and the box returns to
+ * its own key's slot -- never to another key. Anything else: removed.
+ */
+void
+pool_release(
+    struct pool *p, const struct pool_spec *spec, struct box *b, int clean)
+{
+	static const struct box_cbs cbs = { scrub_frame, scrub_lost };
+	struct proto_buf pb = { 0 };
+	struct scrub *sc;
+
+	if (!clean) {
 		box_discard(b, &p->inflight);
+		return;
+	}
+	if (!p->o.reuse || p->draining) {
+		if (p->o.reuse)
+			box_bye(b);
+		else
+			box_close(b);
+		return;
+	}
+	sc = xcalloc(1, sizeof *sc);
+	sc->p = p;
+	sc->slot = slot_get(p, spec);
+	sc->box = b;
+	p->inflight++;
+	box_set_cbs(b, &cbs, sc);
+	proto_frame(&pb, PROTO_SCRUB, NULL, 0);
+	box_send(b, &pb);
+	proto_buf_free(&pb);
 }
 
 /* Whether background work (creations, removals, listings) is under way. */

@@ -70,6 +70,7 @@ struct pool_opts {
 	unsigned size;         /* warm containers kept per key */
 	uint64_t idle_ms;      /* an unclaimed warm container expires */
 	int shared;            /* keep them in dockerd for other processes */
+	int reuse;             /* scrub boxes and run again (same key only) */
 	unsigned max_creating; /* container creations in flight, all keys */
 };
 typedef void (*pool_acquire_cb)(struct box *, const struct err *, void *);
@@ -82,6 +83,6 @@ int pool_busy(const struct pool *);
 struct pool_wait *pool_acquire(
     struct pool *, const struct pool_spec *, pool_acquire_cb, void *);
 void pool_acquire_cancel(struct pool_wait *);
-void pool_release(struct pool *, struct box *, int);
+void pool_release(struct pool *, const struct pool_spec *, struct box *, int);
 
 #endif

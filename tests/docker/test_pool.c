@@ -131,7 +131,7 @@ test_local_refill_and_drain(void)
 	pool_acquire(p, &spec, got_cb, &g);
 	spin(&g.done);
 	CHECK(g.box != NULL && now_us() - t0 < 5000);
-	pool_release(p, g.box, 0);
+	pool_release(p, &spec, g.box, 0);
 	pool_drain(p);
 	t0 = now_ms();
 	while (pool_busy(p) && now_ms() - t0 < 20000)

@@ -94,7 +94,7 @@ test_creations_are_bounded(void)
 		event_base_loop(loop_base(loop), EVLOOP_ONCE);
 	for (i = 0; i < 10; i++) {
 		CHECK(g[i].box != NULL && g[i].err == NULL);
-		pool_release(x.p, g[i].box, 1);
+		pool_release(x.p, &spec, g[i].box, 1);
 	}
 	CHECK(x.sim->creates == 10);
 	CHECK(x.sim->max_creates_inflight <= 3);
@@ -123,7 +123,7 @@ test_failed_create_is_reported(void)
 	while (!h.done)
 		event_base_loop(loop_base(loop), EVLOOP_ONCE);
 	CHECK(h.box != NULL);
-	pool_release(x.p, h.box, 1);
+	pool_release(x.p, &spec, h.box, 1);
 	teardown(&x);
 	return 0;
 }
@@ -146,8 +146,8 @@ test_warm_claimed_once(void)
 	CHECK(x.sim->creates == 1);
 	CHECK(strcmp(box_id(g[0].box), "warm0") == 0 ||
 	    strcmp(box_id(g[1].box), "warm0") == 0);
-	pool_release(x.p, g[0].box, 1);
-	pool_release(x.p, g[1].box, 1);
+	pool_release(x.p, &spec, g[0].box, 1);
+	pool_release(x.p, &spec, g[1].box, 1);
 	teardown(&x);
 	return 0;
 }
@@ -167,7 +167,7 @@ test_busy_agent_falls_back(void)
 	/* The busy warm one was skipped for a fresh container. */
 	CHECK(x.sim->renames_ok == 1 && x.sim->creates == 1);
 	CHECK(g.box != NULL && strncmp(box_id(g.box), "sim", 3) == 0);
-	pool_release(x.p, g.box, 1);
+	pool_release(x.p, &spec, g.box, 1);
 	teardown(&x);
 	return 0;
 }
