@@ -18,12 +18,45 @@ setup_progress(const char *line, void *arg)
 	fflush(stdout);
 }
 
+/* Warm containers for every runtime, with the configured run defaults. */
+static int
+setup_prewarm(struct isol8_engine *e, const struct cli_config *cfg)
+{
+	static const char *const runtimes[] = { "python", "node", "bun", "deno",
+		"bash" };
+	struct isol8_request req;
+	struct isol8_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++) {
+		isol8_request_init(&req);
+		req.runtime = runtimes[i];
+		req.timeout_ms = cfg->timeout_ms;
+		req.memory = cfg->memory;
+		req.cpus = cfg->cpus;
+		req.pids = cfg->pids;
+		req.sandbox_size = cfg->sandbox_size;
+		req.tmp_size = cfg->tmp_size;
+		req.max_output = cfg->max_output;
+		req.network = cfg->network;
+		req.image = cfg->image;
+		if (isol8_engine_prewarm(e, &req, &err) == -1)
+			return cli_exit_for(&err);
+	}
+	isol8_engine_drain(e, 60000);
+	printf("prewarmed %u warm container(s) per runtime (idle expiry "
+	       "%llu s)\n",
+	    cfg->pool_size, (unsigned long long)(cfg->pool_idle_ms / 1000));
+	return 0;
+}
+
 static int
 cmd_setup(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "agent", required_argument, NULL, 'a' },
+		{ "prewarm", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -33,7 +66,7 @@ cmd_setup(int argc, char **argv)
 	struct isol8_error err;
 	struct cli_config cfg;
 	char msg[1024];
-	int c, rc;
+	int c, rc, prewarm = 0;
 
 	isol8_setup_opts_init(&so);
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
@@ -44,6 +77,9 @@ cmd_setup(int argc, char **argv)
 		case 'a':
 			so.agent_path = optarg;
 			break;
+		case 'p':
+			prewarm = 1;
+			break;
 		case 'h':
 			printf(
 			    "usage: isol8 setup [--force] [--agent PATH]\n\n"
@@ -53,7 +89,13 @@ cmd_setup(int argc, char **argv)
 			    "version from a\nhardened container.\n\n"
 			    "  -f, --force     rebuild the runtime images\n"
 			    "      --agent P   the isol8-agent binary to bake "
-			    "in\n");
+			    "in\n"
+			    "      --prewarm   then start warm containers for "
+			    "every runtime with the\n"
+			    "                  configured defaults (pool.size "
+			    "each), so that the\n"
+			    "                  first `isol8 run` is fast "
+			    "too\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -74,6 +116,8 @@ cmd_setup(int argc, char **argv)
 		return cli_exit_for(&err);
 	}
 	rc = isol8_setup_sync(e, &so, &err) == 0 ? 0 : cli_exit_for(&err);
+	if (rc == 0 && prewarm)
+		rc = setup_prewarm(e, &cfg);
 	if (rc == 0)
 		printf("setup complete\n");
 	isol8_engine_free(e);

@@ -163,17 +163,13 @@ docker_image_inspect(
 	return docker_call(d, "GET", path, NULL, cb, arg);
 }
 
-/* List images carrying a label ("key" or "key=value"). */
+/* List images matching a filters document ({"label":[...],...}). */
 struct http_req *
-docker_image_list(struct docker *d, const char *label, docker_cb cb, void *arg)
+docker_image_list(
+    struct docker *d, const char *filters, docker_cb cb, void *arg)
 {
-	cleanup_free char *esc = NULL, *path = NULL;
-	cleanup_buf struct buf f = { 0 };
+	cleanup_free char *esc = docker_escape(filters), *path = NULL;
 
-	buf_addstr(&f, "{\"label\":[\"");
-	json_escape(&f, label, strlen(label));
-	buf_addstr(&f, "\"]}");
-	esc = docker_escape(f.data);
 	path = xasprintf("/images/json?filters=%s", esc);
 	return docker_call(d, "GET", path, NULL, cb, arg);
 }

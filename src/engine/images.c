@@ -38,6 +38,8 @@ struct setup {
 	const struct isol8_setup_opts *o;
 	struct buf agent;
 	char base_tag[64];
+	char *old_ids[8]; /* superseded images still in use by warm ones */
+	int nold;
 };
 
 struct sync_call {
@@ -290,17 +292,139 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 		free(old_id);
 		return err_wrap(errp, "building %s", tag);
 	}
-	/* The previous build is now dangling: remove it (if unused). */
-	if (old_id != NULL) {
-		struct sync_call rc = { 0 };
+	/* The previous build is superseded: removed after its containers. */
+	if (old_id != NULL && s->nold < (int)nitems(s->old_ids))
+		s->old_ids[s->nold++] = old_id;
+	else
+		free(old_id);
+	return 0;
+}
 
-		docker_image_remove(s->e->docker, old_id, 0, sync_cb, &rc);
+/*
+ * Warm containers started from an image that has since been rebuilt would
+ * still match their pool key (it names the image, not its id): remove
+ * every unclaimed warm container whose image id is no longer current.
+ */
+static int
+stale_warm_remove(struct setup *s, struct err **errp)
+{
+	struct sync_call c = { .s = s };
+	const char *image, *id, *cid;
+	yajl_val list = NULL, v = NULL;
+	size_t i;
+	int n = 0;
+
+	docker_container_list(s->e->docker,
+	    "{\"label\":[\"" POOL_LABEL_KIND "=warm\"]}", 1, sync_cb, &c);
+	engine_wait(s->e, &c.done);
+	if (c.err != NULL) {
+		*errp = c.err;
+		buf_free(&c.body);
+		return -1;
+	}
+	list = json_parse(c.body.data ? c.body.data : "[]", c.body.len, errp);
+	buf_free(&c.body);
+	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+		image = json_str(list->u.array.values[i], "Image", NULL);
+		id = json_str(list->u.array.values[i], "ImageID", NULL);
+		cid = json_str(list->u.array.values[i], "Id", NULL);
+		if (image == NULL || id == NULL || cid == NULL)
+			continue;
+		/*
+		 * dockerd shows an image id instead of the name once the
+		 * name has moved to a newer image: stale.
+		 */
+		if (strncmp(id, "sha256:", 7) == 0 &&
+		    strncmp(image, id + 7, strlen(image)) == 0)
+			goto remove;
+		if (image_inspect(s, image, &v, errp) == 0) {
+			const char *now = json_str(v, "Id", NULL);
+
+			if (now != NULL && strcmp(now, id) == 0) {
+				yajl_tree_free(v);
+				continue;
+			}
+			yajl_tree_free(v);
+		} else
+			err_free(errp);
+	remove : {
+		struct sync_call rc = { .s = s };
+
+		docker_container_remove(s->e->docker, cid, 1, sync_cb, &rc);
 		engine_wait(s->e, &rc.done);
 		err_free(&rc.err);
 		buf_free(&rc.body);
-		free(old_id);
+		n++;
 	}
+	}
+	yajl_tree_free(list);
+	if (n > 0)
+		say(s, "removed %d warm container(s) of older images", n);
+	for (i = 0; i < (size_t)s->nold; i++) {
+		struct sync_call rc = { .s = s };
+
+		docker_image_remove(
+		    s->e->docker, s->old_ids[i], 0, sync_cb, &rc);
+		engine_wait(s->e, &rc.done);
+		err_free(&rc.err);
+		buf_free(&rc.body);
+		free(s->old_ids[i]);
+	}
+	s->nold = 0;
 	return 0;
+}
+
+/* Remove superseded isol8 images: dangling builds and older bases. */
+static void
+images_prune(struct setup *s)
+{
+	static const char *const filters[] = {
+		"{\"dangling\":[\"true\"],\"label\":[\"" POOL_LABEL_MANAGED
+		"=true\"]}",
+		"{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}",
+	};
+	struct sync_call c = { .s = s };
+	cleanup_err struct err *e = NULL;
+	yajl_val list, tags;
+	const char *id, *tag;
+	size_t f, i;
+	int n = 0;
+
+	for (f = 0; f < nitems(filters); f++) {
+		c.done = 0;
+		docker_image_list(s->e->docker, filters[f], sync_cb, &c);
+		engine_wait(s->e, &c.done);
+		list = c.err ? NULL
+		             : json_parse(c.body.data ? c.body.data : "[]",
+		                   c.body.len, &e);
+		err_free(&c.err);
+		buf_free(&c.body);
+		for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+			struct sync_call rc = { .s = s };
+
+			id = json_str(list->u.array.values[i], "Id", NULL);
+			tags =
+			    json_get(list->u.array.values[i], "RepoTags", NULL);
+			tag = YAJL_IS_ARRAY(tags) && tags->u.array.len > 0 &&
+			        YAJL_IS_STRING(tags->u.array.values[0])
+			    ? tags->u.array.values[0]->u.string
+			    : NULL;
+			if (id == NULL ||
+			    (f == 1 && tag != NULL &&
+			        strcmp(tag, s->base_tag) == 0))
+				continue;
+			/* In use (a warm container): it stays, for now. */
+			docker_image_remove(s->e->docker,
+			    f == 1 && tag ? tag : id, 0, sync_cb, &rc);
+			engine_wait(s->e, &rc.done);
+			n += rc.err == NULL;
+			err_free(&rc.err);
+			buf_free(&rc.body);
+		}
+		yajl_tree_free(list);
+	}
+	if (n > 0)
+		say(s, "removed %d superseded image(s)", n);
 }
 
 /* Each runtime prints its version from a hardened container. */
@@ -369,6 +493,9 @@ isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
 	for (i = 0; i < n; i++)
 		if (runtime_ensure(&s, &rts[i], &err) == -1)
 			goto fail;
+	if (stale_warm_remove(&s, &err) == -1)
+		goto fail;
+	images_prune(&s);
 	say(&s, "self-check:");
 	for (i = 0; i < n; i++)
 		if (self_check(&s, &rts[i], &err) == -1)
@@ -379,5 +506,7 @@ fail:
 	engine_error(errp, err);
 	err_free(&err);
 	buf_free(&s.agent);
+	for (i = 0; i < (size_t)s.nold; i++)
+		free(s.old_ids[i]);
 	return -1;
 }

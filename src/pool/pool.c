@@ -33,6 +33,7 @@
 #include "pool.h"
 
 #define POOL_RUN_IDLE_MS 60000 /* a claimed box idle this long exits */
+#define POOL_BACKOFF_MS 5000   /* after a failed refill of a key */
 #define POOL_WARM_PREFIX "isol8-warm-"
 #define POOL_RUN_PREFIX "isol8-run-"
 
@@ -52,10 +53,11 @@ struct pool_slot {
 	TAILQ_HEAD(, pool_wait) waiters; /* waiting for a created box */
 	int nready;
 	int nwaiters;
-	int creating_boxes; /* boxes being created for this slot */
-	int creating_warm;  /* shared warm containers being created */
-	int warm_known;     /* unclaimed warm containers seen in dockerd */
-	int hot;            /* a run of this key found a warm container */
+	int creating_boxes;     /* boxes being created for this slot */
+	int creating_warm;      /* shared warm containers being created */
+	int warm_known;         /* unclaimed warm containers seen in dockerd */
+	int hot;                /* a run of this key found a warm container */
+	uint64_t backoff_until; /* a refill failed: no retry before then */
 	TAILQ_ENTRY(pool_slot) entry;
 };
 
@@ -479,7 +481,10 @@ slot_offer(struct pool_slot *slot, struct pool *p, struct box *b)
 	(void)p;
 }
 
-/* Start creations for waiters that have none coming, within the bound. */
+/*
+ * Use the creation slots that are free: first for waiters that have no
+ * box coming, then for refills the bound had held back.
+ */
 static void
 pool_pump(struct pool *p)
 {
@@ -499,12 +504,15 @@ pool_pump(struct pool *p)
 			    created_box, s);
 		}
 	}
+	TAILQ_FOREACH (s, &p->slots, entry)
+		pool_refill(p, s);
 }
 
 static void
 warm_started(const struct docker_reply *r, const struct err *e, void *arg)
 {
 	struct warm *wm = arg;
+	struct pool *p = wm->p;
 
 	(void)r;
 	wm->p->creating--;
@@ -512,6 +520,7 @@ warm_started(const struct docker_reply *r, const struct err *e, void *arg)
 	wm->slot->creating_warm--;
 	if (e != NULL) {
 		log_warnx("pool: starting a warm container: %s", e->msg);
+		wm->slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 		wm->p->inflight++;
 		docker_container_remove(
 		    wm->p->d, wm->id, 1, pool_bg_done, wm->p);
@@ -519,6 +528,7 @@ warm_started(const struct docker_reply *r, const struct err *e, void *arg)
 		wm->slot->warm_known++;
 	free(wm->id);
 	free(wm);
+	pool_pump(p);
 }
 
 static void
@@ -530,6 +540,7 @@ warm_created(const struct docker_reply *r, const struct err *e, void *arg)
 	if (e != NULL || (id = json_str(r->json, "Id", NULL)) == NULL) {
 		log_warnx("pool: creating a warm container: %s",
 		    e ? e->msg : "no Id");
+		wm->slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 		wm->p->creating--;
 		wm->p->inflight--;
 		wm->slot->creating_warm--;
@@ -569,9 +580,10 @@ refill_box(struct box *b, const struct err *e, void *arg)
 
 	slot->creating_boxes--;
 	p->creating--;
-	if (e != NULL)
+	if (e != NULL) {
 		log_warnx("pool: refilling: %s", e->msg);
-	else
+		slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
+	} else
 		slot_offer(slot, p, b);
 	pool_pump(p);
 }
@@ -583,6 +595,8 @@ pool_refill(struct pool *p, struct pool_slot *slot)
 	cleanup_free char *name = NULL;
 	int target;
 
+	if (now_ms() < slot->backoff_until)
+		return;
 	while (p->creating < (int)p->o.max_creating) {
 		if (p->o.shared) {
 			/*
