@@ -53,7 +53,9 @@ struct pool_slot {
 	TAILQ_HEAD(, pool_wait) waiters; /* waiting for a created box */
 	int nready;
 	int nwaiters;
-	int creating_boxes;     /* boxes being created for this slot */
+	int creating_boxes; /* boxes being created for this slot */
+	int scrubbing;      /* boxes coming back after a scrub */
+	int lent; /* boxes out with a run (they come back with reuse) */
 	int creating_warm;      /* shared warm containers being created */
 	int warm_known;         /* unclaimed warm containers seen in dockerd */
 	int hot;                /* a run of this key found a warm container */
@@ -255,6 +257,8 @@ wait_deliver(struct pool_wait *w, struct box *b, struct err *e)
 		slot->nwaiters--;
 	} else
 		TAILQ_REMOVE(&p->waits, w, entry);
+	if (b != NULL)
+		slot->lent++;
 	w->cb(b, e, w->arg);
 	err_free(&e);
 	wait_free(w);
@@ -493,8 +497,18 @@ pool_pump(struct pool *p)
 
 	TAILQ_FOREACH (s, &p->slots, entry) {
 		for (;;) {
-			if (s->nwaiters <= s->creating_boxes ||
+			/* Boxes being scrubbed are coming too: no new ones. */
+			if (s->nwaiters <= s->creating_boxes + s->scrubbing ||
 			    p->creating >= (int)p->o.max_creating)
+				break;
+			/*
+			 * With reuse, pool.size is how many containers a key
+			 * has; lent ones come back, so waiters wait for them.
+			 */
+			if (p->o.reuse &&
+			    s->lent + s->scrubbing + s->creating_boxes +
+			            s->nready >=
+			        (int)(p->o.size > 0 ? p->o.size : 1))
 				break;
 			free(name);
 			name = pool_run_name();
@@ -613,7 +627,8 @@ pool_refill(struct pool *p, struct pool_slot *slot)
 			warm_create(p, slot);
 			continue;
 		}
-		if (slot->nready + slot->creating_boxes - slot->nwaiters >=
+		if (slot->nready + slot->creating_boxes + slot->scrubbing +
+		        (p->o.reuse ? slot->lent : 0) - slot->nwaiters >=
 		    (int)p->o.size)
 			break;
 		free(name);
@@ -749,6 +764,7 @@ scrub_frame(int type, const unsigned char *pl, uint32_t len, void *arg)
 	if (type != PROTO_OK && type != PROTO_ERROR)
 		return;
 	p->inflight--;
+	sc->slot->scrubbing--;
 	if (type == PROTO_OK && !p->draining)
 		slot_offer(sc->slot, p, sc->box);
 	else {
@@ -768,6 +784,7 @@ scrub_lost(const struct err *e, void *arg)
 
 	log_warnx("pool: lost a container while scrubbing: %s", e->msg);
 	sc->p->inflight--;
+	sc->slot->scrubbing--;
 	box_discard(sc->box, &sc->p->inflight);
 	free(sc);
 }
@@ -783,9 +800,12 @@ pool_release(
     struct pool *p, const struct pool_spec *spec, struct box *b, int clean)
 {
 	static const struct box_cbs cbs = { scrub_frame, scrub_lost };
+	struct pool_slot *slot = slot_get(p, spec);
 	struct proto_buf pb = { 0 };
 	struct scrub *sc;
 
+	if (slot->lent > 0)
+		slot->lent--;
 	if (!clean) {
 		box_discard(b, &p->inflight);
 		return;
@@ -799,9 +819,10 @@ pool_release(
 	}
 	sc = xcalloc(1, sizeof *sc);
 	sc->p = p;
-	sc->slot = slot_get(p, spec);
+	sc->slot = slot;
 	sc->box = b;
 	p->inflight++;
+	sc->slot->scrubbing++;
 	box_set_cbs(b, &cbs, sc);
 	proto_frame(&pb, PROTO_SCRUB, NULL, 0);
 	box_send(b, &pb);
