@@ -627,9 +627,16 @@ pool_refill(struct pool *p, struct pool_slot *slot)
 			warm_create(p, slot);
 			continue;
 		}
-		if (slot->nready + slot->creating_boxes + slot->scrubbing +
-		        (p->o.reuse ? slot->lent : 0) - slot->nwaiters >=
-		    (int)p->o.size)
+		/*
+		 * One-use: keep `size` ready beyond what waiters will take.
+		 * Reuse: `size` boxes in all, lent and scrubbing included.
+		 */
+		if (p->o.reuse ? slot->nready + slot->creating_boxes +
+		                slot->scrubbing + slot->lent >=
+		            (int)p->o.size
+		               : slot->nready + slot->creating_boxes -
+		                slot->nwaiters >=
+		            (int)p->o.size)
 			break;
 		free(name);
 		name = pool_run_name();
@@ -765,6 +772,8 @@ scrub_frame(int type, const unsigned char *pl, uint32_t len, void *arg)
 		return;
 	p->inflight--;
 	sc->slot->scrubbing--;
+	log_debug("pool: scrub of %.12s: %s", box_id(sc->box),
+	    type == PROTO_OK ? "ok" : "failed");
 	if (type == PROTO_OK && !p->draining)
 		slot_offer(sc->slot, p, sc->box);
 	else {
@@ -806,6 +815,8 @@ pool_release(
 
 	if (slot->lent > 0)
 		slot->lent--;
+	log_debug("pool: release %.12s clean=%d reuse=%d", box_id(b), clean,
+	    p->o.reuse);
 	if (!clean) {
 		box_discard(b, &p->inflight);
 		return;

@@ -100,6 +100,7 @@ test_reuse_leaks_nothing(void)
 	o.pool_size = 1;
 	o.pool_reuse = 1;
 	o.max_concurrent = 1;
+	o.verbose = getenv("ISOL8_VERBOSE") ? 2 : 0;
 	CHECK((e = isol8_engine_new(base, &o, &err)) != NULL);
 	CHECK(run(e, plant, 128 << 20, &a) == 0 && a.exit_code == 0);
 	CHECK(strstr(buf_cstr(&a.out), "planted") != NULL);
