@@ -92,6 +92,13 @@ struct isol8_kv {
 	const char *value;
 };
 
+/* A file to put in the sandbox before a run. */
+struct isol8_file {
+	const char *path; /* relative to /sandbox, or absolute below it */
+	const void *data;
+	size_t len;
+};
+
 struct isol8_request {
 	const char *runtime; /* python, node, bun, deno, bash */
 	/* Exactly one of code (a program), cmd (a bash command line) or
@@ -120,7 +127,12 @@ struct isol8_request {
 	uint64_t tmp_size;     /* /tmp tmpfs, default 256 MiB */
 	uint64_t max_output;   /* stdout + stderr, default 1 MiB */
 	const char *network;   /* "none" (default) or "host" */
-	const char *session;   /* NULL: a one-use container */
+	const struct isol8_file *files; /* written before the run */
+	size_t files_len;
+	const char *const *outputs; /* files read back after the run */
+	size_t outputs_len;         /* (below /sandbox or /tmp; at most 64) */
+	uint64_t max_output_file;   /* per output file, default 8 MiB */
+	const char *session;        /* NULL: a one-use container */
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *);
@@ -130,6 +142,14 @@ ISOL8_API int isol8_engine_prewarm(
 /* Warm the pool for the containers such requests need (in the background). */
 ISOL8_API int isol8_engine_prewarm(
     struct isol8_engine *, const struct isol8_request *, struct isol8_error *);
+
+/* A file read back after a run: data, or why it could not be read. */
+struct isol8_output_file {
+	const char *path;
+	const char *data;
+	size_t len;
+	const char *error;
+};
 
 struct isol8_result {
 	int exit_code;         /* the program's, or 128 + signal */
@@ -144,7 +164,9 @@ struct isol8_result {
 	uint64_t peak_rss_kb;  /* peak resident memory, main process */
 	uint64_t stdout_bytes; /* as produced, before masking */
 	uint64_t stderr_bytes;
-	const char *container_id; /* valid during on_done only */
+	const char *container_id;                /* valid during on_done only */
+	const struct isol8_output_file *outputs; /* valid during on_done */
+	size_t outputs_len;
 };
 
 struct isol8_callbacks {

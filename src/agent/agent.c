@@ -51,6 +51,7 @@
 #define READ_CHUNK (64u << 10)
 #define DRAIN_GRACE_MS 200 /* after the last kill, wait this for EOF */
 #define GET_FILE_MAX (256ull << 20)
+#define OUTPUTS_MAX (32ull << 20) /* all output files of a run */
 
 extern char **environ;
 
@@ -71,6 +72,9 @@ struct run {
 	uint64_t oom_before;
 	int timed_out, truncated, killed_all;
 	int oneshot;
+	char *outputs[PROTO_MAX_OUTPUTS]; /* copied: the frame is gone */
+	int noutputs;
+	uint64_t output_max;
 };
 
 static struct {
@@ -85,6 +89,7 @@ static struct {
 	struct run run;
 } A;
 
+static uint64_t send_file(const char *, uint64_t, int);
 static void agent_log(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 static void
@@ -305,6 +310,13 @@ run_start(const unsigned char *payload, uint32_t len)
 	r->deadline_ms = req.timeout_ms ? r->start_ms + req.timeout_ms : 0;
 	r->cap = req.output_cap;
 	r->oneshot = req.oneshot;
+	for (r->noutputs = 0; r->noutputs < req.noutputs; r->noutputs++)
+		if ((r->outputs[r->noutputs] =
+		            strdup(req.outputs[r->noutputs])) == NULL)
+			abort();
+	r->output_max = req.output_max && req.output_max < GET_FILE_MAX
+	    ? req.output_max
+	    : GET_FILE_MAX;
 	return;
 fail:
 	close_fd(&in[0]), close_fd(&in[1]);
@@ -317,9 +329,10 @@ run_finish(void)
 {
 	struct run *r = &A.run;
 	struct rusage ru;
-	uint64_t cpu, flags = 0;
+	uint64_t cpu, flags = 0, total = 0;
 	int64_t code = -1, sig = 0;
 	size_t at;
+	int i;
 
 	getrusage(RUSAGE_CHILDREN, &ru);
 	cpu = (uint64_t)(ru.ru_utime.tv_sec - r->ru_before.ru_utime.tv_sec +
@@ -341,6 +354,17 @@ run_finish(void)
 		flags |= PROTO_F_OOM;
 	if (r->truncated)
 		flags |= PROTO_F_TRUNCATED;
+	/* The run's output files first: EXIT is the last frame of a run. */
+	for (i = 0; i < r->noutputs; i++) {
+		total += send_file(r->outputs[i],
+		    total < OUTPUTS_MAX ? (r->output_max < OUTPUTS_MAX - total
+		                                  ? r->output_max
+		                                  : OUTPUTS_MAX - total)
+		                        : 0,
+		    1);
+		free(r->outputs[i]);
+	}
+	r->noutputs = 0;
 	at = proto_frame_begin(&A.out, PROTO_EXIT);
 	proto_tlv_u64(&A.out, PROTO_T_EXIT_CODE, (uint64_t)code);
 	proto_tlv_u64(&A.out, PROTO_T_SIGNAL, (uint64_t)sig);
@@ -535,41 +559,53 @@ file_put(const unsigned char *payload, uint32_t len)
 		proto_frame(&A.out, PROTO_OK, NULL, 0);
 }
 
-static void
-file_get(const unsigned char *payload, uint32_t len)
+/*
+ * Send a file as FILE frames (DATA chunks, END on the last). For a
+ * GET_FILE a failure is an ERROR frame; for a run's output file
+ * (`tagged`) every frame carries PATH and a failure is a FILE with MSG, so
+ * one missing output does not fail the run. Returns the bytes sent.
+ */
+static uint64_t
+send_file(const char *path, uint64_t max, int tagged)
 {
 	unsigned char *chunk;
-	struct proto_file f;
+	char msg[256];
 	struct stat st;
+	uint64_t sent = 0;
 	ssize_t n;
 	size_t at;
 	int fd;
 
-	if (proto_file_decode(payload, len, &f) == -1 || f.path == NULL) {
-		send_error("malformed GET_FILE frame");
-		return;
-	}
-	if (f.max_size == 0 || f.max_size > GET_FILE_MAX)
-		f.max_size = GET_FILE_MAX;
+	msg[0] = '\0';
 	as_sandbox(1);
-	fd = open_confined(f.path, O_RDONLY | O_NONBLOCK, 0, 0);
+	fd = open_confined(path, O_RDONLY | O_NONBLOCK, 0, 0);
 	as_sandbox(0);
-	if (fd == -1) {
-		send_error("cannot read `%s`: %s", f.path, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		send_error("cannot read `%s`: not a regular file", f.path);
-		close(fd);
-		return;
-	}
-	if ((uint64_t)st.st_size > f.max_size) {
-		send_error("cannot read `%s`: %lld bytes is over the %llu-byte "
-		           "limit",
-		    f.path, (long long)st.st_size,
-		    (unsigned long long)f.max_size);
-		close(fd);
-		return;
+	if (fd == -1)
+		snprintf(msg, sizeof msg, "cannot read `%s`: %s", path,
+		    strerror(errno));
+	else if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		snprintf(msg, sizeof msg,
+		    "cannot read `%s`: not a regular "
+		    "file",
+		    path);
+	else if ((uint64_t)st.st_size > max)
+		snprintf(msg, sizeof msg,
+		    "cannot read `%s`: %lld bytes is "
+		    "over the %llu-byte limit",
+		    path, (long long)st.st_size, (unsigned long long)max);
+	if (msg[0] != '\0') {
+		if (fd != -1)
+			close(fd);
+		if (!tagged) {
+			send_error("%s", msg);
+			return 0;
+		}
+		at = proto_frame_begin(&A.out, PROTO_FILE);
+		proto_tlv_str(&A.out, PROTO_T_PATH, path);
+		proto_tlv_str(&A.out, PROTO_T_MSG, msg);
+		proto_tlv_u64(&A.out, PROTO_T_END, 1);
+		proto_frame_end(&A.out, at);
+		return 0;
 	}
 	if ((chunk = malloc(PROTO_CHUNK)) == NULL)
 		abort();
@@ -577,20 +613,38 @@ file_get(const unsigned char *payload, uint32_t len)
 		n = read(fd, chunk, PROTO_CHUNK);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			send_error(
-			    "cannot read `%s`: %s", f.path, strerror(errno));
-			break;
-		}
+		/* A file that grows while read: stop at the limit. */
+		if (n > 0 && sent + (uint64_t)n > max)
+			n = (ssize_t)(max - sent);
 		at = proto_frame_begin(&A.out, PROTO_FILE);
-		proto_tlv(&A.out, PROTO_T_DATA, chunk, (size_t)n);
-		proto_tlv_u64(&A.out, PROTO_T_END, n == 0);
+		if (tagged)
+			proto_tlv_str(&A.out, PROTO_T_PATH, path);
+		if (n < 0)
+			proto_tlv_str(&A.out, PROTO_T_MSG, strerror(errno));
+		proto_tlv(&A.out, PROTO_T_DATA, chunk, n > 0 ? (size_t)n : 0);
+		proto_tlv_u64(&A.out, PROTO_T_END, n <= 0);
 		proto_frame_end(&A.out, at);
-		if (n == 0)
+		if (n <= 0)
 			break;
+		sent += (uint64_t)n;
 	}
 	free(chunk);
 	close(fd);
+	return sent;
+}
+
+static void
+file_get(const unsigned char *payload, uint32_t len)
+{
+	struct proto_file f;
+
+	if (proto_file_decode(payload, len, &f) == -1 || f.path == NULL) {
+		send_error("malformed GET_FILE frame");
+		return;
+	}
+	if (f.max_size == 0 || f.max_size > GET_FILE_MAX)
+		f.max_size = GET_FILE_MAX;
+	send_file(f.path, f.max_size, 0);
 }
 
 /* Empty the directory dfd (closed here), depth first; -1 on failure. */

@@ -193,6 +193,17 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 			if ((r->cwd = proto_str_decode(val, len, 0)) == NULL)
 				return -1;
 			break;
+		case PROTO_T_OUTPUT:
+			if (r->noutputs == PROTO_MAX_OUTPUTS ||
+			    (s = proto_str_decode(val, len, 0)) == NULL)
+				return -1;
+			r->outputs[r->noutputs++] = s;
+			break;
+		case PROTO_T_MAX_SIZE:
+			if (proto_u64_decode(val, len, tag, &r->output_max) ==
+			    -1)
+				return -1;
+			break;
 		case PROTO_T_TIMEOUT_MS:
 		case PROTO_T_OUTPUT_CAP:
 		case PROTO_T_STDIN:
@@ -216,6 +227,7 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 		return -1;
 	r->argv[r->argc] = NULL;
 	r->env[r->envc] = NULL;
+	r->outputs[r->noutputs] = NULL;
 	return 0;
 }
 
@@ -274,6 +286,10 @@ proto_file_decode(const unsigned char *p, uint32_t plen, struct proto_file *f)
 		switch (tag) {
 		case PROTO_T_PATH:
 			if ((f->path = proto_str_decode(val, len, 0)) == NULL)
+				return -1;
+			break;
+		case PROTO_T_MSG:
+			if ((f->msg = proto_str_decode(val, len, 1)) == NULL)
 				return -1;
 			break;
 		case PROTO_T_DATA:

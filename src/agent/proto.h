@@ -20,6 +20,7 @@
 #define PROTO_MAX_ARGS 1024
 #define PROTO_MAX_ENV 1024
 #define PROTO_CHUNK (256u << 10)
+#define PROTO_MAX_OUTPUTS 64
 
 enum proto_type {
 	/* host -> agent */
@@ -53,6 +54,7 @@ enum proto_tag {
 	PROTO_T_OUTPUT_CAP = 14,
 	PROTO_T_STDIN = 15,   /* 1: STDIN frames follow; else /dev/null */
 	PROTO_T_ONESHOT = 16, /* 1: exit after this run */
+	PROTO_T_OUTPUT = 17,  /* a file to send back (FILE) before EXIT */
 	PROTO_T_PATH = 20,
 	PROTO_T_MODE = 21,
 	PROTO_T_DATA = 22,
@@ -90,6 +92,9 @@ struct proto_run {
 	uint64_t output_cap;
 	int stdin_pipe;
 	int oneshot;
+	const char *outputs[PROTO_MAX_OUTPUTS + 1];
+	int noutputs;
+	uint64_t output_max; /* per output file; 0: the agent's limit */
 };
 
 struct proto_exit {
@@ -103,6 +108,7 @@ struct proto_exit {
 
 struct proto_file {
 	const char *path;
+	const char *msg; /* FILE: why it could not be read */
 	uint64_t mode;
 	const unsigned char *data;
 	uint32_t len;

@@ -49,16 +49,47 @@ struct cli_config {
 	int pool_reuse;
 };
 
+/* One job of `isol8 batch`, as parsed from its line. */
+struct batch_job {
+	long line;
+	char *id;      /* given, or the line number */
+	char *runtime; /* NULL: the default */
+	char *code;
+	size_t code_len;
+	char *cmd;
+	char *stdin_data;
+	size_t stdin_len;
+	uint64_t timeout_ms; /* 0: the default */
+	uint64_t memory;
+	double cpus;
+	int64_t pids;
+	struct isol8_kv *env;
+	size_t env_len;
+	struct isol8_file *files;
+	size_t files_len;
+	char **outputs;
+	size_t outputs_len;
+	char *error; /* why this line cannot run, or NULL */
+};
+
+#define BATCH_MAX_LINE (8u << 20)
+
 extern const struct cli_cmd cmd_run_entry;
 extern const struct cli_cmd cmd_setup_entry;
 extern const struct cli_cmd cmd_config_entry;
 extern const struct cli_cmd cmd_bench_entry;
+extern const struct cli_cmd cmd_batch_entry;
 
 /* config.c */
 int config_load(struct cli_config *, const char *, char *, size_t);
 void config_free(struct cli_config *);
 void config_print(const struct cli_config *, int);
 void config_engine_opts(const struct cli_config *, struct isol8_engine_opts *);
+
+/* batch_job.c */
+int batch_job_parse(
+    const char *, size_t, long, const char *, struct batch_job *);
+void batch_job_free(struct batch_job *);
 
 /* main.c */
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -12,6 +12,7 @@
 
 static const struct cli_cmd *const cmd_table[] = {
 	&cmd_run_entry,
+	&cmd_batch_entry,
 	&cmd_setup_entry,
 	&cmd_bench_entry,
 	&cmd_config_entry,

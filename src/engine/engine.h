@@ -16,6 +16,7 @@
 #define ENGINE_DEFAULT_TMP (256ll << 20)
 #define ENGINE_DEFAULT_MAX_OUTPUT (1ll << 20)
 #define ENGINE_MAX_CODE (16u << 20)
+#define ENGINE_DEFAULT_OUTPUT_FILE (8ull << 20)
 #define ENGINE_HARD_GRACE_MS 5000
 #define ENGINE_IMAGE_REPO "isol8"
 

@@ -50,7 +50,10 @@ struct isol8_run {
 	void *arg;
 	struct isol8_result result;
 	int exited;
-	int acked; /* PUT_FILE acknowledged */
+	int acks_pending; /* PUT_FILEs not yet acknowledged */
+	struct run_output *outs;
+	size_t nouts;
+	uint64_t max_output_file;
 	struct err *err;
 	uint64_t t_start;
 	int cancelled;
@@ -59,7 +62,16 @@ struct isol8_run {
 	TAILQ_ENTRY(isol8_run) qentry;
 };
 
+/* An output file being received. */
+struct run_output {
+	char *path;
+	struct buf data;
+	char *error;
+	int done;
+};
+
 static void run_acquired(struct box *, const struct err *, void *);
+static int run_file(struct isol8_run *, const unsigned char *, uint32_t);
 static void run_frame(int, const unsigned char *, uint32_t, void *);
 static void run_lost(const struct err *, void *);
 static void run_deadline_cb(evutil_socket_t, short, void *);
@@ -78,6 +90,69 @@ isol8_request_init(struct isol8_request *r)
 	r->tmp_size = ENGINE_DEFAULT_TMP;
 	r->max_output = ENGINE_DEFAULT_MAX_OUTPUT;
 	r->network = "none";
+}
+
+/*
+ * A sandbox path: relative ones are below /sandbox; absolute ones must be
+ * below /sandbox (or /tmp when allowed). No empty, `.` or `..` parts.
+ */
+static char *
+sandbox_path(const char *in, int allow_tmp, struct err **errp)
+{
+	char *p, *c, *save = NULL, *copy;
+	int bad = 0;
+
+	if (in == NULL || *in == '\0' || strlen(in) > 1024) {
+		err_set(
+		    errp, ERR_INVALID, "bad sandbox path `%s`", in ? in : "");
+		return NULL;
+	}
+	if (*in == '/')
+		p = xstrdup(in);
+	else
+		p = xasprintf("/sandbox/%s", in);
+	if (strncmp(p, "/sandbox/", 9) != 0 &&
+	    !(allow_tmp && strncmp(p, "/tmp/", 5) == 0))
+		bad = 1;
+	copy = xstrdup(p + 1);
+	for (c = strtok_r(copy, "/", &save); c != NULL && !bad;
+	     c = strtok_r(NULL, "/", &save))
+		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0)
+			bad = 1;
+	if (strstr(p, "//") != NULL || p[strlen(p) - 1] == '/')
+		bad = 1;
+	free(copy);
+	if (bad) {
+		err_set(errp, ERR_INVALID,
+		    "path `%s` is not a file below "
+		    "/sandbox%s",
+		    in, allow_tmp ? " or /tmp" : "");
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* PUT_FILE frames for one file, in chunks; one OK will answer. */
+static void
+run_put_file(
+    struct isol8_run *run, const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+	size_t at, off = 0, n;
+
+	do {
+		n = len - off < PROTO_CHUNK ? len - off : PROTO_CHUNK;
+		at = proto_frame_begin(&run->frames, PROTO_PUT_FILE);
+		proto_tlv_str(&run->frames, PROTO_T_PATH, path);
+		proto_tlv_u64(&run->frames, PROTO_T_MODE, 0644);
+		proto_tlv(&run->frames, PROTO_T_DATA, p + off, n);
+		proto_tlv_u64(&run->frames, PROTO_T_APPEND, off > 0);
+		proto_tlv_u64(&run->frames, PROTO_T_END, off + n == len);
+		proto_frame_end(&run->frames, at);
+		off += n;
+	} while (off < len);
+	run->acks_pending++;
 }
 
 static int
@@ -159,7 +234,7 @@ run_prepare(
 	const struct runtime *rt;
 	const char *const *a;
 	char *file = NULL, *kv;
-	size_t at, i, code_len = 0, off, n;
+	size_t at, i, code_len = 0;
 	int sources;
 
 	sources =
@@ -200,29 +275,49 @@ run_prepare(
 			    "`%s`",
 			    req->secrets[i].key ? req->secrets[i].key : "");
 
-	/* The code file, in chunks the protocol allows. */
+	/* The request's files, then the code file. */
+	if (req->files_len > 256 || req->outputs_len > PROTO_MAX_OUTPUTS) {
+		free(file);
+		return err_set(errp, ERR_LIMIT,
+		    "at most 256 files and %d "
+		    "outputs",
+		    PROTO_MAX_OUTPUTS);
+	}
+	for (i = 0; i < req->files_len; i++) {
+		char *path = sandbox_path(req->files[i].path, 0, errp);
+
+		if (path == NULL)
+			return -1;
+		if (req->files[i].len > ENGINE_MAX_CODE) {
+			free(path);
+			return err_set(errp, ERR_LIMIT,
+			    "file `%s` is over "
+			    "%u bytes",
+			    req->files[i].path, ENGINE_MAX_CODE);
+		}
+		run_put_file(run, path, req->files[i].data, req->files[i].len);
+		free(path);
+	}
 	if (req->code != NULL) {
 		if (req->file_ext != NULL)
 			file = xasprintf("/tmp/.isol8/main%s", req->file_ext);
 		else
 			file = xstrdup(rt->file);
-		off = 0;
-		do {
-			n = code_len - off < PROTO_CHUNK ? code_len - off
-			                                 : PROTO_CHUNK;
-			at = proto_frame_begin(&run->frames, PROTO_PUT_FILE);
-			proto_tlv_str(&run->frames, PROTO_T_PATH, file);
-			proto_tlv_u64(&run->frames, PROTO_T_MODE, 0644);
-			proto_tlv(
-			    &run->frames, PROTO_T_DATA, req->code + off, n);
-			proto_tlv_u64(&run->frames, PROTO_T_APPEND, off > 0);
-			proto_tlv_u64(
-			    &run->frames, PROTO_T_END, off + n == code_len);
-			proto_frame_end(&run->frames, at);
-			off += n;
-		} while (off < code_len);
-	} else
-		run->acked = 1;
+		run_put_file(run, file, req->code, code_len);
+	}
+	run->max_output_file = req->max_output_file
+	    ? req->max_output_file
+	    : ENGINE_DEFAULT_OUTPUT_FILE;
+	if (req->outputs_len > 0)
+		run->outs = xcalloc(req->outputs_len, sizeof *run->outs);
+	for (i = 0; i < req->outputs_len; i++) {
+		if ((run->outs[i].path =
+		            sandbox_path(req->outputs[i], 1, errp)) == NULL) {
+			free(file);
+			return -1;
+		}
+		run->nouts++;
+	}
 
 	at = proto_frame_begin(&run->frames, PROTO_RUN);
 	if (req->code != NULL) {
@@ -257,6 +352,9 @@ run_prepare(
 	proto_tlv_str(&run->frames, PROTO_T_CWD, "/sandbox");
 	proto_tlv_u64(&run->frames, PROTO_T_TIMEOUT_MS, req->timeout_ms);
 	proto_tlv_u64(&run->frames, PROTO_T_OUTPUT_CAP, req->max_output);
+	for (i = 0; i < run->nouts; i++)
+		proto_tlv_str(&run->frames, PROTO_T_OUTPUT, run->outs[i].path);
+	proto_tlv_u64(&run->frames, PROTO_T_MAX_SIZE, run->max_output_file);
 	proto_tlv_u64(&run->frames, PROTO_T_STDIN,
 	    req->stdin_data != NULL || req->stdin_stream);
 	/* One-use: the agent exits after the run; with reuse it stays. */
@@ -498,7 +596,17 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 		run_output(run, type == PROTO_OUT ? 1 : 2, p, len);
 		break;
 	case PROTO_OK:
-		run->acked = 1;
+		if (run->acks_pending > 0)
+			run->acks_pending--;
+		break;
+	case PROTO_FILE:
+		if (run_file(run, p, len) == -1) {
+			run_finish(run,
+			    err_new(ERR_PROTO,
+			        "agent sent a "
+			        "malformed or unasked-for FILE frame"));
+			return;
+		}
 		break;
 	case PROTO_EXIT:
 		if (proto_exit_decode(p, len, &ex) == -1) {
@@ -533,6 +641,36 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 	}
 }
 
+/* A chunk of an output file; bounded by max_output_file. */
+static int
+run_file(struct isol8_run *run, const unsigned char *p, uint32_t len)
+{
+	struct proto_file f;
+	struct run_output *o = NULL;
+	size_t i;
+
+	if (proto_file_decode(p, len, &f) == -1 || f.path == NULL)
+		return -1;
+	for (i = 0; i < run->nouts; i++)
+		if (strcmp(run->outs[i].path, f.path) == 0 &&
+		    !run->outs[i].done) {
+			o = &run->outs[i];
+			break;
+		}
+	if (o == NULL)
+		return -1;
+	if (f.msg != NULL && o->error == NULL)
+		o->error = xstrdup(f.msg);
+	if (o->error == NULL && f.len > 0) {
+		if (o->data.len + f.len > run->max_output_file)
+			o->error = xstrdup("over the output file limit");
+		else
+			buf_add(&o->data, f.data, f.len);
+	}
+	o->done = f.end;
+	return 0;
+}
+
 static void
 run_lost(const struct err *e, void *arg)
 {
@@ -561,13 +699,21 @@ run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	run->result.signal = 9;
 	run->result.run_ms = run->timeout_ms;
 	run->exited = 1;
-	run->acked = 0; /* do not trust the box: discard it */
+	run->acks_pending = 1; /* do not trust the box: discard it */
 	run_finish(run, NULL);
 }
 
 static void
 run_free(struct isol8_run *run)
 {
+	size_t i;
+
+	for (i = 0; i < run->nouts; i++) {
+		free(run->outs[i].path);
+		buf_free(&run->outs[i].data);
+		free(run->outs[i].error);
+	}
+	free(run->outs);
 	if (run->deadline != NULL)
 		event_free(run->deadline);
 	proto_buf_free(&run->frames);
@@ -586,6 +732,8 @@ run_finish(struct isol8_run *run, struct err *e)
 	struct isol8_engine *eng = run->e;
 	struct isol8_error pub;
 	enum run_state old = run->state;
+	struct isol8_output_file *pubouts = NULL;
+	size_t i;
 	int clean = 0;
 
 	if (run->state == RUN_DONE) {
@@ -605,7 +753,7 @@ run_finish(struct isol8_run *run, struct err *e)
 	run->wait = NULL;
 	if (run->box != NULL) {
 		run->result.container_id = box_id(run->box);
-		clean = e == NULL && run->exited && run->acked;
+		clean = e == NULL && run->exited && run->acks_pending == 0;
 		mask_flush(run->mask, 1, run_emit, run);
 		mask_flush(run->mask, 2, run_emit, run);
 	}
@@ -615,7 +763,24 @@ run_finish(struct isol8_run *run, struct err *e)
 		memset(&pub, 0, sizeof pub);
 		engine_error(&pub, e);
 	}
+	if (run->nouts > 0) {
+		pubouts = xcalloc(run->nouts, sizeof *pubouts);
+		for (i = 0; i < run->nouts; i++) {
+			pubouts[i].path = run->outs[i].path;
+			pubouts[i].error = run->outs[i].error
+			    ? run->outs[i].error
+			    : run->outs[i].done ? NULL
+			                        : "not received";
+			if (pubouts[i].error == NULL) {
+				pubouts[i].data = buf_cstr(&run->outs[i].data);
+				pubouts[i].len = run->outs[i].data.len;
+			}
+		}
+		run->result.outputs = pubouts;
+		run->result.outputs_len = run->nouts;
+	}
 	run->cbs.on_done(&run->result, e ? &pub : NULL, run->arg);
+	free(pubouts);
 	if (run->box != NULL)
 		pool_release(eng->pool, &run->spec, run->box, clean);
 	err_free(&e);

@@ -493,8 +493,25 @@ static void
 pool_pump(struct pool *p)
 {
 	struct pool_slot *s;
+	struct pool_wait *w;
+	struct ready *r;
 	cleanup_free char *name = NULL;
 
+	/*
+	 * A box may have become ready while a waiter was still listing
+	 * dockerd: waiters take ready boxes before anything is created.
+	 */
+	TAILQ_FOREACH (s, &p->slots, entry) {
+		while ((w = TAILQ_FIRST(&s->waiters)) != NULL &&
+		    (r = TAILQ_FIRST(&s->ready)) != NULL) {
+			TAILQ_REMOVE(&s->ready, r, entry);
+			s->nready--;
+			box_set_cbs(r->box,
+			    &(const struct box_cbs){ NULL, NULL }, NULL);
+			wait_deliver(w, r->box, NULL);
+			free(r);
+		}
+	}
 	TAILQ_FOREACH (s, &p->slots, entry) {
 		for (;;) {
 			/* Boxes being scrubbed are coming too: no new ones. */

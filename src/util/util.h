@@ -114,6 +114,10 @@ void json_strn_add(yajl_gen, const char *, size_t);
 void json_int_add(yajl_gen, long long);
 void json_escape(struct buf *, const char *, size_t);
 
+/* base64.c */
+void base64_encode(struct buf *, const void *, size_t);
+int base64_decode(struct buf *, const char *, size_t);
+
 /* sha256.c */
 struct sha256 {
 	uint32_t h[8];

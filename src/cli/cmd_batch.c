@@ -1,0 +1,1052 @@
+/*
+ * isol8 batch: run a job list (JSON Lines, docs/batch.md) at bounded
+ * concurrency on one engine, writing one JSON result per job as it ends.
+ *
+ * Invariants:
+ * - the input is streamed: at most `concurrency` jobs are parsed and in
+ *   flight, lines are capped at BATCH_MAX_LINE, and with --order input at
+ *   most ORDER_MAX results wait for an earlier one (reading pauses meanwhile);
+ * - every line gets exactly one result (or none when --resume skips it): a
+ *   malformed line, an unknown runtime, a missing file or a duplicate id is
+ *   that line's error result, never the batch's end;
+ * - results are flushed as they are written, so a crash loses at most the
+ *   jobs in flight; Ctrl-C cancels those (results say so), removes their
+ *   containers and exits 130.
+ * Memory per job seen is 8 bytes (a hash of its id, for duplicates); the
+ * latency percentiles come from a fixed histogram.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "cli.h"
+#include "../util/util.h"
+
+#define READ_CHUNK (64u << 10)
+#define ORDER_MAX 1024
+#define HIST_BUCKETS 1200 /* log-spaced, 1% wide, 0.1 ms .. ~16 h */
+
+struct idset {
+	uint64_t *slot;
+	size_t cap;
+	size_t n;
+};
+
+struct item {
+	struct batch *b;
+	struct batch_job job;
+	uint64_t seq;
+	uint64_t t_start;
+	struct buf out;
+	struct buf err;
+	struct isol8_run *run;
+	TAILQ_ENTRY(item) entry;
+};
+
+struct held {
+	uint64_t seq;
+	char *text; /* NULL: nothing to write (a resumed line) */
+};
+
+struct batch {
+	struct event_base *base;
+	struct isol8_engine *e;
+	struct cli_config cfg;
+	struct isol8_request defaults;
+	const char *runtime;
+	struct isol8_kv *env;
+	size_t env_len;
+	int reuse;
+	unsigned conc;
+	int fail_fast;
+	int order_input;
+	int quiet;
+	int summary;
+	int json_summary;
+	/* input */
+	int in_fd;
+	int in_regular;
+	int in_eof;
+	char *dir;
+	struct buf in;
+	long lineno;
+	int overlong;
+	struct event *in_ev;
+	struct event *retry_ev;
+	/* scheduling */
+	TAILQ_HEAD(, item) items;
+	unsigned inflight;
+	int stopping;
+	int interrupted;
+	int unavailable;
+	struct idset ids;
+	struct idset resume;
+	/* output */
+	FILE *out;
+	uint64_t next_seq;
+	uint64_t next_emit;
+	struct held held[ORDER_MAX];
+	int nheld;
+	/* statistics */
+	uint64_t total_lines;
+	uint64_t done;
+	uint64_t ran;
+	uint64_t nonzero;
+	uint64_t timeouts;
+	uint64_t ooms;
+	uint64_t truncs;
+	uint64_t errors;
+	uint64_t skipped;
+	uint32_t hist[HIST_BUCKETS];
+	uint64_t t0;
+	struct event *progress_ev;
+	int tty;
+};
+
+static void batch_pump(struct batch *);
+
+/* ---- id sets: 64-bit FNV-1a hashes, open addressing ---- */
+
+static uint64_t
+id_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* Add h; 1 when it was new, 0 when already there. */
+static int
+idset_add(struct idset *s, uint64_t h)
+{
+	size_t i, cap;
+	uint64_t *old;
+
+	if (s->n * 2 >= s->cap) {
+		old = s->slot;
+		cap = s->cap;
+		s->cap = cap ? cap * 2 : 1024;
+		s->slot = xcalloc(s->cap, sizeof *s->slot);
+		s->n = 0;
+		for (i = 0; i < cap; i++)
+			if (old[i])
+				idset_add(s, old[i]);
+		free(old);
+	}
+	for (i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == h)
+			return 0;
+	s->slot[i] = h;
+	s->n++;
+	return 1;
+}
+
+static int
+idset_has(const struct idset *s, uint64_t h)
+{
+	size_t i;
+
+	if (s->cap == 0)
+		return 0;
+	for (i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (s->slot[i] == h)
+			return 1;
+	return 0;
+}
+
+/* ---- latency histogram ---- */
+
+static void
+hist_add(struct batch *b, double ms)
+{
+	int k = ms <= 0.1 ? 0 : (int)(log(ms / 0.1) / log(1.01));
+
+	b->hist[k < 0 ? 0 : k >= HIST_BUCKETS ? HIST_BUCKETS - 1 : k]++;
+}
+
+static double
+hist_pct(struct batch *b, double p)
+{
+	uint64_t n = 0, want, seen = 0;
+	int k;
+
+	for (k = 0; k < HIST_BUCKETS; k++)
+		n += b->hist[k];
+	if (n == 0)
+		return 0;
+	want = (uint64_t)ceil(p / 100.0 * (double)n);
+	for (k = 0; k < HIST_BUCKETS; k++)
+		if ((seen += b->hist[k]) >= want)
+			break;
+	return 0.1 * pow(1.01, k + 0.5);
+}
+
+/* ---- results ---- */
+
+static void
+write_text(struct batch *b, const char *text)
+{
+	if (fputs(text, b->out) == EOF || fflush(b->out) == EOF) {
+		cli_error("writing results: %s", strerror(errno));
+		b->stopping = 1;
+	}
+}
+
+/* Emit a line's result (text NULL: no result) in the chosen order. */
+static void
+emit(struct batch *b, uint64_t seq, char *text)
+{
+	int i, found;
+
+	if (!b->order_input) {
+		if (text != NULL)
+			write_text(b, text);
+		free(text);
+		return;
+	}
+	b->held[b->nheld].seq = seq;
+	b->held[b->nheld++].text = text;
+	do {
+		found = 0;
+		for (i = 0; i < b->nheld; i++) {
+			if (b->held[i].seq != b->next_emit)
+				continue;
+			if (b->held[i].text != NULL)
+				write_text(b, b->held[i].text);
+			free(b->held[i].text);
+			b->held[i] = b->held[--b->nheld];
+			b->next_emit++;
+			found = 1;
+			break;
+		}
+	} while (found);
+}
+
+static void
+json_field(struct buf *o, const char *key, const char *val, size_t len)
+{
+	buf_printf(o, ",\"%s\":\"", key);
+	json_escape(o, val, len);
+	buf_addstr(o, "\"");
+}
+
+static char *
+error_result(const char *id, long line, const char *msg)
+{
+	struct buf o = { 0 };
+
+	buf_addstr(&o, "{\"id\":\"");
+	json_escape(&o, id, strlen(id));
+	buf_printf(&o, "\",\"line\":%ld", line);
+	json_field(&o, "error", msg, strlen(msg));
+	buf_addstr(&o, "}\n");
+	return o.data;
+}
+
+static char *
+run_result(struct item *it, const struct isol8_result *r)
+{
+	struct buf o = { 0 };
+	size_t i;
+
+	buf_addstr(&o, "{\"id\":\"");
+	json_escape(&o, it->job.id, strlen(it->job.id));
+	buf_printf(&o, "\",\"line\":%ld,\"exitCode\":%d,\"signal\":%d",
+	    it->job.line, r->exit_code, r->signal);
+	json_field(&o, "stdout", it->out.data ? it->out.data : "", it->out.len);
+	json_field(&o, "stderr", it->err.data ? it->err.data : "", it->err.len);
+	buf_printf(&o,
+	    ",\"timedOut\":%s,\"oomKilled\":%s,\"truncated\":%s,"
+	    "\"durations\":{\"queuedMs\":%llu,\"runMs\":%llu,\"totalMs\":%llu},"
+	    "\"resources\":{\"cpuMs\":%llu,\"peakRssKb\":%llu}",
+	    r->timed_out ? "true" : "false", r->oom_killed ? "true" : "false",
+	    r->truncated ? "true" : "false", (unsigned long long)r->queued_ms,
+	    (unsigned long long)r->run_ms, (unsigned long long)r->total_ms,
+	    (unsigned long long)r->cpu_ms, (unsigned long long)r->peak_rss_kb);
+	if (r->outputs_len > 0) {
+		buf_addstr(&o, ",\"outputs\":{");
+		for (i = 0; i < r->outputs_len; i++) {
+			const struct isol8_output_file *f = &r->outputs[i];
+
+			buf_printf(&o, "%s\"", i ? "," : "");
+			json_escape(
+			    &o, it->job.outputs[i], strlen(it->job.outputs[i]));
+			if (f->error != NULL) {
+				buf_addstr(&o, "\":{\"error\":\"");
+				json_escape(&o, f->error, strlen(f->error));
+				buf_addstr(&o, "\"}");
+			} else {
+				buf_addstr(&o, "\":{\"base64\":\"");
+				base64_encode(&o, f->data, f->len);
+				buf_addstr(&o, "\"}");
+			}
+		}
+		buf_addstr(&o, "}");
+	}
+	buf_addstr(&o, ",\"error\":null}\n");
+	return o.data;
+}
+
+/* ---- running jobs ---- */
+
+static void
+item_out(const char *d, size_t n, void *arg)
+{
+	buf_add(&((struct item *)arg)->out, d, n);
+}
+
+static void
+item_err(const char *d, size_t n, void *arg)
+{
+	buf_add(&((struct item *)arg)->err, d, n);
+}
+
+static void
+item_free(struct item *it)
+{
+	batch_job_free(&it->job);
+	buf_free(&it->out);
+	buf_free(&it->err);
+	free(it);
+}
+
+static void
+item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
+{
+	struct item *it = arg;
+	struct batch *b = it->b;
+	char msg[600];
+
+	TAILQ_REMOVE(&b->items, it, entry);
+	b->inflight--;
+	b->done++;
+	if (e != NULL) {
+		b->errors++;
+		snprintf(msg, sizeof msg, "line %ld: %s", it->job.line,
+		    e->code == ISOL8_ECANCELLED && b->interrupted
+		        ? "cancelled: the batch was interrupted"
+		        : e->message);
+		emit(b, it->seq, error_result(it->job.id, it->job.line, msg));
+		if (e->code == ISOL8_EUNAVAILABLE ||
+		    e->code == ISOL8_ENOIMAGE) {
+			/* Every other job would fail the same way. */
+			if (!b->unavailable)
+				cli_exit_for(e);
+			b->unavailable = e->code == ISOL8_EUNAVAILABLE
+			    ? EXIT_NODOCKER
+			    : EXIT_NOIMAGE;
+			b->stopping = 1;
+		}
+		if (b->fail_fast)
+			b->stopping = 1;
+	} else {
+		b->ran++;
+		hist_add(b, (double)r->total_ms);
+		if (r->timed_out)
+			b->timeouts++;
+		else if (r->oom_killed)
+			b->ooms++;
+		else if (r->truncated)
+			b->truncs++;
+		else if (r->exit_code != 0)
+			b->nonzero++;
+		if (b->fail_fast && (r->exit_code != 0 || r->timed_out))
+			b->stopping = 1;
+		emit(b, it->seq, run_result(it, r));
+	}
+	item_free(it);
+	if (b->stopping) {
+		TAILQ_FOREACH (it, &b->items, entry)
+			isol8_run_cancel(it->run);
+	}
+	batch_pump(b);
+}
+
+static void
+job_start(struct batch *b, struct item *it)
+{
+	static const struct isol8_callbacks cbs = { item_out, item_err,
+		item_done };
+	struct isol8_request req = b->defaults;
+	struct isol8_kv *env = NULL;
+	struct isol8_error err;
+	const char **outputs = NULL;
+	size_t i;
+
+	req.runtime = it->job.runtime ? it->job.runtime : b->runtime;
+	req.code = it->job.code;
+	req.code_len = it->job.code_len;
+	req.cmd = it->job.cmd;
+	if (req.code != NULL && req.code_len == 0) {
+		emit(b, it->seq,
+		    error_result(
+		        it->job.id, it->job.line, "the code is empty"));
+		b->errors++;
+		b->done++;
+		item_free(it);
+		return;
+	}
+	if (it->job.stdin_data != NULL) {
+		req.stdin_data = it->job.stdin_data;
+		req.stdin_len = it->job.stdin_len;
+	}
+	if (it->job.timeout_ms)
+		req.timeout_ms = it->job.timeout_ms;
+	if (it->job.memory)
+		req.memory = it->job.memory;
+	if (it->job.cpus > 0)
+		req.cpus = it->job.cpus;
+	if (it->job.pids)
+		req.pids = it->job.pids;
+	/* The batch's env first, the job's after (later wins). */
+	if (b->env_len + it->job.env_len > 0) {
+		env = xcalloc(b->env_len + it->job.env_len, sizeof *env);
+		memcpy(env, b->env, b->env_len * sizeof *env);
+		memcpy(env + b->env_len, it->job.env,
+		    it->job.env_len * sizeof *env);
+	}
+	req.env = env;
+	req.env_len = b->env_len + it->job.env_len;
+	req.files = it->job.files;
+	req.files_len = it->job.files_len;
+	if (it->job.outputs_len > 0) {
+		outputs = xcalloc(it->job.outputs_len, sizeof *outputs);
+		for (i = 0; i < it->job.outputs_len; i++)
+			outputs[i] = it->job.outputs[i];
+	}
+	req.outputs = outputs;
+	req.outputs_len = it->job.outputs_len;
+	it->t_start = now_ms();
+	it->run = isol8_run_start(b->e, &req, &cbs, it, &err);
+	free(env);
+	free(outputs);
+	if (it->run == NULL) {
+		char msg[600];
+
+		snprintf(
+		    msg, sizeof msg, "line %ld: %s", it->job.line, err.message);
+		emit(b, it->seq, error_result(it->job.id, it->job.line, msg));
+		b->errors++;
+		b->done++;
+		item_free(it);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&b->items, it, entry);
+	b->inflight++;
+}
+
+/* A complete line: parse it, then start it, skip it, or report it. */
+static void
+take_line(struct batch *b, const char *line, size_t len)
+{
+	struct item *it;
+	uint64_t h;
+	char msg[600];
+
+	b->lineno++;
+	while (len > 0 &&
+	    (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+	        line[len - 1] == '\t'))
+		len--;
+	if (len == 0 && !b->overlong)
+		return; /* blank lines are not jobs */
+	it = xcalloc(1, sizeof *it);
+	it->b = b;
+	it->seq = b->next_seq++;
+	if (b->overlong) {
+		b->overlong = 0;
+		it->job.id = xasprintf("%ld", b->lineno);
+		it->job.line = b->lineno;
+		snprintf(msg, sizeof msg, "line %ld: longer than %u bytes",
+		    b->lineno, BATCH_MAX_LINE);
+		it->job.error = xstrdup(msg);
+	} else
+		batch_job_parse(line, len, b->lineno, b->dir, &it->job);
+	h = id_hash(it->job.id);
+	if (it->job.error == NULL && idset_has(&b->resume, h)) {
+		b->skipped++;
+		emit(b, it->seq, NULL);
+		item_free(it);
+		return;
+	}
+	if (!idset_add(&b->ids, h) && it->job.error == NULL) {
+		snprintf(msg, sizeof msg, "line %ld: duplicate id `%s`",
+		    b->lineno, it->job.id);
+		it->job.error = xstrdup(msg);
+	}
+	if (it->job.error != NULL) {
+		emit(b, it->seq,
+		    error_result(it->job.id, it->job.line, it->job.error));
+		b->errors++;
+		b->done++;
+		item_free(it);
+		return;
+	}
+	job_start(b, it);
+}
+
+/* Read more input; 0 when something was read or EOF, -1 to wait. */
+static int
+read_more(struct batch *b)
+{
+	char chunk[READ_CHUNK];
+	ssize_t n;
+
+	n = read(b->in_fd, chunk, sizeof chunk);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	if (n <= 0) {
+		if (n == -1)
+			cli_error("reading jobs: %s", strerror(errno));
+		b->in_eof = 1;
+		return 0;
+	}
+	if (b->overlong) {
+		/* Skipping the rest of an overlong line. */
+		char *nl = memchr(chunk, '\n', (size_t)n);
+
+		if (nl == NULL)
+			return 0;
+		take_line(b, "", 0);
+		buf_add(&b->in, nl + 1, (size_t)(chunk + n - nl - 1));
+		return 0;
+	}
+	buf_add(&b->in, chunk, (size_t)n);
+	return 0;
+}
+
+/* Start jobs while there is room; called after every event. */
+static void
+batch_pump(struct batch *b)
+{
+	char *nl;
+	size_t len;
+
+	while (
+	    !b->stopping && b->inflight < b->conc && b->nheld < ORDER_MAX - 1) {
+		nl = memchr(b->in.data ? b->in.data : "", '\n', b->in.len);
+		if (nl != NULL) {
+			len = (size_t)(nl - b->in.data);
+			take_line(b, b->in.data, len);
+			buf_drain(&b->in, len + 1);
+			continue;
+		}
+		if (b->in.len > BATCH_MAX_LINE) {
+			b->overlong = 1;
+			buf_drain(&b->in, b->in.len);
+		}
+		if (b->in_eof) {
+			if (b->in.len > 0) {
+				char *rest = xstrndup(b->in.data, b->in.len);
+
+				buf_drain(&b->in, b->in.len);
+				take_line(b, rest, strlen(rest));
+				free(rest);
+			} else if (b->overlong)
+				take_line(b, "", 0);
+			break;
+		}
+		if (read_more(b) == -1) {
+			event_add(b->in_ev, NULL);
+			return;
+		}
+	}
+	if ((b->in_eof || b->stopping) && b->inflight == 0 && b->in.len == 0)
+		event_base_loopbreak(b->base);
+}
+
+static void
+input_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	batch_pump(arg);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct batch *b = arg;
+	struct item *it;
+
+	(void)what;
+	b->interrupted = (int)sig;
+	b->stopping = 1;
+	TAILQ_FOREACH (it, &b->items, entry)
+		isol8_run_cancel(it->run);
+	batch_pump(b);
+}
+
+/* ---- progress and summary ---- */
+
+static void
+progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	double secs = (double)(now_ms() - b->t0) / 1000.0;
+	double rate = secs > 0 ? (double)b->done / secs : 0;
+	uint64_t total =
+	    b->total_lines > b->skipped ? b->total_lines - b->skipped : 0;
+	char bar[31];
+	int i, fill;
+
+	(void)fd;
+	(void)what;
+	if (total > 0) {
+		fill = (int)(30.0 * (double)b->done / (double)total);
+		for (i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = '\0';
+		fprintf(stderr, "\r[%s] %llu/%llu  %.1f jobs/s  ETA %.0fs   ",
+		    bar, (unsigned long long)b->done, (unsigned long long)total,
+		    rate, rate > 0 ? (double)(total - b->done) / rate : 0);
+	} else
+		fprintf(stderr, "\r%llu done  %.1f jobs/s   ",
+		    (unsigned long long)b->done, rate);
+	fflush(stderr);
+}
+
+static void
+print_summary(struct batch *b)
+{
+	double secs = (double)(now_ms() - b->t0) / 1000.0;
+	double rate = secs > 0 ? (double)b->done / secs : 0;
+
+	if (b->json_summary)
+		fprintf(stderr,
+		    "{\"jobs\":%llu,\"ran\":%llu,\"exitNonZero\":%llu,"
+		    "\"timedOut\":%llu,\"oomKilled\":%llu,\"truncated\":%llu,"
+		    "\"errors\":%llu,\"skipped\":%llu,\"seconds\":%.2f,"
+		    "\"jobsPerSecond\":%.2f,\"latencyMs\":{\"p50\":%.1f,"
+		    "\"p90\":%.1f,\"p99\":%.1f}}\n",
+		    (unsigned long long)b->done, (unsigned long long)b->ran,
+		    (unsigned long long)b->nonzero,
+		    (unsigned long long)b->timeouts,
+		    (unsigned long long)b->ooms, (unsigned long long)b->truncs,
+		    (unsigned long long)b->errors,
+		    (unsigned long long)b->skipped, secs, rate, hist_pct(b, 50),
+		    hist_pct(b, 90), hist_pct(b, 99));
+	else
+		fprintf(stderr,
+		    "%llu jobs in %.1f s (%.1f jobs/s): %llu ran "
+		    "(%llu non-zero exit, %llu timed out, %llu memory limit, "
+		    "%llu truncated), %llu errors, %llu skipped (resume); "
+		    "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+		    (unsigned long long)b->done, secs, rate,
+		    (unsigned long long)b->ran, (unsigned long long)b->nonzero,
+		    (unsigned long long)b->timeouts,
+		    (unsigned long long)b->ooms, (unsigned long long)b->truncs,
+		    (unsigned long long)b->errors,
+		    (unsigned long long)b->skipped, hist_pct(b, 50),
+		    hist_pct(b, 90), hist_pct(b, 99));
+}
+
+/* Ids of jobs that ran, from an earlier results file. */
+static int
+load_resume(struct batch *b, const char *path)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	yajl_val v;
+	const char *id;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT)
+			return 0; /* nothing to resume yet */
+		cli_error("cannot read `%s`: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if ((size_t)n > BATCH_MAX_LINE + 0u)
+			continue;
+		if ((v = json_parse(line, (size_t)n, NULL)) == NULL)
+			continue; /* a torn last line after a crash */
+		id = json_str(v, "id", NULL);
+		/* Jobs that could not run (error) run again. */
+		if (id != NULL && json_get(v, "error", NULL) != NULL &&
+		    YAJL_IS_NULL(json_get(v, "error", NULL)))
+			idset_add(&b->resume, id_hash(id));
+		yajl_tree_free(v);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static uint64_t
+count_lines(int fd)
+{
+	char chunk[READ_CHUNK];
+	uint64_t n = 0;
+	ssize_t k, i;
+
+	while ((k = read(fd, chunk, sizeof chunk)) > 0)
+		for (i = 0; i < k; i++)
+			n += chunk[i] == '\n';
+	lseek(fd, 0, SEEK_SET);
+	return n;
+}
+
+/* ---- the command ---- */
+
+static void
+batch_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: isol8 batch [options] JOBS\n\n"
+	    "Run a job list: JSON Lines (a file, or - for stdin), one job a "
+	    "line:\n"
+	    "  {\"id\": \"a1\", \"runtime\": \"python\", \"code\": \"...\"}\n"
+	    "with exactly one of code/file/cmd and optional stdin, timeout, "
+	    "memory,\ncpu, pids, env, files, outputs (docs/batch.md). One "
+	    "JSON result per job.\n\n"
+	    "  -c, --concurrency N    jobs in flight (default 4 x cores)\n"
+	    "  -o, --output FILE      results to FILE (default stdout)\n"
+	    "      --order MODE       completion (default) or input\n"
+	    "      --resume FILE      skip jobs whose ids ran in FILE (an "
+	    "earlier --output;\n"
+	    "                         the same FILE is appended to)\n"
+	    "      --fail-fast        stop at the first failed job\n"
+	    "      --reuse            scrub and reuse containers (faster; "
+	    "same limits only)\n"
+	    "      --summary          totals and latency on stderr at the "
+	    "end\n"
+	    "      --json-summary     the same, as JSON\n"
+	    "  -q, --quiet            no progress bar\n"
+	    "  defaults for every job: -r/--runtime, --timeout, --memory, "
+	    "--cpu, --pids,\n"
+	    "  --sandbox-size, --tmp-size, --net, --max-output, --env K=V, "
+	    "--image\n\n"
+	    "exit status: 0 every job ran (whatever its exit code), 1 some "
+	    "job could\nnot run (or --fail-fast stopped), 130 interrupted, "
+	    "2 usage, 3 Docker\nunavailable, 4 images missing.\n");
+}
+
+static int
+cmd_batch(int argc, char **argv)
+{
+	enum {
+		O_TIMEOUT = 256,
+		O_MEMORY,
+		O_CPU,
+		O_PIDS,
+		O_SANDBOX,
+		O_TMP,
+		O_NET,
+		O_MAXOUT,
+		O_ENV,
+		O_IMAGE,
+		O_ORDER,
+		O_RESUME,
+		O_FAILFAST,
+		O_REUSE,
+		O_SUMMARY,
+		O_JSUMMARY
+	};
+	static const struct option opts[] = {
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "order", required_argument, NULL, O_ORDER },
+		{ "resume", required_argument, NULL, O_RESUME },
+		{ "fail-fast", no_argument, NULL, O_FAILFAST },
+		{ "reuse", no_argument, NULL, O_REUSE },
+		{ "summary", no_argument, NULL, O_SUMMARY },
+		{ "json-summary", no_argument, NULL, O_JSUMMARY },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "memory", required_argument, NULL, O_MEMORY },
+		{ "cpu", required_argument, NULL, O_CPU },
+		{ "pids", required_argument, NULL, O_PIDS },
+		{ "sandbox-size", required_argument, NULL, O_SANDBOX },
+		{ "tmp-size", required_argument, NULL, O_TMP },
+		{ "net", required_argument, NULL, O_NET },
+		{ "max-output", required_argument, NULL, O_MAXOUT },
+		{ "env", required_argument, NULL, O_ENV },
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct batch *b = xcalloc(1, sizeof *b);
+	struct isol8_engine_opts eo;
+	struct isol8_error err;
+	struct event *sigint = NULL, *sigterm = NULL;
+	const char *jobs = NULL, *out_path = NULL, *resume = NULL;
+	char msg[1024], *end, *dircopy = NULL;
+	struct timeval tick = { 0, 250000 };
+	struct stat st, os;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i, own_env;
+	uint64_t u;
+	int ch, rc = EXIT_USAGE, append = 0;
+
+	b->in_fd = -1;
+	TAILQ_INIT(&b->items);
+	if (config_load(&b->cfg, NULL, msg, sizeof msg) == -1) {
+		cli_error("%s", msg);
+		free(b);
+		return EXIT_USAGE;
+	}
+	isol8_request_init(&b->defaults);
+	b->defaults.timeout_ms = b->cfg.timeout_ms;
+	b->defaults.memory = b->cfg.memory;
+	b->defaults.cpus = b->cfg.cpus;
+	b->defaults.pids = b->cfg.pids;
+	b->defaults.sandbox_size = b->cfg.sandbox_size;
+	b->defaults.tmp_size = b->cfg.tmp_size;
+	b->defaults.max_output = b->cfg.max_output;
+	b->defaults.network = b->cfg.network;
+	b->defaults.image = b->cfg.image;
+	b->runtime = b->cfg.runtime;
+	b->conc = (unsigned)(cores > 0 ? cores * 4 : 8);
+	b->reuse = b->cfg.pool_reuse;
+	if (b->cfg.env_len > 0) {
+		b->env = xreallocarray(NULL, b->cfg.env_len, sizeof *b->env);
+		memcpy(b->env, b->cfg.env, b->cfg.env_len * sizeof *b->env);
+		b->env_len = b->cfg.env_len;
+	}
+	own_env = b->env_len;
+	while ((ch = getopt_long(argc, argv, "c:o:qr:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (cli_uint("--concurrency", optarg, 1024, &u) == -1)
+				goto out;
+			b->conc = (unsigned)u;
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case O_ORDER:
+			if (strcmp(optarg, "input") == 0)
+				b->order_input = 1;
+			else if (strcmp(optarg, "completion") != 0) {
+				cli_error("--order wants input or completion, "
+				          "got `%s`",
+				    optarg);
+				goto out;
+			}
+			break;
+		case O_RESUME:
+			resume = optarg;
+			break;
+		case O_FAILFAST:
+			b->fail_fast = 1;
+			break;
+		case O_REUSE:
+			b->reuse = 1;
+			break;
+		case O_SUMMARY:
+			b->summary = 1;
+			break;
+		case O_JSUMMARY:
+			b->json_summary = 1;
+			break;
+		case 'q':
+			b->quiet = 1;
+			break;
+		case 'r':
+			if (!isol8_runtime_known(optarg)) {
+				cli_error("unknown runtime `%s` (python, node, "
+				          "bun, deno, bash)",
+				    optarg);
+				goto out;
+			}
+			b->runtime = optarg;
+			break;
+		case O_TIMEOUT:
+			if (cli_uint("--timeout", optarg, 86400000,
+			        &b->defaults.timeout_ms) == -1)
+				goto out;
+			break;
+		case O_MEMORY:
+			if (cli_size("--memory", optarg, &b->defaults.memory) ==
+			    -1)
+				goto out;
+			break;
+		case O_CPU:
+			b->defaults.cpus = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg ||
+			    b->defaults.cpus <= 0) {
+				cli_error("--cpu wants a positive number of "
+				          "cores, got `%s`",
+				    optarg);
+				goto out;
+			}
+			break;
+		case O_PIDS:
+			if (cli_uint("--pids", optarg, 1 << 22, &u) == -1)
+				goto out;
+			b->defaults.pids = (int64_t)u;
+			break;
+		case O_SANDBOX:
+			if (cli_size("--sandbox-size", optarg,
+			        &b->defaults.sandbox_size) == -1)
+				goto out;
+			break;
+		case O_TMP:
+			if (cli_size("--tmp-size", optarg,
+			        &b->defaults.tmp_size) == -1)
+				goto out;
+			break;
+		case O_NET:
+			if (strcmp(optarg, "none") != 0 &&
+			    strcmp(optarg, "host") != 0) {
+				cli_error("--net wants none or host, got `%s`",
+				    optarg);
+				goto out;
+			}
+			b->defaults.network = optarg;
+			break;
+		case O_MAXOUT:
+			if (cli_size("--max-output", optarg,
+			        &b->defaults.max_output) == -1)
+				goto out;
+			break;
+		case O_ENV:
+			if (cli_kv("--env", optarg, &b->env, &b->env_len) == -1)
+				goto out;
+			break;
+		case O_IMAGE:
+			b->defaults.image = optarg;
+			break;
+		case 'h':
+			batch_usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			goto out;
+		}
+	}
+	if (optind + 1 != argc) {
+		cli_error("give one JOBS file (or - for stdin)");
+		goto out;
+	}
+	jobs = argv[optind];
+	if (strcmp(jobs, "-") == 0)
+		b->in_fd = 0;
+	else if ((b->in_fd = open(jobs, O_RDONLY | O_CLOEXEC)) == -1) {
+		cli_error("cannot read `%s`: %s", jobs, strerror(errno));
+		goto out;
+	} else {
+		dircopy = xstrdup(jobs);
+		b->dir = xstrdup(dirname(dircopy));
+	}
+	if (fstat(b->in_fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+		cli_error("`%s` is not a job file", jobs);
+		goto out;
+	}
+	b->in_regular = S_ISREG(st.st_mode);
+	if (b->in_regular)
+		b->total_lines = count_lines(b->in_fd);
+	else
+		fcntl(b->in_fd, F_SETFL, fcntl(b->in_fd, F_GETFL) | O_NONBLOCK);
+	if (resume != NULL && load_resume(b, resume) == -1)
+		goto out;
+	if (out_path != NULL) {
+		/* Resuming into the same file appends to it. */
+		append = resume != NULL && stat(resume, &os) == 0 &&
+		    stat(out_path, &st) == 0 && os.st_ino == st.st_ino &&
+		    os.st_dev == st.st_dev;
+		if ((b->out = fopen(out_path, append ? "a" : "w")) == NULL) {
+			cli_error(
+			    "cannot write `%s`: %s", out_path, strerror(errno));
+			goto out;
+		}
+	} else
+		b->out = stdout;
+
+	signal(SIGPIPE, SIG_IGN);
+	b->base = event_base_new();
+	config_engine_opts(&b->cfg, &eo);
+	eo.pool_shared = 0;
+	eo.pool_reuse = b->reuse;
+	eo.max_concurrent = b->conc;
+	/* Reuse: a container per job in flight; one-use: a few ready. */
+	eo.pool_size = b->reuse ? b->conc : b->conc < 8 ? b->conc : 8;
+	if ((b->e = isol8_engine_new(b->base, &eo, &err)) == NULL) {
+		rc = cli_exit_for(&err);
+		goto out;
+	}
+	b->in_ev = event_new(b->base, b->in_fd, EV_READ, input_cb, b);
+	sigint = evsignal_new(b->base, SIGINT, signal_cb, b);
+	sigterm = evsignal_new(b->base, SIGTERM, signal_cb, b);
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	b->tty = !b->quiet && isatty(2);
+	if (b->tty) {
+		b->progress_ev =
+		    event_new(b->base, -1, EV_PERSIST, progress_cb, b);
+		event_add(b->progress_ev, &tick);
+	}
+	b->t0 = now_ms();
+	batch_pump(b);
+	if (!((b->in_eof || b->stopping) && b->inflight == 0 && b->in.len == 0))
+		event_base_dispatch(b->base);
+	if (b->tty) {
+		progress_cb(-1, 0, b);
+		fputc('\n', stderr);
+	}
+	if (b->summary || b->json_summary)
+		print_summary(b);
+	if (b->interrupted) {
+		if (!b->quiet)
+			cli_error("interrupted: %llu results written; rerun "
+			          "with --resume to continue",
+			    (unsigned long long)b->done);
+		rc = 128 + b->interrupted;
+	} else if (b->unavailable)
+		rc = b->unavailable;
+	else
+		rc = b->errors > 0 || (b->fail_fast && b->stopping) ? 1 : 0;
+out:
+	if (b->e != NULL)
+		isol8_engine_free(b->e);
+	for (i = 0; i < (size_t)b->nheld; i++)
+		free(b->held[i].text);
+	if (b->in_ev != NULL)
+		event_free(b->in_ev);
+	if (b->progress_ev != NULL)
+		event_free(b->progress_ev);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (b->base != NULL)
+		event_base_free(b->base);
+	if (b->out != NULL && b->out != stdout && fclose(b->out) != 0 &&
+	    rc == 0) {
+		cli_error("writing `%s`: %s", out_path, strerror(errno));
+		rc = EXIT_INTERNAL;
+	}
+	if (b->in_fd > 0)
+		close(b->in_fd);
+	for (i = own_env; i < b->env_len; i++) {
+		free((char *)(uintptr_t)b->env[i].key);
+		free((char *)(uintptr_t)b->env[i].value);
+	}
+	free(b->env);
+	buf_free(&b->in);
+	free(b->ids.slot);
+	free(b->resume.slot);
+	free(b->dir);
+	free(dircopy);
+	config_free(&b->cfg);
+	free(b);
+	return rc;
+}
+
+const struct cli_cmd cmd_batch_entry = { "batch",
+	"run a job list (JSON Lines) at high concurrency", cmd_batch };
