@@ -274,6 +274,9 @@ run_result(struct item *it, const struct isol8_result *r)
 	    r->truncated ? "true" : "false", (unsigned long long)r->queued_ms,
 	    (unsigned long long)r->run_ms, (unsigned long long)r->total_ms,
 	    (unsigned long long)r->cpu_ms, (unsigned long long)r->peak_rss_kb);
+	if (r->container_id != NULL)
+		json_field(&o, "containerId", r->container_id,
+		    strlen(r->container_id));
 	if (r->outputs_len > 0) {
 		buf_addstr(&o, ",\"outputs\":{");
 		for (i = 0; i < r->outputs_len; i++) {
@@ -526,6 +529,14 @@ read_more(struct batch *b)
 	return 0;
 }
 
+/* Nothing runs and nothing more will: all read, or stopping. */
+static int
+batch_over(struct batch *b)
+{
+	return b->inflight == 0 &&
+	    (b->stopping || (b->in_eof && b->in.len == 0 && !b->overlong));
+}
+
 /* Start jobs while there is room; called after every event. */
 static void
 batch_pump(struct batch *b)
@@ -562,7 +573,7 @@ batch_pump(struct batch *b)
 			return;
 		}
 	}
-	if ((b->in_eof || b->stopping) && b->inflight == 0 && b->in.len == 0)
+	if (batch_over(b))
 		event_base_loopbreak(b->base);
 }
 
@@ -993,7 +1004,7 @@ cmd_batch(int argc, char **argv)
 	}
 	b->t0 = now_ms();
 	batch_pump(b);
-	if (!((b->in_eof || b->stopping) && b->inflight == 0 && b->in.len == 0))
+	if (!batch_over(b))
 		event_base_dispatch(b->base);
 	if (b->tty) {
 		progress_cb(-1, 0, b);

@@ -1,0 +1,133 @@
+#!/bin/sh
+# isol8 batch end to end: mixed runtimes, timeouts, failures and bad lines
+# in one file (each line exactly one result, errors with their line);
+# files in and outputs back; --order input; resume after Ctrl-C gives
+# exactly the missing results and leaves no container; --reuse leaks
+# nothing between jobs; 300 jobs at 64 in flight, none lost, duplicated or
+# misattributed.
+. "$(dirname "$0")/lib.sh"
+
+py() { python3 -c "$1" "$@"; }
+
+cat >jobs.jsonl <<'JOBS'
+{"id":"py","runtime":"python","code":"print('hello py')"}
+{"id":"js","runtime":"node","code":"console.log('hello js')"}
+{"id":"sh3","runtime":"bash","code":"echo out; echo err >&2; exit 3"}
+{"id":"slow","runtime":"python","code":"while True: pass","timeout":500}
+this is not json
+{"id":"rt","runtime":"cobol","code":"x"}
+{"id":"nofile","file":"missing.py"}
+{"id":"py","runtime":"bash","code":"echo duplicate"}
+
+{"id":"io","runtime":"python","code":"open('out.txt','w').write(open('in.txt').read().upper())","files":{"in.txt":"abc"},"outputs":["out.txt","none.txt"]}
+{"id":"cmd","cmd":"echo via cmd","stdin":"ignored"}
+JOBS
+"$ISOL8" batch -q -c 4 jobs.jsonl >results.jsonl 2>batch.err
+rc=$?
+out=$(cat results.jsonl)
+err=$(cat batch.err)
+expect "bad lines make the batch exit 1, not stop it" '[ "$rc" = 1 ]'
+expect "one result per non-blank line (10)" '[ "$(wc -l <results.jsonl)" = 10 ]'
+check() {
+	python3 - "$@" <<'PY'
+import json, sys, base64
+res = {}
+errs = []
+for line in open("results.jsonl"):
+    r = json.loads(line)
+    if r.get("error"):
+        errs.append(r)
+    else:
+        res[r["id"]] = r
+def die(msg):
+    print(msg); sys.exit(1)
+if res["py"]["stdout"] != "hello py\n" or res["py"]["exitCode"] != 0: die("py")
+if res["js"]["stdout"] != "hello js\n": die("js")
+sh = res["sh3"]
+if (sh["exitCode"], sh["stdout"], sh["stderr"]) != (3, "out\n", "err\n"): die("sh3")
+if not res["slow"]["timedOut"] or res["slow"]["durations"]["runMs"] > 1500: die("slow")
+if res["cmd"]["stdout"] != "via cmd\n": die("cmd")
+io = res["io"]["outputs"]
+if base64.b64decode(io["out.txt"]["base64"]) != b"ABC": die("io out")
+if "error" not in io["none.txt"]: die("io missing output")
+byline = {e["line"]: e for e in errs}
+want = {5: "malformed JSON", 6: "unknown runtime", 7: "missing.py", 8: "duplicate id"}
+for ln, text in want.items():
+    if ln not in byline or text not in byline[ln]["error"] or f"line {ln}" not in byline[ln]["error"]:
+        die(f"line {ln}: {byline.get(ln)}")
+if byline[8]["id"] != "py": die("dup id")
+if len(errs) != 4: die(f"{len(errs)} errors")
+PY
+}
+expect "every job's result is right; bad lines are errors with their line" check
+
+# --order input: results come in input order although job 1 is slowest.
+printf '%s\n' '{"id":"1","cmd":"sleep 0.6; echo 1"}' '{"id":"2","cmd":"echo 2"}' \
+	'{"id":"3","cmd":"sleep 0.2; echo 3"}' '{"id":"4","cmd":"echo 4"}' >order.jsonl
+"$ISOL8" batch -q -c 4 --order input order.jsonl >ordered.jsonl 2>/dev/null
+out=$(python3 -c 'import json; print(" ".join(json.loads(l)["id"] for l in open("ordered.jsonl")))')
+expect "--order input keeps input order ($out)" '[ "$out" = "1 2 3 4" ]'
+"$ISOL8" batch -q -c 4 order.jsonl >completed.jsonl 2>/dev/null
+out=$(python3 -c 'import json; print(" ".join(json.loads(l)["id"] for l in open("completed.jsonl")))')
+expect "completion order by default ($out)" '[ "${out##* }" = 1 ]'
+
+# Resume: interrupt a batch, then continue it into the same file.
+python3 -c '
+for i in range(24):
+    print("{\"id\":\"r%d\",\"cmd\":\"sleep 0.3; echo %d\"}" % (i, i))' >resume.jsonl
+"$ISOL8" batch -q -c 2 --output res.jsonl resume.jsonl 2>/dev/null &
+pid=$!
+sleep 2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+sleep 1
+left=$(docker ps -aq --filter "name=^/isol8-run-$pid-" | wc -l)
+first=$(python3 -c 'import json; print(sum(1 for l in open("res.jsonl") if json.loads(l)["error"] is None))')
+expect "Ctrl-C: exit 130, valid results ($first ran), no container left ($left)" \
+	'[ "$rc" = 130 ] && python3 -c "import json; [json.loads(l) for l in open(\"res.jsonl\")]" && [ "$first" -gt 0 ] && [ "$first" -lt 24 ] && [ "$left" = 0 ]'
+"$ISOL8" batch -q -c 4 --resume res.jsonl --output res.jsonl resume.jsonl 2>/dev/null
+rc=$?
+out=$(python3 -c '
+import json, collections
+ran = [json.loads(l) for l in open("res.jsonl")]
+ok = [r["id"] for r in ran if r["error"] is None]
+c = collections.Counter(ok)
+print(len(c), max(c.values()), sorted(c) == sorted("r%d" % i for i in range(24)))')
+expect "resume adds exactly the missing results ($out)" '[ "$rc" = 0 ] && [ "$out" = "24 1 True" ]'
+
+# --reuse: a second job in the same container sees nothing of the first.
+printf '%s\n' \
+	'{"id":"plant","cmd":"echo s >/sandbox/s; echo s >/tmp/s; setsid sleep 60 & echo planted"}' \
+	'{"id":"look","cmd":"ls -A /sandbox; ls -A /tmp | grep -v .isol8; ps -e --no-headers | grep -c [s]leep; echo end"}' \
+	>reuse.jsonl
+"$ISOL8" batch -q -c 1 --reuse --order input reuse.jsonl >reuse.out 2>/dev/null
+out=$(python3 -c 'import json; r=[json.loads(l) for l in open("reuse.out")]; print(r[1]["stdout"].replace("\n"," ").strip(), r[0]["containerId"] == r[1]["containerId"])')
+expect "--reuse: same container, nothing left from the job before ($out)" \
+	'[ "$out" = "0 end True" ]'
+
+# 300 jobs at 64 in flight: each prints its id and its stdin's checksum.
+python3 -c '
+import json, hashlib, os
+for i in range(300):
+    s = os.urandom(12).hex()
+    print(json.dumps({"id": "j%d" % i, "runtime": "python", "stdin": s,
+        "code": "import sys, hashlib; d = sys.stdin.read(); print(\"j%d\", hashlib.sha256(d.encode()).hexdigest())" % i}))
+' >many.jsonl
+"$ISOL8" batch -q -c 64 --reuse many.jsonl >many.out 2>/dev/null
+out=$(python3 - <<'PY'
+import json, hashlib
+want = {}
+for l in open("many.jsonl"):
+    j = json.loads(l)
+    want[j["id"]] = j["id"] + " " + hashlib.sha256(j["stdin"].encode()).hexdigest() + "\n"
+got = [json.loads(l) for l in open("many.out")]
+ids = [g["id"] for g in got]
+bad = [g["id"] for g in got if g["error"] is not None or g["stdout"] != want[g["id"]]]
+print(len(got), len(set(ids)), len(bad))
+PY
+)
+expect "300 jobs at 64 in flight: none lost, duplicated or misattributed ($out)" \
+	'[ "$out" = "300 300 0" ]'
+
+finish
