@@ -66,14 +66,15 @@ ISOL8_API const char *isol8_version(void);
 /* ---- engine ---- */
 
 struct isol8_engine_opts {
-	const char *docker_host; /* NULL: $DOCKER_HOST or the default */
-	unsigned max_concurrent; /* runs in flight at once; more queue */
-	unsigned pool_size;      /* warm containers kept per pool key */
-	uint64_t pool_idle_ms;   /* unclaimed warm containers expire */
-	int pool_shared;         /* keep them in dockerd for the next
+	const char *docker_host;  /* NULL: $DOCKER_HOST or the default */
+	unsigned max_concurrent;  /* runs in flight at once; more queue */
+	unsigned pool_size;       /* warm containers kept per pool key */
+	uint64_t pool_idle_ms;    /* unclaimed warm containers expire */
+	uint64_t session_idle_ms; /* unused sessions expire (1 h) */
+	int pool_shared;          /* keep them in dockerd for the next
 				    process (the CLI), not in this one */
-	int pool_reuse;          /* scrub and reuse (batch throughput) */
-	int verbose;             /* 0 warnings, 1 info, 2 debug */
+	int pool_reuse;           /* scrub and reuse (batch throughput) */
+	int verbose;              /* 0 warnings, 1 info, 2 debug */
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *);
@@ -185,6 +186,36 @@ ISOL8_API int isol8_run_write_stdin(struct isol8_run *, const void *, size_t);
 ISOL8_API size_t isol8_run_stdin_pending(struct isol8_run *);
 ISOL8_API void isol8_run_close_stdin(struct isol8_run *);
 ISOL8_API void isol8_run_cancel(struct isol8_run *);
+
+/*
+ * Sessions: a request with `session` set runs in that session's container,
+ * created on first use and kept (files, installed packages) until
+ * session_idle_ms without use. File transfers take the same request (it
+ * names the session and its limits); paths are below /sandbox (reading:
+ * or /tmp), never through a symbolic link.
+ */
+ISOL8_API int isol8_session_put_file(struct isol8_engine *,
+    const struct isol8_request *, const char *, const void *, size_t,
+    struct isol8_error *);
+ISOL8_API int isol8_session_get_file(struct isol8_engine *,
+    const struct isol8_request *, const char *, char **, size_t *,
+    struct isol8_error *);
+
+struct isol8_session_info {
+	char name[128];
+	char image[128];
+	char status[64]; /* "running", "created", ... */
+	int64_t created; /* unix time */
+	uint64_t memory; /* its memory limit, bytes */
+};
+
+ISOL8_API int isol8_session_list(struct isol8_engine *,
+    struct isol8_session_info **, size_t *, struct isol8_error *);
+ISOL8_API int isol8_session_remove(
+    struct isol8_engine *, const char *, struct isol8_error *);
+/* Remove every container isol8 created (by label), and its images too. */
+ISOL8_API int isol8_cleanup(
+    struct isol8_engine *, int, unsigned *, struct isol8_error *);
 
 /* The blocking convenience: runs the engine's own loop until done. */
 struct isol8_output {

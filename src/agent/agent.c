@@ -49,7 +49,8 @@
 #define SANDBOX_GID 1000
 #define QUEUE_HIGH (1u << 20) /* stop reading a producer beyond this */
 #define READ_CHUNK (64u << 10)
-#define DRAIN_GRACE_MS 200 /* after the last kill, wait this for EOF */
+#define DRAIN_GRACE_MS 200    /* after the last kill, wait this for EOF */
+#define SESSION_CLAIM_MS 5000 /* a session claim without a RUN lapses */
 #define GET_FILE_MAX (256ull << 20)
 #define OUTPUTS_MAX (32ull << 20) /* all output files of a run */
 
@@ -82,6 +83,7 @@ static struct {
 	uint64_t idle_at;
 	int session;
 	int claimed;
+	uint64_t claim_at;
 	int host_eof;
 	int sigfd;
 	struct proto_buf in;
@@ -379,6 +381,8 @@ run_finish(void)
 	proto_buf_free(&r->in_q);
 	r->active = 0;
 	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
+	if (A.session)
+		A.claimed = 0; /* the next claimant's turn */
 	if (r->oneshot)
 		flush_and_exit(0);
 }
@@ -818,9 +822,20 @@ hello(const unsigned char *p, uint32_t len)
 	while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
 		if (tag == PROTO_T_NONCE)
 			nonce = val, nlen = vlen;
-	busy = A.claimed && !(A.session && !A.run.active);
-	if (!busy)
+	/*
+	 * One-use and warm agents: the first claim is the only one. Session
+	 * agents serve one claimant at a time: a claim lasts until that
+	 * claimant's run ends, or SESSION_CLAIM_MS without a RUN.
+	 */
+	if (A.session)
+		busy = A.run.active ||
+		    (A.claimed && now_ms() - A.claim_at < SESSION_CLAIM_MS);
+	else
+		busy = A.claimed;
+	if (!busy) {
 		A.claimed = 1;
+		A.claim_at = now_ms();
+	}
 	at = proto_frame_begin(&A.out, PROTO_READY);
 	proto_tlv(&A.out, PROTO_T_NONCE, nonce, nonce ? nlen : 0);
 	proto_tlv_u64(&A.out, PROTO_T_VERSION, PROTO_VERSION);

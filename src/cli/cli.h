@@ -46,6 +46,7 @@ struct cli_config {
 	unsigned max_concurrent;
 	unsigned pool_size;
 	uint64_t pool_idle_ms;
+	uint64_t session_idle_ms;
 	int pool_reuse;
 };
 
@@ -79,6 +80,8 @@ extern const struct cli_cmd cmd_setup_entry;
 extern const struct cli_cmd cmd_config_entry;
 extern const struct cli_cmd cmd_bench_entry;
 extern const struct cli_cmd cmd_batch_entry;
+extern const struct cli_cmd cmd_session_entry;
+extern const struct cli_cmd cmd_cleanup_entry;
 
 /* config.c */
 int config_load(struct cli_config *, const char *, char *, size_t);

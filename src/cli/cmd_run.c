@@ -6,6 +6,7 @@
  * program's own, or one of the codes in cli.h (docs/cli.md).
  */
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,11 +39,150 @@ struct run_ctx {
 	int failed;
 	int done;
 	int stdin_regular;
+	char *const *locals;
+	int fetch_failed;
 	int exit_status;
 	struct event *stdin_ev;
 	struct event *stdin_retry;
 	int interrupted;
 };
+
+#define MAX_GETS 16
+#define FILES_MAX_TOTAL (64u << 20)
+#define FILES_MAX_COUNT 256
+
+struct run_files {
+	struct isol8_file *f;
+	size_t n;
+	size_t bytes;
+};
+
+static void
+run_files_free(struct run_files *rf)
+{
+	size_t i;
+
+	for (i = 0; i < rf->n; i++) {
+		free((char *)(uintptr_t)rf->f[i].path);
+		free((void *)(uintptr_t)rf->f[i].data);
+	}
+	free(rf->f);
+	memset(rf, 0, sizeof *rf);
+}
+
+/* One regular file of a --files directory, read into rf. */
+static int
+files_add(struct run_files *rf, const char *full, const char *rel, size_t size)
+{
+	struct err *e = NULL;
+	struct buf b;
+
+	if (rf->n == FILES_MAX_COUNT || rf->bytes + size > FILES_MAX_TOTAL) {
+		cli_error("--files: more than %d files or %u MiB",
+		    FILES_MAX_COUNT, FILES_MAX_TOTAL >> 20);
+		return -1;
+	}
+	buf_init(&b);
+	if (read_file(full, FILES_MAX_TOTAL, &b, &e) == -1) {
+		cli_error("--files: %s", e->msg);
+		err_free(&e);
+		return -1;
+	}
+	rf->f = xreallocarray(rf->f, rf->n + 1, sizeof *rf->f);
+	rf->f[rf->n].path = xstrdup(rel);
+	rf->f[rf->n].data = b.data ? b.data : xstrdup("");
+	rf->f[rf->n++].len = b.len;
+	rf->bytes += b.len;
+	return 0;
+}
+
+/*
+ * Collect a local directory for /sandbox: regular files only, symbolic
+ * links never followed, the usual bulky folders skipped, bounded.
+ */
+static int
+files_walk(const char *root, const char *rel, struct run_files *rf, int depth)
+{
+	static const char *const skip[] = { ".git", "node_modules",
+		"__pycache__", ".venv", "venv", ".tox", ".mypy_cache" };
+	struct dirent *de;
+	struct stat st;
+	char *dir, *sub, *full;
+	DIR *d;
+	size_t i;
+	int rc = 0;
+
+	dir = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+	if (depth > 32 || (d = opendir(dir)) == NULL) {
+		cli_error("--files: cannot read `%s`: %s", dir,
+		    depth > 32 ? "too deep" : strerror(errno));
+		free(dir);
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		for (i = 0; i < nitems(skip); i++)
+			if (strcmp(de->d_name, skip[i]) == 0)
+				break;
+		if (i < nitems(skip))
+			continue;
+		sub = *rel ? xasprintf("%s/%s", rel, de->d_name)
+		           : xstrdup(de->d_name);
+		full = xasprintf("%s/%s", root, sub);
+		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = files_walk(root, sub, rf, depth + 1);
+		else if (lstat(full, &st) == 0 && S_ISREG(st.st_mode))
+			rc = files_add(rf, full, sub, (size_t)st.st_size);
+		free(sub);
+		free(full);
+	}
+	closedir(d);
+	free(dir);
+	return rc;
+}
+
+static int
+files_dir(const char *dir, struct run_files *rf)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		cli_error("--files wants a directory, `%s` is not one", dir);
+		return -1;
+	}
+	return files_walk(dir, "", rf, 0);
+}
+
+/* Write --get files locally, never through an existing symbolic link. */
+static int
+fetch_outputs(struct run_ctx *c, const struct isol8_result *r)
+{
+	size_t i;
+	int fd, failed = 0;
+
+	for (i = 0; i < r->outputs_len; i++) {
+		const struct isol8_output_file *o = &r->outputs[i];
+
+		if (o->error != NULL) {
+			cli_error("--get %s: %s", o->path, o->error);
+			failed = 1;
+			continue;
+		}
+		fd = open(c->locals[i],
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
+		if (fd == -1 || write(fd, o->data, o->len) != (ssize_t)o->len) {
+			cli_error("--get: cannot write `%s`: %s", c->locals[i],
+			    strerror(errno));
+			failed = 1;
+		}
+		if (fd != -1)
+			close(fd);
+	}
+	return failed;
+}
 
 static void
 run_usage(FILE *f)
@@ -70,6 +210,16 @@ run_usage(FILE *f)
 	    "      --secret K=V       set a variable and mask its value in "
 	    "output\n"
 	    "      --image NAME       run in this image instead\n"
+	    "      --persistent       run in the session `default` (created "
+	    "on first use;\n"
+	    "                         its files persist between runs)\n"
+	    "      --session NAME     run in session NAME (implies "
+	    "--persistent)\n"
+	    "      --files DIR        copy DIR into /sandbox first (no links, "
+	    "no .git or\n"
+	    "                         node_modules; 256 files, 64 MiB)\n"
+	    "      --get PATH[:LOCAL] copy a sandbox file back after the run "
+	    "(repeatable)\n"
 	    "      --json             print one JSON result object\n"
 	    "  -q, --quiet            no isol8 messages on stderr\n"
 	    "  -h, --help             this help\n\n"
@@ -116,6 +266,7 @@ on_done(const struct isol8_result *res, const struct isol8_error *e, void *arg)
 	struct run_ctx *c = arg;
 
 	c->result = *res;
+	c->fetch_failed = fetch_outputs(c, res);
 	if (res->container_id != NULL)
 		snprintf(
 		    c->container, sizeof c->container, "%s", res->container_id);
@@ -314,7 +465,11 @@ cmd_run(int argc, char **argv)
 		O_SECRET,
 		O_IMAGE,
 		O_JSON,
-		O_LATER
+		O_LATER,
+		O_PERSIST,
+		O_SESSION,
+		O_FILES,
+		O_GET,
 	};
 	static const struct option opts[] = {
 		{ "eval", required_argument, NULL, 'e' },
@@ -337,8 +492,10 @@ cmd_run(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "persistent", no_argument, NULL, O_LATER },
-		{ "session", required_argument, NULL, O_LATER },
+		{ "persistent", no_argument, NULL, O_PERSIST },
+		{ "session", required_argument, NULL, O_SESSION },
+		{ "files", required_argument, NULL, O_FILES },
+		{ "get", required_argument, NULL, O_GET },
 		{ "host", required_argument, NULL, O_LATER },
 		{ "key", required_argument, NULL, O_LATER },
 		{ "allow", required_argument, NULL, O_LATER },
@@ -355,6 +512,10 @@ cmd_run(int argc, char **argv)
 	struct isol8_kv *env = NULL, *secrets = NULL;
 	size_t nenv = 0, nsec = 0, i;
 	struct buf code = { 0 };
+	struct run_files files = { 0 };
+	const char *gets[MAX_GETS], *outputs[MAX_GETS];
+	char *locals[MAX_GETS];
+	size_t ngets = 0;
 	struct event *sigint = NULL, *sigterm = NULL;
 	const char *eval = NULL, *cmd = NULL, *file = NULL, *runtime = NULL;
 	const char *out_path = NULL, *stdin_data = NULL, *ext = NULL;
@@ -465,6 +626,24 @@ cmd_run(int argc, char **argv)
 		case O_IMAGE:
 			req.image = optarg;
 			break;
+		case O_PERSIST:
+			if (req.session == NULL)
+				req.session = "default";
+			break;
+		case O_SESSION:
+			req.session = optarg;
+			break;
+		case O_FILES:
+			if (files_dir(optarg, &files) == -1)
+				goto out;
+			break;
+		case O_GET:
+			if (ngets == MAX_GETS) {
+				cli_error("at most %d --get", MAX_GETS);
+				goto out;
+			}
+			gets[ngets++] = optarg;
+			break;
 		case O_JSON:
 			c.json = 1;
 			break;
@@ -540,6 +719,22 @@ cmd_run(int argc, char **argv)
 	}
 	req.env = env;
 	req.env_len = nenv;
+	req.files = files.f;
+	req.files_len = files.n;
+	for (i = 0; i < ngets; i++) {
+		const char *colon = strchr(gets[i], ':');
+		const char *base;
+
+		outputs[i] = colon
+		    ? xstrndup(gets[i], (size_t)(colon - gets[i]))
+		    : xstrdup(gets[i]);
+		base = strrchr(outputs[i], '/');
+		locals[i] = xstrdup(colon && colon[1] ? colon + 1
+		        : base                        ? base + 1
+		                                      : outputs[i]);
+	}
+	req.outputs = outputs;
+	req.outputs_len = ngets;
 	req.secrets = secrets;
 	req.secrets_len = nsec;
 	if (stdin_data != NULL) {
@@ -564,6 +759,7 @@ cmd_run(int argc, char **argv)
 		rc = cli_exit_for(&err);
 		goto out;
 	}
+	c.locals = locals;
 	if ((c.run = isol8_run_start(c.e, &req, &cbs, &c, &err)) == NULL) {
 		rc = cli_exit_for(&err);
 		goto out;
@@ -587,6 +783,8 @@ cmd_run(int argc, char **argv)
 	if (c.json)
 		print_json(&c);
 	rc = run_status(&c, &req);
+	if (rc == 0 && c.fetch_failed)
+		rc = 1;
 	if (c.interrupted && !c.quiet)
 		cli_error("interrupted; the sandbox was removed");
 	if (!c.interrupted && isol8_engine_busy(c.e)) {
@@ -627,6 +825,11 @@ out:
 	}
 	free(env);
 	free(secrets);
+	for (i = 0; i < ngets; i++) {
+		free((char *)(uintptr_t)outputs[i]);
+		free(locals[i]);
+	}
+	run_files_free(&files);
 	buf_free(&code);
 	buf_free(&c.out);
 	buf_free(&c.err);

@@ -35,6 +35,7 @@ config_defaults(struct cli_config *c)
 	c->pool_size = eo.pool_size;
 	c->pool_idle_ms = eo.pool_idle_ms;
 	c->pool_reuse = eo.pool_reuse;
+	c->session_idle_ms = eo.session_idle_ms;
 }
 
 void
@@ -245,6 +246,23 @@ config_apply(struct cli_config *c, yajl_val root, char *msg, size_t len)
 				c->env[c->env_len++].value =
 				    xstrdup(ev->u.string);
 			}
+		} else if (strcmp(k, "session") == 0) {
+			if (!YAJL_IS_OBJECT(v))
+				return bad(msg, len, k, "an object");
+			for (j = 0; j < v->u.object.len; j++) {
+				if (strcmp(v->u.object.keys[j], "idleMs") !=
+				    0) {
+					snprintf(msg, len,
+					    "unknown key "
+					    "`session.%s`",
+					    v->u.object.keys[j]);
+					return -1;
+				}
+				if (get_uint(v->u.object.values[j],
+				        "session.idleMs", 30 * 86400000ull,
+				        &c->session_idle_ms, msg, len) == -1)
+					return -1;
+			}
 		} else if (strcmp(k, "maxConcurrent") == 0) {
 			if (get_uint(v, "maxConcurrent", 4096, &u, msg, len) ==
 			    -1)
@@ -315,6 +333,7 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 	/* A CLI process ends after its run: warm containers wait in dockerd. */
 	o->pool_shared = 1;
 	o->pool_idle_ms = c->pool_idle_ms;
+	o->session_idle_ms = c->session_idle_ms;
 	o->pool_reuse = c->pool_reuse;
 }
 

@@ -94,6 +94,7 @@ isol8_engine_opts_init(struct isol8_engine_opts *o)
 	/* Two: back-to-back runs find one warm while the other refills. */
 	o->pool_size = 2;
 	o->pool_idle_ms = 10 * 60 * 1000;
+	o->session_idle_ms = 60 * 60 * 1000;
 }
 
 struct isol8_engine *

@@ -15,6 +15,7 @@
  * called exactly once, from the loop, never from inside a call the caller
  * made (cancel defers it).
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,9 @@ struct isol8_run {
 	uint64_t timeout_ms;
 	uint64_t max_output;
 	struct pool_wait *wait;
+	struct session_open *sopen;
+	char *session;
+	int deadline_hit;
 	struct box *box;
 	struct event *deadline;
 	struct isol8_callbacks cbs;
@@ -153,6 +157,20 @@ run_put_file(
 		off += n;
 	} while (off < len);
 	run->acks_pending++;
+}
+
+static int
+valid_session(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
 }
 
 static int
@@ -358,7 +376,8 @@ run_prepare(
 	proto_tlv_u64(&run->frames, PROTO_T_STDIN,
 	    req->stdin_data != NULL || req->stdin_stream);
 	/* One-use: the agent exits after the run; with reuse it stays. */
-	proto_tlv_u64(&run->frames, PROTO_T_ONESHOT, !run->e->opts.pool_reuse);
+	proto_tlv_u64(&run->frames, PROTO_T_ONESHOT,
+	    !run->e->opts.pool_reuse && req->session == NULL);
 	proto_frame_end(&run->frames, at);
 	if (run->frames.len > PROTO_MAX_PAYLOAD + ENGINE_MAX_CODE * 2) {
 		free(file);
@@ -369,6 +388,7 @@ run_prepare(
 	run->timeout_ms = req->timeout_ms;
 	run->max_output = req->max_output;
 	run->stdin_stream = req->stdin_stream;
+	run->session = req->session ? xstrdup(req->session) : NULL;
 	run->mask = mask_new(req->secrets, req->secrets_len);
 	return 0;
 }
@@ -402,8 +422,11 @@ isol8_run_start(struct isol8_engine *e, const struct isol8_request *req,
 	struct isol8_run *run = xcalloc(1, sizeof *run);
 	struct err *err = NULL;
 
-	if (req->session != NULL) {
-		err_set(&err, ERR_INVALID, "sessions are not supported yet");
+	if (req->session != NULL && !valid_session(req->session)) {
+		err_set(&err, ERR_INVALID,
+		    "bad session name `%s` (letters, "
+		    "digits, `.`, `_`, `-`; at most 64)",
+		    req->session);
 		goto fail;
 	}
 	if (cbs == NULL || cbs->on_done == NULL) {
@@ -507,8 +530,13 @@ engine_run_step(struct isol8_run *run)
 		TAILQ_REMOVE(&e->queue, run, qentry);
 		e->active++;
 		run->state = RUN_ACQUIRE;
-		run->wait =
-		    pool_acquire(e->pool, &run->spec, run_acquired, run);
+		if (run->session != NULL)
+			run->sopen = pool_session_open(pool_docker(e->pool),
+			    &run->spec, run->session, e->opts.session_idle_ms,
+			    run_acquired, run);
+		else
+			run->wait = pool_acquire(
+			    e->pool, &run->spec, run_acquired, run);
 		break;
 	case RUN_ACQUIRE:
 		run->state = RUN_RUNNING;
@@ -538,6 +566,7 @@ run_acquired(struct box *b, const struct err *e, void *arg)
 	static const struct box_cbs cbs = { run_frame, run_lost };
 
 	run->wait = NULL;
+	run->sopen = NULL;
 	if (e != NULL) {
 		run_finish(run, err_dup(e));
 		return;
@@ -700,6 +729,7 @@ run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	run->result.run_ms = run->timeout_ms;
 	run->exited = 1;
 	run->acks_pending = 1; /* do not trust the box: discard it */
+	run->deadline_hit = 1;
 	run_finish(run, NULL);
 }
 
@@ -721,6 +751,7 @@ run_free(struct isol8_run *run)
 	mask_free(run->mask);
 	free(run->image);
 	free(run->network);
+	free(run->session);
 	err_free(&run->err);
 	free(run);
 }
@@ -751,6 +782,9 @@ run_finish(struct isol8_run *run, struct err *e)
 	if (run->wait != NULL)
 		pool_acquire_cancel(run->wait);
 	run->wait = NULL;
+	if (run->sopen != NULL)
+		pool_session_cancel(run->sopen, pool_inflight(eng->pool));
+	run->sopen = NULL;
 	if (run->box != NULL) {
 		run->result.container_id = box_id(run->box);
 		clean = e == NULL && run->exited && run->acks_pending == 0;
@@ -781,7 +815,10 @@ run_finish(struct isol8_run *run, struct err *e)
 	}
 	run->cbs.on_done(&run->result, e ? &pub : NULL, run->arg);
 	free(pubouts);
-	if (run->box != NULL)
+	/* A session keeps its container unless its agent is stuck. */
+	if (run->box != NULL && run->session != NULL && !run->deadline_hit)
+		pool_session_release(run->box, clean);
+	else if (run->box != NULL)
 		pool_release(eng->pool, &run->spec, run->box, clean);
 	err_free(&e);
 	if (!run->cancelled_pending)

@@ -82,13 +82,26 @@ pool_spec_key(const struct pool_spec *s, char key[17])
 }
 
 /*
+ * The limits part of a key (not the image: every runtime image carries
+ * every interpreter, so a session serves any runtime).
+ */
+void
+pool_limits_key(const struct pool_spec *s, char key[17])
+{
+	struct pool_spec l = *s;
+
+	l.image = "*";
+	pool_spec_key(&l, key);
+}
+
+/*
  * The hardened configuration of every sandbox container (DESIGN.md
  * "Containers and pool"). The agent keeps SETUID/SETGID/KILL; user code
  * runs as uid 1000 with none.
  */
 void
 box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
-    struct box_conf *bc)
+    const char *session, struct box_conf *bc)
 {
 	static const char *cap_drop[] = { "ALL", NULL };
 	static const char *cap_add[] = { "SETUID", "SETGID", "KILL", NULL };
@@ -102,6 +115,7 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 	bc->cmd[0] = "/isol8-agent";
 	bc->cmd[1] = "--idle";
 	bc->cmd[2] = bc->idle;
+	bc->cmd[3] = session != NULL ? "--session" : NULL;
 	snprintf(bc->tmpfs_sandbox, sizeof bc->tmpfs_sandbox,
 	    "rw,exec,nosuid,nodev,size=%lld,uid=1000,gid=1000,mode=0755",
 	    (long long)s->sandbox_size);
@@ -117,7 +131,14 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 	bc->labels[2] = POOL_LABEL_KEY;
 	bc->labels[3] = bc->key;
 	bc->labels[4] = POOL_LABEL_KIND;
-	bc->labels[5] = kind;
+	bc->labels[5] = session != NULL ? "session" : kind;
+	if (session != NULL) {
+		bc->labels[6] = POOL_LABEL_SESSION;
+		bc->labels[7] = session;
+		pool_limits_key(s, bc->limits);
+		bc->labels[8] = POOL_LABEL_LIMITS;
+		bc->labels[9] = bc->limits;
+	}
 	/* No core files; a file may not outgrow the sandbox. */
 	snprintf(bc->fsize, sizeof bc->fsize, "fsize=%lld:%lld",
 	    (long long)s->sandbox_size, (long long)s->sandbox_size);
@@ -197,12 +218,12 @@ box_new(struct docker *d, box_ready_cb cb, void *arg)
  */
 struct box *
 box_create(struct docker *d, const struct pool_spec *spec, const char *name,
-    uint64_t idle_ms, box_ready_cb cb, void *arg)
+    uint64_t idle_ms, const char *session, box_ready_cb cb, void *arg)
 {
 	struct box *b = box_new(d, cb, arg);
 	struct box_conf bc;
 
-	box_config(spec, "run", idle_ms, &bc);
+	box_config(spec, "run", idle_ms, session, &bc);
 	bc.c.name = name;
 	b->owned = 1;
 	b->state = BOX_CREATE;
@@ -553,6 +574,16 @@ box_close(struct box *b)
 {
 	if (b->state != BOX_CLOSED)
 		box_teardown(b);
+}
+
+/* Give up on a box: remove it if we created it, else just let go. */
+void
+box_abandon(struct box *b, int *inflight)
+{
+	if (b->owned)
+		box_discard(b, inflight);
+	else
+		box_close(b);
 }
 
 /* Remove the container (if any) in the background and tear b down. */

@@ -531,7 +531,7 @@ pool_pump(struct pool *p)
 			name = pool_run_name();
 			s->creating_boxes++;
 			p->creating++;
-			box_create(p->d, &s->spec, name, POOL_RUN_IDLE_MS,
+			box_create(p->d, &s->spec, name, POOL_RUN_IDLE_MS, NULL,
 			    created_box, s);
 		}
 	}
@@ -594,7 +594,7 @@ warm_create(struct pool *p, struct pool_slot *slot)
 	wm->slot = slot;
 	pool_rand(r);
 	name = xasprintf(POOL_WARM_PREFIX "%s-%s", slot->key, r);
-	box_config(&slot->spec, "warm", p->o.idle_ms, &bc);
+	box_config(&slot->spec, "warm", p->o.idle_ms, NULL, &bc);
 	bc.c.name = name;
 	p->creating++;
 	p->inflight++;
@@ -659,8 +659,8 @@ pool_refill(struct pool *p, struct pool_slot *slot)
 		name = pool_run_name();
 		slot->creating_boxes++;
 		p->creating++;
-		box_create(
-		    p->d, &slot->spec, name, p->o.idle_ms, refill_box, slot);
+		box_create(p->d, &slot->spec, name, p->o.idle_ms, NULL,
+		    refill_box, slot);
 	}
 }
 
@@ -907,4 +907,17 @@ pool_free(struct pool *p)
 		free(s);
 	}
 	free(p);
+}
+
+struct docker *
+pool_docker(struct pool *p)
+{
+	return p->d;
+}
+
+/* The counter of background removals that shutdown waits for. */
+int *
+pool_inflight(struct pool *p)
+{
+	return &p->inflight;
 }

@@ -13,6 +13,8 @@
 #define POOL_LABEL_MANAGED "org.isol8.managed"
 #define POOL_LABEL_KEY "org.isol8.pool"
 #define POOL_LABEL_KIND "org.isol8.kind"
+#define POOL_LABEL_SESSION "org.isol8.session"
+#define POOL_LABEL_LIMITS "org.isol8.limits"
 
 struct box;
 struct pool;
@@ -39,9 +41,10 @@ struct box_conf {
 	struct docker_create c;
 	const char *cmd[5];
 	const char *tmpfs[5];
-	const char *labels[9];
+	const char *labels[11];
 	const char *ulimits[4];
 	char key[17];
+	char limits[17];
 	char idle[24];
 	char tmpfs_sandbox[128];
 	char tmpfs_tmp[128];
@@ -52,12 +55,15 @@ typedef void (*box_ready_cb)(struct box *, const struct err *, void *);
 
 /* box.c */
 void pool_spec_key(const struct pool_spec *, char[17]);
-void box_config(
-    const struct pool_spec *, const char *, uint64_t, struct box_conf *);
+void pool_limits_key(const struct pool_spec *, char[17]);
+void box_config(const struct pool_spec *, const char *, uint64_t, const char *,
+    struct box_conf *);
 struct box *box_create(struct docker *, const struct pool_spec *, const char *,
-    uint64_t, box_ready_cb, void *);
+    uint64_t, const char *, box_ready_cb, void *);
 struct box *box_claim(struct docker *, const char *, box_ready_cb, void *);
 void box_bye(struct box *);
+void box_abandon(struct box *, int *);
+
 void box_set_cbs(struct box *, const struct box_cbs *, void *);
 const char *box_id(const struct box *);
 void box_send(struct box *, const struct proto_buf *);
@@ -75,6 +81,8 @@ struct pool_opts {
 };
 typedef void (*pool_acquire_cb)(struct box *, const struct err *, void *);
 void pool_opts_init(struct pool_opts *);
+struct docker *pool_docker(struct pool *);
+int *pool_inflight(struct pool *);
 struct pool *pool_new(struct docker *, const struct pool_opts *);
 void pool_prewarm(struct pool *, const struct pool_spec *);
 void pool_drain(struct pool *);
@@ -84,5 +92,12 @@ struct pool_wait *pool_acquire(
     struct pool *, const struct pool_spec *, pool_acquire_cb, void *);
 void pool_acquire_cancel(struct pool_wait *);
 void pool_release(struct pool *, const struct pool_spec *, struct box *, int);
+
+/* session.c */
+struct session_open;
+struct session_open *pool_session_open(struct docker *,
+    const struct pool_spec *, const char *, uint64_t, pool_acquire_cb, void *);
+void pool_session_cancel(struct session_open *, int *);
+void pool_session_release(struct box *, int);
 
 #endif

@@ -66,7 +66,7 @@ warm_container(void)
 	yajl_val v;
 	char *id;
 
-	box_config(&spec, "warm", 60000, &bc);
+	box_config(&spec, "warm", 60000, NULL, &bc);
 	docker_container_create(d, &bc.c, call_cb, &c);
 	spin(&c.done);
 	if (c.err != NULL)

@@ -179,7 +179,7 @@ test_create_json_hardening(void)
 	size_t i;
 	int found_nnp = 0;
 
-	box_config(&spec, "run", 60000, &bc);
+	box_config(&spec, "run", 60000, NULL, &bc);
 	docker_create_json(&bc.c, &b);
 	v = json_parse(b.data, b.len, &e);
 	CHECK(v != NULL);

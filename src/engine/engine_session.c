@@ -1,0 +1,307 @@
+/*
+ * Sessions and clean-up for the public API: file transfers into and out of
+ * a session (a run of `true` carrying `files` or `outputs`, so paths are
+ * checked by the engine and again, without following links, by the agent),
+ * listing and removing sessions, and removing everything isol8 created.
+ * Only containers carrying org.isol8.kind -- set by isol8 at creation, not
+ * inherited from an image -- are ever touched.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+static const char *const true_argv[] = { "true", NULL };
+
+int
+isol8_session_put_file(struct isol8_engine *e, const struct isol8_request *req,
+    const char *path, const void *data, size_t len, struct isol8_error *errp)
+{
+	struct isol8_request r = *req;
+	struct isol8_file f = { path, data, len };
+	struct isol8_output out;
+	int rc;
+
+	r.code = r.cmd = NULL;
+	r.argv = true_argv;
+	r.files = &f;
+	r.files_len = 1;
+	r.outputs_len = 0;
+	r.stdin_data = NULL;
+	r.stdin_stream = 0;
+	rc = isol8_run_sync(e, &r, &out, errp);
+	isol8_output_free(&out);
+	return rc;
+}
+
+struct get_ctx {
+	char *data;
+	size_t len;
+	char error[512];
+	int got;
+	int done;
+	struct isol8_error err;
+	int failed;
+};
+
+static void
+get_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
+{
+	struct get_ctx *g = arg;
+
+	g->done = 1;
+	if (e != NULL) {
+		g->err = *e;
+		g->failed = 1;
+		return;
+	}
+	if (r->outputs_len == 1 && r->outputs[0].error == NULL) {
+		g->data = xmalloc(r->outputs[0].len + 1);
+		memcpy(g->data, r->outputs[0].data, r->outputs[0].len);
+		g->data[r->outputs[0].len] = '\0';
+		g->len = r->outputs[0].len;
+		g->got = 1;
+	} else if (r->outputs_len == 1)
+		snprintf(g->error, sizeof g->error, "%s", r->outputs[0].error);
+}
+
+/* Read a file of a session: *data (NUL-terminated, free() it) and *len. */
+int
+isol8_session_get_file(struct isol8_engine *e, const struct isol8_request *req,
+    const char *path, char **data, size_t *len, struct isol8_error *errp)
+{
+	static const struct isol8_callbacks cbs = { NULL, NULL, get_done };
+	struct isol8_request r = *req;
+	struct get_ctx g;
+	const char *outs[1] = { path };
+
+	memset(&g, 0, sizeof g);
+	r.code = r.cmd = NULL;
+	r.argv = true_argv;
+	r.files_len = 0;
+	r.outputs = outs;
+	r.outputs_len = 1;
+	r.stdin_data = NULL;
+	r.stdin_stream = 0;
+	if (isol8_run_start(e, &r, &cbs, &g, errp) == NULL)
+		return -1;
+	engine_wait(e, &g.done);
+	if (g.failed) {
+		if (errp != NULL)
+			*errp = g.err;
+		return -1;
+	}
+	if (!g.got) {
+		if (errp != NULL) {
+			errp->code = ISOL8_ENOTFOUND;
+			snprintf(errp->message, sizeof errp->message, "%s",
+			    g.error[0] ? g.error : "file not received");
+		}
+		return -1;
+	}
+	*data = g.data;
+	*len = g.len;
+	return 0;
+}
+
+struct call {
+	int done;
+	struct err *err;
+	struct buf body;
+};
+
+static void
+call_cb(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct call *c = arg;
+
+	c->done = 1;
+	if (e != NULL)
+		c->err = err_dup(e);
+	else
+		buf_add(&c->body, r->body, r->len);
+}
+
+/* A Docker call, waited for; the parsed JSON reply or NULL with errp. */
+static yajl_val
+call_json(struct isol8_engine *e, struct call *c, struct isol8_error *errp)
+{
+	yajl_val v;
+	struct err *pe = NULL;
+
+	engine_wait(e, &c->done);
+	if (c->err != NULL) {
+		engine_error(errp, c->err);
+		err_free(&c->err);
+		buf_free(&c->body);
+		return NULL;
+	}
+	/* An empty reply (204) is an empty document. */
+	v = c->body.len > 0 ? json_parse(c->body.data, c->body.len, &pe)
+	                    : json_parse("[]", 2, &pe);
+	buf_free(&c->body);
+	if (v == NULL) {
+		engine_error(errp, pe);
+		err_free(&pe);
+	}
+	return v;
+}
+
+int
+isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
+    size_t *n, struct isol8_error *errp)
+{
+	struct call c = { 0 };
+	yajl_val list, ins;
+	struct isol8_session_info *s;
+	const char *name, *image, *state;
+	long long created, mem;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	docker_container_list(e->docker,
+	    "{\"label\":[\"" POOL_LABEL_KIND "=session\"]}", 1, call_cb, &c);
+	if ((list = call_json(e, &c, errp)) == NULL)
+		return -1;
+	if (YAJL_IS_ARRAY(list) && list->u.array.len > 0)
+		*out = xcalloc(list->u.array.len, sizeof **out);
+	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+		yajl_val v = list->u.array.values[i];
+
+		name = json_str(v, "Labels", POOL_LABEL_SESSION, NULL);
+		if (name == NULL)
+			continue;
+		s = &(*out)[(*n)++];
+		snprintf(s->name, sizeof s->name, "%s", name);
+		image = json_str(v, "Image", NULL);
+		state = json_str(v, "State", NULL);
+		snprintf(s->image, sizeof s->image, "%s", image ? image : "");
+		snprintf(s->status, sizeof s->status, "%s", state ? state : "");
+		if (json_int(v, &created, "Created", NULL) == 0)
+			s->created = created;
+		/* The memory limit is only in the inspect. */
+		memset(&c, 0, sizeof c);
+		docker_container_inspect(
+		    e->docker, json_str(v, "Id", NULL), call_cb, &c);
+		if ((ins = call_json(e, &c, NULL)) != NULL) {
+			if (json_int(ins, &mem, "HostConfig", "Memory", NULL) ==
+			    0)
+				s->memory = (uint64_t)mem;
+			yajl_tree_free(ins);
+		}
+	}
+	yajl_tree_free(list);
+	return 0;
+}
+
+/* Remove the container of a session (and with it, its files). */
+int
+isol8_session_remove(
+    struct isol8_engine *e, const char *name, struct isol8_error *errp)
+{
+	struct call c = { 0 };
+	cleanup_free char *cname = xasprintf("isol8-session-%s", name);
+	yajl_val v;
+	const char *kind;
+
+	docker_container_inspect(e->docker, cname, call_cb, &c);
+	if ((v = call_json(e, &c, errp)) == NULL) {
+		if (errp != NULL && errp->code == ISOL8_ENOTFOUND)
+			snprintf(errp->message, sizeof errp->message,
+			    "no session `%s`", name);
+		return -1;
+	}
+	kind = json_str(v, "Config", "Labels", POOL_LABEL_KIND, NULL);
+	if (kind == NULL || strcmp(kind, "session") != 0) {
+		yajl_tree_free(v);
+		if (errp != NULL) {
+			errp->code = ISOL8_EINVAL;
+			snprintf(errp->message, sizeof errp->message,
+			    "`%s` is not an isol8 session", cname);
+		}
+		return -1;
+	}
+	yajl_tree_free(v);
+	memset(&c, 0, sizeof c);
+	docker_container_remove(e->docker, cname, 1, call_cb, &c);
+	if ((v = call_json(e, &c, errp)) == NULL)
+		return -1;
+	yajl_tree_free(v);
+	return 0;
+}
+
+/*
+ * Remove every container isol8 created -- warm, one-use, sessions, bench
+ * baselines: all carry org.isol8.kind -- and with `images`, the isol8
+ * images too. Containers without that label are never touched.
+ */
+int
+isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
+    struct isol8_error *errp)
+{
+	struct call c = { 0 };
+	yajl_val list;
+	size_t i;
+	unsigned n = 0;
+
+	docker_container_list(
+	    e->docker, "{\"label\":[\"" POOL_LABEL_KIND "\"]}", 1, call_cb, &c);
+	if ((list = call_json(e, &c, errp)) == NULL)
+		return -1;
+	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+		memset(&c, 0, sizeof c);
+		docker_container_remove(e->docker,
+		    json_str(list->u.array.values[i], "Id", NULL), 1, call_cb,
+		    &c);
+		engine_wait(e, &c.done);
+		n += c.err == NULL;
+		err_free(&c.err);
+		buf_free(&c.body);
+	}
+	yajl_tree_free(list);
+	if (images) {
+		memset(&c, 0, sizeof c);
+		docker_image_list(e->docker,
+		    "{\"label\":[\"" POOL_LABEL_MANAGED "=true\"]}", call_cb,
+		    &c);
+		if ((list = call_json(e, &c, errp)) == NULL)
+			return -1;
+		for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+			memset(&c, 0, sizeof c);
+			docker_image_remove(e->docker,
+			    json_str(list->u.array.values[i], "Id", NULL), 1,
+			    call_cb, &c);
+			engine_wait(e, &c.done);
+			n += c.err == NULL;
+			err_free(&c.err);
+			buf_free(&c.body);
+		}
+		yajl_tree_free(list);
+		/* The base is imported, not built: it has no labels. */
+		memset(&c, 0, sizeof c);
+		docker_image_list(e->docker,
+		    "{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}", call_cb,
+		    &c);
+		if ((list = call_json(e, &c, NULL)) != NULL) {
+			for (i = 0;
+			     YAJL_IS_ARRAY(list) && i < list->u.array.len;
+			     i++) {
+				memset(&c, 0, sizeof c);
+				docker_image_remove(e->docker,
+				    json_str(
+				        list->u.array.values[i], "Id", NULL),
+				    1, call_cb, &c);
+				engine_wait(e, &c.done);
+				n += c.err == NULL;
+				err_free(&c.err);
+				buf_free(&c.body);
+			}
+			yajl_tree_free(list);
+		}
+	}
+	if (removed != NULL)
+		*removed = n;
+	return 0;
+}
