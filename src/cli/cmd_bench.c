@@ -247,6 +247,16 @@ dcall_reset(struct dcall *c)
 	c->done = 0;
 }
 
+/* Let ms pass on the benchmark's own loop. */
+static void
+bench_pause(struct bench *b, long ms)
+{
+	struct timeval tv = { 0, ms * 1000 };
+
+	event_base_loopexit(loop_base(b->loop), &tv);
+	event_base_dispatch(loop_base(b->loop));
+}
+
 /* Remove the unclaimed warm containers of a request's pool key. */
 static void
 clear_warm(struct bench *b, const struct isol8_request *req)
@@ -519,7 +529,7 @@ measure_runtime(struct bench *b, struct rt_result *rr, const char *self)
 		uint64_t until = now_ms() + 5000;
 
 		while (count_warm(b, &req) < 2 && now_ms() < until)
-			usleep(10000);
+			bench_pause(b, 10);
 		ms = spawn_time(argv);
 		if (ms < 0)
 			rr->m[M_CLI].errors++;

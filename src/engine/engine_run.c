@@ -451,11 +451,7 @@ isol8_run_start(struct isol8_engine *e, const struct isol8_request *req,
 fail:
 	engine_error(errp, err);
 	err_free(&err);
-	proto_buf_free(&run->frames);
-	mask_free(run->mask);
-	free(run->image);
-	free(run->network);
-	free(run);
+	run_free(run); /* the one teardown: whatever prepare got to */
 	return NULL;
 }
 
