@@ -83,7 +83,37 @@ extern const struct cli_cmd cmd_batch_entry;
 extern const struct cli_cmd cmd_session_entry;
 extern const struct cli_cmd cmd_cleanup_entry;
 
+/*
+ * The flags that set a run's limits, the same for `run` and `batch`:
+ * entries for a getopt_long table, handled by cli_limit_opt().
+ */
+enum {
+	CLI_O_TIMEOUT = 1000,
+	CLI_O_MEMORY,
+	CLI_O_CPU,
+	CLI_O_PIDS,
+	CLI_O_SANDBOX,
+	CLI_O_TMP,
+	CLI_O_NET,
+	CLI_O_MAXOUT,
+	CLI_O_IMAGE,
+};
+#define CLI_LIMIT_OPTIONS                                                      \
+	{ "timeout", required_argument, NULL, CLI_O_TIMEOUT },                 \
+	    { "memory", required_argument, NULL, CLI_O_MEMORY },               \
+	    { "cpu", required_argument, NULL, CLI_O_CPU },                     \
+	    { "pids", required_argument, NULL, CLI_O_PIDS },                   \
+	    { "pids-limit", required_argument, NULL, CLI_O_PIDS },             \
+	    { "sandbox-size", required_argument, NULL, CLI_O_SANDBOX },        \
+	    { "tmp-size", required_argument, NULL, CLI_O_TMP },                \
+	    { "net", required_argument, NULL, CLI_O_NET },                     \
+	    { "max-output", required_argument, NULL, CLI_O_MAXOUT },           \
+	{                                                                      \
+		"image", required_argument, NULL, CLI_O_IMAGE                  \
+	}
+
 /* config.c */
+void config_request(const struct cli_config *, struct isol8_request *);
 int config_load(struct cli_config *, const char *, char *, size_t);
 void config_free(struct cli_config *);
 void config_print(const struct cli_config *, int);
@@ -100,5 +130,6 @@ int cli_exit_for(const struct isol8_error *);
 int cli_kv(const char *, const char *, struct isol8_kv **, size_t *);
 int cli_size(const char *, const char *, uint64_t *);
 int cli_uint(const char *, const char *, uint64_t, uint64_t *);
+int cli_limit_opt(int, const char *, struct isol8_request *);
 
 #endif

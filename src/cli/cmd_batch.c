@@ -750,16 +750,7 @@ static int
 cmd_batch(int argc, char **argv)
 {
 	enum {
-		O_TIMEOUT = 256,
-		O_MEMORY,
-		O_CPU,
-		O_PIDS,
-		O_SANDBOX,
-		O_TMP,
-		O_NET,
-		O_MAXOUT,
-		O_ENV,
-		O_IMAGE,
+		O_ENV = 256,
 		O_ORDER,
 		O_RESUME,
 		O_FAILFAST,
@@ -778,16 +769,8 @@ cmd_batch(int argc, char **argv)
 		{ "json-summary", no_argument, NULL, O_JSUMMARY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "runtime", required_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "memory", required_argument, NULL, O_MEMORY },
-		{ "cpu", required_argument, NULL, O_CPU },
-		{ "pids", required_argument, NULL, O_PIDS },
-		{ "sandbox-size", required_argument, NULL, O_SANDBOX },
-		{ "tmp-size", required_argument, NULL, O_TMP },
-		{ "net", required_argument, NULL, O_NET },
-		{ "max-output", required_argument, NULL, O_MAXOUT },
 		{ "env", required_argument, NULL, O_ENV },
-		{ "image", required_argument, NULL, O_IMAGE },
+		CLI_LIMIT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -796,7 +779,7 @@ cmd_batch(int argc, char **argv)
 	struct isol8_error err;
 	struct event *sigint = NULL, *sigterm = NULL;
 	const char *jobs = NULL, *out_path = NULL, *resume = NULL;
-	char msg[1024], *end, *dircopy = NULL;
+	char msg[1024], *dircopy = NULL;
 	struct timeval tick = { 0, 250000 };
 	struct stat st, os;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -812,15 +795,7 @@ cmd_batch(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	isol8_request_init(&b->defaults);
-	b->defaults.timeout_ms = b->cfg.timeout_ms;
-	b->defaults.memory = b->cfg.memory;
-	b->defaults.cpus = b->cfg.cpus;
-	b->defaults.pids = b->cfg.pids;
-	b->defaults.sandbox_size = b->cfg.sandbox_size;
-	b->defaults.tmp_size = b->cfg.tmp_size;
-	b->defaults.max_output = b->cfg.max_output;
-	b->defaults.network = b->cfg.network;
-	b->defaults.image = b->cfg.image;
+	config_request(&b->cfg, &b->defaults);
 	b->runtime = b->cfg.runtime;
 	b->conc = (unsigned)(cores > 0 ? cores * 4 : 8);
 	b->reuse = b->cfg.pool_reuse;
@@ -877,67 +852,17 @@ cmd_batch(int argc, char **argv)
 			}
 			b->runtime = optarg;
 			break;
-		case O_TIMEOUT:
-			if (cli_uint("--timeout", optarg, 86400000,
-			        &b->defaults.timeout_ms) == -1)
-				goto out;
-			break;
-		case O_MEMORY:
-			if (cli_size("--memory", optarg, &b->defaults.memory) ==
-			    -1)
-				goto out;
-			break;
-		case O_CPU:
-			b->defaults.cpus = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg ||
-			    b->defaults.cpus <= 0) {
-				cli_error("--cpu wants a positive number of "
-				          "cores, got `%s`",
-				    optarg);
-				goto out;
-			}
-			break;
-		case O_PIDS:
-			if (cli_uint("--pids", optarg, 1 << 22, &u) == -1)
-				goto out;
-			b->defaults.pids = (int64_t)u;
-			break;
-		case O_SANDBOX:
-			if (cli_size("--sandbox-size", optarg,
-			        &b->defaults.sandbox_size) == -1)
-				goto out;
-			break;
-		case O_TMP:
-			if (cli_size("--tmp-size", optarg,
-			        &b->defaults.tmp_size) == -1)
-				goto out;
-			break;
-		case O_NET:
-			if (strcmp(optarg, "none") != 0 &&
-			    strcmp(optarg, "host") != 0) {
-				cli_error("--net wants none or host, got `%s`",
-				    optarg);
-				goto out;
-			}
-			b->defaults.network = optarg;
-			break;
-		case O_MAXOUT:
-			if (cli_size("--max-output", optarg,
-			        &b->defaults.max_output) == -1)
-				goto out;
-			break;
 		case O_ENV:
 			if (cli_kv("--env", optarg, &b->env, &b->env_len) == -1)
 				goto out;
-			break;
-		case O_IMAGE:
-			b->defaults.image = optarg;
 			break;
 		case 'h':
 			batch_usage(stdout);
 			rc = 0;
 			goto out;
 		default:
+			if (cli_limit_opt(ch, optarg, &b->defaults) == 1)
+				break;
 			goto out;
 		}
 	}

@@ -451,19 +451,10 @@ cmd_run(int argc, char **argv)
 {
 	enum {
 		O_CMD = 256,
-		O_TIMEOUT,
-		O_MEMORY,
-		O_CPU,
-		O_PIDS,
-		O_SANDBOX,
-		O_TMP,
-		O_NET,
-		O_MAXOUT,
 		O_OUT,
 		O_STDIN,
 		O_ENV,
 		O_SECRET,
-		O_IMAGE,
 		O_JSON,
 		O_LATER,
 		O_PERSIST,
@@ -475,22 +466,13 @@ cmd_run(int argc, char **argv)
 		{ "eval", required_argument, NULL, 'e' },
 		{ "cmd", required_argument, NULL, O_CMD },
 		{ "runtime", required_argument, NULL, 'r' },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "memory", required_argument, NULL, O_MEMORY },
-		{ "cpu", required_argument, NULL, O_CPU },
-		{ "pids", required_argument, NULL, O_PIDS },
-		{ "pids-limit", required_argument, NULL, O_PIDS },
-		{ "sandbox-size", required_argument, NULL, O_SANDBOX },
-		{ "tmp-size", required_argument, NULL, O_TMP },
-		{ "net", required_argument, NULL, O_NET },
-		{ "max-output", required_argument, NULL, O_MAXOUT },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "stdin", required_argument, NULL, O_STDIN },
 		{ "env", required_argument, NULL, O_ENV },
 		{ "secret", required_argument, NULL, O_SECRET },
-		{ "image", required_argument, NULL, O_IMAGE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
+		CLI_LIMIT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "persistent", no_argument, NULL, O_PERSIST },
 		{ "session", required_argument, NULL, O_SESSION },
@@ -519,9 +501,8 @@ cmd_run(int argc, char **argv)
 	struct event *sigint = NULL, *sigterm = NULL;
 	const char *eval = NULL, *cmd = NULL, *file = NULL, *runtime = NULL;
 	const char *out_path = NULL, *stdin_data = NULL, *ext = NULL;
-	char msg[1024], *end;
+	char msg[1024];
 	struct stat st;
-	uint64_t u;
 	int ch, rc = EXIT_USAGE;
 
 	memset(&c, 0, sizeof c);
@@ -530,15 +511,7 @@ cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	isol8_request_init(&req);
-	req.timeout_ms = cfg.timeout_ms;
-	req.memory = cfg.memory;
-	req.cpus = cfg.cpus;
-	req.pids = cfg.pids;
-	req.sandbox_size = cfg.sandbox_size;
-	req.tmp_size = cfg.tmp_size;
-	req.max_output = cfg.max_output;
-	req.network = cfg.network;
-	req.image = cfg.image;
+	config_request(&cfg, &req);
 	/* The config's env first: --env may override it (later wins). */
 	if (cfg.env_len > 0) {
 		env = xreallocarray(NULL, cfg.env_len, sizeof *env);
@@ -557,58 +530,6 @@ cmd_run(int argc, char **argv)
 		case 'r':
 			runtime = optarg;
 			break;
-		case O_TIMEOUT:
-			if (cli_uint("--timeout", optarg, 86400000,
-			        &req.timeout_ms) == -1)
-				goto out;
-			break;
-		case O_MEMORY:
-			if (cli_size("--memory", optarg, &req.memory) == -1)
-				goto out;
-			break;
-		case O_CPU:
-			req.cpus = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || req.cpus <= 0 ||
-			    req.cpus > 1024) {
-				cli_error("--cpu wants a positive number of "
-				          "cores such as 0.5, got `%s`",
-				    optarg);
-				goto out;
-			}
-			break;
-		case O_PIDS:
-			if (cli_uint("--pids", optarg, 1 << 22, &u) == -1)
-				goto out;
-			req.pids = (int64_t)u;
-			break;
-		case O_SANDBOX:
-			if (cli_size("--sandbox-size", optarg,
-			        &req.sandbox_size) == -1)
-				goto out;
-			break;
-		case O_TMP:
-			if (cli_size("--tmp-size", optarg, &req.tmp_size) == -1)
-				goto out;
-			break;
-		case O_MAXOUT:
-			if (cli_size("--max-output", optarg, &req.max_output) ==
-			    -1)
-				goto out;
-			break;
-		case O_NET:
-			if (strcmp(optarg, "filtered") == 0) {
-				cli_error("--net filtered is not available in "
-				          "this version; use none or host");
-				goto out;
-			}
-			if (strcmp(optarg, "none") != 0 &&
-			    strcmp(optarg, "host") != 0) {
-				cli_error("--net wants none or host, got `%s`",
-				    optarg);
-				goto out;
-			}
-			req.network = optarg;
-			break;
 		case O_OUT:
 			out_path = optarg;
 			break;
@@ -622,9 +543,6 @@ cmd_run(int argc, char **argv)
 		case O_SECRET:
 			if (cli_kv("--secret", optarg, &secrets, &nsec) == -1)
 				goto out;
-			break;
-		case O_IMAGE:
-			req.image = optarg;
 			break;
 		case O_PERSIST:
 			if (req.session == NULL)
@@ -659,6 +577,8 @@ cmd_run(int argc, char **argv)
 			    argv[optind - 1]);
 			goto out;
 		default:
+			if (cli_limit_opt(ch, optarg, &req) == 1)
+				break;
 			goto out;
 		}
 	}

@@ -31,15 +31,7 @@ setup_prewarm(struct isol8_engine *e, const struct cli_config *cfg)
 	for (i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++) {
 		isol8_request_init(&req);
 		req.runtime = runtimes[i];
-		req.timeout_ms = cfg->timeout_ms;
-		req.memory = cfg->memory;
-		req.cpus = cfg->cpus;
-		req.pids = cfg->pids;
-		req.sandbox_size = cfg->sandbox_size;
-		req.tmp_size = cfg->tmp_size;
-		req.max_output = cfg->max_output;
-		req.network = cfg->network;
-		req.image = cfg->image;
+		config_request(cfg, &req);
 		if (isol8_engine_prewarm(e, &req, &err) == -1)
 			return cli_exit_for(&err);
 	}

@@ -337,6 +337,21 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 	o->pool_reuse = c->pool_reuse;
 }
 
+/* The configured defaults of a run, into a request. */
+void
+config_request(const struct cli_config *c, struct isol8_request *req)
+{
+	req->timeout_ms = c->timeout_ms;
+	req->memory = c->memory;
+	req->cpus = c->cpus;
+	req->pids = c->pids;
+	req->sandbox_size = c->sandbox_size;
+	req->tmp_size = c->tmp_size;
+	req->max_output = c->max_output;
+	req->network = c->network;
+	req->image = c->image;
+}
+
 /* The resolved configuration, for people or (json) for programs. */
 void
 config_print(const struct cli_config *c, int json)

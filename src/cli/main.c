@@ -99,6 +99,69 @@ cli_uint(const char *flag, const char *arg, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/*
+ * A limit flag (CLI_LIMIT_OPTIONS) into req: 1 when handled, -1 for a bad
+ * value (said on stderr), 0 when ch is not a limit flag.
+ */
+int
+cli_limit_opt(int ch, const char *arg, struct isol8_request *req)
+{
+	uint64_t u;
+	char *end;
+
+	switch (ch) {
+	case CLI_O_TIMEOUT:
+		return cli_uint("--timeout", arg, 86400000, &req->timeout_ms) ==
+		        -1
+		    ? -1
+		    : 1;
+	case CLI_O_MEMORY:
+		return cli_size("--memory", arg, &req->memory) == -1 ? -1 : 1;
+	case CLI_O_CPU:
+		req->cpus = strtod(arg, &end);
+		if (*end != '\0' || end == arg || req->cpus <= 0 ||
+		    req->cpus > 1024) {
+			cli_error("--cpu wants a positive number of cores such "
+			          "as 0.5, got `%s`",
+			    arg);
+			return -1;
+		}
+		return 1;
+	case CLI_O_PIDS:
+		if (cli_uint("--pids", arg, 1 << 22, &u) == -1)
+			return -1;
+		req->pids = (int64_t)u;
+		return 1;
+	case CLI_O_SANDBOX:
+		return cli_size("--sandbox-size", arg, &req->sandbox_size) == -1
+		    ? -1
+		    : 1;
+	case CLI_O_TMP:
+		return cli_size("--tmp-size", arg, &req->tmp_size) == -1 ? -1
+		                                                         : 1;
+	case CLI_O_MAXOUT:
+		return cli_size("--max-output", arg, &req->max_output) == -1
+		    ? -1
+		    : 1;
+	case CLI_O_NET:
+		if (strcmp(arg, "filtered") == 0) {
+			cli_error("--net filtered is not available in this "
+			          "version; use none or host");
+			return -1;
+		}
+		if (strcmp(arg, "none") != 0 && strcmp(arg, "host") != 0) {
+			cli_error("--net wants none or host, got `%s`", arg);
+			return -1;
+		}
+		req->network = arg;
+		return 1;
+	case CLI_O_IMAGE:
+		req->image = arg;
+		return 1;
+	}
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {

@@ -345,8 +345,10 @@ box_ready_frame(struct box *b, const unsigned char *p, uint32_t len)
 		 * joined between our create and our HELLO). Never remove it.
 		 */
 		b->owned = 0;
-		box_fail(b, err_new(ERR_CONFLICT, "container is claimed by "
-		    "another process"));
+		box_fail(b,
+		    err_new(ERR_CONFLICT,
+		        "container is claimed by "
+		        "another process"));
 		return;
 	}
 	b->hello_ok = 1;
