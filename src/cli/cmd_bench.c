@@ -257,30 +257,44 @@ bench_pause(struct bench *b, long ms)
 	event_base_dispatch(loop_base(b->loop));
 }
 
-/* Remove the unclaimed warm containers of a request's pool key. */
-static void
-clear_warm(struct bench *b, const struct isol8_request *req)
+/*
+ * The warm containers of a request's pool key (all states, or only the
+ * running ones), as a parsed JSON list; NULL on any failure.
+ */
+static yajl_val
+list_warm(struct bench *b, const struct isol8_request *req, int running)
 {
 	struct pool_spec spec;
-	struct dcall c = { 0 }, r = { 0 };
+	struct dcall c = { 0 };
 	char *image, *network, key[17], filter[256];
 	yajl_val v;
-	size_t i;
 
 	if (engine_spec(req, &spec, &image, &network, NULL) == -1)
-		return;
+		return NULL;
 	pool_spec_key(&spec, key);
 	free(image);
 	free(network);
 	snprintf(filter, sizeof filter,
 	    "{\"label\":[\"" POOL_LABEL_KEY
-	    "=%s\"],\"name\":[\"^/isol8-warm-\"]}",
-	    key);
-	docker_container_list(b->d, filter, 1, dcall_cb, &c);
+	    "=%s\"],\"name\":[\"^/isol8-warm-\"]%s}",
+	    key, running ? ",\"status\":[\"running\"]" : "");
+	docker_container_list(b->d, filter, !running, dcall_cb, &c);
 	dwait(b, &c);
-	v = c.err
+	v = c.err || c.body.len == 0
 	    ? NULL
-	    : json_parse(c.body.data ? c.body.data : "[]", c.body.len, NULL);
+	    : json_parse(c.body.data, c.body.len, NULL);
+	dcall_reset(&c);
+	return v;
+}
+
+/* Remove the unclaimed warm containers of a request's pool key. */
+static void
+clear_warm(struct bench *b, const struct isol8_request *req)
+{
+	struct dcall r = { 0 };
+	yajl_val v = list_warm(b, req, 0);
+	size_t i;
+
 	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++) {
 		dcall_reset(&r);
 		docker_container_remove(b->d,
@@ -289,7 +303,6 @@ clear_warm(struct bench *b, const struct isol8_request *req)
 		dwait(b, &r);
 	}
 	yajl_tree_free(v);
-	dcall_reset(&c);
 	dcall_reset(&r);
 }
 
@@ -297,29 +310,10 @@ clear_warm(struct bench *b, const struct isol8_request *req)
 static int
 count_warm(struct bench *b, const struct isol8_request *req)
 {
-	struct pool_spec spec;
-	struct dcall c = { 0 };
-	char *image, *network, key[17], filter[256];
-	yajl_val v;
-	int n;
+	yajl_val v = list_warm(b, req, 1);
+	int n = YAJL_IS_ARRAY(v) ? (int)v->u.array.len : 0;
 
-	if (engine_spec(req, &spec, &image, &network, NULL) == -1)
-		return 0;
-	pool_spec_key(&spec, key);
-	free(image);
-	free(network);
-	snprintf(filter, sizeof filter,
-	    "{\"label\":[\"" POOL_LABEL_KEY
-	    "=%s\"],\"name\":[\"^/isol8-warm-\"],\"status\":[\"running\"]}",
-	    key);
-	docker_container_list(b->d, filter, 0, dcall_cb, &c);
-	dwait(b, &c);
-	v = c.err
-	    ? NULL
-	    : json_parse(c.body.data ? c.body.data : "[]", c.body.len, NULL);
-	n = YAJL_IS_ARRAY(v) ? (int)v->u.array.len : 0;
 	yajl_tree_free(v);
-	dcall_reset(&c);
 	return n;
 }
 

@@ -9,6 +9,7 @@
 
 #include "tap.h"
 #include "docker/docker.h"
+#include "support.h"
 
 #define IMAGE "isol8/bash:latest"
 #define LABEL "org.isol8.test"
@@ -284,8 +285,7 @@ main(void)
 	struct err *e = NULL;
 	int rc;
 
-	if (access("/var/run/docker.sock", F_OK) != 0 &&
-	    getenv("DOCKER_HOST") == NULL)
+	if (!docker_available())
 		return 77;
 	loop = loop_new(NULL);
 	if ((d = docker_new(loop, NULL, &e)) == NULL)

@@ -14,6 +14,7 @@
 #include "tap.h"
 #include "isol8.h"
 #include "docker/docker.h"
+#include "support.h"
 
 struct job {
 	struct buf out;
@@ -309,8 +310,7 @@ main(void)
 {
 	int rc;
 
-	if (access("/var/run/docker.sock", F_OK) != 0 &&
-	    getenv("DOCKER_HOST") == NULL)
+	if (!docker_available())
 		return 77;
 	base = event_base_new();
 	RUN_TEST(test_concurrent_runs_keep_output_apart);

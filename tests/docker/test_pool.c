@@ -10,28 +10,12 @@
 
 #include "tap.h"
 #include "pool/pool.h"
+#include "support.h"
 
 static struct loop *loop;
 static struct docker *d;
 static const struct pool_spec spec = { "isol8/bash:latest", 96ll << 20,
 	500000000, 16, 16ll << 20, 16ll << 20, "none" };
-
-struct got {
-	int done;
-	struct box *box;
-	struct err *err;
-};
-
-static void
-got_cb(struct box *b, const struct err *e, void *arg)
-{
-	struct got *g = arg;
-
-	g->done = 1;
-	g->box = b;
-	if (e != NULL)
-		g->err = err_dup(e);
-}
 
 struct call {
 	int done;
@@ -164,8 +148,7 @@ main(void)
 {
 	int rc;
 
-	if (access("/var/run/docker.sock", F_OK) != 0 &&
-	    getenv("DOCKER_HOST") == NULL)
+	if (!docker_available())
 		return 77;
 	loop = loop_new(NULL);
 	d = docker_new(loop, NULL, NULL);

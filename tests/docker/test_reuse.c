@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "isol8.h"
 #include "util/util.h"
+#include "support.h"
 
 static struct event_base *base;
 
@@ -131,8 +132,7 @@ main(void)
 {
 	int rc;
 
-	if (access("/var/run/docker.sock", F_OK) != 0 &&
-	    getenv("DOCKER_HOST") == NULL)
+	if (!docker_available())
 		return 77;
 	base = event_base_new();
 	RUN_TEST(test_reuse_leaks_nothing);

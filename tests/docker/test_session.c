@@ -10,6 +10,7 @@
 
 #include "tap.h"
 #include "isol8.h"
+#include "support.h"
 
 #define BIG (5u << 20)
 
@@ -60,8 +61,7 @@ test_put_get_5mb(void)
 int
 main(void)
 {
-	if (access("/var/run/docker.sock", F_OK) != 0 &&
-	    getenv("DOCKER_HOST") == NULL)
+	if (!docker_available())
 		return 77;
 	RUN_TEST(test_put_get_5mb);
 	return TAP_DONE();

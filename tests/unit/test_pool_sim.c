@@ -10,27 +10,11 @@
 #include "tap.h"
 #include "pool/pool.h"
 #include "fake/fake_dockerd.h"
+#include "support.h"
 
 static struct loop *loop;
 static const struct pool_spec spec = { "img", 64ll << 20, 1000000000, 16,
 	16ll << 20, 16ll << 20, "none" };
-
-struct got {
-	int done;
-	struct box *box;
-	struct err *err;
-};
-
-static void
-got_cb(struct box *b, const struct err *e, void *arg)
-{
-	struct got *g = arg;
-
-	g->done = 1;
-	g->box = b;
-	if (e != NULL)
-		g->err = err_dup(e);
-}
 
 static int
 all_done(struct got *g, int n)
