@@ -45,7 +45,6 @@ struct item {
 	struct batch *b;
 	struct batch_job job;
 	uint64_t seq;
-	uint64_t t_start;
 	struct buf out;
 	struct buf err;
 	struct isol8_run *run;
@@ -430,7 +429,6 @@ job_start(struct batch *b, struct item *it)
 	}
 	req.outputs = outputs;
 	req.outputs_len = it->job.outputs_len;
-	it->t_start = now_ms();
 	it->run = isol8_run_start(b->e, &req, &cbs, it, &err);
 	free(env);
 	free(outputs);

@@ -134,20 +134,12 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	return e;
 }
 
-/* Run the loop until *done or until the engine has nothing to wait for. */
+/* Run the loop until *done. */
 void
 engine_wait(struct isol8_engine *e, int *done)
 {
-	struct event_base *base = loop_base(e->loop);
-	uint64_t until = now_ms() + ENGINE_DRAIN_MS;
-
-	if (done != NULL) {
-		while (!*done)
-			event_base_loop(base, EVLOOP_ONCE);
-		return;
-	}
-	while (pool_busy(e->pool) && now_ms() < until)
-		event_base_loop(base, EVLOOP_ONCE);
+	while (!*done)
+		event_base_loop(loop_base(e->loop), EVLOOP_ONCE);
 }
 
 /*
@@ -164,7 +156,7 @@ isol8_engine_free(struct isol8_engine *e)
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
 	pool_drain(e->pool);
-	engine_wait(e, NULL);
+	isol8_engine_drain(e, ENGINE_DRAIN_MS);
 	pool_free(e->pool);
 	docker_free(e->docker);
 	/* Deferred frees (attach streams, boxes) run on this last turn. */

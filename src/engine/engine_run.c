@@ -58,7 +58,6 @@ struct isol8_run {
 	struct run_output *outs;
 	size_t nouts;
 	uint64_t max_output_file;
-	struct err *err;
 	uint64_t t_start;
 	int cancelled;
 	int cancelled_pending; /* a deferred cancel still holds run */
@@ -748,7 +747,6 @@ run_free(struct isol8_run *run)
 	free(run->image);
 	free(run->network);
 	free(run->session);
-	err_free(&run->err);
 	free(run);
 }
 

@@ -47,19 +47,6 @@ loop_base(struct loop *l)
 	return l->base;
 }
 
-/* Run until loop_break() or until nothing is left to wait for. */
-int
-loop_run(struct loop *l)
-{
-	return event_base_dispatch(l->base);
-}
-
-void
-loop_break(struct loop *l)
-{
-	event_base_loopbreak(l->base);
-}
-
 static void
 loop_deferred_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -21,8 +21,6 @@ typedef void (*loop_defer_cb)(void *);
 struct loop *loop_new(struct event_base *);
 void loop_free(struct loop *);
 struct event_base *loop_base(struct loop *);
-int loop_run(struct loop *);
-void loop_break(struct loop *);
 void loop_defer(struct loop *, loop_defer_cb, void *);
 
 /* loop_http.c */
@@ -37,7 +35,6 @@ struct http_req *http_req_new(struct http *, const char *, const char *);
 void http_req_header(struct http_req *, const char *);
 void http_req_body(struct http_req *, const void *, size_t);
 void http_req_body_fd(struct http_req *, int, off_t);
-void http_req_max_body(struct http_req *, size_t);
 void http_req_stream(struct http_req *, http_data_cb, void *);
 void http_req_timeout(struct http_req *, long);
 void http_req_submit(struct http_req *, http_done_cb, void *);

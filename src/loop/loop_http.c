@@ -200,12 +200,6 @@ http_req_body_fd(struct http_req *r, int fd, off_t size)
 	curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
 }
 
-void
-http_req_max_body(struct http_req *r, size_t max)
-{
-	r->max_body = max;
-}
-
 /* Hand the response body to cb as it arrives; cb returns -1 to abort. */
 void
 http_req_stream(struct http_req *r, http_data_cb cb, void *arg)

@@ -35,7 +35,6 @@ struct box {
 	struct docker_attach *attach;
 	int started;
 	int hello_ok;
-	struct err *err;
 	struct buf rx;
 	struct buf log;
 	char nonce[33];
@@ -168,20 +167,6 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 }
 
 static void
-box_nonce(char out[33])
-{
-	unsigned char r[16];
-	int fd, i;
-
-	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    read(fd, r, sizeof r) != (ssize_t)sizeof r)
-		fatal("reading /dev/urandom");
-	close(fd);
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
-}
-
-static void
 box_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct box *b = arg;
@@ -206,7 +191,7 @@ box_new(struct docker *d, box_ready_cb cb, void *arg)
 	b->ready_arg = arg;
 	buf_init(&b->rx);
 	buf_init(&b->log);
-	box_nonce(b->nonce);
+	random_hex(b->nonce, 16);
 	b->timer = evtimer_new(loop_base(docker_loop(d)), box_timeout_cb, b);
 	evtimer_add(b->timer, &tv);
 	return b;
@@ -528,7 +513,6 @@ box_free_cb(void *arg)
 	event_free(b->timer);
 	buf_free(&b->rx);
 	buf_free(&b->log);
-	err_free(&b->err);
 	free(b->id);
 	free(b);
 }

@@ -142,20 +142,6 @@ pool_new(struct docker *d, const struct pool_opts *o)
 	return p;
 }
 
-/* A random 8-hex-digit tag for container names. */
-static void
-pool_rand(char out[9])
-{
-	unsigned char r[4];
-	int fd;
-
-	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    read(fd, r, sizeof r) != (ssize_t)sizeof r)
-		fatal("reading /dev/urandom");
-	close(fd);
-	snprintf(out, 9, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
-}
-
 /* This process's start time (clock ticks since boot), for claimed names. */
 static unsigned long long
 proc_starttime(pid_t pid)
@@ -189,7 +175,7 @@ pool_run_name(void)
 {
 	char r[9];
 
-	pool_rand(r);
+	random_hex(r, 4);
 	return xasprintf(POOL_RUN_PREFIX "%d-%llu-%s", (int)getpid(),
 	    proc_starttime(getpid()), r);
 }
@@ -451,20 +437,11 @@ ready_lost(const struct err *e, void *arg)
 	pool_refill(slot->p, slot);
 }
 
-static void
-ready_frame(int type, const unsigned char *pl, uint32_t len, void *arg)
-{
-	(void)type;
-	(void)pl;
-	(void)len;
-	(void)arg;
-}
-
 /* A ready box: to the first waiter, else kept ready. */
 static void
 slot_offer(struct pool_slot *slot, struct pool *p, struct box *b)
 {
-	static const struct box_cbs cbs = { ready_frame, ready_lost };
+	static const struct box_cbs cbs = { NULL, ready_lost };
 	struct pool_wait *w;
 	struct ready *r;
 
@@ -592,7 +569,7 @@ warm_create(struct pool *p, struct pool_slot *slot)
 
 	wm->p = p;
 	wm->slot = slot;
-	pool_rand(r);
+	random_hex(r, 4);
 	name = xasprintf(POOL_WARM_PREFIX "%s-%s", slot->key, r);
 	box_config(&slot->spec, "warm", p->o.idle_ms, NULL, &bc);
 	bc.c.name = name;

@@ -111,6 +111,24 @@ read_file(const char *path, size_t max, struct buf *b, struct err **errp)
 	return 0;
 }
 
+/* nbytes random bytes as 2*nbytes hex digits and a NUL, into out. */
+void
+random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[64];
+	size_t i;
+	int fd;
+
+	if (nbytes > sizeof r)
+		fatalx("random_hex: %zu bytes is too many", nbytes);
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    read(fd, r, nbytes) != (ssize_t)nbytes)
+		fatal("reading /dev/urandom");
+	close(fd);
+	for (i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
 void
 cleanup_freep(void *p)
 {

@@ -135,6 +135,7 @@ uint64_t now_us(void);
 int parse_size(const char *, uint64_t *);
 int parse_uint(const char *, uint64_t, uint64_t *);
 int read_file(const char *, size_t, struct buf *, struct err **);
+void random_hex(char *, size_t);
 
 /* cleanup.h: for function-local resources only (STYLE.md). */
 void cleanup_freep(void *);
