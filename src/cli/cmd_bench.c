@@ -214,39 +214,6 @@ bench_engine(struct bench *b, unsigned pool_size, unsigned conc, int reuse)
 
 /* ---- Docker-side helpers: baselines and clearing warm containers ---- */
 
-struct dcall {
-	int done;
-	struct err *err;
-	struct buf body;
-};
-
-static void
-dcall_cb(const struct docker_reply *r, const struct err *e, void *arg)
-{
-	struct dcall *c = arg;
-
-	c->done = 1;
-	if (e != NULL)
-		c->err = err_dup(e);
-	else
-		buf_add(&c->body, r->body, r->len);
-}
-
-static void
-dwait(struct bench *b, struct dcall *c)
-{
-	while (!c->done)
-		event_base_loop(loop_base(b->loop), EVLOOP_ONCE);
-}
-
-static void
-dcall_reset(struct dcall *c)
-{
-	err_free(&c->err);
-	buf_free(&c->body);
-	c->done = 0;
-}
-
 /* Let ms pass on the benchmark's own loop. */
 static void
 bench_pause(struct bench *b, long ms)
@@ -265,7 +232,7 @@ static yajl_val
 list_warm(struct bench *b, const struct isol8_request *req, int running)
 {
 	struct pool_spec spec;
-	struct dcall c = { 0 };
+	struct docker_sync c = { 0 };
 	char *image, *network, key[17], filter[256];
 	yajl_val v;
 
@@ -278,12 +245,12 @@ list_warm(struct bench *b, const struct isol8_request *req, int running)
 	    "{\"label\":[\"" POOL_LABEL_KEY
 	    "=%s\"],\"name\":[\"^/isol8-warm-\"]%s}",
 	    key, running ? ",\"status\":[\"running\"]" : "");
-	docker_container_list(b->d, filter, !running, dcall_cb, &c);
-	dwait(b, &c);
+	docker_container_list(b->d, filter, !running, docker_sync_cb, &c);
+	docker_sync_wait(b->d, &c);
 	v = c.err || c.body.len == 0
 	    ? NULL
 	    : json_parse(c.body.data, c.body.len, NULL);
-	dcall_reset(&c);
+	docker_sync_reset(&c);
 	return v;
 }
 
@@ -291,19 +258,19 @@ list_warm(struct bench *b, const struct isol8_request *req, int running)
 static void
 clear_warm(struct bench *b, const struct isol8_request *req)
 {
-	struct dcall r = { 0 };
+	struct docker_sync r = { 0 };
 	yajl_val v = list_warm(b, req, 0);
 	size_t i;
 
 	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++) {
-		dcall_reset(&r);
+		docker_sync_reset(&r);
 		docker_container_remove(b->d,
-		    json_str(v->u.array.values[i], "Id", NULL), 1, dcall_cb,
-		    &r);
-		dwait(b, &r);
+		    json_str(v->u.array.values[i], "Id", NULL), 1,
+		    docker_sync_cb, &r);
+		docker_sync_wait(b->d, &r);
 	}
 	yajl_tree_free(v);
-	dcall_reset(&r);
+	docker_sync_reset(&r);
 }
 
 /* Count running warm containers of a request's pool key. */
@@ -325,7 +292,7 @@ baseline_container(struct bench *b, const char *runtime)
 	static const char *labels[] = { POOL_LABEL_MANAGED, "true",
 		POOL_LABEL_KIND, "bench", NULL };
 	struct docker_create c = { 0 };
-	struct dcall cr = { 0 }, st = { 0 };
+	struct docker_sync cr = { 0 }, st = { 0 };
 	char *image = runtime_image(runtime), *id = NULL;
 	yajl_val v;
 
@@ -334,18 +301,18 @@ baseline_container(struct bench *b, const char *runtime)
 	c.labels = labels;
 	c.network_mode = "none";
 	c.auto_remove = 1;
-	docker_container_create(b->d, &c, dcall_cb, &cr);
-	dwait(b, &cr);
+	docker_container_create(b->d, &c, docker_sync_cb, &cr);
+	docker_sync_wait(b->d, &cr);
 	if (cr.err == NULL &&
 	    (v = json_parse(cr.body.data, cr.body.len, NULL)) != NULL) {
 		id = xstrdup(json_str(v, "Id", NULL));
 		yajl_tree_free(v);
-		docker_container_start(b->d, id, dcall_cb, &st);
-		dwait(b, &st);
+		docker_container_start(b->d, id, docker_sync_cb, &st);
+		docker_sync_wait(b->d, &st);
 	}
 	free(image);
-	dcall_reset(&cr);
-	dcall_reset(&st);
+	docker_sync_reset(&cr);
+	docker_sync_reset(&st);
 	return id;
 }
 
@@ -362,7 +329,7 @@ discard_output(int stream, const char *data, size_t len, void *arg)
 static double
 api_exec(struct bench *b, const char *id, const struct bench_prog *p)
 {
-	struct dcall c = { 0 }, s = { 0 }, i = { 0 };
+	struct docker_sync c = { 0 }, s = { 0 }, i = { 0 };
 	const char *argv[4] = { p->argv[0], p->argv[1], p->argv[2], NULL };
 	char *eid = NULL;
 	long long code = -1;
@@ -370,16 +337,17 @@ api_exec(struct bench *b, const char *id, const struct bench_prog *p)
 	yajl_val v;
 	double ms = -1;
 
-	docker_exec_create(b->d, id, argv, "1000", dcall_cb, &c);
-	dwait(b, &c);
+	docker_exec_create(b->d, id, argv, "1000", docker_sync_cb, &c);
+	docker_sync_wait(b->d, &c);
 	if (c.err == NULL &&
 	    (v = json_parse(c.body.data, c.body.len, NULL)) != NULL) {
 		eid = xstrdup(json_str(v, "Id", NULL));
 		yajl_tree_free(v);
-		docker_exec_start(b->d, eid, discard_output, dcall_cb, &s);
-		dwait(b, &s);
-		docker_exec_inspect(b->d, eid, dcall_cb, &i);
-		dwait(b, &i);
+		docker_exec_start(
+		    b->d, eid, discard_output, docker_sync_cb, &s);
+		docker_sync_wait(b->d, &s);
+		docker_exec_inspect(b->d, eid, docker_sync_cb, &i);
+		docker_sync_wait(b->d, &i);
 		if (i.err == NULL &&
 		    (v = json_parse(i.body.data, i.body.len, NULL)) != NULL) {
 			json_int(v, &code, "ExitCode", NULL);
@@ -389,9 +357,9 @@ api_exec(struct bench *b, const char *id, const struct bench_prog *p)
 			ms = ms_since(t0);
 	}
 	free(eid);
-	dcall_reset(&c);
-	dcall_reset(&s);
-	dcall_reset(&i);
+	docker_sync_reset(&c);
+	docker_sync_reset(&s);
+	docker_sync_reset(&i);
 	return ms;
 }
 
@@ -559,11 +527,12 @@ measure_runtime(struct bench *b, struct rt_result *rr, const char *self)
 				stats_add(&rr->m[M_DOCKER_EXEC], ms);
 		}
 		{
-			struct dcall c = { 0 };
+			struct docker_sync c = { 0 };
 
-			docker_container_remove(b->d, id, 1, dcall_cb, &c);
-			dwait(b, &c);
-			dcall_reset(&c);
+			docker_container_remove(
+			    b->d, id, 1, docker_sync_cb, &c);
+			docker_sync_wait(b->d, &c);
+			docker_sync_reset(&c);
 		}
 		free(id);
 	}

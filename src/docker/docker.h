@@ -125,6 +125,17 @@ void docker_attach_close_write(struct docker_attach *);
 size_t docker_attach_pending(struct docker_attach *);
 void docker_attach_free(struct docker_attach *);
 
+/* docker_sync.c */
+struct docker_sync {
+	void *arg; /* the caller's, e.g. for progress lines */
+	int done;
+	struct err *err;
+	struct buf body;
+};
+void docker_sync_cb(const struct docker_reply *, const struct err *, void *);
+void docker_sync_wait(struct docker *, struct docker_sync *);
+void docker_sync_reset(struct docker_sync *);
+
 /* docker_stdcopy.c */
 struct stdcopy {
 	unsigned char hdr[8];

@@ -105,27 +105,10 @@ isol8_session_get_file(struct isol8_engine *e, const struct isol8_request *req,
 	return 0;
 }
 
-struct call {
-	int done;
-	struct err *err;
-	struct buf body;
-};
-
-static void
-call_cb(const struct docker_reply *r, const struct err *e, void *arg)
-{
-	struct call *c = arg;
-
-	c->done = 1;
-	if (e != NULL)
-		c->err = err_dup(e);
-	else
-		buf_add(&c->body, r->body, r->len);
-}
-
 /* A Docker call, waited for; the parsed JSON reply or NULL with errp. */
 static yajl_val
-call_json(struct isol8_engine *e, struct call *c, struct isol8_error *errp)
+call_json(
+    struct isol8_engine *e, struct docker_sync *c, struct isol8_error *errp)
 {
 	yajl_val v;
 	struct err *pe = NULL;
@@ -152,7 +135,7 @@ int
 isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
     size_t *n, struct isol8_error *errp)
 {
-	struct call c = { 0 };
+	struct docker_sync c = { 0 };
 	yajl_val list, ins;
 	struct isol8_session_info *s;
 	const char *name, *image, *state;
@@ -162,7 +145,8 @@ isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
 	*out = NULL;
 	*n = 0;
 	docker_container_list(e->docker,
-	    "{\"label\":[\"" POOL_LABEL_KIND "=session\"]}", 1, call_cb, &c);
+	    "{\"label\":[\"" POOL_LABEL_KIND "=session\"]}", 1, docker_sync_cb,
+	    &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
 	if (YAJL_IS_ARRAY(list) && list->u.array.len > 0)
@@ -184,7 +168,7 @@ isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
 		/* The memory limit is only in the inspect. */
 		memset(&c, 0, sizeof c);
 		docker_container_inspect(
-		    e->docker, json_str(v, "Id", NULL), call_cb, &c);
+		    e->docker, json_str(v, "Id", NULL), docker_sync_cb, &c);
 		if ((ins = call_json(e, &c, NULL)) != NULL) {
 			if (json_int(ins, &mem, "HostConfig", "Memory", NULL) ==
 			    0)
@@ -201,12 +185,12 @@ int
 isol8_session_remove(
     struct isol8_engine *e, const char *name, struct isol8_error *errp)
 {
-	struct call c = { 0 };
+	struct docker_sync c = { 0 };
 	cleanup_free char *cname = xasprintf("isol8-session-%s", name);
 	yajl_val v;
 	const char *kind;
 
-	docker_container_inspect(e->docker, cname, call_cb, &c);
+	docker_container_inspect(e->docker, cname, docker_sync_cb, &c);
 	if ((v = call_json(e, &c, errp)) == NULL) {
 		if (errp != NULL && errp->code == ISOL8_ENOTFOUND)
 			snprintf(errp->message, sizeof errp->message,
@@ -225,7 +209,7 @@ isol8_session_remove(
 	}
 	yajl_tree_free(v);
 	memset(&c, 0, sizeof c);
-	docker_container_remove(e->docker, cname, 1, call_cb, &c);
+	docker_container_remove(e->docker, cname, 1, docker_sync_cb, &c);
 	if ((v = call_json(e, &c, errp)) == NULL)
 		return -1;
 	yajl_tree_free(v);
@@ -241,20 +225,20 @@ int
 isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
     struct isol8_error *errp)
 {
-	struct call c = { 0 };
+	struct docker_sync c = { 0 };
 	yajl_val list;
 	size_t i;
 	unsigned n = 0;
 
-	docker_container_list(
-	    e->docker, "{\"label\":[\"" POOL_LABEL_KIND "\"]}", 1, call_cb, &c);
+	docker_container_list(e->docker,
+	    "{\"label\":[\"" POOL_LABEL_KIND "\"]}", 1, docker_sync_cb, &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
 	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
 		memset(&c, 0, sizeof c);
 		docker_container_remove(e->docker,
-		    json_str(list->u.array.values[i], "Id", NULL), 1, call_cb,
-		    &c);
+		    json_str(list->u.array.values[i], "Id", NULL), 1,
+		    docker_sync_cb, &c);
 		engine_wait(e, &c.done);
 		n += c.err == NULL;
 		err_free(&c.err);
@@ -264,15 +248,15 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 	if (images) {
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
-		    "{\"label\":[\"" POOL_LABEL_MANAGED "=true\"]}", call_cb,
-		    &c);
+		    "{\"label\":[\"" POOL_LABEL_MANAGED "=true\"]}",
+		    docker_sync_cb, &c);
 		if ((list = call_json(e, &c, errp)) == NULL)
 			return -1;
 		for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
 			memset(&c, 0, sizeof c);
 			docker_image_remove(e->docker,
 			    json_str(list->u.array.values[i], "Id", NULL), 1,
-			    call_cb, &c);
+			    docker_sync_cb, &c);
 			engine_wait(e, &c.done);
 			n += c.err == NULL;
 			err_free(&c.err);
@@ -282,8 +266,8 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 		/* The base is imported, not built: it has no labels. */
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
-		    "{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}", call_cb,
-		    &c);
+		    "{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}",
+		    docker_sync_cb, &c);
 		if ((list = call_json(e, &c, NULL)) != NULL) {
 			for (i = 0;
 			     YAJL_IS_ARRAY(list) && i < list->u.array.len;
@@ -292,7 +276,7 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 				docker_image_remove(e->docker,
 				    json_str(
 				        list->u.array.values[i], "Id", NULL),
-				    1, call_cb, &c);
+				    1, docker_sync_cb, &c);
 				engine_wait(e, &c.done);
 				n += c.err == NULL;
 				err_free(&c.err);

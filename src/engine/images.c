@@ -42,25 +42,6 @@ struct setup {
 	int nold;
 };
 
-struct sync_call {
-	struct setup *s; /* for progress lines */
-	int done;
-	struct err *err;
-	struct buf body;
-};
-
-static void
-sync_cb(const struct docker_reply *r, const struct err *e, void *arg)
-{
-	struct sync_call *c = arg;
-
-	if (e != NULL)
-		c->err = err_dup(e);
-	else
-		buf_add(&c->body, r->body, r->len);
-	c->done = 1;
-}
-
 static void say(struct setup *s, const char *fmt, ...) PRINTFLIKE(2, 3);
 
 static void
@@ -80,7 +61,7 @@ say(struct setup *s, const char *fmt, ...)
 static void
 build_line(const char *line, void *arg)
 {
-	struct setup *s = ((struct sync_call *)arg)->s;
+	struct setup *s = ((struct docker_sync *)arg)->arg;
 	size_t len = strlen(line);
 
 	/* Docker's build output: keep "Step n/m" lines, one per line. */
@@ -93,9 +74,9 @@ build_line(const char *line, void *arg)
 static int
 image_inspect(struct setup *s, const char *name, yajl_val *v, struct err **errp)
 {
-	struct sync_call c = { 0 };
+	struct docker_sync c = { 0 };
 
-	docker_image_inspect(s->e->docker, name, sync_cb, &c);
+	docker_image_inspect(s->e->docker, name, docker_sync_cb, &c);
 	engine_wait(s->e, &c.done);
 	if (c.err != NULL) {
 		*errp = c.err;
@@ -189,7 +170,7 @@ static int
 base_ensure(struct setup *s, struct err **errp)
 {
 	struct sha256 h;
-	struct sync_call c = { 0 };
+	struct docker_sync c = { 0 };
 	struct stat st;
 	char hex[65], tar[128];
 	yajl_val v = NULL;
@@ -222,8 +203,8 @@ base_ensure(struct setup *s, struct err **errp)
 	say(s, "importing %lld MB", (long long)st.st_size >> 20);
 	docker_image_import(s->e->docker, fd, st.st_size,
 	    ENGINE_IMAGE_REPO "/base",
-	    s->base_tag + strlen(ENGINE_IMAGE_REPO "/base:"), NULL, sync_cb,
-	    &c);
+	    s->base_tag + strlen(ENGINE_IMAGE_REPO "/base:"), NULL,
+	    docker_sync_cb, &c);
 	engine_wait(s->e, &c.done);
 	unlink(tar);
 	buf_free(&c.body);
@@ -241,7 +222,7 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 {
 	cleanup_buf struct buf df = { 0 }, ctx = { 0 };
 	cleanup_free char *tag = runtime_image(rt->name);
-	struct sync_call c = { .s = s };
+	struct docker_sync c = { .arg = s };
 	struct sha256 h;
 	char hex[65], *old_id = NULL;
 	const char *have;
@@ -284,7 +265,8 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 		return -1;
 	}
 	tar_end(&ctx);
-	docker_image_build(s->e->docker, &ctx, tag, build_line, sync_cb, &c);
+	docker_image_build(
+	    s->e->docker, &ctx, tag, build_line, docker_sync_cb, &c);
 	engine_wait(s->e, &c.done);
 	buf_free(&c.body);
 	if (c.err != NULL) {
@@ -308,14 +290,15 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 static int
 stale_warm_remove(struct setup *s, struct err **errp)
 {
-	struct sync_call c = { .s = s };
+	struct docker_sync c = { .arg = s };
 	const char *image, *id, *cid;
 	yajl_val list = NULL, v = NULL;
 	size_t i;
 	int n = 0;
 
 	docker_container_list(s->e->docker,
-	    "{\"label\":[\"" POOL_LABEL_KIND "=warm\"]}", 1, sync_cb, &c);
+	    "{\"label\":[\"" POOL_LABEL_KIND "=warm\"]}", 1, docker_sync_cb,
+	    &c);
 	engine_wait(s->e, &c.done);
 	if (c.err != NULL) {
 		*errp = c.err;
@@ -348,9 +331,10 @@ stale_warm_remove(struct setup *s, struct err **errp)
 		} else
 			err_free(errp);
 	remove : {
-		struct sync_call rc = { .s = s };
+		struct docker_sync rc = { .arg = s };
 
-		docker_container_remove(s->e->docker, cid, 1, sync_cb, &rc);
+		docker_container_remove(
+		    s->e->docker, cid, 1, docker_sync_cb, &rc);
 		engine_wait(s->e, &rc.done);
 		err_free(&rc.err);
 		buf_free(&rc.body);
@@ -361,10 +345,10 @@ stale_warm_remove(struct setup *s, struct err **errp)
 	if (n > 0)
 		say(s, "removed %d warm container(s) of older images", n);
 	for (i = 0; i < (size_t)s->nold; i++) {
-		struct sync_call rc = { .s = s };
+		struct docker_sync rc = { .arg = s };
 
 		docker_image_remove(
-		    s->e->docker, s->old_ids[i], 0, sync_cb, &rc);
+		    s->e->docker, s->old_ids[i], 0, docker_sync_cb, &rc);
 		engine_wait(s->e, &rc.done);
 		err_free(&rc.err);
 		buf_free(&rc.body);
@@ -383,7 +367,7 @@ images_prune(struct setup *s)
 		"=true\"]}",
 		"{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}",
 	};
-	struct sync_call c = { .s = s };
+	struct docker_sync c = { .arg = s };
 	cleanup_err struct err *e = NULL;
 	yajl_val list, tags;
 	const char *id, *tag;
@@ -392,7 +376,7 @@ images_prune(struct setup *s)
 
 	for (f = 0; f < nitems(filters); f++) {
 		c.done = 0;
-		docker_image_list(s->e->docker, filters[f], sync_cb, &c);
+		docker_image_list(s->e->docker, filters[f], docker_sync_cb, &c);
 		engine_wait(s->e, &c.done);
 		list = c.err ? NULL
 		             : json_parse(c.body.data ? c.body.data : "[]",
@@ -400,7 +384,7 @@ images_prune(struct setup *s)
 		err_free(&c.err);
 		buf_free(&c.body);
 		for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
-			struct sync_call rc = { .s = s };
+			struct docker_sync rc = { .arg = s };
 
 			id = json_str(list->u.array.values[i], "Id", NULL);
 			tags =
@@ -415,7 +399,7 @@ images_prune(struct setup *s)
 				continue;
 			/* In use (a warm container): it stays, for now. */
 			docker_image_remove(s->e->docker,
-			    f == 1 && tag ? tag : id, 0, sync_cb, &rc);
+			    f == 1 && tag ? tag : id, 0, docker_sync_cb, &rc);
 			engine_wait(s->e, &rc.done);
 			n += rc.err == NULL;
 			err_free(&rc.err);
@@ -469,7 +453,7 @@ isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
 {
 	struct isol8_setup_opts defaults;
 	struct setup s;
-	struct sync_call c = { 0 };
+	struct docker_sync c = { 0 };
 	struct err *err = NULL;
 	const struct runtime *rts;
 	size_t i, n;
@@ -481,7 +465,7 @@ isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
 	memset(&s, 0, sizeof s);
 	s.e = e;
 	s.o = o;
-	docker_ping(e->docker, sync_cb, &c);
+	docker_ping(e->docker, docker_sync_cb, &c);
 	engine_wait(e, &c.done);
 	buf_free(&c.body);
 	if ((err = c.err) != NULL)
