@@ -274,7 +274,21 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 		free(old_id);
 		return err_wrap(errp, "building %s", tag);
 	}
-	/* The previous build is superseded: removed after its containers. */
+	/*
+	 * The previous build is superseded: removed after its containers.
+	 * Unless the build cache gave back the very same image (--force on
+	 * an unchanged context): that one is the current image.
+	 */
+	if (old_id != NULL && image_inspect(s, tag, &v, errp) == 0) {
+		const char *now = json_str(v, "Id", NULL);
+
+		if (now != NULL && strcmp(now, old_id) == 0) {
+			free(old_id);
+			old_id = NULL;
+		}
+		yajl_tree_free(v);
+	}
+	err_free(errp);
 	if (old_id != NULL && s->nold < (int)nitems(s->old_ids))
 		s->old_ids[s->nold++] = old_id;
 	else
