@@ -271,11 +271,7 @@ batch_job_free(struct batch_job *j)
 	free(j->code);
 	free(j->cmd);
 	free(j->stdin_data);
-	for (i = 0; i < j->env_len; i++) {
-		free((char *)(uintptr_t)j->env[i].key);
-		free((char *)(uintptr_t)j->env[i].value);
-	}
-	free(j->env);
+	cli_kv_free(j->env, j->env_len);
 	for (i = 0; i < j->files_len; i++) {
 		free((char *)(uintptr_t)j->files[i].path);
 		free((void *)(uintptr_t)j->files[i].data);

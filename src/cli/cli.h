@@ -128,6 +128,8 @@ void batch_job_free(struct batch_job *);
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 int cli_exit_for(const struct isol8_error *);
 int cli_kv(const char *, const char *, struct isol8_kv **, size_t *);
+void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);
+void cli_kv_free(struct isol8_kv *, size_t);
 int cli_size(const char *, const char *, uint64_t *);
 int cli_uint(const char *, const char *, uint64_t, uint64_t *);
 int cli_limit_opt(int, const char *, struct isol8_request *);

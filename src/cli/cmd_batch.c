@@ -781,7 +781,7 @@ cmd_batch(int argc, char **argv)
 	struct timeval tick = { 0, 250000 };
 	struct stat st, os;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t i, own_env;
+	size_t i;
 	uint64_t u;
 	int ch, rc = EXIT_USAGE, append = 0;
 
@@ -797,12 +797,7 @@ cmd_batch(int argc, char **argv)
 	b->runtime = b->cfg.runtime;
 	b->conc = (unsigned)(cores > 0 ? cores * 4 : 8);
 	b->reuse = b->cfg.pool_reuse;
-	if (b->cfg.env_len > 0) {
-		b->env = xreallocarray(NULL, b->cfg.env_len, sizeof *b->env);
-		memcpy(b->env, b->cfg.env, b->cfg.env_len * sizeof *b->env);
-		b->env_len = b->cfg.env_len;
-	}
-	own_env = b->env_len;
+	cli_kv_copy(b->cfg.env, b->cfg.env_len, &b->env, &b->env_len);
 	while ((ch = getopt_long(argc, argv, "c:o:qr:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -967,11 +962,7 @@ out:
 	}
 	if (b->in_fd > 0)
 		close(b->in_fd);
-	for (i = own_env; i < b->env_len; i++) {
-		free((char *)(uintptr_t)b->env[i].key);
-		free((char *)(uintptr_t)b->env[i].value);
-	}
-	free(b->env);
+	cli_kv_free(b->env, b->env_len);
 	buf_free(&b->in);
 	free(b->ids.slot);
 	free(b->resume.slot);

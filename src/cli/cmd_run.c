@@ -513,11 +513,7 @@ cmd_run(int argc, char **argv)
 	isol8_request_init(&req);
 	config_request(&cfg, &req);
 	/* The config's env first: --env may override it (later wins). */
-	if (cfg.env_len > 0) {
-		env = xreallocarray(NULL, cfg.env_len, sizeof *env);
-		memcpy(env, cfg.env, cfg.env_len * sizeof *env);
-		nenv = cfg.env_len;
-	}
+	cli_kv_copy(cfg.env, cfg.env_len, &env, &nenv);
 
 	while ((ch = getopt_long(argc, argv, "e:r:qh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -735,16 +731,8 @@ out:
 		if (rc == 0)
 			rc = EXIT_INTERNAL;
 	}
-	for (i = cfg.env_len; i < nenv; i++) {
-		free((char *)(uintptr_t)env[i].key);
-		free((char *)(uintptr_t)env[i].value);
-	}
-	for (i = 0; i < nsec; i++) {
-		free((char *)(uintptr_t)secrets[i].key);
-		free((char *)(uintptr_t)secrets[i].value);
-	}
-	free(env);
-	free(secrets);
+	cli_kv_free(env, nenv);
+	cli_kv_free(secrets, nsec);
 	for (i = 0; i < ngets; i++) {
 		free((char *)(uintptr_t)outputs[i]);
 		free(locals[i]);

@@ -41,13 +41,7 @@ config_defaults(struct cli_config *c)
 void
 config_free(struct cli_config *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->env_len; i++) {
-		free((char *)(uintptr_t)c->env[i].key);
-		free((char *)(uintptr_t)c->env[i].value);
-	}
-	free(c->env);
+	cli_kv_free(c->env, c->env_len);
 	free(c->source);
 	free(c->runtime);
 	free(c->network);
