@@ -140,9 +140,6 @@ ISOL8_API void isol8_request_init(struct isol8_request *);
 /* Warm the pool for what such requests need, in the background. */
 ISOL8_API int isol8_engine_prewarm(
     struct isol8_engine *, const struct isol8_request *, struct isol8_error *);
-/* Warm the pool for the containers such requests need (in the background). */
-ISOL8_API int isol8_engine_prewarm(
-    struct isol8_engine *, const struct isol8_request *, struct isol8_error *);
 
 /* A file read back after a run: data, or why it could not be read. */
 struct isol8_output_file {
@@ -152,12 +149,22 @@ struct isol8_output_file {
 	const char *error;
 };
 
+/*
+ * In a session, python, node, bun and bash code runs in one long-lived
+ * interpreter, so variables persist between runs. When it ends (a timeout,
+ * the memory or output limit, exit()), its variables are gone -- files stay.
+ */
+#define ISOL8_STATE_KEPT 0
+#define ISOL8_STATE_LOST 1  /* this run ended the interpreter */
+#define ISOL8_STATE_FRESH 2 /* it had ended since the last run: restarted */
+
 struct isol8_result {
 	int exit_code;         /* the program's, or 128 + signal */
 	int signal;            /* 0 unless killed by a signal */
 	int timed_out;         /* killed at the timeout */
 	int oom_killed;        /* killed by the memory limit */
 	int truncated;         /* output went over max_output */
+	int state_lost;        /* session interpreter: ISOL8_STATE_* */
 	uint64_t run_ms;       /* the program's wall time */
 	uint64_t total_ms;     /* from isol8_run_start() to done */
 	uint64_t queued_ms;    /* waiting for a slot and a container */

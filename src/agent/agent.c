@@ -15,11 +15,12 @@
  * - user code never holds the container's stdout: its output reaches the
  *   host only inside OUT/ERR frames written here, so it cannot forge frames;
  * - when a run ends (exit, timeout, output cap) every process of the
- *   sandbox user is killed before EXIT is sent: nothing outlives its run;
+ *   sandbox user is killed before EXIT is sent: nothing outlives its run
+ *   but a session's kernels (kernel.c), the interpreters that keep its
+ *   variables, which a timeout or the output cap kills too;
  * - every length from the host is checked before use (proto.c); the queues
  *   towards the program and towards the host are bounded by backpressure.
  */
-#include <sys/fsuid.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
@@ -33,7 +34,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,18 +43,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto.h"
+#include "agent.h"
 
-#define SANDBOX_UID 1000
-#define SANDBOX_GID 1000
 #define QUEUE_HIGH (1u << 20) /* stop reading a producer beyond this */
 #define READ_CHUNK (64u << 10)
 #define DRAIN_GRACE_MS 200    /* after the last kill, wait this for EOF */
 #define SESSION_CLAIM_MS 5000 /* a session claim without a RUN lapses */
 #define GET_FILE_MAX (256ull << 20)
 #define OUTPUTS_MAX (32ull << 20) /* all output files of a run */
-
-extern char **environ;
+#define KERNEL_STDIN "/tmp/.isol8/stdin"
 
 struct run {
 	int active;
@@ -69,10 +66,22 @@ struct run {
 	uint64_t start_ms;
 	uint64_t deadline_ms; /* 0: none */
 	uint64_t drain_ms;    /* after everything was killed */
+	uint64_t grace_ms;    /* killed then, after an interrupt */
 	uint64_t cap, seen;
 	uint64_t oom_before;
 	int timed_out, truncated, killed_all;
 	int oneshot;
+	/* In a session kernel: the code's end is its "D" reply, not an exit. */
+	struct kernel *k;
+	uint64_t seq;
+	int fifo_rd;   /* keeps the stdin FIFO open until the kernel has */
+	int k_started; /* the kernel opened stdin: EOF may go through */
+	int k_done, k_code;
+	int k_doomed; /* the run killed its kernel: wait for it to die */
+	int kernel_run;
+	int state_lost; /* the kernel died during the run */
+	int fresh;      /* it had died before: this run started a new one */
+	uint64_t cpu_start;
 	char *outputs[PROTO_MAX_OUTPUTS]; /* copied: the frame is gone */
 	int noutputs;
 	uint64_t output_max;
@@ -89,45 +98,10 @@ static struct {
 	struct proto_buf in;
 	struct proto_buf out;
 	struct run run;
+	uint64_t kernel_seq;
 } A;
 
 static uint64_t send_file(const char *, uint64_t, int);
-static void agent_log(const char *, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-agent_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("isol8-agent: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-set_nonblock(int fd)
-{
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-static void
-close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
 
 static void
 send_error(const char *fmt, ...)
@@ -188,78 +162,214 @@ oom_kills(void)
 	return 0;
 }
 
+/* The pid of each /proc entry that is a live process other than PID 1. */
+static int
+proc_next(DIR *d, int skip_zombies)
+{
+	char path[64], buf[256], *p;
+	struct dirent *de;
+	ssize_t n;
+	int pid, fd;
+
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    (pid = atoi(de->d_name)) == 1)
+			continue;
+		if (!skip_zombies)
+			return pid;
+		snprintf(path, sizeof path, "/proc/%d/stat", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
+		    p[2] == 'Z')
+			continue;
+		return pid;
+	}
+	return 0;
+}
+
+/* Whether a process other than PID 1 and the spared kernels is alive. */
+static int
+others_alive(const struct kernel *doomed)
+{
+	DIR *d;
+	int pid, n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 1;
+	while (n == 0 && (pid = proc_next(d, 1)) > 0)
+		n += !kernel_spared(pid, doomed);
+	closedir(d);
+	return n > 0;
+}
+
 /*
- * Kill every process of the sandbox: as PID 1 with CAP_KILL, kill(-1)
- * reaches every other process of the container in one atomic pass (a fork
- * bomb cannot outrun it). Outside a container only the run's group is hit.
+ * Kill every process of the sandbox but the session kernels other than
+ * `doomed`. As PID 1 with CAP_KILL, kill(-1) reaches every other process
+ * of the container in one atomic pass (a fork bomb cannot outrun it); with
+ * kernels to spare, the same pass stops everything instead, the stopped
+ * processes but the kernels are killed, and the kernels continue. Outside
+ * a container only the run's group is hit.
  */
 static void
-kill_all(void)
+kill_rest(struct kernel *doomed)
 {
 	struct run *r = &A.run;
+	int pid, spare = 0;
+	DIR *d;
 
-	if (getpid() == 1)
+	if (getpid() != 1) {
+		if (r->pid > 0 && (r->k == NULL || r->k == doomed))
+			kill(-r->pid, SIGKILL);
+	} else if ((d = opendir("/proc")) == NULL)
 		kill(-1, SIGKILL);
-	else if (r->pid > 0)
-		kill(-r->pid, SIGKILL);
+	else {
+		while ((pid = proc_next(d, 0)) > 0)
+			spare += kernel_spared(pid, doomed);
+		if (spare == 0)
+			kill(-1, SIGKILL);
+		else {
+			kill(-1, SIGSTOP);
+			rewinddir(d);
+			while ((pid = proc_next(d, 0)) > 0)
+				if (!kernel_spared(pid, doomed))
+					kill(pid, SIGKILL);
+			rewinddir(d);
+			while ((pid = proc_next(d, 0)) > 0)
+				if (kernel_spared(pid, doomed))
+					kill(pid, SIGCONT);
+		}
+		closedir(d);
+	}
 	r->killed_all = 1;
 	r->drain_ms = now_ms() + DRAIN_GRACE_MS;
 }
 
-/* exec(3) takes char *const[]; the strings live in the RUN payload. */
-static char **
-strv(const char *const *v)
+/* Stop the run's code now: its process tree, or its kernel too. */
+static void
+run_kill(void)
 {
-	union {
-		const char *const *c;
-		char **m;
-	} u = { v };
-
-	return u.m;
+	A.run.k_doomed = A.run.k != NULL;
+	kill_rest(A.run.k);
 }
 
-static void
-child_exec(const struct proto_run *req, int in, int out, int err)
+/* A plain run: the program is a fresh process with fresh pipes. */
+static int
+run_spawn(const struct proto_run *req)
 {
-	sigset_t all;
-	int fd;
+	struct run *r = &A.run;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int fds[3];
+	pid_t pid;
 
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	setsid();
-	/* Under memory pressure the kernel must pick user code, not PID 1. */
-	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) >=
-	    0) {
-		if (write(fd, "1000", 4) == -1) {
-			/* not fatal: the run still has its memory limit */
+	if ((req->stdin_pipe
+	            ? pipe2(in, O_CLOEXEC)
+	            : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0
+	                      ? -1
+	                      : 0)) == -1 ||
+	    pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1) {
+		send_error("cannot make pipes: %s", strerror(errno));
+		goto fail;
+	}
+	if ((pid = fork()) == -1) {
+		send_error("cannot start the program: %s", strerror(errno));
+		goto fail;
+	}
+	fds[0] = in[0], fds[1] = out[1], fds[2] = err[1];
+	if (pid == 0)
+		sandbox_exec(req->argv, req->env, req->cwd, fds, 3);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	r->pid = pid;
+	r->fd_in = in[1];
+	r->fd_out = out[0];
+	r->fd_err = err[0];
+	return 0;
+fail:
+	close_fd(&in[0]), close_fd(&in[1]);
+	close_fd(&out[0]), close_fd(&out[1]);
+	close_fd(&err[0]), close_fd(&err[1]);
+	return -1;
+}
+
+/*
+ * The run's stdin for a kernel: a FIFO the kernel opens by name, made
+ * afresh as the sandbox user. The agent holds a read end until the kernel
+ * says it has opened it, so that an early EOF cannot leave the FIFO
+ * without a writer before the kernel opens it (it would block forever).
+ */
+static int
+kernel_fifo(struct run *r)
+{
+	struct stat st;
+	int dfd;
+
+	as_sandbox(1);
+	dfd = open_confined("/tmp/.isol8", O_RDONLY | O_DIRECTORY, 0, 1);
+	if (dfd == -1 && errno == ENOENT && mkdir("/tmp/.isol8", 0755) == 0)
+		dfd =
+		    open_confined("/tmp/.isol8", O_RDONLY | O_DIRECTORY, 0, 1);
+	if (dfd != -1) {
+		unlinkat(dfd, "stdin", 0);
+		if (mkfifoat(dfd, "stdin", 0600) == 0) {
+			r->fifo_rd = openat(dfd, "stdin",
+			    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+			r->fd_in = openat(dfd, "stdin",
+			    O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 		}
-		close(fd);
+		close(dfd);
 	}
-	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
-		_exit(126);
-	for (fd = 3; fd < 1024; fd++)
-		close(fd);
-	if (getuid() == 0 &&
-	    (setgroups(0, NULL) == -1 || setgid(SANDBOX_GID) == -1 ||
-	        setuid(SANDBOX_UID) == -1)) {
-		dprintf(
-		    2, "isol8: cannot drop privileges: %s\n", strerror(errno));
-		_exit(126);
+	as_sandbox(0);
+	if (r->fd_in == -1 || fstat(r->fd_in, &st) == -1 ||
+	    !S_ISFIFO(st.st_mode)) {
+		send_error(
+		    "cannot make the kernel's stdin: %s", strerror(errno));
+		close_fd(&r->fd_in);
+		close_fd(&r->fifo_rd);
+		return -1;
 	}
-	if (getuid() == 0 || geteuid() == 0)
-		_exit(126);
-	if (chdir(req->cwd ? req->cwd : "/sandbox") == -1) {
-		dprintf(2, "isol8: cannot enter `%s`: %s\n",
-		    req->cwd ? req->cwd : "/sandbox", strerror(errno));
-		_exit(126);
+	return 0;
+}
+
+/* A kernel run: the code goes to the session's interpreter of its kind. */
+static int
+run_in_kernel(const struct proto_run *req)
+{
+	struct run *r = &A.run;
+	char msg[256];
+	int restarted;
+
+	if ((r->k = kernel_get(req, &restarted, msg, sizeof msg)) == NULL) {
+		send_error("%s", msg);
+		return -1;
 	}
-	umask(022);
-	environ = strv(req->env);
-	execvp(req->argv[0], strv(req->argv));
-	dprintf(
-	    2, "isol8: cannot run `%s`: %s\n", req->argv[0], strerror(errno));
-	_exit(127);
+	r->kernel_run = 1;
+	r->fresh = restarted;
+	r->cpu_start = kernel_cpu_ms(r->k);
+	if (req->stdin_pipe && kernel_fifo(r) == -1) {
+		r->k = NULL;
+		return -1;
+	}
+	r->seq = ++A.kernel_seq;
+	if (kernel_request(r->k, r->seq,
+	        req->stdin_pipe ? KERNEL_STDIN : "/dev/null", req) == -1) {
+		send_error("the session's interpreter does not take requests "
+		           "(%s); it is restarted",
+		    strerror(errno));
+		kernel_stop(r->k);
+		close_fd(&r->fd_in);
+		close_fd(&r->fifo_rd);
+		r->k = NULL;
+		return -1;
+	}
+	r->pid = kernel_pid(r->k);
+	r->fd_out = *kernel_out_fd(r->k, 1);
+	r->fd_err = *kernel_out_fd(r->k, 2);
+	return 0;
 }
 
 static void
@@ -267,8 +377,6 @@ run_start(const unsigned char *payload, uint32_t len)
 {
 	static struct proto_run req;
 	struct run *r = &A.run;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	pid_t pid;
 
 	if (r->active) {
 		send_error("a run is already in progress");
@@ -278,33 +386,14 @@ run_start(const unsigned char *payload, uint32_t len)
 		send_error("malformed RUN frame");
 		return;
 	}
-	if ((req.stdin_pipe
-	            ? pipe2(in, O_CLOEXEC)
-	            : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0
-	                      ? -1
-	                      : 0)) == -1 ||
-	    pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1) {
-		send_error("cannot make pipes: %s", strerror(errno));
-		goto fail;
-	}
 	memset(r, 0, sizeof *r);
+	r->fd_in = r->fd_out = r->fd_err = r->fifo_rd = -1;
 	r->oom_before = oom_kills();
 	getrusage(RUSAGE_CHILDREN, &r->ru_before);
 	r->start_ms = now_ms();
-	if ((pid = fork()) == -1) {
-		send_error("cannot start the program: %s", strerror(errno));
-		goto fail;
-	}
-	if (pid == 0)
-		child_exec(&req, in[0], out[1], err[1]);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
+	if ((req.kernelc > 0 ? run_in_kernel(&req) : run_spawn(&req)) == -1)
+		return;
 	r->active = 1;
-	r->pid = pid;
-	r->fd_in = in[1];
-	r->fd_out = out[0];
-	r->fd_err = err[0];
 	if (r->fd_in >= 0)
 		set_nonblock(r->fd_in);
 	set_nonblock(r->fd_out);
@@ -319,32 +408,47 @@ run_start(const unsigned char *payload, uint32_t len)
 	r->output_max = req.output_max && req.output_max < GET_FILE_MAX
 	    ? req.output_max
 	    : GET_FILE_MAX;
-	return;
-fail:
-	close_fd(&in[0]), close_fd(&in[1]);
-	close_fd(&out[0]), close_fd(&out[1]);
-	close_fd(&err[0]), close_fd(&err[1]);
+}
+
+/* CPU time of the run: its reaped processes, and its kernel's share. */
+static uint64_t
+run_cpu_ms(void)
+{
+	struct run *r = &A.run;
+	struct rusage ru;
+	uint64_t ms, k;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	ms = (uint64_t)(ru.ru_utime.tv_sec - r->ru_before.ru_utime.tv_sec +
+	         ru.ru_stime.tv_sec - r->ru_before.ru_stime.tv_sec) *
+	        1000 +
+	    (uint64_t)((ru.ru_utime.tv_usec - r->ru_before.ru_utime.tv_usec +
+	                   ru.ru_stime.tv_usec -
+	                   r->ru_before.ru_stime.tv_usec) /
+	        1000);
+	if (!r->kernel_run)
+		return ms;
+	/* A live kernel: its time since the start; a dead one was reaped
+	 * (its whole life is in `ru`): take away its time before the run. */
+	if (r->k != NULL)
+		return ms +
+		    ((k = kernel_cpu_ms(r->k)) > r->cpu_start ? k - r->cpu_start
+		                                              : 0);
+	return ms > r->cpu_start ? ms - r->cpu_start : 0;
 }
 
 static void
 run_finish(void)
 {
 	struct run *r = &A.run;
-	struct rusage ru;
-	uint64_t cpu, flags = 0, total = 0;
+	uint64_t flags = 0, total = 0, maxrss;
 	int64_t code = -1, sig = 0;
 	size_t at;
 	int i;
 
-	getrusage(RUSAGE_CHILDREN, &ru);
-	cpu = (uint64_t)(ru.ru_utime.tv_sec - r->ru_before.ru_utime.tv_sec +
-	          ru.ru_stime.tv_sec - r->ru_before.ru_stime.tv_sec) *
-	        1000 +
-	    (uint64_t)((ru.ru_utime.tv_usec - r->ru_before.ru_utime.tv_usec +
-	                   ru.ru_stime.tv_usec -
-	                   r->ru_before.ru_stime.tv_usec) /
-	        1000);
-	if (WIFEXITED(r->wstatus))
+	if (r->k != NULL && r->k_done)
+		code = r->k_code;
+	else if (WIFEXITED(r->wstatus))
 		code = WEXITSTATUS(r->wstatus);
 	else if (WIFSIGNALED(r->wstatus)) {
 		sig = WTERMSIG(r->wstatus);
@@ -356,6 +460,12 @@ run_finish(void)
 		flags |= PROTO_F_OOM;
 	if (r->truncated)
 		flags |= PROTO_F_TRUNCATED;
+	if (r->state_lost)
+		flags |= PROTO_F_STATE_LOST;
+	if (r->fresh)
+		flags |= PROTO_F_FRESH;
+	maxrss =
+	    r->k != NULL ? kernel_maxrss_kb(r->k) : (uint64_t)r->ru.ru_maxrss;
 	/* The run's output files first: EXIT is the last frame of a run. */
 	for (i = 0; i < r->noutputs; i++) {
 		total += send_file(r->outputs[i],
@@ -371,15 +481,23 @@ run_finish(void)
 	proto_tlv_u64(&A.out, PROTO_T_EXIT_CODE, (uint64_t)code);
 	proto_tlv_u64(&A.out, PROTO_T_SIGNAL, (uint64_t)sig);
 	proto_tlv_u64(&A.out, PROTO_T_WALL_MS, now_ms() - r->start_ms);
-	proto_tlv_u64(&A.out, PROTO_T_CPU_MS, cpu);
-	proto_tlv_u64(&A.out, PROTO_T_MAXRSS_KB, (uint64_t)r->ru.ru_maxrss);
+	proto_tlv_u64(&A.out, PROTO_T_CPU_MS, run_cpu_ms());
+	proto_tlv_u64(&A.out, PROTO_T_MAXRSS_KB, maxrss);
 	proto_tlv_u64(&A.out, PROTO_T_FLAGS, flags);
 	proto_frame_end(&A.out, at);
+	if (r->k != NULL) {
+		/* The kernel keeps its pipes; one it lost cannot serve again. */
+		if (r->fd_out < 0 || r->fd_err < 0)
+			kernel_stop(r->k);
+		r->fd_out = r->fd_err = -1;
+	}
 	close_fd(&r->fd_in);
+	close_fd(&r->fifo_rd);
 	close_fd(&r->fd_out);
 	close_fd(&r->fd_err);
 	proto_buf_free(&r->in_q);
 	r->active = 0;
+	r->k = NULL;
 	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
 	if (A.session)
 		A.claimed = 0; /* the next claimant's turn */
@@ -387,8 +505,11 @@ run_finish(void)
 		flush_and_exit(0);
 }
 
-/* Forward program output as frames, up to the output cap. */
-static void
+/*
+ * Forward program output as frames, up to the output cap; 1 when it read
+ * something (more may be there), 0 when the pipe is empty or closed.
+ */
+static int
 run_read(int *fd, int type)
 {
 	struct run *r = &A.run;
@@ -398,24 +519,29 @@ run_read(int *fd, int type)
 
 	n = read(*fd, chunk, sizeof chunk);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return 0;
 	if (n <= 0) {
+		/* A live kernel lost this pipe: run_finish() retires it. */
+		if (r->k != NULL &&
+		    *kernel_out_fd(r->k, type == PROTO_OUT ? 1 : 2) == *fd)
+			*kernel_out_fd(r->k, type == PROTO_OUT ? 1 : 2) = -1;
 		close_fd(fd);
-		return;
+		return 0;
 	}
 	if (r->truncated)
-		return; /* keep draining so writers never block */
+		return 1; /* keep draining so writers never block */
 	room = r->cap && r->seen < r->cap ? r->cap - r->seen : 0;
 	if (r->cap && (uint64_t)n > room) {
 		if (room > 0)
 			proto_frame(&A.out, type, chunk, room);
 		r->seen = r->cap;
 		r->truncated = 1;
-		kill_all();
-		return;
+		run_kill();
+		return 1;
 	}
 	r->seen += (uint64_t)n;
 	proto_frame(&A.out, type, chunk, (size_t)n);
+	return 1;
 }
 
 static void
@@ -435,7 +561,7 @@ run_write_stdin(void)
 			return;
 		}
 	}
-	if (r->in_q.len == 0 && r->in_eof)
+	if (r->in_q.len == 0 && r->in_eof && (r->k == NULL || r->k_started))
 		close_fd(&r->fd_in);
 }
 
@@ -444,6 +570,7 @@ reap(void)
 {
 	struct signalfd_siginfo si;
 	struct rusage ru;
+	struct kernel *k;
 	int status;
 	pid_t pid;
 
@@ -455,74 +582,38 @@ reap(void)
 			A.run.wstatus = status;
 			A.run.ru = ru;
 		}
+		if ((k = kernel_of(pid)) == NULL)
+			continue;
+		kernel_died(k, A.run.active && A.run.k == k);
+		if (A.run.active && A.run.k == k) {
+			/* Its pipes are the run's now; its state is gone. */
+			A.run.k = NULL;
+			A.run.state_lost = 1;
+		}
 	}
 }
 
-/*
- * Open a path for a file transfer, as the sandbox user (fsuid), walking
- * one component at a time with O_NOFOLLOW: no `..`, no symlink anywhere,
- * and only below /sandbox or /tmp (both the sandbox user's own tmpfs).
- */
-static int
-open_confined(const char *path, int flags, mode_t mode, int writing)
-{
-	char copy[4096], *comp, *next;
-	const char *root;
-	int dfd, fd, e;
-
-	if (strncmp(path, "/sandbox/", 9) == 0)
-		root = "/sandbox";
-	else if (strncmp(path, "/tmp/", 5) == 0)
-		root = "/tmp";
-	else {
-		errno = EPERM;
-		return -1;
-	}
-	if (strlen(path) >= sizeof copy) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(copy, path + strlen(root) + 1);
-	if ((dfd = open(
-	         root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return -1;
-	for (comp = copy;; comp = next) {
-		if ((next = strchr(comp, '/')) != NULL)
-			*next++ = '\0';
-		if (*comp == '\0' || strcmp(comp, ".") == 0 ||
-		    strcmp(comp, "..") == 0) {
-			close(dfd);
-			errno = EINVAL;
-			return -1;
-		}
-		if (next == NULL)
-			break;
-		fd = openat(
-		    dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1 && errno == ENOENT && writing &&
-		    mkdirat(dfd, comp, 0755) == 0)
-			fd = openat(dfd, comp,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		e = errno;
-		close(dfd);
-		if (fd == -1) {
-			errno = e == ENOTDIR || e == ELOOP ? EPERM : e;
-			return -1;
-		}
-		dfd = fd;
-	}
-	fd = openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-	e = errno;
-	close(dfd);
-	errno = e == ELOOP ? EPERM : e;
-	return fd;
-}
-
+/* The kernel's replies: stdin is open (EOF may pass), the code is over. */
 static void
-as_sandbox(int on)
+run_kernel_reply(void)
 {
-	setfsgid(on ? SANDBOX_GID : 0);
-	setfsuid(on ? SANDBOX_UID : 0);
+	struct run *r = &A.run;
+	struct kernel_reply rep = { 0 };
+
+	if (kernel_read(r->k, r->seq, &rep) == -1) {
+		kernel_stop(r->k); /* it closed fd 4: reaped as dead */
+		return;
+	}
+	if (rep.started && !r->k_started) {
+		r->k_started = 1;
+		close_fd(&r->fifo_rd);
+		if (r->fd_in >= 0)
+			run_write_stdin();
+	}
+	if (rep.done && !r->k_done) {
+		r->k_done = 1;
+		r->k_code = rep.code;
+	}
 }
 
 static void
@@ -747,24 +838,6 @@ wipe_ipc(void)
 	return left;
 }
 
-/* Whether a process other than PID 1 is left in the container. */
-static int
-others_alive(void)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir("/proc")) == NULL)
-		return 1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] > '0' && de->d_name[0] <= '9' &&
-		    atoi(de->d_name) != 1)
-			n++;
-	closedir(d);
-	return n > 0;
-}
-
 /*
  * Make the container as the next run would find a fresh one: kill every
  * sandbox process, empty /sandbox, /tmp and /dev/shm, remove SysV IPC
@@ -776,8 +849,10 @@ scrub(void)
 {
 	static const char *dirs[] = { "/sandbox", "/tmp", "/dev/shm" };
 	struct rusage ru;
+	struct kernel *k;
 	int i, fd, failed = 0, status;
 	uint64_t until = now_ms() + 1000;
+	pid_t pid;
 
 	if (A.run.active) {
 		send_error("cannot scrub during a run");
@@ -786,9 +861,10 @@ scrub(void)
 	do {
 		if (getpid() == 1)
 			kill(-1, SIGKILL);
-		while (wait4(-1, &status, WNOHANG, &ru) > 0)
-			;
-	} while (others_alive() && now_ms() < until);
+		while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
+			if ((k = kernel_of(pid)) != NULL)
+				kernel_died(k, 0);
+	} while (others_alive(NULL) && now_ms() < until);
 	as_sandbox(1);
 	for (i = 0; i < 3; i++) {
 		fd = open(
@@ -802,7 +878,7 @@ scrub(void)
 	for (i = 0; i < 3; i++)
 		if (!dir_empty(dirs[i]))
 			failed = 1;
-	if (others_alive())
+	if (others_alive(NULL))
 		failed = 1;
 	if (failed) {
 		send_error("scrub could not verify a clean sandbox");
@@ -843,15 +919,52 @@ hello(const unsigned char *p, uint32_t len)
 	proto_frame_end(&A.out, at);
 }
 
+/*
+ * Signal the run's process group (SIGKILL: kill the run outright). With
+ * GRACE_MS, a run still going that long after is killed: an interrupt
+ * that a session's interpreter turns into an exception keeps its state.
+ */
+static void
+run_signal(const unsigned char *p, uint32_t len)
+{
+	struct run *r = &A.run;
+	const unsigned char *val;
+	uint64_t signo = 0, grace = 0, v;
+	size_t left = len;
+	uint32_t vlen;
+	int tag;
+
+	while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1) {
+		if (tag != PROTO_T_SIGNO && tag != PROTO_T_GRACE_MS)
+			continue;
+		if (proto_u64_decode(val, vlen, tag, &v) == -1) {
+			signo = 0;
+			break;
+		}
+		if (tag == PROTO_T_SIGNO)
+			signo = v;
+		else
+			grace = v;
+	}
+	if (signo == 0 || signo >= 65) {
+		send_error("malformed SIGNAL frame");
+		return;
+	}
+	if (!r->active || r->killed_all)
+		return;
+	if (signo == SIGKILL) {
+		run_kill();
+		return;
+	}
+	kill(-r->pid, (int)signo);
+	if (grace > 0 && (r->grace_ms == 0 || now_ms() + grace < r->grace_ms))
+		r->grace_ms = now_ms() + grace;
+}
+
 static void
 handle_frame(int type, const unsigned char *payload, uint32_t len)
 {
 	struct run *r = &A.run;
-	const unsigned char *val;
-	size_t left;
-	uint32_t vlen;
-	uint64_t signo;
-	int tag;
 
 	if (!r->active && A.idle_ms)
 		A.idle_at = now_ms() + A.idle_ms;
@@ -868,22 +981,11 @@ handle_frame(int type, const unsigned char *payload, uint32_t len)
 		break;
 	case PROTO_STDIN_EOF:
 		r->in_eof = 1;
-		if (r->active && r->fd_in >= 0 && r->in_q.len == 0)
-			close_fd(&r->fd_in);
+		if (r->active && r->fd_in >= 0)
+			run_write_stdin();
 		break;
 	case PROTO_SIGNAL:
-		left = len;
-		if (proto_tlv_next(&payload, &left, &tag, &val, &vlen) != 1 ||
-		    tag != PROTO_T_SIGNO ||
-		    proto_u64_decode(val, vlen, tag, &signo) == -1 ||
-		    signo == 0 || signo >= 65) {
-			send_error("malformed SIGNAL frame");
-			break;
-		}
-		if (r->active && signo == SIGKILL)
-			kill_all();
-		else if (r->active)
-			kill(-r->pid, (int)signo);
+		run_signal(payload, len);
 		break;
 	case PROTO_PUT_FILE:
 		file_put(payload, len);
@@ -896,7 +998,7 @@ handle_frame(int type, const unsigned char *payload, uint32_t len)
 		break;
 	case PROTO_BYE:
 		if (r->active)
-			kill_all();
+			run_kill();
 		flush_and_exit(0);
 		break;
 	default:
@@ -926,7 +1028,7 @@ host_read(void)
 		if (proto_header(A.in.data + off, &type, &len) == -1) {
 			agent_log("bad frame header from the host; exiting");
 			if (A.run.active)
-				kill_all();
+				run_kill();
 			flush_and_exit(2);
 		}
 		if (A.in.len - off - PROTO_HDR_LEN < len)
@@ -947,7 +1049,7 @@ host_write(void)
 	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		agent_log("host stream: %s; exiting", strerror(errno));
 		if (A.run.active)
-			kill_all();
+			run_kill();
 		_exit(3);
 	}
 }
@@ -958,16 +1060,37 @@ run_check(void)
 {
 	struct run *r = &A.run;
 	uint64_t now = now_ms();
+	int i;
 
 	if (!r->active)
 		return;
 	if (r->deadline_ms && now >= r->deadline_ms && !r->killed_all) {
 		r->timed_out = 1;
-		kill_all();
+		run_kill();
+	}
+	if (r->grace_ms && now >= r->grace_ms && !r->killed_all)
+		run_kill();
+	/*
+	 * A kernel's code is over: kill what it left behind, then drain its
+	 * pipes (all it wrote before its reply is in them) and end.
+	 */
+	if (r->k != NULL && r->k_done && !r->k_doomed) {
+		if (!r->killed_all)
+			kill_rest(NULL);
+		if (others_alive(NULL) && now < r->drain_ms)
+			return;
+		for (i = 0; i < 16 && r->fd_out >= 0; i++)
+			if (!run_read(&r->fd_out, PROTO_OUT))
+				break;
+		for (i = 0; i < 16 && r->fd_err >= 0; i++)
+			if (!run_read(&r->fd_err, PROTO_ERR))
+				break;
+		run_finish();
+		return;
 	}
 	/* The main process is gone: its leftovers go too (nohup, setsid). */
 	if (r->reaped && !r->killed_all)
-		kill_all();
+		kill_rest(NULL);
 	if (r->reaped && r->killed_all &&
 	    ((r->fd_out < 0 && r->fd_err < 0) || now >= r->drain_ms))
 		run_finish();
@@ -980,7 +1103,12 @@ poll_timeout(void)
 	uint64_t now = now_ms(), at = 0;
 
 	if (r->active) {
-		if (r->deadline_ms && !r->killed_all)
+		if (r->k != NULL && r->k_done && r->killed_all)
+			return 1; /* waiting for its leftovers to die */
+		if (r->grace_ms && !r->killed_all)
+			at = r->grace_ms;
+		if (r->deadline_ms && !r->killed_all &&
+		    (at == 0 || r->deadline_ms < at))
 			at = r->deadline_ms;
 		else if (r->killed_all)
 			at = r->drain_ms;
@@ -1001,7 +1129,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[6];
+	struct pollfd pfd[7];
 	struct run *r = &A.run;
 	sigset_t mask;
 	int i, n, k;
@@ -1044,6 +1172,10 @@ main(int argc, char **argv)
 			(short)(A.out.len < QUEUE_HIGH ? POLLIN : 0), 0 };
 		pfd[n++] = (struct pollfd){ r->fd_in,
 			(short)(r->in_q.len > 0 ? POLLOUT : 0), 0 };
+		pfd[n++] = (struct pollfd){
+			r->active && r->k != NULL ? kernel_reply_fd(r->k) : -1,
+			POLLIN, 0
+		};
 		k = poll(pfd, (nfds_t)n, poll_timeout());
 		if (k == -1 && errno != EINTR) {
 			agent_log("poll: %s", strerror(errno));
@@ -1061,6 +1193,8 @@ main(int argc, char **argv)
 			run_read(&r->fd_err, PROTO_ERR);
 		if (pfd[5].revents && r->fd_in >= 0)
 			run_write_stdin();
+		if (pfd[6].revents && r->active && r->k != NULL)
+			run_kernel_reply();
 		run_check();
 		if (!r->active && A.idle_at && now_ms() >= A.idle_at) {
 			agent_log("idle for %llu ms; exiting",

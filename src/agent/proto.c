@@ -199,6 +199,13 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 				return -1;
 			r->outputs[r->noutputs++] = s;
 			break;
+		case PROTO_T_KERNEL:
+			if (r->kernelc == PROTO_MAX_KERNEL_ARGS ||
+			    (s = proto_str_decode(val, len, r->kernelc > 0)) ==
+			        NULL)
+				return -1;
+			r->kernel[r->kernelc++] = s;
+			break;
 		case PROTO_T_MAX_SIZE:
 			if (proto_u64_decode(val, len, tag, &r->output_max) ==
 			    -1)
@@ -228,6 +235,7 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 	r->argv[r->argc] = NULL;
 	r->env[r->envc] = NULL;
 	r->outputs[r->noutputs] = NULL;
+	r->kernel[r->kernelc] = NULL;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #define PROTO_MAX_ENV 1024
 #define PROTO_CHUNK (256u << 10)
 #define PROTO_MAX_OUTPUTS 64
+#define PROTO_MAX_KERNEL_ARGS 8
 
 enum proto_type {
 	/* host -> agent */
@@ -28,7 +29,7 @@ enum proto_type {
 	PROTO_RUN = 0x02,   /* ARGV* ENV* CWD TIMEOUT_MS OUTPUT_CAP ... */
 	PROTO_STDIN = 0x03, /* raw bytes for the program's stdin */
 	PROTO_STDIN_EOF = 0x04,
-	PROTO_SIGNAL = 0x05,   /* SIGNO: to the program's process group */
+	PROTO_SIGNAL = 0x05,   /* SIGNO [GRACE_MS]: to the program's group */
 	PROTO_PUT_FILE = 0x06, /* PATH MODE DATA [APPEND] [END] */
 	PROTO_GET_FILE = 0x07, /* PATH MAX_SIZE */
 	PROTO_SCRUB = 0x08,    /* wipe everything the sandbox user left */
@@ -55,6 +56,7 @@ enum proto_tag {
 	PROTO_T_STDIN = 15,   /* 1: STDIN frames follow; else /dev/null */
 	PROTO_T_ONESHOT = 16, /* 1: exit after this run */
 	PROTO_T_OUTPUT = 17,  /* a file to send back (FILE) before EXIT */
+	PROTO_T_KERNEL = 18, /* the session kernel's argv: run the code in it */
 	PROTO_T_PATH = 20,
 	PROTO_T_MODE = 21,
 	PROTO_T_DATA = 22,
@@ -69,11 +71,14 @@ enum proto_tag {
 	PROTO_T_FLAGS = 35,
 	PROTO_T_MSG = 36,
 	PROTO_T_SIGNO = 37,
+	PROTO_T_GRACE_MS = 38, /* SIGNAL: kill the run if still going then */
 };
 
 #define PROTO_F_TIMEDOUT 0x1
 #define PROTO_F_OOM 0x2
 #define PROTO_F_TRUNCATED 0x4
+#define PROTO_F_STATE_LOST 0x8 /* the session kernel died in this run */
+#define PROTO_F_FRESH 0x10     /* it had died before: a new one ran this */
 
 /* A growable byte buffer for building frames (no util/ in the agent). */
 struct proto_buf {
@@ -95,6 +100,8 @@ struct proto_run {
 	const char *outputs[PROTO_MAX_OUTPUTS + 1];
 	int noutputs;
 	uint64_t output_max; /* per output file; 0: the agent's limit */
+	const char *kernel[PROTO_MAX_KERNEL_ARGS + 1]; /* session kernel */
+	int kernelc;
 };
 
 struct proto_exit {

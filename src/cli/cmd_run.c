@@ -345,12 +345,14 @@ print_json(struct run_ctx *c)
 	json_escape(&b, c->err.data ? c->err.data : "", c->err.len);
 	buf_printf(&b,
 	    "\",\"exitCode\":%d,\"signal\":%d,\"timedOut\":%s,"
-	    "\"oomKilled\":%s,\"truncated\":%s,\"durationMs\":%llu,"
+	    "\"oomKilled\":%s,\"truncated\":%s,\"stateLost\":%s,"
+	    "\"durationMs\":%llu,"
 	    "\"totalMs\":%llu,\"queuedMs\":%llu,\"cpuMs\":%llu,"
 	    "\"peakRssKb\":%llu,\"stdoutBytes\":%llu,\"stderrBytes\":%llu,"
 	    "\"containerId\":\"%s\",\"error\":",
 	    r->exit_code, r->signal, r->timed_out ? "true" : "false",
 	    r->oom_killed ? "true" : "false", r->truncated ? "true" : "false",
+	    r->state_lost != ISOL8_STATE_KEPT ? "true" : "false",
 	    (unsigned long long)r->run_ms, (unsigned long long)r->total_ms,
 	    (unsigned long long)r->queued_ms, (unsigned long long)r->cpu_ms,
 	    (unsigned long long)r->peak_rss_kb,
@@ -367,6 +369,35 @@ print_json(struct run_ctx *c)
 	buf_free(&b);
 }
 
+/* A session's interpreter ended: say that its variables are gone. */
+static void
+state_notice(const struct run_ctx *c, const struct isol8_request *req)
+{
+	const struct isol8_result *r = &c->result;
+	char why[64];
+
+	if (r->state_lost == ISOL8_STATE_FRESH) {
+		cli_error("session `%s`: a fresh %s interpreter ran this (the "
+		          "last one ended): variables from earlier runs are "
+		          "gone, files are kept",
+		    req->session, c->runtime);
+		return;
+	}
+	if (r->timed_out)
+		snprintf(why, sizeof why, "timed out");
+	else if (r->oom_killed)
+		snprintf(why, sizeof why, "over the memory limit");
+	else if (r->truncated)
+		snprintf(why, sizeof why, "stopped at the output limit");
+	else if (r->signal != 0)
+		snprintf(why, sizeof why, "killed by signal %d", r->signal);
+	else
+		snprintf(why, sizeof why, "exited with code %d", r->exit_code);
+	cli_error("session `%s`: the %s interpreter ended (%s): its variables "
+	          "are gone, files are kept; the next run starts a fresh one",
+	    req->session, c->runtime, why);
+}
+
 /* The exit status for a finished run, with a one-line note on stderr. */
 static int
 run_status(struct run_ctx *c, const struct isol8_request *req)
@@ -377,6 +408,8 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 		return 128 + c->interrupted; /* 130 for Ctrl-C, 143 for TERM */
 	if (c->failed)
 		return c->json ? EXIT_INTERNAL : cli_exit_for(&c->error);
+	if (r->state_lost != ISOL8_STATE_KEPT && !c->quiet)
+		state_notice(c, req);
 	if (r->timed_out) {
 		if (!c->quiet)
 			cli_error("timed out after %llu ms (raise --timeout)",
@@ -701,7 +734,12 @@ cmd_run(int argc, char **argv)
 	rc = run_status(&c, &req);
 	if (rc == 0 && c.fetch_failed)
 		rc = 1;
-	if (c.interrupted && !c.quiet)
+	if (c.interrupted && !c.quiet && req.session != NULL)
+		cli_error(
+		    "interrupted; the run in session `%s` was sent SIGINT "
+		    "(killed if still going 2 s later)",
+		    req.session);
+	else if (c.interrupted && !c.quiet)
 		cli_error("interrupted; the sandbox was removed");
 	if (!c.interrupted && isol8_engine_busy(c.e)) {
 		c.exit_status = rc;

@@ -19,6 +19,7 @@
 #define ENGINE_DEFAULT_OUTPUT_FILE (8ull << 20)
 #define ENGINE_HARD_GRACE_MS 5000
 #define ENGINE_IMAGE_REPO "isol8"
+#define KERNEL_DIR "/usr/lib/isol8" /* session kernels, in the images */
 
 struct isol8_engine {
 	struct loop *loop;
@@ -36,6 +37,7 @@ struct runtime {
 	const char *const *argv; /* run it; "@" stands for the file */
 	const char *const *version;
 	const char *const *exts;
+	const char *const *kernel; /* a session's interpreter, or NULL */
 };
 
 /* runtime.c */

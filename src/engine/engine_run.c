@@ -337,7 +337,14 @@ run_prepare(
 	}
 
 	at = proto_frame_begin(&run->frames, PROTO_RUN);
-	if (req->code != NULL) {
+	if (req->code != NULL && req->session != NULL && rt->kernel != NULL) {
+		/* In a session, into its interpreter: variables persist. The
+		 * kernel takes argv as the program would see it: the file. */
+		for (a = rt->kernel; *a != NULL; a++)
+			proto_tlv_str(&run->frames, PROTO_T_KERNEL, *a);
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, rt->kernel[0]);
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, file);
+	} else if (req->code != NULL) {
 		for (a = rt->argv; *a != NULL; a++)
 			proto_tlv_str(&run->frames, PROTO_T_ARGV,
 			    strcmp(*a, "@") == 0 ? file : *a);
@@ -650,6 +657,10 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 		run->result.oom_killed = (ex.flags & PROTO_F_OOM) != 0;
 		if (ex.flags & PROTO_F_TRUNCATED)
 			run->result.truncated = 1;
+		run->result.state_lost = ex.flags & PROTO_F_STATE_LOST
+		    ? ISOL8_STATE_LOST
+		    : ex.flags & PROTO_F_FRESH ? ISOL8_STATE_FRESH
+		                               : ISOL8_STATE_KEPT;
 		run_finish(run, NULL);
 		break;
 	case PROTO_ERROR:

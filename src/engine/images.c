@@ -30,8 +30,20 @@
 
 #define AGENT_MAX_SIZE (16u << 20)
 
-extern const char mkrootfs_sh[];
-extern const size_t mkrootfs_sh_len;
+extern const char mkrootfs_sh[], kernel_py[], kernel_cjs[], kernel_sh[];
+extern const size_t mkrootfs_sh_len, kernel_py_len, kernel_cjs_len,
+    kernel_sh_len;
+
+/* The session kernels (src/agent/kernels/), installed in KERNEL_DIR. */
+static const struct {
+	const char *name;
+	const char *data;
+	const size_t *len;
+} kernels[] = {
+	{ "kernel.py", kernel_py, &kernel_py_len },
+	{ "kernel.cjs", kernel_cjs, &kernel_cjs_len },
+	{ "kernel.sh", kernel_sh, &kernel_sh_len },
+};
 
 struct setup {
 	struct isol8_engine *e;
@@ -227,9 +239,11 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	char hex[65], *old_id = NULL;
 	const char *have;
 	yajl_val v = NULL;
+	size_t i;
 
 	buf_printf(&df,
 	    "FROM %s\nCOPY isol8-agent /isol8-agent\n"
+	    "COPY kernels/ " KERNEL_DIR "/\n"
 	    "WORKDIR /sandbox\nUSER 0:0\nENTRYPOINT []\n"
 	    "CMD [\"/isol8-agent\"]\n",
 	    s->base_tag);
@@ -237,6 +251,8 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	sha256_add(&h, df.data, df.len);
 	sha256_add(&h, rt->name, strlen(rt->name));
 	sha256_add(&h, s->agent.data, s->agent.len);
+	for (i = 0; i < nitems(kernels); i++)
+		sha256_add(&h, kernels[i].data, *kernels[i].len);
 	sha256_hex(&h, hex);
 	buf_printf(&df,
 	    "LABEL " POOL_LABEL_MANAGED "=true "
@@ -263,6 +279,16 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	        errp) == -1) {
 		free(old_id);
 		return -1;
+	}
+	for (i = 0; i < nitems(kernels); i++) {
+		cleanup_free char *name =
+		    xasprintf("kernels/%s", kernels[i].name);
+
+		if (tar_add(&ctx, name, kernels[i].data, *kernels[i].len, 0644,
+		        errp) == -1) {
+			free(old_id);
+			return -1;
+		}
 	}
 	tar_end(&ctx);
 	docker_image_build(

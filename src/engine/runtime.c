@@ -5,6 +5,8 @@
  * the table, not the image, decides how code runs. Code goes to
  * /tmp/.isol8, outside the working directory /sandbox, so that the user's
  * files are only the user's (`ls`, `grep -r .` see no isol8 artefacts).
+ * In a session, code runs in the runtime's kernel (src/agent/kernels/,
+ * installed in the images at KERNEL_DIR) when it has one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,18 @@
 static const char *const py_argv[] = { "python3", "@", NULL };
 static const char *const py_version[] = { "python3", "--version", NULL };
 static const char *const py_exts[] = { ".py", NULL };
+static const char *const py_kernel[] = { "python3", KERNEL_DIR "/kernel.py",
+	NULL };
 static const char *const node_argv[] = { "node", "@", NULL };
 static const char *const node_version[] = { "node", "--version", NULL };
 static const char *const node_exts[] = { ".js", ".mjs", ".cjs", NULL };
+static const char *const node_kernel[] = { "node", KERNEL_DIR "/kernel.cjs",
+	NULL };
 static const char *const bun_argv[] = { "bun", "run", "@", NULL };
 static const char *const bun_version[] = { "bun", "--version", NULL };
 static const char *const bun_exts[] = { ".ts", NULL };
+static const char *const bun_kernel[] = { "bun", KERNEL_DIR "/kernel.cjs",
+	NULL };
 static const char *const deno_argv[] = { "deno", "run", "--no-prompt",
 	"--allow-read=/sandbox,/tmp", "--allow-write=/sandbox,/tmp",
 	"--allow-env", "--allow-net", "@", NULL };
@@ -28,13 +36,21 @@ static const char *const deno_exts[] = { ".mts", NULL };
 static const char *const bash_argv[] = { "bash", "@", NULL };
 static const char *const bash_version[] = { "bash", "--version", NULL };
 static const char *const bash_exts[] = { ".sh", NULL };
+static const char *const bash_kernel[] = { "bash", "--norc", "--noprofile",
+	KERNEL_DIR "/kernel.sh", NULL };
 
 static const struct runtime runtimes[] = {
-	{ "python", "/tmp/.isol8/main.py", py_argv, py_version, py_exts },
-	{ "node", "/tmp/.isol8/main.mjs", node_argv, node_version, node_exts },
-	{ "bun", "/tmp/.isol8/main.ts", bun_argv, bun_version, bun_exts },
-	{ "deno", "/tmp/.isol8/main.ts", deno_argv, deno_version, deno_exts },
-	{ "bash", "/tmp/.isol8/main.sh", bash_argv, bash_version, bash_exts },
+	{ "python", "/tmp/.isol8/main.py", py_argv, py_version, py_exts,
+	    py_kernel },
+	{ "node", "/tmp/.isol8/main.mjs", node_argv, node_version, node_exts,
+	    node_kernel },
+	{ "bun", "/tmp/.isol8/main.ts", bun_argv, bun_version, bun_exts,
+	    bun_kernel },
+	/* Deno's Node compatibility cannot read the kernel's pipes. */
+	{ "deno", "/tmp/.isol8/main.ts", deno_argv, deno_version, deno_exts,
+	    NULL },
+	{ "bash", "/tmp/.isol8/main.sh", bash_argv, bash_version, bash_exts,
+	    bash_kernel },
 };
 
 const struct runtime *

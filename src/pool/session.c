@@ -7,6 +7,7 @@
  * after checking that it is a session of the same limits. A session agent
  * serves one claimant at a time; others retry until a deadline.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 #define SESSION_RETRY_MS 50
 #define SESSION_WAIT_MS 30000
+#define SESSION_INTERRUPT_MS 2000 /* after an interrupt, the run is killed */
 
 struct session_open {
 	struct docker *d;
@@ -217,9 +219,15 @@ pool_session_release(struct box *b, int clean)
 	struct proto_buf pb = { 0 };
 	size_t at;
 
+	/*
+	 * A run left unfinished (Ctrl-C, an error): interrupt it, as a
+	 * terminal would, so that a session's interpreter can keep its state;
+	 * the agent kills it if it is still going SESSION_INTERRUPT_MS later.
+	 */
 	if (!clean) {
 		at = proto_frame_begin(&pb, PROTO_SIGNAL);
-		proto_tlv_u64(&pb, PROTO_T_SIGNO, 9);
+		proto_tlv_u64(&pb, PROTO_T_SIGNO, SIGINT);
+		proto_tlv_u64(&pb, PROTO_T_GRACE_MS, SESSION_INTERRUPT_MS);
 		proto_frame_end(&pb, at);
 		box_send(b, &pb);
 		proto_buf_free(&pb);

@@ -1,0 +1,52 @@
+/*
+ * The agent's internal interface: sandbox.c (the sandbox user, confined
+ * paths, descriptors) and kernel.c (session interpreters) as agent.c uses
+ * them. Host and agent share only proto.h.
+ */
+#ifndef ISOL8_AGENT_H
+#define ISOL8_AGENT_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+#define SANDBOX_UID 1000
+#define SANDBOX_GID 1000
+#define SANDBOX_MAX_FDS 8
+
+/* sandbox.c */
+void agent_log(const char *, ...) __attribute__((format(printf, 1, 2)));
+uint64_t now_ms(void);
+void set_nonblock(int);
+void close_fd(int *);
+void as_sandbox(int);
+int open_confined(const char *, int, mode_t, int);
+void sandbox_exec(const char *const *, const char *const *, const char *,
+    const int *, int) __attribute__((noreturn));
+
+/* kernel.c: one long-lived interpreter per runtime in a session */
+struct kernel;
+
+struct kernel_reply {
+	int started; /* the kernel has opened this run's stdin */
+	int done;    /* the run's code is over */
+	int code;    /* its exit code, when done */
+};
+
+struct kernel *kernel_get(const struct proto_run *, int *, char *, size_t);
+int kernel_request(
+    struct kernel *, uint64_t, const char *, const struct proto_run *);
+int kernel_read(struct kernel *, uint64_t, struct kernel_reply *);
+struct kernel *kernel_of(pid_t);
+pid_t kernel_pid(const struct kernel *);
+int kernel_reply_fd(const struct kernel *);
+int *kernel_out_fd(struct kernel *, int);
+void kernel_died(struct kernel *, int);
+void kernel_stop(struct kernel *);
+int kernel_spared(pid_t, const struct kernel *);
+uint64_t kernel_cpu_ms(const struct kernel *);
+uint64_t kernel_maxrss_kb(const struct kernel *);
+
+#endif

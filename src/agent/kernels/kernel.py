@@ -1,0 +1,107 @@
+# isol8 session kernel for Python (docs/sessions.md, docs/agent-protocol.md).
+#
+# One long-lived interpreter per session: every run executes in the same
+# __main__ namespace, so variables, functions, imports and the working
+# directory persist between runs. The agent starts it as the sandbox user
+# with fd 3 (requests) and fd 4 (replies); fds 1 and 2 are the agent's
+# output pipes for the kernel's whole life.
+#
+# A request is NUL-terminated fields: the run's sequence number, the stdin
+# path, argc, argv[0..argc), envc, env[0..envc). argv[1] is the code file,
+# argv[2:] its arguments. Replies: "S <seq>\n" once stdin is open,
+# "D <seq> <exit code>\n" when the run is over.
+import builtins
+import importlib
+import io
+import os
+import sys
+import traceback
+import types
+
+CTL, REPLY = 3, 4
+
+
+def serve():
+    os.set_inheritable(CTL, False)
+    os.set_inheritable(REPLY, False)
+    out_fd, err_fd = os.dup(1), os.dup(2)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    pending = bytearray()
+
+    def field():
+        while True:
+            i = pending.find(b"\0")
+            if i >= 0:
+                value = bytes(pending[:i])
+                del pending[: i + 1]
+                return os.fsdecode(value)
+            chunk = os.read(CTL, 65536)
+            if not chunk:
+                os._exit(0)  # the agent is gone
+            pending.extend(chunk)
+
+    def stream(fd, mode):
+        f = io.FileIO(fd, mode, closefd=False)
+        if mode == "r":
+            return io.TextIOWrapper(io.BufferedReader(f), encoding="utf-8")
+        return io.TextIOWrapper(f, encoding="utf-8", write_through=True,
+                                errors="backslashreplace" if fd == 2 else
+                                "strict")
+
+    def exit_code(e):
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code & 0xFF
+        print(e.code, file=sys.stderr)
+        return 1
+
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    while True:
+        seq = int(field())
+        stdin_path = field()
+        argv = [field() for _ in range(int(field()))]
+        env = [field() for _ in range(int(field()))]
+        for kv in env:
+            key, _, value = kv.partition("=")
+            os.environ[key] = value
+        fd = os.open(stdin_path, os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.close(fd)
+        # Whatever the last run did to its streams, this one gets fresh ones.
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        sys.stdin, sys.stdout, sys.stderr = (
+            stream(0, "r"), stream(1, "w"), stream(2, "w"))
+        os.write(REPLY, b"S %d\n" % seq)
+
+        code = 0
+        path = argv[1]
+        sys.argv = argv[1:]
+        sys.path[0] = os.path.dirname(path)
+        importlib.invalidate_caches()
+        main.__dict__["__file__"] = path
+        try:
+            with open(path, "rb") as f:
+                source = f.read()
+            exec(compile(source, path, "exec"), main.__dict__)
+        except SystemExit as e:
+            code = exit_code(e)
+        except BaseException as e:
+            code = 130 if isinstance(e, KeyboardInterrupt) else 1
+            try:  # without this kernel's own frame
+                traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+            except Exception:
+                pass
+        for s in (sys.stdout, sys.stderr):
+            try:
+                s.flush()
+            except Exception:
+                pass
+        os.dup2(null_fd, 0)
+        os.write(REPLY, b"D %d %d\n" % (seq, code))
+
+
+serve()

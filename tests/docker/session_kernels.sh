@@ -1,0 +1,130 @@
+#!/bin/sh
+# Session kernels: variables persist between separate runs in python, node,
+# bun and bash; exit codes, errors and stdin behave as in a fresh process;
+# a timeout, exit or interrupt that ends an interpreter says so and the next
+# run starts afresh with its files intact, while the session's other
+# interpreters keep their state; nothing but the interpreters outlives a
+# run; a planted link never redirects the kernel's stdin.
+. "$(dirname "$0")/lib.sh"
+
+s=kern$$
+k() { run --session $s "$@"; }
+# kin DATA ARGS...: like run, with DATA on stdin.
+kin() {
+	data=$1
+	shift
+	printf '%s' "$data" | "$ISOL8" run --session $s "$@" >"$work/out" 2>"$work/err"
+	rc=$?
+	out=$(cat "$work/out")
+	err=$(cat "$work/err")
+}
+
+k -r python -e 'x = 41
+def twice(v): return 2 * v
+import os, json
+os.chdir("/tmp")'
+k -r python -e 'print(x + 1, twice(4), json.dumps([1]), os.getcwd())'
+expect "python: variables, functions, imports and cwd persist" \
+	'[ "$rc" = 0 ] && [ "$out" = "42 8 [1] /tmp" ]'
+
+k -r node -e 'var a = 1; let b = 2; const c = 3; function f() { return a + b + c }'
+k -r node -e 'console.log(f(), a, b, c)'
+expect "node: var/let/const/function persist" '[ "$rc" = 0 ] && [ "$out" = "6 1 2 3" ]'
+k -r node -e 'import { sep } from "node:path"; globalThis.g = sep + a; const t = await Promise.resolve(7); console.log(t)'
+k -r node -e 'console.log(g)'
+expect "node: module code (import, top-level await) runs; globalThis persists" \
+	'[ "$rc" = 0 ] && [ "$out" = "/1" ]'
+
+k -r bash -e 'cd /tmp; export EXP=e1; plain=p1; greet() { echo "hi $1"; }; alias ll="echo aliased"; shopt -s expand_aliases'
+k -r bash -e 'greet you; echo "$EXP $plain $(pwd)"; ll'
+expect "bash: cwd, exported and plain variables, functions, aliases persist" \
+	'[ "$rc" = 0 ] && [ "$out" = "$(printf "hi you\ne1 p1 /tmp\naliased")" ]'
+
+k -r bun -e 'let n: number = 5; interface P { v: number }; const p: P = { v: 2 }'
+k -r bun -e 'console.log(n * p.v)'
+expect "bun: TypeScript declarations persist" '[ "$rc" = 0 ] && [ "$out" = 10 ]'
+
+# Exit codes and errors, with the state kept.
+k -r python -e 'import sys; sys.exit(3)'
+expect "python: sys.exit(3) exits 3" '[ "$rc" = 3 ] && [ -z "$err" ]'
+k -r python -e 'raise ValueError("boom")'
+expect "python: an exception exits 1 with its traceback (no kernel frames)" \
+	'[ "$rc" = 1 ] && echo "$err" | grep -q "ValueError: boom" && ! echo "$err" | grep -q kernel.py'
+k -r node -e 'process.exitCode = 4'
+expect "node: process.exitCode is the exit code" '[ "$rc" = 4 ]'
+k -r node -e 'setTimeout(() => { throw new Error("late") }, 50)'
+expect "node: an error thrown later still fails the run (it ends when the loop is empty)" \
+	'[ "$rc" = 1 ] && echo "$err" | grep -q "Error: late" && ! echo "$err" | grep -q kernel.cjs'
+k -r bash -e 'return 6'
+expect "bash: return sets the exit code" '[ "$rc" = 6 ]'
+k -r python -e 'print(x)'
+k2=$out
+k -r node -e 'console.log(a)'
+expect "exit codes and errors keep every interpreter's state" \
+	'[ "$k2" = 41 ] && [ "$out" = 1 ]'
+
+# stdin reaches the code whichever way it reads it.
+kin 'in-py' -r python -e 'import sys; print(sys.stdin.read().upper())'
+expect "python: stdin" '[ "$rc" = 0 ] && [ "$out" = IN-PY ]'
+kin 'in-node' -r node -e 'console.log(require("fs").readFileSync(0, "utf8") + "!")'
+r1=$out
+kin 'in-node2' -r node -e 'let d = ""; process.stdin.on("data", c => d += c).on("end", () => console.log(d))'
+expect "node: stdin as fd 0 and as process.stdin" \
+	'[ "$r1" = "in-node!" ] && [ "$out" = in-node2 ]'
+kin 'in-bash' -r bash -e 'read -r l; echo "got $l"; cat'
+expect "bash: stdin" '[ "$rc" = 0 ] && [ "$out" = "got in-bash" ]'
+kin '' -r python -e 'import sys; print(len(sys.stdin.read()))'
+expect "empty stdin is an immediate EOF" '[ "$rc" = 0 ] && [ "$out" = 0 ]'
+
+# What ends an interpreter, and what survives it.
+k -r bash -e 'echo kept > /sandbox/file; sleep 300 & python3 -c "import time; time.sleep(300)" &'
+k -r bash -e 'ps -eo args | grep -v grep | grep -c "sleep 300\|time.sleep(300)"'
+expect "nothing but the interpreters outlives a run" '[ "$out" = 0 ]'
+k --timeout 1000 -r python -e 'import time; time.sleep(30)'
+expect "a timeout ends the python interpreter, with a notice" \
+	'[ "$rc" = 124 ] && echo "$err" | grep -q "python interpreter ended (timed out)"'
+k -r python -e 'print("x" in globals(), open("/sandbox/file").read().strip())'
+expect "the next run is fresh (notice), its files intact" \
+	'[ "$rc" = 0 ] && [ "$out" = "False kept" ] && echo "$err" | grep -q "fresh python interpreter"'
+k -r node -e 'console.log(a)'
+expect "the session's other interpreters keep their state" '[ "$out" = 1 ] && [ -z "$err" ]'
+k -r bash -e 'greet again; exit 5'
+expect "bash: exit ends the shell with its code and a notice" \
+	'[ "$rc" = 5 ] && [ "$out" = "hi again" ] && echo "$err" | grep -q "exited with code 5"'
+k -r bash -e 'type greet >/dev/null 2>&1 && echo still || echo gone'
+expect "bash: the next shell is fresh" '[ "$out" = gone ]'
+k --max-output 1000 -r python -e 'y = 1
+while True: print("y" * 100)'
+expect "the output cap ends the interpreter" \
+	'[ "$rc" = 141 ] && echo "$err" | grep -q "output limit"'
+
+# Ctrl-C interrupts the code: KeyboardInterrupt keeps python's state; an
+# interpreter that ignores it is killed after the grace period.
+k -r python -e 'z = 9'
+"$ISOL8" run --session $s -r python -e 'import time; time.sleep(30)' >/dev/null 2>&1 &
+sleep 1.5
+kill -INT $!
+wait $!
+k -r python -e 'print(z)'
+expect "Ctrl-C raises KeyboardInterrupt in python; its state is kept" \
+	'[ "$rc" = 0 ] && [ "$out" = 9 ]'
+"$ISOL8" run --session $s -r python -e 'import signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+time.sleep(30)' >/dev/null 2>&1 &
+sleep 1.5
+kill -INT $!
+wait $!
+k -r python -e 'print("z" in globals())'
+expect "an interpreter that ignores Ctrl-C is killed within the grace period" \
+	'[ "$rc" = 0 ] && [ "$out" = False ] && [ "$ms" -lt 10000 ]'
+
+# The kernel's stdin FIFO is made afresh by the agent: a link planted in
+# its place is removed, never followed.
+k -r bash -e 'ln -sf /sandbox/victim /tmp/.isol8/stdin; echo planted'
+kin 'through' -r python -e 'import sys; print(sys.stdin.read())'
+k -r bash -e 'test -e /sandbox/victim && echo followed || echo safe'
+expect "a link planted at the kernel's stdin is not followed" \
+	'[ "$out" = safe ]'
+
+"$ISOL8" session rm $s >/dev/null
+finish
