@@ -1,8 +1,10 @@
 /*
  * Sessions through the library: a 5 MB binary file (every byte value,
  * NULs included) put into a session and read back intact; a run in the
- * session sees it; paths that leave /sandbox are refused; a variable in
- * the environment of one run is not in the next (only files persist).
+ * session sees it; paths that leave /sandbox are refused. Python
+ * variables persist between runs (the session's kernel), and
+ * result.state_lost says when a timeout ended that interpreter (LOST) and
+ * when the next run started a fresh one (FRESH).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +60,57 @@ test_put_get_5mb(void)
 	return 0;
 }
 
+static int
+run_in(struct isol8_engine *e, struct isol8_request *req, const char *code,
+    struct isol8_output *out)
+{
+	struct isol8_error err;
+
+	req->code = code;
+	return isol8_run_sync(e, req, out, &err);
+}
+
+static int
+test_kernel_state(void)
+{
+	struct isol8_engine *e;
+	struct isol8_request req;
+	struct isol8_error err;
+	struct isol8_output out;
+	char name[64];
+
+	CHECK((e = isol8_engine_new(NULL, NULL, &err)) != NULL);
+	snprintf(name, sizeof name, "libk%d", (int)getpid());
+	isol8_request_init(&req);
+	req.session = name;
+	req.runtime = "python";
+	CHECK(run_in(e, &req, "x = 41", &out) == 0);
+	CHECK(out.result.state_lost == ISOL8_STATE_KEPT);
+	isol8_output_free(&out);
+	CHECK(run_in(e, &req, "print(x + 1)", &out) == 0);
+	CHECK(strcmp(out.stdout_data, "42\n") == 0);
+	isol8_output_free(&out);
+	req.timeout_ms = 500;
+	CHECK(run_in(e, &req, "while True: pass", &out) == 0);
+	CHECK(
+	    out.result.timed_out && out.result.state_lost == ISOL8_STATE_LOST);
+	isol8_output_free(&out);
+	req.timeout_ms = 10000;
+	CHECK(run_in(e, &req, "print('x' in globals())", &out) == 0);
+	CHECK(strcmp(out.stdout_data, "False\n") == 0);
+	CHECK(out.result.state_lost == ISOL8_STATE_FRESH);
+	isol8_output_free(&out);
+	CHECK(isol8_session_remove(e, name, &err) == 0);
+	isol8_engine_free(e);
+	return 0;
+}
+
 int
 main(void)
 {
 	if (!docker_available())
 		return 77;
 	RUN_TEST(test_put_get_5mb);
+	RUN_TEST(test_kernel_state);
 	return TAP_DONE();
 }

@@ -88,6 +88,39 @@ test_too_many_args(void)
 	return 0;
 }
 
+/* A session kernel's argv: decoded in order, bounded, never empty. */
+static int
+test_kernel_argv(void)
+{
+	struct proto_buf b = { 0 };
+	struct proto_run r;
+	int i;
+
+	proto_tlv_str(&b, PROTO_T_ARGV, "python3");
+	proto_tlv_str(&b, PROTO_T_KERNEL, "python3");
+	proto_tlv_str(&b, PROTO_T_KERNEL, "/usr/lib/isol8/kernel.py");
+	CHECK(proto_run_decode(b.data, (uint32_t)b.len, &r) == 0);
+	CHECK(r.kernelc == 2 &&
+	    strcmp(r.kernel[1], "/usr/lib/isol8/kernel.py") == 0);
+	CHECK(r.kernel[2] == NULL);
+	proto_buf_free(&b);
+	proto_tlv_str(&b, PROTO_T_ARGV, "x");
+	proto_tlv(&b, PROTO_T_KERNEL, "", 1);
+	CHECK(proto_run_decode(b.data, (uint32_t)b.len, &r) == -1);
+	proto_buf_free(&b);
+	proto_tlv_str(&b, PROTO_T_ARGV, "x");
+	for (i = 0; i < PROTO_MAX_KERNEL_ARGS + 1; i++)
+		proto_tlv_str(&b, PROTO_T_KERNEL, "k");
+	CHECK(proto_run_decode(b.data, (uint32_t)b.len, &r) == -1);
+	proto_buf_free(&b);
+	/* A plain run has none. */
+	proto_tlv_str(&b, PROTO_T_ARGV, "x");
+	CHECK(proto_run_decode(b.data, (uint32_t)b.len, &r) == 0);
+	CHECK(r.kernelc == 0 && r.kernel[0] == NULL);
+	proto_buf_free(&b);
+	return 0;
+}
+
 static int
 test_header_limits(void)
 {
@@ -137,6 +170,7 @@ main(void)
 	RUN_TEST(test_run_roundtrip);
 	RUN_TEST(test_run_rejects_malformed);
 	RUN_TEST(test_too_many_args);
+	RUN_TEST(test_kernel_argv);
 	RUN_TEST(test_header_limits);
 	RUN_TEST(test_exit_and_file_roundtrip);
 	return TAP_DONE();
