@@ -9,6 +9,7 @@ LABELS = [
     ("warm", "isol8, warm, library"),
     ("ttfb", "isol8, warm, first output byte"),
     ("cli", "isol8 run, warm, CLI end to end"),
+    ("session", "isol8, session run (its interpreter), library"),
     ("api_exec", "baseline: exec via the Docker API"),
     ("docker_exec", "baseline: docker exec"),
     ("docker_run", "baseline: docker run --rm"),
@@ -28,7 +29,7 @@ def main(path):
     for rt, m in d["runtimes"].items():
         base = m["api_exec"].get("p50")
         for i, (key, label) in enumerate(LABELS):
-            s = m[key]
+            s = m.get(key, {})
             ratio = ""
             if base and s.get("n") and key != "api_exec":
                 r = base / s["p50"]

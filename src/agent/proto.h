@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2 /* 2: session kernels (KERNEL, GRACE_MS) */
 #define PROTO_HDR_LEN 8
 #define PROTO_MAX_PAYLOAD (1u << 20)
 #define PROTO_MAX_ARGS 1024

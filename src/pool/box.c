@@ -318,9 +318,8 @@ box_ready_frame(struct box *b, const unsigned char *p, uint32_t len)
 	if (version != PROTO_VERSION) {
 		box_fail(b,
 		    err_new(ERR_IMAGE,
-		        "the image's agent speaks "
-		        "protocol %llu, this isol8 speaks %d: run `isol8 "
-		        "setup`",
+		        "the image's agent speaks protocol %llu, this "
+		        "isol8 speaks %d",
 		        (unsigned long long)version, PROTO_VERSION));
 		return;
 	}
