@@ -252,7 +252,8 @@ kill_rest(struct kernel *doomed)
 static void
 run_kill(void)
 {
-	A.run.k_doomed = A.run.k != NULL;
+	if (A.run.k != NULL)
+		A.run.k_doomed = A.run.state_lost = 1;
 	kill_rest(A.run.k);
 }
 
