@@ -26,8 +26,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		for (i = 0; i < run.argc; i++)
 			if (run.argv[i] == NULL || strlen(run.argv[i]) >= len)
 				__builtin_trap();
-		if (run.argv[run.argc] != NULL || run.env[run.envc] != NULL)
+		if (run.argv[run.argc] != NULL || run.env[run.envc] != NULL ||
+		    run.kernelc > PROTO_MAX_KERNEL_ARGS ||
+		    run.kernel[run.kernelc] != NULL)
 			__builtin_trap();
+		for (i = 0; i < run.kernelc; i++)
+			if (run.kernel[i] == NULL ||
+			    (i == 0 && *run.kernel[0] == '\0'))
+				__builtin_trap();
 	}
 	if (proto_file_decode(data, (uint32_t)len, &f) == 0 && f.data != NULL &&
 	    (f.data < data || f.data + f.len > data + len))
