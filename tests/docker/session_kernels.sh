@@ -120,11 +120,12 @@ expect "an interpreter that ignores Ctrl-C is killed within the grace period" \
 
 # The kernel's stdin FIFO is made afresh by the agent: a link planted in
 # its place is removed, never followed.
-k -r bash -e 'ln -sf /sandbox/victim /tmp/.isol8/stdin; echo planted'
+k -r bash -e 'echo orig > /sandbox/victim; ln -sf /sandbox/victim /tmp/.isol8/stdin'
 kin 'through' -r python -e 'import sys; print(sys.stdin.read())'
-k -r bash -e 'test -e /sandbox/victim && echo followed || echo safe'
-expect "a link planted at the kernel's stdin is not followed" \
-	'[ "$out" = safe ]'
+r1=$out
+k -r bash -e 'cat /sandbox/victim'
+expect "a link planted at the kernel's stdin is replaced, not followed" \
+	'[ "$r1" = through ] && [ "$out" = orig ]'
 
 "$ISOL8" session rm $s >/dev/null
 finish

@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "agent/proto.h"
 #include "fake_dockerd.h"
 
 static int busy_marker; /* the attach of a busy agent */
@@ -331,8 +332,10 @@ fake_agent_cb(struct bufferevent *bev, void *arg)
 {
 	int busy = arg == (void *)&busy_marker;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	unsigned char h[8], frame[128], out[256];
-	uint32_t len, n;
+	unsigned char h[8], frame[128], sc[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+	struct proto_buf pb = { 0 };
+	uint32_t len;
+	size_t at;
 
 	while (evbuffer_get_length(in) >= 8) {
 		evbuffer_copyout(in, h, 8);
@@ -344,25 +347,17 @@ fake_agent_cb(struct bufferevent *bev, void *arg)
 		evbuffer_remove(in, frame, len);
 		if (h[0] != 0x01 || len != 38)
 			continue;
-		/* READY{NONCE (the 32 bytes sent), VERSION 1, STATUS}. */
-		n = 0;
-		memcpy(out + 8, frame, 38);
-		n = 38;
-		memcpy(out + 8 + n, "\0\x02\0\0\0\x08\0\0\0\0\0\0\0\x01", 14);
-		n += 14;
-		memcpy(out + 8 + n, "\0\x03\0\0\0\x08\0\0\0\0\0\0\0", 13);
-		out[8 + n + 13] = (unsigned char)busy;
-		n += 14;
-		memcpy(out, "\x81\0\0\0", 4);
-		out[4] = 0, out[5] = 0, out[6] = 0, out[7] = (unsigned char)n;
+		/* READY{NONCE (the 32 bytes sent), VERSION, STATUS}. */
+		at = proto_frame_begin(&pb, PROTO_READY);
+		proto_tlv(&pb, PROTO_T_NONCE, frame + 6, 32);
+		proto_tlv_u64(&pb, PROTO_T_VERSION, PROTO_VERSION);
+		proto_tlv_u64(&pb, PROTO_T_STATUS, (uint64_t)busy);
+		proto_frame_end(&pb, at);
 		/* Wrapped in a stdcopy stdout frame. */
-		{
-			unsigned char sc[8] = { 1, 0, 0, 0, 0, 0, 0,
-				(unsigned char)(n + 8) };
-
-			bufferevent_write(bev, sc, 8);
-			bufferevent_write(bev, out, n + 8);
-		}
+		sc[7] = (unsigned char)pb.len;
+		bufferevent_write(bev, sc, 8);
+		bufferevent_write(bev, pb.data, pb.len);
+		proto_buf_free(&pb);
 	}
 }
 
