@@ -355,6 +355,7 @@ run_in_kernel(const struct proto_run *req)
 		r->k = NULL;
 		return -1;
 	}
+	kernel_discard(r->k);
 	r->seq = ++A.kernel_seq;
 	if (kernel_request(r->k, r->seq,
 	        req->stdin_pipe ? KERNEL_STDIN : "/dev/null", req) == -1) {

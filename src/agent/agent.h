@@ -36,6 +36,7 @@ struct kernel_reply {
 };
 
 struct kernel *kernel_get(const struct proto_run *, int *, char *, size_t);
+void kernel_discard(struct kernel *);
 int kernel_request(
     struct kernel *, uint64_t, const char *, const struct proto_run *);
 int kernel_read(struct kernel *, uint64_t, struct kernel_reply *);

@@ -156,6 +156,23 @@ put_field(char *buf, size_t *at, size_t cap, const char *s)
 	*at += n; /* past cap: the caller sees the overflow */
 }
 
+/*
+ * Drop what the kernel wrote between runs (a thread, a timer, code that
+ * went on after a forged reply): a run's output is only its own.
+ */
+void
+kernel_discard(struct kernel *k)
+{
+	char chunk[4096];
+	int i, *fd[] = { &k->out, &k->err };
+	size_t j;
+
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < 256 && *fd[j] >= 0; i++)
+			if (read(*fd[j], chunk, sizeof chunk) <= 0)
+				break;
+}
+
 /* Send run `seq` to the kernel; -1 when it does not take it whole. */
 int
 kernel_request(struct kernel *k, uint64_t seq, const char *stdin_path,

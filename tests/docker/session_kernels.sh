@@ -98,6 +98,16 @@ while True: print("y" * 100)'
 expect "the output cap ends the interpreter" \
 	'[ "$rc" = 141 ] && echo "$err" | grep -q "output limit"'
 
+# What an interpreter writes between runs is nobody's output.
+k -r python -e 'import threading, time, sys
+def later():
+    time.sleep(0.3)
+    print("stray", flush=True)
+threading.Thread(target=later, daemon=True).start()'
+sleep 0.6
+k -r python -e 'print("mine")'
+expect "output written between runs does not reach the next run" '[ "$out" = mine ]'
+
 # Ctrl-C interrupts the code: KeyboardInterrupt keeps python's state; an
 # interpreter that ignores it is killed after the grace period.
 k -r python -e 'z = 9'
