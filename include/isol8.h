@@ -127,7 +127,19 @@ struct isol8_request {
 	uint64_t sandbox_size; /* /sandbox tmpfs, default 512 MiB */
 	uint64_t tmp_size;     /* /tmp tmpfs, default 256 MiB */
 	uint64_t max_output;   /* stdout + stderr, default 1 MiB */
-	const char *network;   /* "none" (default) or "host" */
+	const char *network;   /* "none" (default), "host" or "filtered" */
+	/*
+	 * "filtered": no network but an HTTP(S) proxy (HTTP_PROXY in the
+	 * sandbox) that lets through host names matching an allow pattern
+	 * (all when none) and no deny pattern -- POSIX extended regular
+	 * expressions, case-insensitive -- and never to private, loopback or
+	 * link-local addresses unless net_allow_private.
+	 */
+	const char *const *net_allow;
+	size_t net_allow_len;
+	const char *const *net_deny;
+	size_t net_deny_len;
+	int net_allow_private;
 	const struct isol8_file *files; /* written before the run */
 	size_t files_len;
 	const char *const *outputs; /* files read back after the run */

@@ -388,13 +388,22 @@ run_start(const unsigned char *payload, uint32_t len)
 		send_error("malformed RUN frame");
 		return;
 	}
+	if (req.proxy_port > 0 &&
+	    relay_listen((unsigned)req.proxy_port) == -1) {
+		send_error("cannot listen on 127.0.0.1:%llu for the filtered "
+		           "network: %s",
+		    (unsigned long long)req.proxy_port, strerror(errno));
+		return;
+	}
 	memset(r, 0, sizeof *r);
 	r->fd_in = r->fd_out = r->fd_err = r->fifo_rd = -1;
 	r->oom_before = oom_kills();
 	getrusage(RUSAGE_CHILDREN, &r->ru_before);
 	r->start_ms = now_ms();
-	if ((req.kernelc > 0 ? run_in_kernel(&req) : run_spawn(&req)) == -1)
+	if ((req.kernelc > 0 ? run_in_kernel(&req) : run_spawn(&req)) == -1) {
+		relay_stop();
 		return;
+	}
 	r->active = 1;
 	if (r->fd_in >= 0)
 		set_nonblock(r->fd_in);
@@ -498,6 +507,7 @@ run_finish(void)
 	close_fd(&r->fd_out);
 	close_fd(&r->fd_err);
 	proto_buf_free(&r->in_q);
+	relay_stop();
 	r->active = 0;
 	r->k = NULL;
 	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
@@ -998,6 +1008,10 @@ handle_frame(int type, const unsigned char *payload, uint32_t len)
 	case PROTO_SCRUB:
 		scrub();
 		break;
+	case PROTO_CONN_DATA:
+	case PROTO_CONN_CLOSE:
+		relay_frame(type, payload, len);
+		break;
 	case PROTO_BYE:
 		if (r->active)
 			run_kill();
@@ -1131,7 +1145,7 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[7];
+	struct pollfd pfd[7 + RELAY_POLLFDS];
 	struct run *r = &A.run;
 	sigset_t mask;
 	int i, n, k;
@@ -1159,13 +1173,17 @@ main(int argc, char **argv)
 	set_nonblock(0);
 	set_nonblock(1);
 	r->fd_in = r->fd_out = r->fd_err = -1;
+	relay_init();
 	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
 
 	for (;;) {
 		n = 0;
 		pfd[n++] = (struct pollfd){ A.sigfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ A.host_eof ? -1 : 0,
-			(short)(r->in_q.len < QUEUE_HIGH ? POLLIN : 0), 0 };
+			(short)(r->in_q.len < QUEUE_HIGH && !relay_full()
+			        ? POLLIN
+			        : 0),
+			0 };
 		pfd[n++] = (struct pollfd){ 1,
 			(short)(A.out.len > 0 ? POLLOUT : 0), 0 };
 		pfd[n++] = (struct pollfd){ r->fd_out,
@@ -1178,6 +1196,7 @@ main(int argc, char **argv)
 			r->active && r->k != NULL ? kernel_reply_fd(r->k) : -1,
 			POLLIN, 0
 		};
+		n += relay_poll(pfd + n, A.out.len >= QUEUE_HIGH);
 		k = poll(pfd, (nfds_t)n, poll_timeout());
 		if (k == -1 && errno != EINTR) {
 			agent_log("poll: %s", strerror(errno));
@@ -1197,6 +1216,8 @@ main(int argc, char **argv)
 			run_write_stdin();
 		if (pfd[6].revents && r->active && r->k != NULL)
 			run_kernel_reply();
+		if (n > 7) /* the relay was polled */
+			relay_events(pfd + 7, &A.out);
 		run_check();
 		if (!r->active && A.idle_at && now_ms() >= A.idle_at) {
 			agent_log("idle for %llu ms; exiting",

@@ -7,6 +7,7 @@
 #define ISOL8_AGENT_H
 
 #include <sys/types.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,5 +50,15 @@ void kernel_stop(struct kernel *);
 int kernel_spared(pid_t, const struct kernel *);
 uint64_t kernel_cpu_ms(const struct kernel *);
 uint64_t kernel_maxrss_kb(const struct kernel *);
+
+/* relay.c: the filtered network's connections, relayed to the host */
+#define RELAY_POLLFDS 65
+void relay_init(void);
+int relay_listen(unsigned);
+void relay_stop(void);
+int relay_full(void);
+int relay_poll(struct pollfd *, int);
+void relay_events(const struct pollfd *, struct proto_buf *);
+void relay_frame(int, const unsigned char *, uint32_t);
 
 #endif

@@ -211,6 +211,12 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 			    -1)
 				return -1;
 			break;
+		case PROTO_T_PROXY:
+			if (proto_u64_decode(val, len, tag, &r->proxy_port) ==
+			        -1 ||
+			    r->proxy_port > 65535)
+				return -1;
+			break;
 		case PROTO_T_TIMEOUT_MS:
 		case PROTO_T_OUTPUT_CAP:
 		case PROTO_T_STDIN:
@@ -322,4 +328,28 @@ proto_file_decode(const unsigned char *p, uint32_t plen, struct proto_file *f)
 		}
 	}
 	return rc == -1 ? -1 : 0;
+}
+
+/* A CONN_* frame: the connection's id (4 bytes, big-endian), then bytes. */
+void
+proto_conn_frame(
+    struct proto_buf *b, int type, uint32_t id, const void *data, size_t len)
+{
+	unsigned char h[4];
+	size_t at = proto_frame_begin(b, type);
+
+	put_be32(h, id);
+	proto_buf_add(b, h, sizeof h);
+	proto_buf_add(b, data, len);
+	proto_frame_end(b, at);
+}
+
+/* The id of a CONN_* payload; its bytes follow at offset 4. -1: too short. */
+int
+proto_conn_decode(const unsigned char *p, uint32_t len, uint32_t *id)
+{
+	if (len < 4)
+		return -1;
+	*id = get_be32(p);
+	return 0;
 }

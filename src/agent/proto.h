@@ -34,6 +34,10 @@ enum proto_type {
 	PROTO_GET_FILE = 0x07, /* PATH MAX_SIZE */
 	PROTO_SCRUB = 0x08,    /* wipe everything the sandbox user left */
 	PROTO_BYE = 0x09,      /* exit now */
+	/* both ways: the filtered network's connections (ID, then bytes) */
+	PROTO_CONN_OPEN = 0x0a,  /* agent: a program connected to the proxy */
+	PROTO_CONN_DATA = 0x0b,  /* bytes of one connection */
+	PROTO_CONN_CLOSE = 0x0c, /* one side of a connection closed */
 	/* agent -> host */
 	PROTO_READY = 0x81, /* NONCE VERSION STATUS */
 	PROTO_OUT = 0x82,   /* raw stdout bytes */
@@ -57,6 +61,7 @@ enum proto_tag {
 	PROTO_T_ONESHOT = 16, /* 1: exit after this run */
 	PROTO_T_OUTPUT = 17,  /* a file to send back (FILE) before EXIT */
 	PROTO_T_KERNEL = 18, /* the session kernel's argv: run the code in it */
+	PROTO_T_PROXY = 19, /* listen on 127.0.0.1:PROXY for the host's proxy */
 	PROTO_T_PATH = 20,
 	PROTO_T_MODE = 21,
 	PROTO_T_DATA = 22,
@@ -102,6 +107,7 @@ struct proto_run {
 	uint64_t output_max; /* per output file; 0: the agent's limit */
 	const char *kernel[PROTO_MAX_KERNEL_ARGS + 1]; /* session kernel */
 	int kernelc;
+	uint64_t proxy_port; /* 0: no filtered network */
 };
 
 struct proto_exit {
@@ -142,5 +148,7 @@ int proto_exit_decode(const unsigned char *, uint32_t, struct proto_exit *);
 int proto_file_decode(const unsigned char *, uint32_t, struct proto_file *);
 int proto_u64_decode(const unsigned char *, uint32_t, int, uint64_t *);
 const char *proto_str_decode(const unsigned char *, uint32_t, int);
+void proto_conn_frame(struct proto_buf *, int, uint32_t, const void *, size_t);
+int proto_conn_decode(const unsigned char *, uint32_t, uint32_t *);
 
 #endif

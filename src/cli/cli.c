@@ -164,13 +164,11 @@ cli_limit_opt(int ch, const char *arg, struct isol8_request *req)
 		    ? -1
 		    : 1;
 	case CLI_O_NET:
-		if (strcmp(arg, "filtered") == 0) {
-			cli_error("--net filtered is not available in this "
-			          "version; use none or host");
-			return -1;
-		}
-		if (strcmp(arg, "none") != 0 && strcmp(arg, "host") != 0) {
-			cli_error("--net wants none or host, got `%s`", arg);
+		if (strcmp(arg, "none") != 0 && strcmp(arg, "host") != 0 &&
+		    strcmp(arg, "filtered") != 0) {
+			cli_error(
+			    "--net wants none, host or filtered, got `%s`",
+			    arg);
 			return -1;
 		}
 		req->network = arg;

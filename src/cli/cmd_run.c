@@ -48,6 +48,7 @@ struct run_ctx {
 };
 
 #define MAX_GETS 16
+#define MAX_PATTERNS 64
 #define FILES_MAX_TOTAL (64u << 20)
 #define FILES_MAX_COUNT 256
 
@@ -201,7 +202,20 @@ run_usage(FILE *f)
 	    "      --pids N           process limit (64)\n"
 	    "      --sandbox-size S   /sandbox tmpfs size (512m)\n"
 	    "      --tmp-size S       /tmp tmpfs size (256m)\n"
-	    "      --net MODE         none (default) or host\n"
+	    "      --net MODE         none (default), host, or filtered: "
+	    "an HTTP(S)\n"
+	    "                         proxy on the host that checks every "
+	    "host name\n"
+	    "      --allow REGEX      filtered: let host names matching REGEX "
+	    "through\n"
+	    "                         (repeatable; none given: all public "
+	    "hosts)\n"
+	    "      --deny REGEX       filtered: refuse host names matching "
+	    "REGEX first\n"
+	    "      --allow-private    filtered: also reach private, loopback "
+	    "and\n"
+	    "                         link-local addresses (refused by "
+	    "default)\n"
 	    "      --max-output S     stdout+stderr cap; the program is "
 	    "stopped (1m)\n"
 	    "      --out FILE         also write stdout to FILE\n"
@@ -495,6 +509,9 @@ cmd_run(int argc, char **argv)
 		O_SESSION,
 		O_FILES,
 		O_GET,
+		O_ALLOW,
+		O_DENY,
+		O_ALLOW_PRIVATE,
 	};
 	static const struct option opts[] = {
 		{ "eval", required_argument, NULL, 'e' },
@@ -514,8 +531,9 @@ cmd_run(int argc, char **argv)
 		{ "get", required_argument, NULL, O_GET },
 		{ "host", required_argument, NULL, O_LATER },
 		{ "key", required_argument, NULL, O_LATER },
-		{ "allow", required_argument, NULL, O_LATER },
-		{ "deny", required_argument, NULL, O_LATER },
+		{ "allow", required_argument, NULL, O_ALLOW },
+		{ "deny", required_argument, NULL, O_DENY },
+		{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct isol8_callbacks cbs = { on_stdout, on_stderr,
@@ -530,6 +548,8 @@ cmd_run(int argc, char **argv)
 	struct buf code = { 0 };
 	struct run_files files = { 0 };
 	const char *gets[MAX_GETS], *outputs[MAX_GETS];
+	const char *allow[MAX_PATTERNS], *deny[MAX_PATTERNS];
+	size_t nallow = 0, ndeny = 0;
 	char *locals[MAX_GETS];
 	size_t ngets = 0;
 	struct event *sigint = NULL, *sigterm = NULL;
@@ -602,6 +622,22 @@ cmd_run(int argc, char **argv)
 			run_usage(stdout);
 			rc = 0;
 			goto out;
+		case O_ALLOW:
+		case O_DENY:
+			if ((ch == O_ALLOW ? nallow : ndeny) == MAX_PATTERNS) {
+				cli_error("at most %d --allow and %d --deny "
+				          "patterns",
+				    MAX_PATTERNS, MAX_PATTERNS);
+				goto out;
+			}
+			if (ch == O_ALLOW)
+				allow[nallow++] = optarg;
+			else
+				deny[ndeny++] = optarg;
+			break;
+		case O_ALLOW_PRIVATE:
+			req.net_allow_private = 1;
+			break;
 		case O_LATER:
 			cli_error("%s is not available in this version",
 			    argv[optind - 1]);
@@ -669,6 +705,18 @@ cmd_run(int argc, char **argv)
 	}
 	req.env = env;
 	req.env_len = nenv;
+	if (nallow + ndeny > 0 || req.net_allow_private) {
+		if (req.network == NULL ||
+		    strcmp(req.network, "filtered") != 0) {
+			cli_error("--allow, --deny and --allow-private go with "
+			          "--net filtered");
+			goto out;
+		}
+		req.net_allow = allow;
+		req.net_allow_len = nallow;
+		req.net_deny = deny;
+		req.net_deny_len = ndeny;
+	}
 	req.files = files.f;
 	req.files_len = files.n;
 	for (i = 0; i < ngets; i++) {

@@ -146,9 +146,10 @@ config_defaults_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 			        len) == -1)
 				return -1;
 			if (strcmp(c->network, "none") != 0 &&
-			    strcmp(c->network, "host") != 0)
+			    strcmp(c->network, "host") != 0 &&
+			    strcmp(c->network, "filtered") != 0)
 				return bad(msg, len, "defaults.network",
-				    "\"none\" or \"host\"");
+				    "\"none\", \"host\" or \"filtered\"");
 		} else if (strcmp(k, "image") == 0) {
 			if (get_str(v, "defaults.image", &c->image, msg, len) ==
 			    -1)

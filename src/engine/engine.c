@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
+
 #include "engine.h"
 
 #define ENGINE_DRAIN_MS 10000
@@ -159,10 +161,29 @@ isol8_engine_free(struct isol8_engine *e)
 	isol8_engine_drain(e, ENGINE_DRAIN_MS);
 	pool_free(e->pool);
 	docker_free(e->docker);
+	if (e->dns != NULL)
+		evdns_base_free(e->dns, 1);
 	/* Deferred frees (attach streams, boxes) run on this last turn. */
 	event_base_loop(loop_base(e->loop), EVLOOP_NONBLOCK);
 	loop_free(e->loop);
 	free(e);
+}
+
+/* The resolver of the filtered network: the host's, made on first use. */
+struct evdns_base *
+engine_dns(struct isol8_engine *e)
+{
+	struct event_base *base = loop_base(e->loop);
+
+	if (e->dns == NULL &&
+	    (e->dns = evdns_base_new(base,
+	         EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	             EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+		/* No usable resolv.conf: /etc/hosts and literals still work. */
+		e->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		evdns_base_load_hosts(e->dns, NULL);
+	}
+	return e->dns;
 }
 
 /* Admit queued runs while there is room. */

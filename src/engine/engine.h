@@ -23,6 +23,7 @@
 
 struct isol8_engine {
 	struct loop *loop;
+	struct evdns_base *dns; /* made on first use (the filtered network) */
 	struct docker *docker;
 	struct pool *pool;
 	struct isol8_engine_opts opts;
@@ -53,7 +54,26 @@ void mask_free(struct mask *);
 void mask_feed(struct mask *, int, const char *, size_t, mask_emit_cb, void *);
 void mask_flush(struct mask *, int, mask_emit_cb, void *);
 
+/* egress.c: the filtered network's proxy */
+#define EGRESS_PORT 8118
+struct egress;
+struct egress_target {
+	char host[256]; /* lower case */
+	char port[8];
+	int tunnel; /* CONNECT */
+};
+struct sockaddr;
+int egress_parse(const char *, size_t, struct egress_target *, struct buf *);
+int egress_addr_private(const struct sockaddr *);
+typedef void (*egress_send_cb)(const struct proto_buf *, void *);
+typedef size_t (*egress_pending_cb)(void *);
+struct egress *egress_new(struct isol8_engine *, const struct isol8_request *,
+    egress_send_cb, egress_pending_cb, void *, struct err **);
+void egress_frame(struct egress *, int, const unsigned char *, uint32_t);
+void egress_free(struct egress *);
+
 /* engine.c */
+struct evdns_base *engine_dns(struct isol8_engine *);
 void engine_error(struct isol8_error *, const struct err *);
 void engine_kick(struct isol8_engine *);
 void engine_wait(struct isol8_engine *, int *);

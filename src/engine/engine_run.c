@@ -42,6 +42,7 @@ struct isol8_run {
 	int stdin_stream;
 	int stdin_closed;
 	struct mask *mask;
+	struct egress *egress; /* the filtered network's proxy, or NULL */
 	uint64_t timeout_ms;
 	uint64_t max_output;
 	struct pool_wait *wait;
@@ -80,6 +81,24 @@ static void run_lost(const struct err *, void *);
 static void run_deadline_cb(evutil_socket_t, short, void *);
 static void run_finish(struct isol8_run *, struct err *);
 static void run_free(struct isol8_run *);
+
+/* The filtered network's frames go to the run's agent, when it has one. */
+static void
+run_egress_send(const struct proto_buf *pb, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	if (run->box != NULL)
+		box_send(run->box, pb);
+}
+
+static size_t
+run_egress_pending(void *arg)
+{
+	struct isol8_run *run = arg;
+
+	return run->box != NULL ? box_pending(run->box) : 0;
+}
 
 void
 isol8_request_init(struct isol8_request *r)
@@ -195,9 +214,10 @@ engine_spec(const struct isol8_request *req, struct pool_spec *spec,
 		    "bash)",
 		    req->runtime);
 	if (req->network != NULL && strcmp(req->network, "none") != 0 &&
-	    strcmp(req->network, "host") != 0)
+	    strcmp(req->network, "host") != 0 &&
+	    strcmp(req->network, "filtered") != 0)
 		return err_set(errp, ERR_INVALID,
-		    "network mode `%s` is not supported (none, host)",
+		    "network mode `%s` is not supported (none, host, filtered)",
 		    req->network);
 	if (req->timeout_ms == 0 || req->memory < (4u << 20) ||
 	    req->cpus <= 0 || req->pids <= 0 || req->sandbox_size == 0 ||
@@ -205,7 +225,11 @@ engine_spec(const struct isol8_request *req, struct pool_spec *spec,
 		return err_set(errp, ERR_INVALID,
 		    "limits must be positive (memory at least 4 MiB)");
 	*image = req->image ? xstrdup(req->image) : runtime_image(rt->name);
-	*network = xstrdup(req->network ? req->network : "none");
+	/* Filtered: no network; the agent relays to the host's proxy. */
+	*network = xstrdup(
+	    req->network != NULL && strcmp(req->network, "filtered") != 0
+	        ? req->network
+	        : "none");
 	memset(spec, 0, sizeof *spec);
 	spec->image = *image;
 	spec->network = *network;
@@ -252,7 +276,7 @@ run_prepare(
 	const char *const *a;
 	char *file = NULL, *kv;
 	size_t at, i, code_len = 0;
-	int sources;
+	int sources, filtered;
 
 	sources =
 	    (req->code != NULL) + (req->cmd != NULL) + (req->argv != NULL);
@@ -265,6 +289,15 @@ run_prepare(
 	    -1)
 		return -1;
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
+	filtered =
+	    req->network != NULL && strcmp(req->network, "filtered") == 0;
+	if (!filtered && (req->net_allow_len > 0 || req->net_deny_len > 0))
+		return err_set(errp, ERR_INVALID,
+		    "allow and deny patterns need the filtered network");
+	if (filtered &&
+	    (run->egress = egress_new(run->e, req, run_egress_send,
+	         run_egress_pending, run, errp)) == NULL)
+		return -1;
 	if (req->code != NULL) {
 		code_len = req->code_len ? req->code_len : strlen(req->code);
 		if (code_len > ENGINE_MAX_CODE)
@@ -372,6 +405,20 @@ run_prepare(
 		    "%s=%s", req->secrets[i].key, req->secrets[i].value);
 		proto_tlv_str(&run->frames, PROTO_T_ENV, kv);
 		free(kv);
+	}
+	if (filtered) {
+		static const char *const proxy_env[] = { "HTTP_PROXY",
+			"HTTPS_PROXY", "http_proxy", "https_proxy" };
+
+		for (i = 0; i < nitems(proxy_env); i++) {
+			kv = xasprintf("%s=http://127.0.0.1:%d", proxy_env[i],
+			    EGRESS_PORT);
+			proto_tlv_str(&run->frames, PROTO_T_ENV, kv);
+			free(kv);
+		}
+		proto_tlv_str(
+		    &run->frames, PROTO_T_ENV, "NO_PROXY=localhost,127.0.0.1");
+		proto_tlv_u64(&run->frames, PROTO_T_PROXY, EGRESS_PORT);
 	}
 	proto_tlv_str(&run->frames, PROTO_T_CWD, "/sandbox");
 	proto_tlv_u64(&run->frames, PROTO_T_TIMEOUT_MS, req->timeout_ms);
@@ -663,6 +710,12 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 		                               : ISOL8_STATE_KEPT;
 		run_finish(run, NULL);
 		break;
+	case PROTO_CONN_OPEN:
+	case PROTO_CONN_DATA:
+	case PROTO_CONN_CLOSE:
+		if (run->egress != NULL)
+			egress_frame(run->egress, type, p, len);
+		break;
 	case PROTO_ERROR:
 		while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
 			if (tag == PROTO_T_MSG)
@@ -755,6 +808,7 @@ run_free(struct isol8_run *run)
 	proto_buf_free(&run->frames);
 	proto_buf_free(&run->stdin_q);
 	mask_free(run->mask);
+	egress_free(run->egress);
 	free(run->image);
 	free(run->network);
 	free(run->session);
@@ -777,6 +831,9 @@ run_finish(struct isol8_run *run, struct err *e)
 		return;
 	}
 	run->state = RUN_DONE;
+	/* Its connections end with it, before the box is let go. */
+	egress_free(run->egress);
+	run->egress = NULL;
 	log_debug("run %p: %s -> done%s%s", (void *)run, run_state_names[old],
 	    e ? ": " : "", e ? e->msg : "");
 	evtimer_del(run->deadline);

@@ -118,8 +118,24 @@ test_request_validation(void)
 	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
 	CHECK(strstr(err.message, "exactly one") != NULL);
 	req.cmd = NULL;
-	req.network = "filtered";
+	req.network = "bridge";
 	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+	CHECK(strstr(err.message, "bridge") != NULL);
+	{
+		static const char *const bad_re[] = { "a(b" };
+
+		req.network = "filtered";
+		req.net_allow = bad_re;
+		req.net_allow_len = 1;
+		CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+		CHECK(err.code == ISOL8_EINVAL &&
+		    strstr(err.message, "a(b") != NULL);
+		req.network = "none"; /* patterns without the filtered net */
+		CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+		CHECK(strstr(err.message, "filtered") != NULL);
+		req.net_allow = NULL;
+		req.net_allow_len = 0;
+	}
 	req.network = "none";
 	req.memory = 1024;
 	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
