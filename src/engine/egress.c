@@ -54,6 +54,9 @@ struct conn {
 	struct evdns_getaddrinfo_request *dns;
 	struct bufferevent *up;
 	struct event *resume; /* upstream paused for the agent's queue */
+	int up_eof;  /* upstream ended: close once its bytes are sent */
+	int in_call; /* inside evdns_getaddrinfo(), which may answer at once */
+	int dead;    /* freed meanwhile: free on return */
 };
 
 struct egress {
@@ -105,6 +108,10 @@ conn_refuse(struct conn *c, int code, const char *reason, const char *why)
 static void
 conn_free(struct conn *c)
 {
+	if (c->in_call) {
+		c->dead = 1;
+		return;
+	}
 	TAILQ_REMOVE(&c->eg->conns, c, entry);
 	if (c->dns != NULL)
 		evdns_getaddrinfo_cancel(c->dns);
@@ -173,23 +180,38 @@ rules_say_yes(struct egress *eg, const char *host)
 	return 0;
 }
 
+/*
+ * Upstream bytes to the program, while the agent's queue is short; then
+ * wait and go on. At upstream's end, what it sent before goes first.
+ */
 static void
-up_read(struct bufferevent *bev, void *arg)
+up_flush(struct conn *c)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = bufferevent_get_input(c->up);
 	unsigned char chunk[CHUNK];
 	int n;
 
-	while ((n = evbuffer_remove(in, chunk, sizeof chunk)) > 0) {
-		send_conn(c, PROTO_CONN_DATA, chunk, (size_t)n);
+	while (evbuffer_get_length(in) > 0) {
 		if (c->eg->send_pending(c->eg->arg) > AGENT_QUEUE_HIGH) {
-			/* The agent's queue is long: wait for it. */
-			bufferevent_disable(bev, EV_READ);
+			bufferevent_disable(c->up, EV_READ);
 			evtimer_add(c->resume, &resume_after);
 			return;
 		}
+		if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
+			break;
+		send_conn(c, PROTO_CONN_DATA, chunk, (size_t)n);
 	}
+	if (c->up_eof) {
+		send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
+		conn_free(c);
+	}
+}
+
+static void
+up_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	up_flush(arg);
 }
 
 static void
@@ -198,12 +220,9 @@ up_resume(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)fd, (void)what;
-	if (c->eg->send_pending(c->eg->arg) > AGENT_QUEUE_HIGH) {
-		evtimer_add(c->resume, &resume_after);
-		return;
-	}
-	bufferevent_enable(c->up, EV_READ);
-	up_read(c->up, c);
+	if (!c->up_eof)
+		bufferevent_enable(c->up, EV_READ);
+	up_flush(c);
 }
 
 static void
@@ -231,9 +250,9 @@ up_event(struct bufferevent *bev, short what, void *arg)
 		conn_refuse(c, 502, "Bad Gateway", "cannot connect upstream");
 		return;
 	}
-	up_read(bev, c); /* what came before the end */
-	send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
-	conn_free(c);
+	c->up_eof = 1;
+	bufferevent_disable(bev, EV_READ);
+	up_flush(c);
 }
 
 static void
@@ -261,7 +280,9 @@ resolved(int result, struct evutil_addrinfo *res, void *arg)
 		return;
 	}
 	c->state = C_CONNECT;
-	c->up = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	/* Deferred callbacks: a failing connect never calls back inside. */
+	c->up = bufferevent_socket_new(
+	    base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	bufferevent_setcb(c->up, up_read, NULL, up_event, c);
 	if (bufferevent_socket_connect(
 	        c->up, ai->ai_addr, (int)ai->ai_addrlen) == -1) {
@@ -376,6 +397,7 @@ egress_parse(
 static void
 conn_data(struct conn *c, const unsigned char *p, size_t len)
 {
+	struct evdns_getaddrinfo_request *req;
 	struct evutil_addrinfo hints;
 	const char *end;
 
@@ -419,8 +441,15 @@ conn_data(struct conn *c, const unsigned char *p, size_t len)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	c->dns = evdns_getaddrinfo(
+	/* A literal or a hosts-file name is answered inside the call. */
+	c->in_call = 1;
+	req = evdns_getaddrinfo(
 	    engine_dns(c->eg->e), c->t.host, c->t.port, &hints, resolved, c);
+	c->in_call = 0;
+	if (c->dead)
+		conn_free(c);
+	else if (c->state == C_RESOLVE)
+		c->dns = req;
 }
 
 static struct conn *
