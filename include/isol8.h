@@ -170,6 +170,15 @@ struct isol8_output_file {
 #define ISOL8_STATE_LOST 1  /* this run ended the interpreter */
 #define ISOL8_STATE_FRESH 2 /* it had ended since the last run: restarted */
 
+/* A filtered-network connection: let through, or refused and why. */
+struct isol8_net_event {
+	const char *method; /* CONNECT, GET, ... */
+	const char *host;
+	const char *port;
+	int allowed;
+	const char *reason; /* when refused */
+};
+
 struct isol8_result {
 	int exit_code;         /* the program's, or 128 + signal */
 	int signal;            /* 0 unless killed by a signal */
@@ -187,6 +196,9 @@ struct isol8_result {
 	const char *container_id;                /* valid during on_done only */
 	const struct isol8_output_file *outputs; /* valid during on_done */
 	size_t outputs_len;
+	const struct isol8_net_event *net_events; /* valid during on_done */
+	size_t net_events_len;                    /* at most 256 ... */
+	uint64_t net_events_dropped;              /* ... the rest counted */
 };
 
 struct isol8_callbacks {

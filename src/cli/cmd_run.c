@@ -45,6 +45,8 @@ struct run_ctx {
 	struct event *stdin_ev;
 	struct event *stdin_retry;
 	int interrupted;
+	int log_network;
+	struct buf net; /* the filtered network's decisions, a JSON array */
 };
 
 #define MAX_GETS 16
@@ -216,6 +218,8 @@ run_usage(FILE *f)
 	    "and\n"
 	    "                         link-local addresses (refused by "
 	    "default)\n"
+	    "      --log-network      filtered: print what was let through "
+	    "or refused\n"
 	    "      --max-output S     stdout+stderr cap; the program is "
 	    "stopped (1m)\n"
 	    "      --out FILE         also write stdout to FILE\n"
@@ -275,6 +279,35 @@ on_stderr(const char *data, size_t len, void *arg)
 		ctx_write(stderr, data, len);
 }
 
+/* The filtered network's decisions as a JSON array (empty: none). */
+static void
+net_events_json(struct buf *b, const struct isol8_result *r)
+{
+	const struct isol8_net_event *ev;
+	size_t i;
+
+	buf_addstr(b, "[");
+	for (i = 0; i < r->net_events_len; i++) {
+		ev = &r->net_events[i];
+		buf_addstr(b, i ? ",{\"method\":\"" : "{\"method\":\"");
+		json_escape(b, ev->method, strlen(ev->method));
+		buf_addstr(b, "\",\"host\":\"");
+		json_escape(b, ev->host, strlen(ev->host));
+		buf_printf(b, "\",\"port\":%s,\"action\":\"%s\"", ev->port,
+		    ev->allowed ? "allow" : "block");
+		if (ev->reason != NULL) {
+			buf_addstr(b, ",\"reason\":\"");
+			json_escape(b, ev->reason, strlen(ev->reason));
+			buf_addstr(b, "\"");
+		}
+		buf_addstr(b, "}");
+	}
+	if (r->net_events_dropped > 0)
+		buf_printf(b, "%s{\"dropped\":%llu}", i ? "," : "",
+		    (unsigned long long)r->net_events_dropped);
+	buf_addstr(b, "]");
+}
+
 static void
 on_done(const struct isol8_result *res, const struct isol8_error *e, void *arg)
 {
@@ -282,6 +315,8 @@ on_done(const struct isol8_result *res, const struct isol8_error *e, void *arg)
 
 	c->result = *res;
 	c->fetch_failed = fetch_outputs(c, res);
+	net_events_json(&c->net, res);
+	c->result.net_events = NULL;
 	if (res->container_id != NULL)
 		snprintf(
 		    c->container, sizeof c->container, "%s", res->container_id);
@@ -364,7 +399,7 @@ print_json(struct run_ctx *c)
 	    "\"durationMs\":%llu,"
 	    "\"totalMs\":%llu,\"queuedMs\":%llu,\"cpuMs\":%llu,"
 	    "\"peakRssKb\":%llu,\"stdoutBytes\":%llu,\"stderrBytes\":%llu,"
-	    "\"containerId\":\"%s\",\"error\":",
+	    "\"containerId\":\"%s\",",
 	    r->exit_code, r->signal, r->timed_out ? "true" : "false",
 	    r->oom_killed ? "true" : "false", r->truncated ? "true" : "false",
 	    r->state_lost != ISOL8_STATE_KEPT ? "true" : "false",
@@ -373,6 +408,12 @@ print_json(struct run_ctx *c)
 	    (unsigned long long)r->peak_rss_kb,
 	    (unsigned long long)r->stdout_bytes,
 	    (unsigned long long)r->stderr_bytes, c->container);
+	if (c->net.len > 2) {
+		buf_addstr(&b, "\"network\":");
+		buf_add(&b, c->net.data, c->net.len);
+		buf_addstr(&b, ",");
+	}
+	buf_addstr(&b, "\"error\":");
 	if (c->failed) {
 		buf_addstr(&b, "\"");
 		json_escape(&b, c->error.message, strlen(c->error.message));
@@ -512,6 +553,7 @@ cmd_run(int argc, char **argv)
 		O_ALLOW,
 		O_DENY,
 		O_ALLOW_PRIVATE,
+		O_LOG_NET,
 	};
 	static const struct option opts[] = {
 		{ "eval", required_argument, NULL, 'e' },
@@ -534,6 +576,7 @@ cmd_run(int argc, char **argv)
 		{ "allow", required_argument, NULL, O_ALLOW },
 		{ "deny", required_argument, NULL, O_DENY },
 		{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
+		{ "log-network", no_argument, NULL, O_LOG_NET },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct isol8_callbacks cbs = { on_stdout, on_stderr,
@@ -638,6 +681,9 @@ cmd_run(int argc, char **argv)
 		case O_ALLOW_PRIVATE:
 			req.net_allow_private = 1;
 			break;
+		case O_LOG_NET:
+			c.log_network = 1;
+			break;
 		case O_LATER:
 			cli_error("%s is not available in this version",
 			    argv[optind - 1]);
@@ -705,11 +751,11 @@ cmd_run(int argc, char **argv)
 	}
 	req.env = env;
 	req.env_len = nenv;
-	if (nallow + ndeny > 0 || req.net_allow_private) {
+	if (nallow + ndeny > 0 || req.net_allow_private || c.log_network) {
 		if (req.network == NULL ||
 		    strcmp(req.network, "filtered") != 0) {
-			cli_error("--allow, --deny and --allow-private go with "
-			          "--net filtered");
+			cli_error("--allow, --deny, --allow-private and "
+			          "--log-network go with --net filtered");
 			goto out;
 		}
 		req.net_allow = allow;
@@ -780,6 +826,11 @@ cmd_run(int argc, char **argv)
 		event_base_loop(c.base, EVLOOP_ONCE);
 	if (c.json)
 		print_json(&c);
+	else if (c.log_network && c.net.len > 2) {
+		/* One line: the decisions as a JSON array, on stderr. */
+		fprintf(stderr, "isol8: network: %.*s\n", (int)c.net.len,
+		    c.net.data);
+	}
 	rc = run_status(&c, &req);
 	if (rc == 0 && c.fetch_failed)
 		rc = 1;
@@ -828,6 +879,7 @@ out:
 	buf_free(&code);
 	buf_free(&c.out);
 	buf_free(&c.err);
+	buf_free(&c.net);
 	config_free(&cfg);
 	return rc;
 }

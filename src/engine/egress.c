@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 #define UPSTREAM_MAX (4u << 20)
 #define AGENT_QUEUE_HIGH (1u << 20)
 #define CHUNK (64u << 10)
+#define EVENTS_MAX 256
 
 enum conn_state { C_HEAD, C_RESOLVE, C_CONNECT, C_OPEN };
 
@@ -68,10 +70,33 @@ struct egress {
 	egress_pending_cb send_pending;
 	void *arg;
 	TAILQ_HEAD(, conn) conns;
-	uint64_t allowed, blocked;
+	struct isol8_net_event *events; /* what was let through or refused */
+	size_t nevents;
+	uint64_t dropped; /* events beyond EVENTS_MAX */
 };
 
 static const struct timeval resume_after = { 0, 10000 };
+
+/* Remember a decision about a connection (bounded; the rest are counted). */
+static void
+record(struct conn *c, int allowed, const char *reason)
+{
+	struct egress *eg = c->eg;
+	struct isol8_net_event *ev;
+
+	if (eg->nevents == EVENTS_MAX) {
+		eg->dropped++;
+		return;
+	}
+	if (eg->events == NULL)
+		eg->events = xcalloc(EVENTS_MAX, sizeof *eg->events);
+	ev = &eg->events[eg->nevents++];
+	ev->method = xstrdup(c->t.method[0] ? c->t.method : "?");
+	ev->host = xstrdup(c->t.host);
+	ev->port = xstrdup(c->t.port);
+	ev->allowed = allowed;
+	ev->reason = reason ? xstrdup(reason) : NULL;
+}
 
 static void conn_free(struct conn *);
 
@@ -100,8 +125,7 @@ conn_refuse(struct conn *c, int code, const char *reason, const char *why)
 		send_conn(c, PROTO_CONN_DATA, msg,
 		    (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 	send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
-	log_debug("egress: %s %s:%s refused: %s",
-	    c->t.tunnel ? "CONNECT" : "GET", c->t.host, c->t.port, why);
+	record(c, 0, why);
 	conn_free(c);
 }
 
@@ -232,7 +256,7 @@ up_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->state = C_OPEN;
-		c->eg->allowed++;
+		record(c, 1, NULL);
 		if (c->t.tunnel) {
 			static const char ok[] =
 			    "HTTP/1.1 200 Connection Established\r\n\r\n";
@@ -274,7 +298,6 @@ resolved(int result, struct evutil_addrinfo *res, void *arg)
 			break;
 	if (ai == NULL) {
 		evutil_freeaddrinfo(res);
-		c->eg->blocked++;
 		conn_refuse(c, 403, "Forbidden",
 		    "the host resolves to a private address (blocked)");
 		return;
@@ -363,6 +386,9 @@ egress_parse(
 	    (strncmp(sp2, " HTTP/1.1", 9) != 0 &&
 	        strncmp(sp2, " HTTP/1.0", 9) != 0))
 		return -1;
+	if ((size_t)(sp1 - p) >= sizeof t->method)
+		return -1;
+	memcpy(t->method, p, (size_t)(sp1 - p));
 	target = sp1 + 1, tl = (size_t)(sp2 - target);
 	if ((size_t)(sp1 - p) == 7 && memcmp(p, "CONNECT", 7) == 0) {
 		t->tunnel = 1;
@@ -430,7 +456,6 @@ conn_data(struct conn *c, const unsigned char *p, size_t len)
 	}
 	buf_drain(&c->head, (size_t)(end - c->head.data) + 4);
 	if (!rules_say_yes(c->eg, c->t.host)) {
-		c->eg->blocked++;
 		conn_refuse(c, 403, "Forbidden",
 		    c->t.tunnel ? "CONNECT blocked by the network filter"
 		                : "request blocked by the network filter");
@@ -529,6 +554,38 @@ egress_new(struct isol8_engine *e, const struct isol8_request *req,
 	return eg;
 }
 
+/*
+ * Hand the recorded decisions to the caller (who frees them with
+ * isol8_net_events_free()); *dropped counts those beyond the bound.
+ */
+struct isol8_net_event *
+egress_events(struct egress *eg, size_t *n, uint64_t *dropped)
+{
+	struct isol8_net_event *ev = eg->events;
+
+	*n = eg->nevents;
+	*dropped = eg->dropped;
+	eg->events = NULL;
+	eg->nevents = 0;
+	return ev;
+}
+
+void
+egress_events_free(struct isol8_net_event *ev, size_t n)
+{
+	size_t i;
+
+	/* The strings are ours (xstrdup); the public struct shows them
+	 * const. */
+	for (i = 0; i < n; i++) {
+		free((void *)(uintptr_t)ev[i].method);
+		free((void *)(uintptr_t)ev[i].host);
+		free((void *)(uintptr_t)ev[i].port);
+		free((void *)(uintptr_t)ev[i].reason);
+	}
+	free(ev);
+}
+
 void
 egress_free(struct egress *eg)
 {
@@ -536,6 +593,7 @@ egress_free(struct egress *eg)
 
 	if (eg == NULL)
 		return;
+	egress_events_free(eg->events, eg->nevents);
 	while (!TAILQ_EMPTY(&eg->conns))
 		conn_free(TAILQ_FIRST(&eg->conns));
 	for (i = 0; i < eg->nallow; i++)

@@ -61,6 +61,7 @@ struct egress_target {
 	char host[256]; /* lower case */
 	char port[8];
 	int tunnel; /* CONNECT */
+	char method[16];
 };
 struct sockaddr;
 int egress_parse(const char *, size_t, struct egress_target *, struct buf *);
@@ -70,6 +71,8 @@ typedef size_t (*egress_pending_cb)(void *);
 struct egress *egress_new(struct isol8_engine *, const struct isol8_request *,
     egress_send_cb, egress_pending_cb, void *, struct err **);
 void egress_frame(struct egress *, int, const unsigned char *, uint32_t);
+struct isol8_net_event *egress_events(struct egress *, size_t *, uint64_t *);
+void egress_events_free(struct isol8_net_event *, size_t);
 void egress_free(struct egress *);
 
 /* engine.c */

@@ -823,7 +823,8 @@ run_finish(struct isol8_run *run, struct err *e)
 	struct isol8_error pub;
 	enum run_state old = run->state;
 	struct isol8_output_file *pubouts = NULL;
-	size_t i;
+	struct isol8_net_event *net = NULL;
+	size_t i, nnet = 0;
 	int clean = 0;
 
 	if (run->state == RUN_DONE) {
@@ -832,6 +833,12 @@ run_finish(struct isol8_run *run, struct err *e)
 	}
 	run->state = RUN_DONE;
 	/* Its connections end with it, before the box is let go. */
+	if (run->egress != NULL) {
+		net = egress_events(
+		    run->egress, &nnet, &run->result.net_events_dropped);
+		run->result.net_events = net;
+		run->result.net_events_len = nnet;
+	}
 	egress_free(run->egress);
 	run->egress = NULL;
 	log_debug("run %p: %s -> done%s%s", (void *)run, run_state_names[old],
@@ -877,6 +884,9 @@ run_finish(struct isol8_run *run, struct err *e)
 	}
 	run->cbs.on_done(&run->result, e ? &pub : NULL, run->arg);
 	free(pubouts);
+	egress_events_free(net, nnet);
+	run->result.net_events = NULL;
+	run->result.net_events_len = 0;
 	/* A session keeps its container unless its agent is stuck. */
 	if (run->box != NULL && run->session != NULL && !run->deadline_hit)
 		pool_session_release(run->box, clean);

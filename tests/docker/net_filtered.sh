@@ -61,6 +61,19 @@ sum=$(sha256sum www/big.bin | cut -c1-64)
 expect "CONNECT tunnels; 3 MB arrive intact; a direct connection fails" \
 	'echo "$out" | grep -q "^tunnel 200 hello from the host$" && echo "$out" | grep -q "^big 3000000 $sum$" && echo "$out" | grep -q "^direct refused$"'
 
+run --net filtered --allow-private --deny 'evil' --log-network -r python -e '
+import urllib.request
+for u in ["http://127.0.0.2:'$port'/index.txt", "http://evil.example/"]:
+    try:
+        urllib.request.urlopen(u, timeout=5)
+    except Exception:
+        pass'
+expect "--log-network reports what was let through and what was refused" \
+	'echo "$err" | grep -q "\"host\":\"127.0.0.2\",\"port\":'$port',\"action\":\"allow\"" && echo "$err" | grep -q "\"host\":\"evil.example\",\"port\":80,\"action\":\"block\""'
+run --json --net filtered --allow '^nothing$' -r python -e "$fetch"
+expect "--json carries the decisions" \
+	'printf %s "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"network\"][0][\"action\"] == \"block\""'
+
 run --net filtered -r python -e 'import urllib.request
 urllib.request.urlopen("http://127.0.0.2:1/", timeout=5)'
 expect "without --allow-private the host's loopback stays out of reach" \
