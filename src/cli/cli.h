@@ -48,6 +48,12 @@ struct cli_config {
 	uint64_t pool_idle_ms;
 	uint64_t session_idle_ms;
 	int pool_reuse;
+	/* the filtered network's rules ("network" in the file) */
+	char **net_allow;
+	size_t net_allow_len;
+	char **net_deny;
+	size_t net_deny_len;
+	int net_allow_private;
 };
 
 /* One job of `isol8 batch`, as parsed from its line. */
@@ -114,6 +120,7 @@ enum {
 
 /* config.c */
 void config_request(const struct cli_config *, struct isol8_request *);
+void config_network(const struct cli_config *, struct isol8_request *);
 int config_load(struct cli_config *, const char *, char *, size_t);
 void config_free(struct cli_config *);
 void config_print(const struct cli_config *, int);

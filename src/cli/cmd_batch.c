@@ -863,6 +863,7 @@ cmd_batch(int argc, char **argv)
 		cli_error("give one JOBS file (or - for stdin)");
 		goto out;
 	}
+	config_network(&b->cfg, &b->defaults);
 	jobs = argv[optind];
 	if (strcmp(jobs, "-") == 0)
 		b->in_fd = 0;

@@ -13,6 +13,8 @@
 
 #define CONFIG_MAX_SIZE (1u << 20)
 
+static void strv_free(char **, size_t);
+
 static void
 config_defaults(struct cli_config *c)
 {
@@ -42,6 +44,8 @@ void
 config_free(struct cli_config *c)
 {
 	cli_kv_free(c->env, c->env_len);
+	strv_free(c->net_allow, c->net_allow_len);
+	strv_free(c->net_deny, c->net_deny_len);
 	free(c->source);
 	free(c->runtime);
 	free(c->network);
@@ -55,6 +59,67 @@ bad(char *msg, size_t len, const char *key, const char *want)
 {
 	snprintf(msg, len, "`%s` must be %s", key, want);
 	return -1;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* An array of at most 64 strings. */
+static int
+get_strv(
+    yajl_val v, const char *key, char ***out, size_t *n, char *msg, size_t len)
+{
+	size_t i;
+
+	if (!YAJL_IS_ARRAY(v) || v->u.array.len > 64)
+		return bad(msg, len, key, "an array of at most 64 strings");
+	for (i = 0; i < v->u.array.len; i++)
+		if (!YAJL_IS_STRING(v->u.array.values[i]))
+			return bad(msg, len, key, "an array of strings");
+	strv_free(*out, *n);
+	*out = xcalloc(v->u.array.len + 1, sizeof **out);
+	for (*n = 0; *n < v->u.array.len; (*n)++)
+		(*out)[*n] = xstrdup(v->u.array.values[*n]->u.string);
+	return 0;
+}
+
+/* "network": the filtered network's allow/deny patterns. */
+static int
+config_network_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
+{
+	size_t i;
+	const char *k;
+	yajl_val v;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		k = o->u.object.keys[i];
+		v = o->u.object.values[i];
+		if (strcmp(k, "allow") == 0) {
+			if (get_strv(v, "network.allow", &c->net_allow,
+			        &c->net_allow_len, msg, len) == -1)
+				return -1;
+		} else if (strcmp(k, "deny") == 0) {
+			if (get_strv(v, "network.deny", &c->net_deny,
+			        &c->net_deny_len, msg, len) == -1)
+				return -1;
+		} else if (strcmp(k, "allowPrivate") == 0) {
+			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+				return bad(msg, len, "network.allowPrivate",
+				    "true or false");
+			c->net_allow_private = YAJL_IS_TRUE(v);
+		} else {
+			snprintf(msg, len, "unknown key `network.%s`", k);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -212,7 +277,7 @@ config_apply(struct cli_config *c, yajl_val root, char *msg, size_t len)
 		if (strcmp(k, "$schema") == 0)
 			continue;
 		if (strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
-		    strcmp(k, "env") == 0) {
+		    strcmp(k, "env") == 0 || strcmp(k, "network") == 0) {
 			if (!YAJL_IS_OBJECT(v))
 				return bad(msg, len, k, "an object");
 		}
@@ -221,6 +286,9 @@ config_apply(struct cli_config *c, yajl_val root, char *msg, size_t len)
 				return -1;
 		} else if (strcmp(k, "pool") == 0) {
 			if (config_pool_obj(c, v, msg, len) == -1)
+				return -1;
+		} else if (strcmp(k, "network") == 0) {
+			if (config_network_obj(c, v, msg, len) == -1)
 				return -1;
 		} else if (strcmp(k, "env") == 0) {
 			for (j = 0; j < v->u.object.len; j++) {
@@ -347,6 +415,33 @@ config_request(const struct cli_config *c, struct isol8_request *req)
 	req->image = c->image;
 }
 
+/* The file's filtered-network rules, when the request is filtered. */
+void
+config_network(const struct cli_config *c, struct isol8_request *req)
+{
+	if (req->network == NULL || strcmp(req->network, "filtered") != 0)
+		return;
+	req->net_allow = (const char *const *)c->net_allow;
+	req->net_allow_len = c->net_allow_len;
+	req->net_deny = (const char *const *)c->net_deny;
+	req->net_deny_len = c->net_deny_len;
+	req->net_allow_private = c->net_allow_private;
+}
+
+static void
+json_strv(struct buf *b, char *const *v, size_t n)
+{
+	size_t i;
+
+	buf_addstr(b, "[");
+	for (i = 0; i < n; i++) {
+		buf_addstr(b, i ? ",\"" : "\"");
+		json_escape(b, v[i], strlen(v[i]));
+		buf_addstr(b, "\"");
+	}
+	buf_addstr(b, "]");
+}
+
 /* The resolved configuration, for people or (json) for programs. */
 void
 config_print(const struct cli_config *c, int json)
@@ -371,6 +466,12 @@ config_print(const struct cli_config *c, int json)
 		printf("max output:     %llu bytes\n",
 		    (unsigned long long)c->max_output);
 		printf("network:        %s\n", c->network);
+		for (i = 0; i < c->net_allow_len; i++)
+			printf("network allow:  %s\n", c->net_allow[i]);
+		for (i = 0; i < c->net_deny_len; i++)
+			printf("network deny:   %s\n", c->net_deny[i]);
+		if (c->net_allow_private)
+			printf("network:        private addresses allowed\n");
 		printf("image:          %s\n",
 		    c->image ? c->image : "(isol8/<runtime>:latest)");
 		printf("docker host:    %s\n",
@@ -421,7 +522,12 @@ config_print(const struct cli_config *c, int json)
 		json_escape(&b, c->env[i].value, strlen(c->env[i].value));
 		buf_addstr(&b, "\"");
 	}
-	buf_addstr(&b, "}}");
+	buf_addstr(&b, "},\"network\":{\"allow\":");
+	json_strv(&b, c->net_allow, c->net_allow_len);
+	buf_addstr(&b, ",\"deny\":");
+	json_strv(&b, c->net_deny, c->net_deny_len);
+	buf_printf(&b, ",\"allowPrivate\":%s}}",
+	    c->net_allow_private ? "true" : "false");
 	printf("%s\n", b.data);
 	buf_free(&b);
 }

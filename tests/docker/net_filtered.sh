@@ -78,6 +78,18 @@ run --net filtered -r python -e 'import urllib.request
 urllib.request.urlopen("http://127.0.0.2:1/", timeout=5)'
 expect "without --allow-private the host's loopback stays out of reach" \
 	'[ "$rc" = 1 ] && echo "$err" | grep -q "403"'
+# The config file's rules apply to run and batch; flags replace them.
+printf '{"pool":{"idleMs":15000},"defaults":{"network":"filtered"},"network":{"allow":["^127\\\\.0\\\\.0\\\\.2$"],"allowPrivate":true}}\n' >isol8.config.json
+run -r python -e "$fetch"
+r1=$out
+run --allow '^other$' -r python -e "$fetch"
+r2=$out
+printf '{"id":"j1","runtime":"python","code":%s}\n' "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$fetch")" >jobs.jsonl
+"$ISOL8" batch -q jobs.jsonl >batch.out 2>&1
+expect "config rules apply (run and batch); --allow replaces them" \
+	'[ "$r1" = "200 hello from the host" ] && echo "$r2" | grep -q "^403" && grep -q "200 hello from the host" batch.out'
+default_config
+
 run --net none --allow 'x' -r python -e 'print(1)'
 expect "--allow without --net filtered is a usage error" \
 	'[ "$rc" = 2 ] && echo "$err" | grep -q "net filtered"'

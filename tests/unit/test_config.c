@@ -69,6 +69,44 @@ test_errors_name_the_key(void)
 	return 0;
 }
 
+/* "network": the filtered network's rules, applied to filtered requests. */
+static int
+test_network_rules(void)
+{
+	struct cli_config c;
+	struct isol8_request req;
+	char msg[512];
+
+	CHECK(load("{\"network\":{\"allow\":[\"^a$\",\"b\"],\"deny\":[\"c\"],"
+	           "\"allowPrivate\":true}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(c.net_allow_len == 2 && strcmp(c.net_allow[1], "b") == 0);
+	CHECK(c.net_deny_len == 1 && c.net_allow_private == 1);
+	isol8_request_init(&req);
+	config_network(&c, &req); /* not filtered: untouched */
+	CHECK(req.net_allow == NULL && !req.net_allow_private);
+	req.network = "filtered";
+	config_network(&c, &req);
+	CHECK(req.net_allow_len == 2 && req.net_deny_len == 1);
+	CHECK(req.net_allow_private == 1);
+	config_free(&c);
+	CHECK(
+	    load("{\"network\":{\"allow\":\"a\"}}", &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "network.allow") != NULL);
+	config_free(&c);
+	CHECK(load("{\"network\":{\"whitelist\":[]}}", &c, msg, sizeof msg) ==
+	    -1);
+	CHECK(strstr(msg, "unknown key `network.whitelist`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"network\":{\"allowPrivate\":1}}", &c, msg, sizeof msg) ==
+	    -1);
+	config_free(&c);
+	CHECK(load("{\"defaults\":{\"network\":\"filtered\"}}", &c, msg,
+	          sizeof msg) == 0);
+	config_free(&c);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -78,6 +116,7 @@ main(void)
 		return 1;
 	close(fd);
 	RUN_TEST(test_defaults_and_overrides);
+	RUN_TEST(test_network_rules);
 	RUN_TEST(test_errors_name_the_key);
 	unlink(path);
 	return TAP_DONE();
