@@ -408,11 +408,19 @@ egress_parse(
 		else
 			buf_addstr(request, "/");
 		buf_add(request, sp2, (size_t)(eol - sp2) + 2);
+		/* The Host header names the host that was checked: no
+		 * fronting another name on the same server. */
+		buf_printf(request, "Host: %s%s%s%s%s\r\n",
+		    strchr(t->host, ':') ? "[" : "", t->host,
+		    strchr(t->host, ':') ? "]" : "",
+		    strcmp(t->port, "80") ? ":" : "",
+		    strcmp(t->port, "80") ? t->port : "");
 		for (line = eol + 2; line < p + end; line = next) {
 			if ((next = strstr(line, "\r\n")) == NULL)
 				return -1;
 			next += 2;
-			if (strncasecmp(line, "Proxy-", 6) != 0)
+			if (strncasecmp(line, "Proxy-", 6) != 0 &&
+			    strncasecmp(line, "Host:", 5) != 0)
 				buf_add(request, line, (size_t)(next - line));
 		}
 		buf_addstr(request, "\r\n");
@@ -437,16 +445,24 @@ conn_data(struct conn *c, const unsigned char *p, size_t len)
 		bufferevent_write(c->up, p, len);
 		return;
 	}
-	if (c->head.len + len >
-	    (c->state == C_HEAD ? HEAD_MAX : UPSTREAM_MAX)) {
-		conn_refuse(c, 431, "Request Header Fields Too Large",
-		    "request too large");
+	if (c->head.len + len > UPSTREAM_MAX) {
+		conn_refuse(c, 413, "Payload Too Large", "request too large");
 		return;
 	}
 	buf_add(&c->head, p, len);
-	if (c->state != C_HEAD ||
-	    (end = strstr(buf_cstr(&c->head), "\r\n\r\n")) == NULL)
+	if (c->state != C_HEAD)
 		return;
+	/* The head ends within HEAD_MAX; a body may follow in the chunk. */
+	buf_cstr(&c->head);
+	end = memmem(c->head.data,
+	    c->head.len < HEAD_MAX + 4 ? c->head.len : HEAD_MAX + 4, "\r\n\r\n",
+	    4);
+	if (end == NULL) {
+		if (c->head.len > HEAD_MAX)
+			conn_refuse(c, 431, "Request Header Fields Too Large",
+			    "request head over 16 KiB");
+		return;
+	}
 	if (egress_parse(c->head.data, (size_t)(end - c->head.data), &c->t,
 	        &c->request) == -1) {
 		conn_refuse(c, 400, "Bad Request",

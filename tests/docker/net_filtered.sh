@@ -74,6 +74,16 @@ run --json --net filtered --allow '^nothing$' -r python -e "$fetch"
 expect "--json carries the decisions" \
 	'printf %s "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"network\"][0][\"action\"] == \"block\""'
 
+run --net filtered --allow-private -r python -e '
+import urllib.request, urllib.error
+req = urllib.request.Request("http://127.0.0.2:'$port'/x", data=b"y" * 200000, method="POST")
+try:
+    urllib.request.urlopen(req, timeout=10)
+except urllib.error.HTTPError as e:
+    print(e.code)'
+expect "a request with a 200 kB body reaches upstream (its answer: 501)" \
+	'[ "$out" = 501 ]'
+
 run --net filtered -r python -e 'import urllib.request
 urllib.request.urlopen("http://127.0.0.2:1/", timeout=5)'
 expect "without --allow-private the host's loopback stays out of reach" \

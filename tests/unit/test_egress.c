@@ -41,11 +41,18 @@ test_parse(void)
 	          &t, &req) == 0);
 	CHECK(!t.tunnel && strcmp(t.host, "a.b") == 0 &&
 	    strcmp(t.port, "81") == 0);
-	CHECK(strcmp(buf_cstr(&req),
-	          "GET /p?q=1 HTTP/1.1\r\nHost: a.b\r\nAccept: */*\r\n\r\n") ==
+	CHECK(
+	    strcmp(buf_cstr(&req),
+	        "GET /p?q=1 HTTP/1.1\r\nHost: a.b:81\r\nAccept: */*\r\n\r\n") ==
 	    0);
+	/* The Host header is the checked host, whatever the client said. */
+	CHECK(parse("GET http://ok.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n",
+	          &t, &req) == 0);
+	CHECK(strcmp(buf_cstr(&req),
+	          "GET / HTTP/1.1\r\nHost: ok.test\r\n\r\n") == 0);
 	CHECK(parse("GET http://a.b HTTP/1.0\r\n\r\n", &t, &req) == 0 &&
-	    strcmp(buf_cstr(&req), "GET / HTTP/1.0\r\n\r\n") == 0 &&
+	    strcmp(buf_cstr(&req), "GET / HTTP/1.0\r\nHost: a.b\r\n\r\n") ==
+	        0 &&
 	    strcmp(t.port, "80") == 0);
 	/* Not proxy requests, or targets we do not take. */
 	CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &t, &req) == -1);
