@@ -9,7 +9,7 @@
  * more descriptors: fd 3 carries requests to it, fd 4 its replies; fds 1
  * and 2 are pipes to the agent for its whole life. A request is
  * NUL-terminated fields -- sequence number, stdin path, argc, argv, envc,
- * env -- and the replies are "S <seq>" (stdin is open) and "D <seq>
+ * env, secretc, the secrets' names (unset after the run) -- and the replies are "S <seq>" (stdin is open) and "D <seq>
  * <code>" (the code is over). Replies with another sequence number are
  * stale (or forged by user code, which holds fd 4 in bash) and ignored.
  *
@@ -73,8 +73,26 @@ kernel_spawn(struct kernel *k, const struct proto_run *req)
 		close(fds[0]);
 		goto fail;
 	}
-	if (pid == 0)
-		sandbox_exec(req->kernel, req->env, req->cwd, fds, 5);
+	if (pid == 0) {
+		/* Its environment for life: the run's, but not its secrets. */
+		static const char *env[PROTO_MAX_ENV + 1];
+		int i, j, n = 0;
+		size_t kl;
+
+		for (i = 0; i < req->envc; i++) {
+			for (j = 0; j < req->secretc; j++) {
+				kl = strlen(req->secrets[j]);
+				if (strncmp(req->env[i], req->secrets[j], kl) ==
+				        0 &&
+				    req->env[i][kl] == '=')
+					break;
+			}
+			if (j == req->secretc)
+				env[n++] = req->env[i];
+		}
+		env[n] = NULL;
+		sandbox_exec(req->kernel, env, req->cwd, fds, 5);
+	}
 	close(fds[0]);
 	close(ctl[0]), close(reply[1]), close(out[1]), close(err[1]);
 	fcntl(ctl[1], F_SETPIPE_SZ, KERNEL_PIPE_SIZE);
@@ -195,6 +213,11 @@ kernel_request(struct kernel *k, uint64_t seq, const char *stdin_path,
 	put_field(buf, &at, sizeof buf, num);
 	for (i = 0; i < req->envc; i++)
 		put_field(buf, &at, sizeof buf, req->env[i]);
+	/* Names the kernel unsets after the run: secrets are the run's. */
+	snprintf(num, sizeof num, "%d", req->secretc);
+	put_field(buf, &at, sizeof buf, num);
+	for (i = 0; i < req->secretc; i++)
+		put_field(buf, &at, sizeof buf, req->secrets[i]);
 	if (at > sizeof buf) {
 		errno = E2BIG;
 		return -1;

@@ -211,6 +211,12 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 			    -1)
 				return -1;
 			break;
+		case PROTO_T_SECRET:
+			if (r->secretc == PROTO_MAX_ENV ||
+			    (s = proto_str_decode(val, len, 0)) == NULL)
+				return -1;
+			r->secrets[r->secretc++] = s;
+			break;
 		case PROTO_T_PROXY:
 			if (proto_u64_decode(val, len, tag, &r->proxy_port) ==
 			        -1 ||
@@ -242,6 +248,7 @@ proto_run_decode(const unsigned char *p, uint32_t plen, struct proto_run *r)
 	r->env[r->envc] = NULL;
 	r->outputs[r->noutputs] = NULL;
 	r->kernel[r->kernelc] = NULL;
+	r->secrets[r->secretc] = NULL;
 	return 0;
 }
 

@@ -68,6 +68,7 @@ enum proto_tag {
 	PROTO_T_APPEND = 23,
 	PROTO_T_END = 24,
 	PROTO_T_MAX_SIZE = 25,
+	PROTO_T_SECRET = 26, /* RUN: an ENV name that is a secret (kernels) */
 	PROTO_T_EXIT_CODE = 30,
 	PROTO_T_SIGNAL = 31,
 	PROTO_T_WALL_MS = 32,
@@ -107,7 +108,9 @@ struct proto_run {
 	uint64_t output_max; /* per output file; 0: the agent's limit */
 	const char *kernel[PROTO_MAX_KERNEL_ARGS + 1]; /* session kernel */
 	int kernelc;
-	uint64_t proxy_port; /* 0: no filtered network */
+	uint64_t proxy_port;                    /* 0: no filtered network */
+	const char *secrets[PROTO_MAX_ENV + 1]; /* ENV names not to keep */
+	int secretc;
 };
 
 struct proto_exit {

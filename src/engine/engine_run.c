@@ -404,6 +404,8 @@ run_prepare(
 		kv = xasprintf(
 		    "%s=%s", req->secrets[i].key, req->secrets[i].value);
 		proto_tlv_str(&run->frames, PROTO_T_ENV, kv);
+		proto_tlv_str(
+		    &run->frames, PROTO_T_SECRET, req->secrets[i].key);
 		free(kv);
 	}
 	if (filtered) {

@@ -98,6 +98,20 @@ while True: print("y" * 100)'
 expect "the output cap ends the interpreter" \
 	'[ "$rc" = 141 ] && echo "$err" | grep -q "output limit"'
 
+# A secret is the run's: masked in its output, gone from the interpreter's
+# environment afterwards (also when it started the interpreter).
+s2=kern2$$
+run --session $s2 --secret TOK=s3cr3t-v4lue -r python -e 'import os; print(os.environ["TOK"])'
+r1=$out
+run --session $s2 -r python -e 'import os; print(os.environ.get("TOK"))'
+r2=$out
+k --secret TOK2=an0ther-s3cret -r bash -e 'echo "$TOK2"'
+r3=$out
+k -r bash -e 'echo "[${TOK2-unset}]"'
+expect "secrets stay in their run (python kernel started with one; bash)" \
+	'[ "$r1" = "***" ] && [ "$r2" = None ] && [ "$r3" = "***" ] && [ "$out" = "[unset]" ]'
+"$ISOL8" session rm $s2 >/dev/null
+
 # What an interpreter writes between runs is nobody's output.
 k -r python -e 'import threading, time, sys
 def later():

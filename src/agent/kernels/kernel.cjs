@@ -24,6 +24,7 @@ let seq = -1;
 let failed = false;
 let stdinFd = -1;
 let stdin = null;
+let secrets = [];
 
 function field() {
   const chunk = Buffer.alloc(65536);
@@ -88,6 +89,7 @@ function start() {
   const stdinPath = field();
   const argv = Array.from({ length: Number(field()) }, field);
   const env = Array.from({ length: Number(field()) }, field);
+  secrets = Array.from({ length: Number(field()) }, field);
   for (const kv of env) {
     const eq = kv.indexOf('=');
     process.env[kv.slice(0, eq)] = kv.slice(eq + 1);
@@ -139,6 +141,7 @@ function finish() {
   stdin = null;
   fs.closeSync(stdinFd);
   fs.openSync('/dev/null', 'r'); // fd 0 again
+  for (const key of secrets) delete process.env[key]; // the run's only
   fs.writeSync(REPLY, `D ${seq} ${code}\n`);
 }
 

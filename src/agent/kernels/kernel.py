@@ -7,7 +7,8 @@
 # output pipes for the kernel's whole life.
 #
 # A request is NUL-terminated fields: the run's sequence number, the stdin
-# path, argc, argv[0..argc), envc, env[0..envc). argv[1] is the code file,
+# path, argc, argv[0..argc), envc, env[0..envc), secretc, the names of the
+# secrets among env (unset after the run). argv[1] is the code file,
 # argv[2:] its arguments. Replies: "S <seq>\n" once stdin is open,
 # "D <seq> <exit code>\n" when the run is over.
 import builtins
@@ -64,6 +65,7 @@ def serve():
         stdin_path = field()
         argv = [field() for _ in range(int(field()))]
         env = [field() for _ in range(int(field()))]
+        secrets = [field() for _ in range(int(field()))]
         for kv in env:
             key, _, value = kv.partition("=")
             os.environ[key] = value
@@ -101,6 +103,8 @@ def serve():
             except Exception:
                 pass
         os.dup2(null_fd, 0)
+        for key in secrets:  # a secret is the run's, not the session's
+            os.environ.pop(key, None)
         os.write(REPLY, b"D %d %d\n" % (seq, code))
 
 

@@ -26,6 +26,12 @@ while :; do
 		__isol8_field __isol8_v
 		builtin export "$__isol8_v"
 	done
+	__isol8_secrets=()
+	__isol8_field __isol8_n
+	for ((__isol8_i = 0; __isol8_i < __isol8_n; __isol8_i++)); do
+		__isol8_field __isol8_v
+		__isol8_secrets+=("$__isol8_v")
+	done
 	# Whatever the last run did to its streams, this one gets fresh ones.
 	exec 0<"$__isol8_stdin" 1>&"$__isol8_out" 2>&"$__isol8_err"
 	builtin printf 'S %s\n' "$__isol8_seq" >&4
@@ -34,6 +40,10 @@ while :; do
 	__isol8_rc=$?
 	# Its background jobs are killed at the run's end: no job reports.
 	builtin disown -a
+	# A secret is the run's, not the session's.
+	for __isol8_v in "${__isol8_secrets[@]}"; do
+		builtin unset "$__isol8_v"
+	done
 	exec 0</dev/null
 	builtin printf 'D %s %s\n' "$__isol8_seq" "$__isol8_rc" >&4
 done
