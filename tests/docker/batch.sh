@@ -75,12 +75,13 @@ expect "completion order by default ($out)" '[ "${out##* }" = 1 ]'
 python3 -c '
 for i in range(24):
     print("{\"id\":\"r%d\",\"cmd\":\"sleep 0.3; echo %d\"}" % (i, i))' >resume.jsonl
-"$ISOL8" batch -q -c 2 --output res.jsonl resume.jsonl 2>/dev/null &
+"$ISOL8" batch -q -c 2 --output res.jsonl resume.jsonl 2>int.err &
 pid=$!
 sleep 2
 kill -INT "$pid"
 wait "$pid"
 rc=$?
+err=$(cat int.err) # shown if the check fails (sanitizer reports too)
 sleep 1
 left=$(docker ps -aq --filter "name=^/isol8-run-$pid-" | wc -l)
 first=$(python3 -c 'import json; print(sum(1 for l in open("res.jsonl") if json.loads(l)["error"] is None))')
