@@ -124,7 +124,8 @@ docker_call_done(struct http_req *r, const struct err *herr, void *arg)
 		    reply.status);
 		e->http_status = reply.status;
 	}
-	c->cb(&reply, e, c->arg);
+	if (c->cb != NULL) /* NULL: cancelled, its caller is gone */
+		c->cb(&reply, e, c->arg);
 	err_free(&e);
 	free(c);
 }
@@ -165,11 +166,20 @@ docker_call(struct docker *d, const char *method, const char *path,
 	return r;
 }
 
+/*
+ * Stop a docker_call() request. Its callback never runs: the caller may
+ * free what the callback would have used as soon as this returns.
+ */
 void
 docker_cancel(struct http_req *r)
 {
-	if (r != NULL)
-		http_req_cancel(r);
+	struct docker_call *c;
+
+	if (r == NULL)
+		return;
+	if ((c = http_req_done_arg(r, docker_call_done)) != NULL)
+		c->cb = NULL;
+	http_req_cancel(r);
 }
 
 void

@@ -39,6 +39,7 @@ void http_req_stream(struct http_req *, http_data_cb, void *);
 void http_req_timeout(struct http_req *, long);
 void http_req_submit(struct http_req *, http_done_cb, void *);
 void http_req_cancel(struct http_req *);
+void *http_req_done_arg(const struct http_req *, http_done_cb);
 long http_req_status(const struct http_req *);
 const struct buf *http_req_response(const struct http_req *);
 

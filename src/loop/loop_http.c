@@ -253,6 +253,13 @@ http_req_cancel(struct http_req *r)
 	loop_defer(r->h->loop, http_cancelled_cb, r);
 }
 
+/* The done_cb argument of a request submitted with `cb`, else NULL. */
+void *
+http_req_done_arg(const struct http_req *r, http_done_cb cb)
+{
+	return r->done_cb == cb ? r->done_arg : NULL;
+}
+
 long
 http_req_status(const struct http_req *r)
 {
