@@ -216,6 +216,30 @@ isol8_session_remove(
 	return 0;
 }
 
+typedef struct http_req *(*remove_fn)(
+    struct docker *, const char *, int, docker_cb, void *);
+
+/* Remove (forced) each object a waited-for listing returned; how many. */
+static unsigned
+remove_listed(struct isol8_engine *e, yajl_val list, remove_fn rm)
+{
+	struct docker_sync c;
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+		memset(&c, 0, sizeof c);
+		rm(e->docker, json_str(list->u.array.values[i], "Id", NULL), 1,
+		    docker_sync_cb, &c);
+		engine_wait(e, &c.done);
+		n += c.err == NULL;
+		err_free(&c.err);
+		buf_free(&c.body);
+	}
+	yajl_tree_free(list);
+	return n;
+}
+
 /*
  * Remove every container isol8 created -- warm, one-use, sessions, bench
  * baselines: all carry org.isol8.kind -- and with `images`, the isol8
@@ -227,24 +251,13 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 {
 	struct docker_sync c = { 0 };
 	yajl_val list;
-	size_t i;
-	unsigned n = 0;
+	unsigned n;
 
 	docker_container_list(e->docker,
 	    "{\"label\":[\"" POOL_LABEL_KIND "\"]}", 1, docker_sync_cb, &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
-	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
-		memset(&c, 0, sizeof c);
-		docker_container_remove(e->docker,
-		    json_str(list->u.array.values[i], "Id", NULL), 1,
-		    docker_sync_cb, &c);
-		engine_wait(e, &c.done);
-		n += c.err == NULL;
-		err_free(&c.err);
-		buf_free(&c.body);
-	}
-	yajl_tree_free(list);
+	n = remove_listed(e, list, docker_container_remove);
 	if (images) {
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
@@ -252,38 +265,14 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 		    docker_sync_cb, &c);
 		if ((list = call_json(e, &c, errp)) == NULL)
 			return -1;
-		for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
-			memset(&c, 0, sizeof c);
-			docker_image_remove(e->docker,
-			    json_str(list->u.array.values[i], "Id", NULL), 1,
-			    docker_sync_cb, &c);
-			engine_wait(e, &c.done);
-			n += c.err == NULL;
-			err_free(&c.err);
-			buf_free(&c.body);
-		}
-		yajl_tree_free(list);
+		n += remove_listed(e, list, docker_image_remove);
 		/* The base is imported, not built: it has no labels. */
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
 		    "{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}",
 		    docker_sync_cb, &c);
-		if ((list = call_json(e, &c, NULL)) != NULL) {
-			for (i = 0;
-			     YAJL_IS_ARRAY(list) && i < list->u.array.len;
-			     i++) {
-				memset(&c, 0, sizeof c);
-				docker_image_remove(e->docker,
-				    json_str(
-				        list->u.array.values[i], "Id", NULL),
-				    1, docker_sync_cb, &c);
-				engine_wait(e, &c.done);
-				n += c.err == NULL;
-				err_free(&c.err);
-				buf_free(&c.body);
-			}
-			yajl_tree_free(list);
-		}
+		if ((list = call_json(e, &c, NULL)) != NULL)
+			n += remove_listed(e, list, docker_image_remove);
 	}
 	if (removed != NULL)
 		*removed = n;
