@@ -218,31 +218,21 @@ static void
 kill_rest(struct kernel *doomed)
 {
 	struct run *r = &A.run;
-	int pid, spare = 0;
+	int pid;
 	DIR *d;
 
 	if (getpid() != 1) {
 		if (r->pid > 0 && (r->k == NULL || r->k == doomed))
 			kill(-r->pid, SIGKILL);
-	} else if ((d = opendir("/proc")) == NULL)
-		kill(-1, SIGKILL);
+	} else if (!kernel_others(doomed) || (d = opendir("/proc")) == NULL)
+		kill(-1, SIGKILL); /* nothing to spare: the one-pass kill */
 	else {
+		kill(-1, SIGSTOP);
 		while ((pid = proc_next(d, 0)) > 0)
-			spare += kernel_spared(pid, doomed);
-		if (spare == 0)
-			kill(-1, SIGKILL);
-		else {
-			kill(-1, SIGSTOP);
-			rewinddir(d);
-			while ((pid = proc_next(d, 0)) > 0)
-				if (!kernel_spared(pid, doomed))
-					kill(pid, SIGKILL);
-			rewinddir(d);
-			while ((pid = proc_next(d, 0)) > 0)
-				if (kernel_spared(pid, doomed))
-					kill(pid, SIGCONT);
-		}
+			if (!kernel_spared(pid, doomed))
+				kill(pid, SIGKILL);
 		closedir(d);
+		kernel_continue(doomed);
 	}
 	r->killed_all = 1;
 	r->drain_ms = now_ms() + DRAIN_GRACE_MS;

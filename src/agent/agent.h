@@ -48,6 +48,8 @@ int *kernel_out_fd(struct kernel *, int);
 void kernel_died(struct kernel *, int);
 void kernel_stop(struct kernel *);
 int kernel_spared(pid_t, const struct kernel *);
+int kernel_others(const struct kernel *);
+void kernel_continue(const struct kernel *);
 uint64_t kernel_cpu_ms(const struct kernel *);
 uint64_t kernel_maxrss_kb(const struct kernel *);
 

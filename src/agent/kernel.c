@@ -40,7 +40,6 @@ struct kernel {
 	char line[64];            /* a partial reply */
 	size_t line_len;
 	int lost; /* died: the next run says it starts afresh */
-	uint64_t cpu_start;
 };
 
 static struct kernel kernels[KERNEL_MAX];
@@ -160,7 +159,6 @@ kernel_get(const struct proto_run *req, int *restarted, char *msg, size_t len)
 		*restarted = k->lost;
 		k->lost = 0;
 	}
-	k->cpu_start = kernel_cpu_ms(k);
 	return k;
 }
 
@@ -312,6 +310,29 @@ kernel_stop(struct kernel *k)
 {
 	if (k->pid > 0)
 		kill(k->pid, SIGKILL);
+}
+
+/* Whether a live kernel other than `doomed` exists (to spare at run end). */
+int
+kernel_others(const struct kernel *doomed)
+{
+	const struct kernel *k;
+
+	for (k = kernels; k < kernels + KERNEL_MAX; k++)
+		if (k->pid > 0 && k != doomed)
+			return 1;
+	return 0;
+}
+
+/* Let the spared kernels go on after the stop-and-kill pass. */
+void
+kernel_continue(const struct kernel *doomed)
+{
+	const struct kernel *k;
+
+	for (k = kernels; k < kernels + KERNEL_MAX; k++)
+		if (k->pid > 0 && k != doomed)
+			kill(k->pid, SIGCONT);
 }
 
 /* Whether `pid` is a live kernel other than `doomed`: spared at run end. */
