@@ -593,7 +593,7 @@ cmd_run(int argc, char **argv)
 	const char *gets[MAX_GETS], *outputs[MAX_GETS];
 	const char *allow[MAX_PATTERNS], *deny[MAX_PATTERNS];
 	size_t nallow = 0, ndeny = 0;
-	int private_flag;
+	int allow_private = 0;
 	char *locals[MAX_GETS];
 	size_t ngets = 0;
 	struct event *sigint = NULL, *sigterm = NULL;
@@ -680,7 +680,7 @@ cmd_run(int argc, char **argv)
 				deny[ndeny++] = optarg;
 			break;
 		case O_ALLOW_PRIVATE:
-			req.net_allow_private = 1;
+			allow_private = 1;
 			break;
 		case O_LOG_NET:
 			c.log_network = 1;
@@ -752,16 +752,16 @@ cmd_run(int argc, char **argv)
 	}
 	req.env = env;
 	req.env_len = nenv;
-	if ((nallow + ndeny > 0 || req.net_allow_private || c.log_network) &&
+	if ((nallow + ndeny > 0 || allow_private || c.log_network) &&
 	    (req.network == NULL || strcmp(req.network, "filtered") != 0)) {
 		cli_error("--allow, --deny, --allow-private and --log-network "
 		          "go with --net filtered");
 		goto out;
 	}
 	/* The file's rules; flags replace them (each list as a whole). */
-	private_flag = req.net_allow_private;
 	config_network(&cfg, &req);
-	req.net_allow_private |= private_flag;
+	if (allow_private)
+		req.net_allow_private = 1;
 	if (nallow > 0) {
 		req.net_allow = allow;
 		req.net_allow_len = nallow;
