@@ -7,7 +7,10 @@
  * that take a void *arg, and error codes with isol8_strerror(). There is no
  * global state and there are no hidden threads: an engine runs on the
  * caller's event_base (so it embeds in a libevent program) or on its own,
- * which the blocking _sync() conveniences drive. See docs/library.md.
+ * which the blocking _sync() conveniences drive (they refuse an engine on
+ * the caller's base: they would run the caller's callbacks inside theirs).
+ * The library never raises SIGPIPE: its sockets write with MSG_NOSIGNAL.
+ * See docs/library.md.
  *
  *	struct isol8_engine *e = isol8_engine_new(NULL, NULL, &err);
  *	struct isol8_request req;
@@ -60,10 +63,17 @@ struct isol8_error {
 	char message[512];
 };
 
-ISOL8_API const char *isol8_strerror(enum isol8_code);
+ISOL8_API const char *isol8_strerror(enum isol8_code code);
 ISOL8_API const char *isol8_version(void);
 
 /* ---- engine ---- */
+
+enum isol8_log_level {
+	ISOL8_LOG_ERROR = 0,
+	ISOL8_LOG_WARN,
+	ISOL8_LOG_INFO,
+	ISOL8_LOG_DEBUG,
+};
 
 struct isol8_engine_opts {
 	const char *docker_host;  /* NULL: $DOCKER_HOST or the default */
@@ -75,16 +85,31 @@ struct isol8_engine_opts {
 				    process (the CLI), not in this one */
 	int pool_reuse;           /* scrub and reuse (batch throughput) */
 	int verbose;              /* 0 warnings, 1 info, 2 debug */
+	/* Where this engine's log lines go, at or below `verbose`; NULL:
+	 * "isol8: ..." lines on stderr. Called from the loop. */
+	void (*log)(enum isol8_log_level level, const char *line, void *arg);
+	void *log_arg;
 };
 
-ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *);
-ISOL8_API struct isol8_engine *isol8_engine_new(struct event_base *,
-    const struct isol8_engine_opts *, struct isol8_error *);
-ISOL8_API void isol8_engine_free(struct isol8_engine *);
-ISOL8_API int isol8_engine_busy(struct isol8_engine *);
-ISOL8_API void isol8_engine_drain(struct isol8_engine *, uint64_t);
-ISOL8_API int isol8_engine_busy(struct isol8_engine *);
-ISOL8_API void isol8_engine_drain(struct isol8_engine *, uint64_t);
+ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *opts);
+/* base: the caller's event_base, or NULL for the engine's own. */
+ISOL8_API struct isol8_engine *isol8_engine_new(struct event_base *base,
+    const struct isol8_engine_opts *opts, struct isol8_error *err);
+/*
+ * Cancel every run (each gets its on_done with ISOL8_ECANCELLED now) and
+ * let go of the warm containers. With its own loop the engine waits, at
+ * most 10 s, until the containers it is removing are gone. On the caller's
+ * base it never dispatches it: the removals finish there (keep it running
+ * for a while, or wait for !isol8_engine_busy() before freeing).
+ */
+ISOL8_API void isol8_engine_free(struct isol8_engine *engine);
+/* Whether background work (refills, removals) is still under way. */
+ISOL8_API int isol8_engine_busy(struct isol8_engine *engine);
+/*
+ * Turn the engine's own loop until no background work is left (0) or ms
+ * have passed (-1). -1 at once for an engine on the caller's base.
+ */
+ISOL8_API int isol8_engine_drain(struct isol8_engine *engine, uint64_t ms);
 
 /* ---- one execution ---- */
 
@@ -148,10 +173,10 @@ struct isol8_request {
 	const char *session;        /* NULL: a one-use container */
 };
 
-ISOL8_API void isol8_request_init(struct isol8_request *);
+ISOL8_API void isol8_request_init(struct isol8_request *req);
 /* Warm the pool for what such requests need, in the background. */
-ISOL8_API int isol8_engine_prewarm(
-    struct isol8_engine *, const struct isol8_request *, struct isol8_error *);
+ISOL8_API int isol8_engine_prewarm(struct isol8_engine *engine,
+    const struct isol8_request *req, struct isol8_error *err);
 
 /* A file read back after a run: data, or why it could not be read. */
 struct isol8_output_file {
@@ -166,9 +191,11 @@ struct isol8_output_file {
  * interpreter, so variables persist between runs. When it ends (a timeout,
  * the memory or output limit, exit()), its variables are gone -- files stay.
  */
-#define ISOL8_STATE_KEPT 0
-#define ISOL8_STATE_LOST 1  /* this run ended the interpreter */
-#define ISOL8_STATE_FRESH 2 /* it had ended since the last run: restarted */
+enum isol8_state {
+	ISOL8_STATE_KEPT = 0,
+	ISOL8_STATE_LOST,  /* this run ended the interpreter */
+	ISOL8_STATE_FRESH, /* it had ended since the last run: restarted */
+};
 
 /* A filtered-network connection: let through, or refused and why. */
 struct isol8_net_event {
@@ -185,7 +212,7 @@ struct isol8_result {
 	int timed_out;         /* killed at the timeout */
 	int oom_killed;        /* killed by the memory limit */
 	int truncated;         /* output went over max_output */
-	int state_lost;        /* session interpreter: ISOL8_STATE_* */
+	enum isol8_state state_lost; /* a session's interpreter */
 	uint64_t run_ms;       /* the program's wall time */
 	uint64_t total_ms;     /* from isol8_run_start() to done */
 	uint64_t queued_ms;    /* waiting for a slot and a container */
@@ -210,13 +237,14 @@ struct isol8_callbacks {
 	    const struct isol8_result *, const struct isol8_error *, void *);
 };
 
-ISOL8_API struct isol8_run *isol8_run_start(struct isol8_engine *,
-    const struct isol8_request *, const struct isol8_callbacks *, void *,
-    struct isol8_error *);
-ISOL8_API int isol8_run_write_stdin(struct isol8_run *, const void *, size_t);
-ISOL8_API size_t isol8_run_stdin_pending(struct isol8_run *);
-ISOL8_API void isol8_run_close_stdin(struct isol8_run *);
-ISOL8_API void isol8_run_cancel(struct isol8_run *);
+ISOL8_API struct isol8_run *isol8_run_start(struct isol8_engine *engine,
+    const struct isol8_request *req, const struct isol8_callbacks *cbs,
+    void *arg, struct isol8_error *err);
+ISOL8_API int isol8_run_write_stdin(
+    struct isol8_run *run, const void *data, size_t len);
+ISOL8_API size_t isol8_run_stdin_pending(struct isol8_run *run);
+ISOL8_API void isol8_run_close_stdin(struct isol8_run *run);
+ISOL8_API void isol8_run_cancel(struct isol8_run *run);
 
 /*
  * Sessions: a request with `session` set runs in that session's container,
@@ -225,12 +253,12 @@ ISOL8_API void isol8_run_cancel(struct isol8_run *);
  * names the session and its limits); paths are below /sandbox (reading:
  * or /tmp), never through a symbolic link.
  */
-ISOL8_API int isol8_session_put_file(struct isol8_engine *,
-    const struct isol8_request *, const char *, const void *, size_t,
-    struct isol8_error *);
-ISOL8_API int isol8_session_get_file(struct isol8_engine *,
-    const struct isol8_request *, const char *, char **, size_t *,
-    struct isol8_error *);
+ISOL8_API int isol8_session_put_file(struct isol8_engine *engine,
+    const struct isol8_request *req, const char *path, const void *data,
+    size_t len, struct isol8_error *err);
+ISOL8_API int isol8_session_get_file(struct isol8_engine *engine,
+    const struct isol8_request *req, const char *path, char **data,
+    size_t *len, struct isol8_error *err);
 
 struct isol8_session_info {
 	char name[128];
@@ -240,26 +268,32 @@ struct isol8_session_info {
 	uint64_t memory; /* its memory limit, bytes */
 };
 
-ISOL8_API int isol8_session_list(struct isol8_engine *,
-    struct isol8_session_info **, size_t *, struct isol8_error *);
+ISOL8_API int isol8_session_list(struct isol8_engine *engine,
+    struct isol8_session_info **list, size_t *len, struct isol8_error *err);
 ISOL8_API int isol8_session_remove(
-    struct isol8_engine *, const char *, struct isol8_error *);
+    struct isol8_engine *engine, const char *name, struct isol8_error *err);
 /* Remove every container isol8 created (by label), and its images too. */
-ISOL8_API int isol8_cleanup(
-    struct isol8_engine *, int, unsigned *, struct isol8_error *);
+ISOL8_API int isol8_cleanup(struct isol8_engine *engine, int images,
+    unsigned *removed, struct isol8_error *err);
 
-/* The blocking convenience: runs the engine's own loop until done. */
+/*
+ * The blocking convenience: runs the engine's own loop until done. Output
+ * may hold NUL bytes: use the lengths. Everything in it, the result's
+ * container_id, outputs and net_events included, is the caller's until
+ * isol8_output_free().
+ */
 struct isol8_output {
-	char *stdout_data; /* NUL-terminated, masked */
+	char *stdout_data; /* NUL-terminated after stdout_len, masked */
 	size_t stdout_len;
 	char *stderr_data;
 	size_t stderr_len;
 	struct isol8_result result;
 };
 
-ISOL8_API int isol8_run_sync(struct isol8_engine *,
-    const struct isol8_request *, struct isol8_output *, struct isol8_error *);
-ISOL8_API void isol8_output_free(struct isol8_output *);
+ISOL8_API int isol8_run_sync(struct isol8_engine *engine,
+    const struct isol8_request *req, struct isol8_output *out,
+    struct isol8_error *err);
+ISOL8_API void isol8_output_free(struct isol8_output *out);
 
 /* ---- images ---- */
 
@@ -270,13 +304,13 @@ struct isol8_setup_opts {
 	void *arg;
 };
 
-ISOL8_API void isol8_setup_opts_init(struct isol8_setup_opts *);
-ISOL8_API int isol8_setup_sync(struct isol8_engine *,
-    const struct isol8_setup_opts *, struct isol8_error *);
+ISOL8_API void isol8_setup_opts_init(struct isol8_setup_opts *opts);
+ISOL8_API int isol8_setup_sync(struct isol8_engine *engine,
+    const struct isol8_setup_opts *opts, struct isol8_error *err);
 
 /* Runtimes: the names isol8 knows, and the one a file name implies. */
-ISOL8_API const char *isol8_runtime_for_path(const char *);
-ISOL8_API int isol8_runtime_known(const char *);
+ISOL8_API const char *isol8_runtime_for_path(const char *path);
+ISOL8_API int isol8_runtime_known(const char *runtime);
 
 #ifdef __cplusplus
 }

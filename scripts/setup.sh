@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 build=${BUILD_DIR:-build}
 packages="build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev
-libyajl-dev docker.io debootstrap iptables curl ca-certificates
+libyajl-dev libssl-dev docker.io debootstrap iptables curl ca-certificates
 clang clang-format libclang-rt-14-dev"
 
 as_root() {

@@ -859,7 +859,7 @@ cmd_bench(int argc, char **argv)
 	self[n] = '\0';
 	signal(SIGPIPE, SIG_IGN);
 	b.base = event_base_new();
-	b.loop = loop_new(NULL);
+	b.loop = loop_new(NULL, NULL, NULL);
 	if ((b.d = docker_new(b.loop, NULL, NULL)) == NULL) {
 		cli_error("bench: unsupported DOCKER_HOST");
 		return EXIT_USAGE;

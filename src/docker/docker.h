@@ -31,6 +31,7 @@ typedef void (*docker_line_cb)(const char *, void *);
 struct docker *docker_new(struct loop *, const char *, struct err **);
 void docker_free(struct docker *);
 struct loop *docker_loop(struct docker *);
+const struct log *docker_log(struct docker *);
 struct http_req *docker_req_new(struct docker *, const char *, const char *);
 const char *docker_socket(struct docker *);
 void docker_set_timeout(struct docker *, long);
@@ -39,19 +40,20 @@ struct http_req *docker_call(struct docker *, const char *, const char *,
 void docker_cancel(struct http_req *);
 char *docker_escape(const char *);
 void docker_ping(struct docker *, docker_cb, void *);
-void docker_version(struct docker *, docker_cb, void *);
 
 /* docker_container.c */
+struct docker_ulimit {
+	const char *name; /* NULL ends a list */
+	int64_t soft, hard;
+};
 struct docker_create {
 	const char *name;
 	const char *image;
 	const char *const *cmd;    /* NULL-terminated */
-	const char *const *env;    /* "K=V", NULL-terminated */
 	const char *const *labels; /* key, value, ..., NULL */
 	const char *user;
 	const char *workdir;
 	int open_stdin;
-	int stdin_once; /* half-closing the attach closes stdin */
 	int64_t memory; /* bytes; MemorySwap is set equal */
 	int64_t nano_cpus;
 	int64_t pids_limit;
@@ -60,11 +62,10 @@ struct docker_create {
 	const char *const *cap_add;
 	const char *const *cap_drop;
 	const char *const *security_opt;
-	const char *const *ulimits; /* "name=soft:hard", NULL-terminated */
+	const struct docker_ulimit *ulimits;
 	const char *network_mode;
 	int auto_remove;
 	int log_none;
-	const char *runtime;
 	int64_t shm_size;
 };
 void docker_create_json(const struct docker_create *, struct buf *);
@@ -72,8 +73,6 @@ struct http_req *docker_container_create(
     struct docker *, const struct docker_create *, docker_cb, void *);
 struct http_req *docker_container_start(
     struct docker *, const char *, docker_cb, void *);
-struct http_req *docker_container_kill(
-    struct docker *, const char *, const char *, docker_cb, void *);
 struct http_req *docker_container_remove(
     struct docker *, const char *, int, docker_cb, void *);
 struct http_req *docker_container_wait(
@@ -106,12 +105,6 @@ struct http_req *docker_exec_start(
 struct http_req *docker_exec_inspect(
     struct docker *, const char *, docker_cb, void *);
 
-/* docker_network.c */
-struct http_req *docker_network_create(
-    struct docker *, const char *, int, const char *const *, docker_cb, void *);
-struct http_req *docker_network_remove(
-    struct docker *, const char *, docker_cb, void *);
-
 /* docker_attach.c */
 struct docker_attach_cbs {
 	void (*ready)(void *);
@@ -121,7 +114,6 @@ struct docker_attach_cbs {
 struct docker_attach *docker_attach_start(struct docker *, const char *,
     const struct docker_attach_cbs *, void *, struct err **);
 void docker_attach_write(struct docker_attach *, const void *, size_t);
-void docker_attach_close_write(struct docker_attach *);
 size_t docker_attach_pending(struct docker_attach *);
 void docker_attach_free(struct docker_attach *);
 

@@ -40,12 +40,10 @@ struct docker_attach {
 	} state;
 	struct stdcopy sc;
 	struct buf early;
-	int shut_wr_pending;
 	int freed;
 };
 
 static void attach_read_cb(struct bufferevent *, void *);
-static void attach_write_cb(struct bufferevent *, void *);
 static void attach_event_cb(struct bufferevent *, short, void *);
 static void attach_close(struct docker_attach *, struct err *);
 
@@ -76,8 +74,7 @@ docker_attach_start(struct docker *d, const char *id,
 	    loop_base(docker_loop(d)), -1, BEV_OPT_CLOSE_ON_FREE);
 	if (a->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
-	bufferevent_setcb(
-	    a->bev, attach_read_cb, attach_write_cb, attach_event_cb, a);
+	bufferevent_setcb(a->bev, attach_read_cb, NULL, attach_event_cb, a);
 	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
 	evbuffer_add_printf(bufferevent_get_output(a->bev),
 	    "POST /" DOCKER_API "/containers/%s/attach?stream=1&stdin=1"
@@ -101,7 +98,7 @@ docker_attach_start(struct docker *d, const char *id,
 void
 docker_attach_write(struct docker_attach *a, const void *data, size_t len)
 {
-	if (a->state == ATTACH_CLOSED || a->shut_wr_pending)
+	if (a->state == ATTACH_CLOSED)
 		return;
 	if (a->state == ATTACH_CONNECTING) {
 		buf_add(&a->early, data, len);
@@ -118,26 +115,6 @@ docker_attach_pending(struct docker_attach *a)
 		return 0;
 	return a->early.len +
 	    evbuffer_get_length(bufferevent_get_output(a->bev));
-}
-
-static void
-attach_shutdown(struct docker_attach *a)
-{
-	if (a->state == ATTACH_UPGRADED &&
-	    evbuffer_get_length(bufferevent_get_output(a->bev)) == 0) {
-		shutdown(bufferevent_getfd(a->bev), SHUT_WR);
-		a->shut_wr_pending = 2;
-	}
-}
-
-/* Close stdin (after what is queued): the container reads EOF. */
-void
-docker_attach_close_write(struct docker_attach *a)
-{
-	if (a->shut_wr_pending)
-		return;
-	a->shut_wr_pending = 1;
-	attach_shutdown(a);
 }
 
 static void
@@ -183,7 +160,7 @@ docker_attach_free(struct docker_attach *a)
 		msg.msg_iovlen = (size_t)(n < 4 ? n : 4);
 		if (sendmsg(bufferevent_getfd(a->bev), &msg,
 		        MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
-			log_debug("attach: final write: %s", strerror(errno));
+			log_debug(docker_log(a->d), "attach: final write: %s", strerror(errno));
 	}
 	a->freed = 1;
 	a->state = ATTACH_CLOSED;
@@ -256,8 +233,6 @@ attach_upgrade(struct docker_attach *a, struct evbuffer *in)
 		bufferevent_write(a->bev, a->early.data, a->early.len);
 		buf_free(&a->early);
 	}
-	if (a->shut_wr_pending == 1)
-		attach_shutdown(a);
 	if (a->cbs.ready != NULL)
 		a->cbs.ready(a->arg);
 	return a->freed ? -1 : 1;
@@ -297,16 +272,6 @@ attach_read_cb(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, v[i].iov_len);
 		}
 	}
-}
-
-static void
-attach_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct docker_attach *a = arg;
-
-	(void)bev;
-	if (a->shut_wr_pending == 1)
-		attach_shutdown(a);
 }
 
 static void

@@ -46,7 +46,11 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 	d->loop = loop;
 	d->sock = xstrdup(host + 7);
 	d->timeout_ms = DOCKER_TIMEOUT_MS;
-	d->http = http_new(loop, d->sock, DOCKER_MAX_CONNS);
+	if ((d->http = http_new(loop, d->sock, DOCKER_MAX_CONNS, errp)) ==
+	    NULL) {
+		docker_free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -73,23 +77,38 @@ docker_set_timeout(struct docker *d, long ms)
 	d->timeout_ms = ms;
 }
 
+const struct log *
+docker_log(struct docker *d)
+{
+	return loop_log(d->loop);
+}
+
 const char *
 docker_socket(struct docker *d)
 {
 	return d->sock;
 }
 
-/* A query-string value, escaped. */
+/* A query-string value, percent-encoded (RFC 3986 unreserved kept). */
 char *
 docker_escape(const char *s)
 {
-	char *e = curl_escape(s, 0), *out;
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b = { 0 };
+	unsigned char c;
 
-	if (e == NULL)
-		fatalx("curl_escape failed");
-	out = xstrdup(e);
-	curl_free(e);
-	return out;
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL)
+			buf_add(&b, s, 1);
+		else {
+			char pct[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			buf_add(&b, pct, 3);
+		}
+	}
+	buf_cstr(&b);
+	return b.data != NULL ? b.data : xstrdup(""); /* the buffer's, ours */
 }
 
 static void
@@ -124,8 +143,7 @@ docker_call_done(struct http_req *r, const struct err *herr, void *arg)
 		    reply.status);
 		e->http_status = reply.status;
 	}
-	if (c->cb != NULL) /* NULL: cancelled, its caller is gone */
-		c->cb(&reply, e, c->arg);
+	c->cb(&reply, e, c->arg);
 	err_free(&e);
 	free(c);
 }
@@ -173,23 +191,12 @@ docker_call(struct docker *d, const char *method, const char *path,
 void
 docker_cancel(struct http_req *r)
 {
-	struct docker_call *c;
-
-	if (r == NULL)
-		return;
-	if ((c = http_req_done_arg(r, docker_call_done)) != NULL)
-		c->cb = NULL;
-	http_req_cancel(r);
+	if (r != NULL)
+		free(http_req_cancel(r)); /* the struct docker_call */
 }
 
 void
 docker_ping(struct docker *d, docker_cb cb, void *arg)
 {
 	docker_call(d, "GET", "/_ping", NULL, cb, arg);
-}
-
-void
-docker_version(struct docker *d, docker_cb cb, void *arg)
-{
-	docker_call(d, "GET", "/version", NULL, cb, arg);
 }

@@ -34,22 +34,17 @@ gen_pairs(yajl_gen g, const char *key, const char *const *v)
 }
 
 static void
-gen_ulimits(yajl_gen g, const char *const *v)
+gen_ulimits(yajl_gen g, const struct docker_ulimit *u)
 {
-	char name[64];
-	long long soft, hard;
-
-	if (v == NULL)
+	if (u == NULL)
 		return;
 	json_key(g, "Ulimits");
 	yajl_gen_array_open(g);
-	for (; *v != NULL; v++) {
-		if (sscanf(*v, "%63[^=]=%lld:%lld", name, &soft, &hard) != 3)
-			fatalx("gen_ulimits: bad ulimit `%s`", *v);
+	for (; u->name != NULL; u++) {
 		yajl_gen_map_open(g);
-		json_kstr(g, "Name", name);
-		json_kint(g, "Soft", soft);
-		json_kint(g, "Hard", hard);
+		json_kstr(g, "Name", u->name);
+		json_kint(g, "Soft", u->soft);
+		json_kint(g, "Hard", u->hard);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
@@ -63,7 +58,6 @@ docker_create_json(const struct docker_create *c, struct buf *out)
 	yajl_gen_map_open(g);
 	json_kstr(g, "Image", c->image);
 	gen_strv(g, "Cmd", c->cmd);
-	gen_strv(g, "Env", c->env);
 	gen_pairs(g, "Labels", c->labels);
 	if (c->user != NULL)
 		json_kstr(g, "User", c->user);
@@ -79,7 +73,7 @@ docker_create_json(const struct docker_create *c, struct buf *out)
 		json_kbool(g, "AttachStdin", 1);
 		json_kbool(g, "AttachStdout", 1);
 		json_kbool(g, "AttachStderr", 1);
-		json_kbool(g, "StdinOnce", c->stdin_once);
+		json_kbool(g, "StdinOnce", 0);
 	}
 	json_kbool(g, "Tty", 0);
 	if (c->network_mode != NULL && strcmp(c->network_mode, "none") == 0)
@@ -112,8 +106,6 @@ docker_create_json(const struct docker_create *c, struct buf *out)
 		json_kstr(g, "Type", "none");
 		yajl_gen_map_close(g);
 	}
-	if (c->runtime != NULL)
-		json_kstr(g, "Runtime", c->runtime);
 	yajl_gen_map_close(g);
 
 	yajl_gen_map_close(g);
@@ -148,16 +140,6 @@ docker_container_create(
 CONTAINER_OP(docker_container_start, "POST", "/containers/%s/start")
 CONTAINER_OP(docker_container_wait, "POST", "/containers/%s/wait")
 CONTAINER_OP(docker_container_inspect, "GET", "/containers/%s/json")
-
-struct http_req *
-docker_container_kill(
-    struct docker *d, const char *id, const char *sig, docker_cb cb, void *arg)
-{
-	cleanup_free char *path =
-	    xasprintf("/containers/%s/kill?signal=%s", id, sig);
-
-	return docker_call(d, "POST", path, NULL, cb, arg);
-}
 
 /* Remove a container; force kills it first, and its volumes go too. */
 struct http_req *

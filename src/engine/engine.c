@@ -3,7 +3,8 @@
  * own. It owns the Docker client and the pool, admits at most
  * max_concurrent runs at a time (the rest queue, in order), and on free
  * cancels what is running and waits -- boundedly -- until every container
- * it created is gone.
+ * it created is gone. It never turns a loop that is not its own: blocking
+ * calls refuse the caller's base, and freeing on it finishes there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,15 @@ isol8_engine_opts_init(struct isol8_engine_opts *o)
 	o->session_idle_ms = 60 * 60 * 1000;
 }
 
+/* The engine's log lines, to the caller's callback. */
+static void
+engine_log_cb(enum log_level level, const char *line, void *arg)
+{
+	struct isol8_engine *e = arg;
+
+	e->opts.log((enum isol8_log_level)level, line, e->opts.log_arg);
+}
+
 struct isol8_engine *
 isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
     struct isol8_error *errp)
@@ -106,6 +116,7 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	struct isol8_engine *e = xcalloc(1, sizeof *e);
 	struct pool_opts po;
 	struct err *err = NULL;
+	struct log log;
 
 	if (o != NULL)
 		e->opts = *o;
@@ -113,14 +124,18 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		isol8_engine_opts_init(&e->opts);
 	if (e->opts.max_concurrent == 0)
 		e->opts.max_concurrent = 1;
-	log_set_level(e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG
-	        : e->opts.verbose == 1     ? LOG_LEVEL_INFO
-	                                   : LOG_LEVEL_WARN);
+	log_init(&log, e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG
+	        : e->opts.verbose == 1      ? LOG_LEVEL_INFO
+	                                    : LOG_LEVEL_WARN);
+	if (e->opts.log != NULL) {
+		log.cb = engine_log_cb;
+		log.arg = e;
+	}
 	TAILQ_INIT(&e->queue);
 	TAILQ_INIT(&e->runs);
-	e->loop = loop_new(base);
-	if ((e->docker = docker_new(e->loop, e->opts.docker_host, &err)) ==
-	    NULL) {
+	if ((e->loop = loop_new(base, &log, &err)) == NULL ||
+	    (e->docker = docker_new(e->loop, e->opts.docker_host, &err)) ==
+	        NULL) {
 		engine_error(errp, err);
 		err_free(&err);
 		loop_free(e->loop);
@@ -136,18 +151,66 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	return e;
 }
 
-/* Run the loop until *done. */
+/*
+ * Whether a blocking call may turn the engine's loop: only its own. On the
+ * caller's base it would run the caller's callbacks inside ours.
+ */
+int
+engine_can_wait(struct isol8_engine *e, struct isol8_error *errp)
+{
+	struct err *err = NULL;
+
+	if (loop_owned(e->loop))
+		return 0;
+	err_set(&err, ERR_INVALID,
+	    "the blocking isol8 calls need an engine with its own loop "
+	    "(isol8_engine_new(NULL, ...)); on your event_base, use "
+	    "isol8_run_start()");
+	engine_error(errp, err);
+	err_free(&err);
+	return -1;
+}
+
+/* Run the engine's own loop until *done (engine_can_wait() said yes). */
 void
 engine_wait(struct isol8_engine *e, int *done)
 {
-	while (!*done)
+	while (!*done && loop_owned(e->loop))
 		event_base_loop(loop_base(e->loop), EVLOOP_ONCE);
 }
 
-/*
- * Cancel every run (each gets its on_done with ISOL8_ECANCELLED, now) and
- * wait until the containers this engine made are removed.
- */
+/* Free what is left once nothing is in flight (or the time is up). */
+static void
+engine_destroy(struct isol8_engine *e)
+{
+	if (e->closing != NULL)
+		event_free(e->closing);
+	pool_free(e->pool);
+	docker_free(e->docker);
+	if (e->dns != NULL)
+		evdns_base_free(e->dns, 1);
+	loop_free(e->loop); /* runs the deferred frees still queued */
+	free(e);
+}
+
+/* Freeing on the caller's base: wait there for the removals, boundedly. */
+static void
+engine_closing_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval again = { 0, 100 * 1000 };
+	struct isol8_engine *e = arg;
+
+	(void)fd, (void)what;
+	if (!pool_busy(e->pool) || now_ms() >= e->closing_until) {
+		if (pool_busy(e->pool))
+			log_warnx(loop_log(e->loop),
+			    "engine freed with Docker removals still pending");
+		engine_destroy(e);
+		return;
+	}
+	evtimer_add(e->closing, &again);
+}
+
 void
 isol8_engine_free(struct isol8_engine *e)
 {
@@ -158,15 +221,15 @@ isol8_engine_free(struct isol8_engine *e)
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
 	pool_drain(e->pool);
-	isol8_engine_drain(e, ENGINE_DRAIN_MS);
-	pool_free(e->pool);
-	docker_free(e->docker);
-	if (e->dns != NULL)
-		evdns_base_free(e->dns, 1);
-	/* Deferred frees (attach streams, boxes) run on this last turn. */
-	event_base_loop(loop_base(e->loop), EVLOOP_NONBLOCK);
-	loop_free(e->loop);
-	free(e);
+	if (loop_owned(e->loop)) {
+		isol8_engine_drain(e, ENGINE_DRAIN_MS);
+		engine_destroy(e);
+		return;
+	}
+	/* Never dispatch the caller's base: finish there, later. */
+	e->closing_until = now_ms() + ENGINE_DRAIN_MS;
+	e->closing = evtimer_new(loop_base(e->loop), engine_closing_cb, e);
+	event_active(e->closing, EV_TIMEOUT, 0);
 }
 
 /* The resolver of the filtered network: the host's, made on first use. */
@@ -204,13 +267,16 @@ isol8_engine_busy(struct isol8_engine *e)
 	return pool_busy(e->pool);
 }
 
-/* Run the loop until background work is done or ms have passed. */
-void
+/* Turn the engine's own loop until background work is done or ms passed. */
+int
 isol8_engine_drain(struct isol8_engine *e, uint64_t ms)
 {
 	struct event_base *base = loop_base(e->loop);
 	uint64_t until = now_ms() + ms;
 
+	if (!loop_owned(e->loop))
+		return -1;
 	while (pool_busy(e->pool) && now_ms() < until)
 		event_base_loop(base, EVLOOP_ONCE);
+	return pool_busy(e->pool) ? -1 : 0;
 }

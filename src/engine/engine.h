@@ -28,6 +28,8 @@ struct isol8_engine {
 	struct pool *pool;
 	struct isol8_engine_opts opts;
 	unsigned active;
+	struct event *closing; /* freed on the caller's base: finishing */
+	uint64_t closing_until;
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
 };
@@ -79,6 +81,7 @@ void egress_free(struct egress *);
 struct evdns_base *engine_dns(struct isol8_engine *);
 void engine_error(struct isol8_error *, const struct err *);
 void engine_kick(struct isol8_engine *);
+int engine_can_wait(struct isol8_engine *, struct isol8_error *);
 void engine_wait(struct isol8_engine *, int *);
 
 /* engine_run.c */

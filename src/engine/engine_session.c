@@ -35,48 +35,17 @@ isol8_session_put_file(struct isol8_engine *e, const struct isol8_request *req,
 	return rc;
 }
 
-struct get_ctx {
-	char *data;
-	size_t len;
-	char error[512];
-	int got;
-	int done;
-	struct isol8_error err;
-	int failed;
-};
-
-static void
-get_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
-{
-	struct get_ctx *g = arg;
-
-	g->done = 1;
-	if (e != NULL) {
-		g->err = *e;
-		g->failed = 1;
-		return;
-	}
-	if (r->outputs_len == 1 && r->outputs[0].error == NULL) {
-		g->data = xmalloc(r->outputs[0].len + 1);
-		memcpy(g->data, r->outputs[0].data, r->outputs[0].len);
-		g->data[r->outputs[0].len] = '\0';
-		g->len = r->outputs[0].len;
-		g->got = 1;
-	} else if (r->outputs_len == 1)
-		snprintf(g->error, sizeof g->error, "%s", r->outputs[0].error);
-}
-
 /* Read a file of a session: *data (NUL-terminated, free() it) and *len. */
 int
 isol8_session_get_file(struct isol8_engine *e, const struct isol8_request *req,
     const char *path, char **data, size_t *len, struct isol8_error *errp)
 {
-	static const struct isol8_callbacks cbs = { NULL, NULL, get_done };
 	struct isol8_request r = *req;
-	struct get_ctx g;
+	struct isol8_output out;
+	const struct isol8_output_file *f;
 	const char *outs[1] = { path };
+	int rc = -1;
 
-	memset(&g, 0, sizeof g);
 	r.code = r.cmd = NULL;
 	r.argv = true_argv;
 	r.files_len = 0;
@@ -84,25 +53,24 @@ isol8_session_get_file(struct isol8_engine *e, const struct isol8_request *req,
 	r.outputs_len = 1;
 	r.stdin_data = NULL;
 	r.stdin_stream = 0;
-	if (isol8_run_start(e, &r, &cbs, &g, errp) == NULL)
-		return -1;
-	engine_wait(e, &g.done);
-	if (g.failed) {
-		if (errp != NULL)
-			*errp = g.err;
+	if (isol8_run_sync(e, &r, &out, errp) == -1) {
+		isol8_output_free(&out);
 		return -1;
 	}
-	if (!g.got) {
-		if (errp != NULL) {
-			errp->code = ISOL8_ENOTFOUND;
-			snprintf(errp->message, sizeof errp->message, "%s",
-			    g.error[0] ? g.error : "file not received");
-		}
-		return -1;
+	f = out.result.outputs_len == 1 ? &out.result.outputs[0] : NULL;
+	if (f != NULL && f->error == NULL && f->data != NULL) {
+		/* The copy run_sync made is ours: hand it over. */
+		*data = (char *)(uintptr_t)f->data;
+		*len = f->len;
+		((struct isol8_output_file *)(uintptr_t)f)->data = NULL;
+		rc = 0;
+	} else if (errp != NULL) {
+		errp->code = ISOL8_ENOTFOUND;
+		snprintf(errp->message, sizeof errp->message, "%s",
+		    f != NULL && f->error ? f->error : "file not received");
 	}
-	*data = g.data;
-	*len = g.len;
-	return 0;
+	isol8_output_free(&out);
+	return rc;
 }
 
 /* A Docker call, waited for; the parsed JSON reply or NULL with errp. */
@@ -144,6 +112,8 @@ isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
 
 	*out = NULL;
 	*n = 0;
+	if (engine_can_wait(e, errp) == -1)
+		return -1;
 	docker_container_list(e->docker,
 	    "{\"label\":[\"" POOL_LABEL_KIND "=session\"]}", 1, docker_sync_cb,
 	    &c);
@@ -190,6 +160,8 @@ isol8_session_remove(
 	yajl_val v;
 	const char *kind;
 
+	if (engine_can_wait(e, errp) == -1)
+		return -1;
 	docker_container_inspect(e->docker, cname, docker_sync_cb, &c);
 	if ((v = call_json(e, &c, errp)) == NULL) {
 		if (errp != NULL && errp->code == ISOL8_ENOTFOUND)
@@ -253,6 +225,8 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 	yajl_val list;
 	unsigned n;
 
+	if (engine_can_wait(e, errp) == -1)
+		return -1;
 	docker_container_list(e->docker,
 	    "{\"label\":[\"" POOL_LABEL_KIND "\"]}", 1, docker_sync_cb, &c);
 	if ((list = call_json(e, &c, errp)) == NULL)

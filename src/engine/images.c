@@ -498,6 +498,8 @@ isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
 	const struct runtime *rts;
 	size_t i, n;
 
+	if (engine_can_wait(e, errp) == -1)
+		return -1;
 	if (o == NULL) {
 		isol8_setup_opts_init(&defaults);
 		o = &defaults;

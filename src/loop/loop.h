@@ -18,9 +18,11 @@ struct loop;
 
 /* loop.c */
 typedef void (*loop_defer_cb)(void *);
-struct loop *loop_new(struct event_base *);
+struct loop *loop_new(struct event_base *, const struct log *, struct err **);
 void loop_free(struct loop *);
 struct event_base *loop_base(struct loop *);
+int loop_owned(const struct loop *);
+const struct log *loop_log(const struct loop *);
 void loop_defer(struct loop *, loop_defer_cb, void *);
 
 /* loop_http.c */
@@ -29,7 +31,7 @@ struct http_req;
 typedef void (*http_done_cb)(struct http_req *, const struct err *, void *);
 typedef int (*http_data_cb)(const char *, size_t, void *);
 
-struct http *http_new(struct loop *, const char *, long);
+struct http *http_new(struct loop *, const char *, long, struct err **);
 void http_free(struct http *);
 struct http_req *http_req_new(struct http *, const char *, const char *);
 void http_req_header(struct http_req *, const char *);
@@ -38,8 +40,7 @@ void http_req_body_fd(struct http_req *, int, off_t);
 void http_req_stream(struct http_req *, http_data_cb, void *);
 void http_req_timeout(struct http_req *, long);
 void http_req_submit(struct http_req *, http_done_cb, void *);
-void http_req_cancel(struct http_req *);
-void *http_req_done_arg(const struct http_req *, http_done_cb);
+void *http_req_cancel(struct http_req *);
 long http_req_status(const struct http_req *);
 const struct buf *http_req_response(const struct http_req *);
 

@@ -4,9 +4,13 @@
  * that touches curl_multi_*.
  *
  * Invariants:
- * - a submitted request ends exactly once, in http_check_done() or through a
- *   deferred cancel, never from inside a libcurl callback, so a done callback
- *   may submit or cancel other requests;
+ * - a submitted request ends exactly once: its done callback runs from
+ *   http_check_done(), never from inside a libcurl callback, so it may
+ *   submit or cancel other requests -- or it is cancelled, and then the
+ *   callback never runs (the one cancel contract of every layer above);
+ * - a cancelled request's handle is taken out of libcurl and freed on a
+ *   later turn (the `reap` event), never inside a libcurl callback;
+ * - nothing here exits the process: a libcurl failure fails the request;
  * - the timer is never deleted because the running count fell to zero: a
  *   completion callback may just have queued the next request, whose 0 ms
  *   timeout would otherwise be lost (seen in curl's own example);
@@ -28,8 +32,10 @@ struct http {
 	struct loop *loop;
 	CURLM *multi;
 	struct event *timer;
+	struct event *reap; /* active while cancelled requests wait */
 	char *unix_path;
-	TAILQ_HEAD(, http_req) reqs;
+	TAILQ_HEAD(, http_req) reqs;  /* submitted, running */
+	TAILQ_HEAD(, http_req) dying; /* cancelled, to be freed */
 };
 
 struct http_sock {
@@ -42,7 +48,12 @@ struct http_req {
 	struct http *h;
 	CURL *easy;
 	struct curl_slist *headers;
-	enum { HTTP_REQ_NEW, HTTP_REQ_RUNNING, HTTP_REQ_CANCELLED } state;
+	enum {
+		HTTP_REQ_NEW,
+		HTTP_REQ_RUNNING,
+		HTTP_REQ_FAILED, /* could not start: fails on the next turn */
+		HTTP_REQ_CANCELLED,
+	} state;
 	char *body;
 	size_t body_len;
 	int body_fd;
@@ -65,17 +76,26 @@ static void http_event_cb(evutil_socket_t, short, void *);
 static void http_timeout_cb(evutil_socket_t, short, void *);
 static void http_check_done(struct http *);
 static void http_req_free(struct http_req *);
+static void http_reap_cb(evutil_socket_t, short, void *);
 
 struct http *
-http_new(struct loop *loop, const char *unix_path, long max_conns)
+http_new(
+    struct loop *loop, const char *unix_path, long max_conns, struct err **errp)
 {
 	struct http *h = xcalloc(1, sizeof *h);
 
 	h->loop = loop;
 	h->unix_path = xstrdup(unix_path);
 	TAILQ_INIT(&h->reqs);
-	if ((h->multi = curl_multi_init()) == NULL)
-		fatalx("curl_multi_init failed");
+	TAILQ_INIT(&h->dying);
+	h->timer = evtimer_new(loop_base(loop), http_timeout_cb, h);
+	h->reap = event_new(loop_base(loop), -1, 0, http_reap_cb, h);
+	if ((h->multi = curl_multi_init()) == NULL || h->timer == NULL ||
+	    h->reap == NULL) {
+		http_free(h);
+		err_set(errp, ERR_SYS, "cannot set up libcurl");
+		return NULL;
+	}
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
@@ -83,26 +103,44 @@ http_new(struct loop *loop, const char *unix_path, long max_conns)
 	/* Bounded connections to dockerd; idle ones are kept for reuse. */
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conns);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_conns);
-	h->timer = evtimer_new(loop_base(loop), http_timeout_cb, h);
 	return h;
+}
+
+/* Take cancelled and failed requests out of libcurl and free them. */
+static void
+http_reap(struct http *h)
+{
+	struct http_req *r;
+
+	while ((r = TAILQ_FIRST(&h->dying)) != NULL) {
+		TAILQ_REMOVE(&h->dying, r, entry);
+		if (r->easy != NULL)
+			curl_multi_remove_handle(h->multi, r->easy);
+		http_req_free(r);
+	}
 }
 
 /* Cancel what is in flight (without callbacks) and free everything. */
 void
 http_free(struct http *h)
 {
-	struct http_req *r, *tr;
+	struct http_req *r;
 
 	if (h == NULL)
 		return;
-	TAILQ_FOREACH_SAFE (r, &h->reqs, entry, tr) {
+	while ((r = TAILQ_FIRST(&h->reqs)) != NULL) {
 		TAILQ_REMOVE(&h->reqs, r, entry);
-		curl_multi_remove_handle(h->multi, r->easy);
-		http_req_free(r);
+		TAILQ_INSERT_TAIL(&h->dying, r, entry);
 	}
-	/* This may still call http_socket_cb with CURL_POLL_REMOVE. */
-	curl_multi_cleanup(h->multi);
-	event_free(h->timer);
+	if (h->multi != NULL) {
+		http_reap(h);
+		/* This may still call http_socket_cb with CURL_POLL_REMOVE. */
+		curl_multi_cleanup(h->multi);
+	}
+	if (h->timer != NULL)
+		event_free(h->timer);
+	if (h->reap != NULL)
+		event_free(h->reap);
 	free(h->unix_path);
 	free(h);
 }
@@ -113,6 +151,8 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	struct http_req *r = arg;
 	size_t len = size * nmemb;
 
+	if (r->state == HTTP_REQ_CANCELLED)
+		return 0;
 	if (r->data_cb != NULL) {
 		if (r->data_cb(data, len, r->data_arg) == -1) {
 			r->data_aborted = 1;
@@ -141,6 +181,10 @@ http_read_cb(char *dst, size_t size, size_t nmemb, void *arg)
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
+/*
+ * A request, not yet submitted. It cannot fail here: if libcurl cannot
+ * make a handle, the request fails when submitted, from the loop.
+ */
 struct http_req *
 http_req_new(struct http *h, const char *method, const char *url)
 {
@@ -150,8 +194,11 @@ http_req_new(struct http *h, const char *method, const char *url)
 	r->body_fd = -1;
 	r->max_body = HTTP_DEFAULT_MAX_BODY;
 	buf_init(&r->resp);
-	if ((r->easy = curl_easy_init()) == NULL)
-		fatalx("curl_easy_init failed");
+	r->headers = curl_slist_append(NULL, "Expect:");
+	if ((r->easy = curl_easy_init()) == NULL || r->headers == NULL) {
+		r->state = HTTP_REQ_FAILED;
+		return r;
+	}
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, h->unix_path);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
@@ -166,15 +213,21 @@ http_req_new(struct http *h, const char *method, const char *url)
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
 	} else if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-	/* No "Expect: 100-continue" round trip on large bodies. */
-	r->headers = curl_slist_append(NULL, "Expect:");
+	/* (The "Expect:" header above: no 100-continue round trip.) */
 	return r;
 }
 
 void
 http_req_header(struct http_req *r, const char *line)
 {
-	r->headers = curl_slist_append(r->headers, line);
+	struct curl_slist *l;
+
+	if (r->state == HTTP_REQ_FAILED)
+		return;
+	if ((l = curl_slist_append(r->headers, line)) == NULL)
+		r->state = HTTP_REQ_FAILED;
+	else
+		r->headers = l;
 }
 
 /* A request body, copied. */
@@ -184,6 +237,8 @@ http_req_body(struct http_req *r, const void *data, size_t len)
 	free(r->body);
 	r->body = xmemdup(data, len);
 	r->body_len = len;
+	if (r->easy == NULL)
+		return;
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
 }
@@ -193,6 +248,8 @@ void
 http_req_body_fd(struct http_req *r, int fd, off_t size)
 {
 	r->body_fd = fd;
+	if (r->easy == NULL)
+		return;
 	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(
 	    r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
@@ -211,7 +268,8 @@ http_req_stream(struct http_req *r, http_data_cb cb, void *arg)
 void
 http_req_timeout(struct http_req *r, long ms)
 {
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms);
+	if (r->easy != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms);
 }
 
 /* Start the request; done_cb runs exactly once, later, from the loop. */
@@ -222,42 +280,63 @@ http_req_submit(struct http_req *r, http_done_cb cb, void *arg)
 
 	r->done_cb = cb;
 	r->done_arg = arg;
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-	r->state = HTTP_REQ_RUNNING;
 	TAILQ_INSERT_TAIL(&h->reqs, r, entry);
-	/* libcurl answers by arming our timer: the transfer starts later. */
-	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
-		fatalx("curl_multi_add_handle failed");
+	if (r->state == HTTP_REQ_NEW) {
+		curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+		r->state = HTTP_REQ_RUNNING;
+		/* libcurl answers by arming our timer: the transfer starts
+		 * later. */
+		if (curl_multi_add_handle(h->multi, r->easy) == CURLM_OK)
+			return;
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+		r->state = HTTP_REQ_FAILED;
+	}
+	event_active(h->reap, EV_TIMEOUT, 0);
 }
 
+/* Fail the requests libcurl would not take, then free the cancelled. */
 static void
-http_cancelled_cb(void *arg)
+http_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_req *r = arg;
-	struct err *e = err_new(ERR_CANCELLED, "request cancelled");
+	struct http *h = arg;
+	struct http_req *r;
+	struct err *e;
 
-	r->done_cb(r, e, r->done_arg);
-	err_free(&e);
-	http_req_free(r);
+	(void)fd, (void)what;
+	for (;;) {
+		/* From the head each time: a callback may cancel others. */
+		TAILQ_FOREACH (r, &h->reqs, entry)
+			if (r->state == HTTP_REQ_FAILED)
+				break;
+		if (r == NULL)
+			break;
+		TAILQ_REMOVE(&h->reqs, r, entry);
+		e = err_new(ERR_SYS, "cannot start an HTTP request (libcurl)");
+		r->done_cb(r, e, r->done_arg);
+		err_free(&e);
+		http_req_free(r);
+	}
+	http_reap(h);
 }
 
-/* Stop a running request; its done_cb runs later with ERR_CANCELLED. */
-void
+/*
+ * Stop a submitted request. Its done_cb never runs: the caller may free
+ * what it would have used as soon as this returns. Returns the done_cb's
+ * argument, for the caller to free. Safe inside any callback.
+ */
+void *
 http_req_cancel(struct http_req *r)
 {
-	if (r->state != HTTP_REQ_RUNNING)
-		return;
-	r->state = HTTP_REQ_CANCELLED;
-	TAILQ_REMOVE(&r->h->reqs, r, entry);
-	curl_multi_remove_handle(r->h->multi, r->easy);
-	loop_defer(r->h->loop, http_cancelled_cb, r);
-}
+	struct http *h = r->h;
 
-/* The done_cb argument of a request submitted with `cb`, else NULL. */
-void *
-http_req_done_arg(const struct http_req *r, http_done_cb cb)
-{
-	return r->done_cb == cb ? r->done_arg : NULL;
+	if (r->state == HTTP_REQ_CANCELLED || r->done_cb == NULL)
+		return NULL;
+	r->state = HTTP_REQ_CANCELLED;
+	TAILQ_REMOVE(&h->reqs, r, entry);
+	TAILQ_INSERT_TAIL(&h->dying, r, entry);
+	event_active(h->reap, EV_TIMEOUT, 0);
+	return r->done_arg;
 }
 
 long
@@ -275,7 +354,8 @@ http_req_response(const struct http_req *r)
 static void
 http_req_free(struct http_req *r)
 {
-	curl_easy_cleanup(r->easy);
+	if (r->easy != NULL)
+		curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	if (r->body_fd != -1)
 		close(r->body_fd);
@@ -347,7 +427,7 @@ http_event_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE)
 		mask |= CURL_CSELECT_OUT;
 	if (curl_multi_socket_action(h->multi, fd, mask, &running) != CURLM_OK)
-		fatalx("curl_multi_socket_action failed");
+		log_warnx(loop_log(h->loop), "libcurl: socket action failed");
 	http_check_done(h);
 }
 
@@ -361,7 +441,7 @@ http_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (curl_multi_socket_action(
 	        h->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
-		fatalx("curl_multi_socket_action failed");
+		log_warnx(loop_log(h->loop), "libcurl: timeout action failed");
 	http_check_done(h);
 }
 
@@ -382,6 +462,8 @@ http_check_done(struct http *h)
 		rc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		r = priv;
+		if (r->state == HTTP_REQ_CANCELLED)
+			continue; /* reaped on its own turn */
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
 		curl_multi_remove_handle(h->multi, r->easy);
 		TAILQ_REMOVE(&h->reqs, r, entry);

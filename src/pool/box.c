@@ -17,6 +17,8 @@
 #include "pool.h"
 
 #define BOX_CREATE_TIMEOUT_MS 60000
+#define BOX_NOFILE 1024           /* open files per sandbox process */
+#define BOX_SHM_SIZE (16ll << 20) /* /dev/shm */
 #define BOX_MAX_LOG_LINE 4096
 
 enum box_state {
@@ -139,11 +141,11 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 		bc->labels[9] = bc->limits;
 	}
 	/* No core files; a file may not outgrow the sandbox. */
-	snprintf(bc->fsize, sizeof bc->fsize, "fsize=%lld:%lld",
-	    (long long)s->sandbox_size, (long long)s->sandbox_size);
-	bc->ulimits[0] = "core=0:0";
-	bc->ulimits[1] = "nofile=1024:1024";
-	bc->ulimits[2] = bc->fsize;
+	bc->ulimits[0] = (struct docker_ulimit){ "core", 0, 0 };
+	bc->ulimits[1] =
+	    (struct docker_ulimit){ "nofile", BOX_NOFILE, BOX_NOFILE };
+	bc->ulimits[2] = (struct docker_ulimit){ "fsize", s->sandbox_size,
+		s->sandbox_size };
 
 	c->image = s->image;
 	c->cmd = bc->cmd;
@@ -163,7 +165,7 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 	c->network_mode = s->network;
 	c->auto_remove = 1;
 	c->log_none = 1;
-	c->shm_size = 16 << 20;
+	c->shm_size = BOX_SHM_SIZE;
 }
 
 static void
@@ -350,7 +352,7 @@ box_agent_log(struct box *b, const char *data, size_t len)
 			buf_add(&b->log, data, nl ? (size_t)(nl - data) : len);
 		if (nl == NULL)
 			return;
-		log_info("container %.12s: %s", b->id ? b->id : "?",
+		log_info(docker_log(b->d), "container %.12s: %s", b->id ? b->id : "?",
 		    buf_cstr(&b->log));
 		buf_drain(&b->log, b->log.len);
 		len -= (size_t)(nl - data) + 1;
@@ -467,7 +469,7 @@ box_removed(const struct docker_reply *rep, const struct err *e, void *arg)
 
 	(void)rep;
 	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CANCELLED)
-		log_warnx("removing a container: %s", e->msg);
+		log_warnx(NULL, "removing a container: %s", e->msg);
 	if (inflight != NULL)
 		(*inflight)--;
 }

@@ -85,6 +85,7 @@ struct pool_wait {
 	size_t next;
 	char *claim_name;
 	struct err *err;
+	struct event *deliver; /* a ready box, handed over on the next turn */
 	TAILQ_ENTRY(pool_wait) entry; /* p->waits, or slot->waiters */
 };
 
@@ -228,6 +229,8 @@ wait_free(struct pool_wait *w)
 	free(w->ids);
 	free(w->claim_name);
 	err_free(&w->err);
+	if (w->deliver != NULL)
+		event_free(w->deliver); /* a cancelled delivery never runs */
 	free(w);
 }
 
@@ -255,10 +258,11 @@ wait_deliver(struct pool_wait *w, struct box *b, struct err *e)
 }
 
 static void
-wait_ready_cb(void *arg)
+wait_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool_wait *w = arg;
 
+	(void)fd, (void)what;
 	wait_deliver(w, w->box, NULL);
 }
 
@@ -269,7 +273,7 @@ wait_claimed(struct box *b, const struct err *e, void *arg)
 
 	w->box = NULL;
 	if (e != NULL) {
-		log_debug("pool: claim failed: %s", e->msg);
+		log_debug(docker_log(w->p->d), "pool: claim failed: %s", e->msg);
 		wait_claim_next(w);
 		return;
 	}
@@ -328,7 +332,7 @@ wait_listed(const struct docker_reply *r, const struct err *e, void *arg)
 			wait_deliver(w, NULL, err_dup(e));
 			return;
 		}
-		log_warnx("pool: listing warm containers: %s", e->msg);
+		log_warnx(docker_log(w->p->d), "pool: listing warm containers: %s", e->msg);
 		wait_queue(w);
 		return;
 	}
@@ -340,7 +344,7 @@ wait_listed(const struct docker_reply *r, const struct err *e, void *arg)
 	/* Created ones are being started by someone: count, don't claim. */
 	w->slot->warm_known = (int)n;
 	/* Start at a random entry: concurrent claimants spread out. */
-	start = n > 1 ? (size_t)random() % n : 0;
+	start = n > 1 ? random_below((uint32_t)n) : 0;
 	for (k = 0; k < n; k++) {
 		v = list->u.array.values[(start + k) % n];
 		state = json_str(v, "State", NULL);
@@ -382,7 +386,9 @@ pool_acquire(
 		w->box = r->box;
 		free(r);
 		w->state = WAIT_DELIVER;
-		loop_defer(docker_loop(p->d), wait_ready_cb, w);
+		w->deliver = evtimer_new(
+		    loop_base(docker_loop(p->d)), wait_ready_cb, w);
+		event_active(w->deliver, EV_TIMEOUT, 0);
 		return w;
 	}
 	warm_filter(w->slot, &f);
@@ -416,7 +422,7 @@ created_box(struct box *b, const struct err *e, void *arg)
 		if ((w = TAILQ_FIRST(&slot->waiters)) != NULL)
 			wait_deliver(w, NULL, err_dup(e));
 		else
-			log_warnx("pool: creating a container: %s", e->msg);
+			log_warnx(docker_log(p->d), "pool: creating a container: %s", e->msg);
 	} else
 		slot_offer(slot, p, b);
 	pool_pump(p);
@@ -429,7 +435,7 @@ ready_lost(const struct err *e, void *arg)
 	struct pool_slot *slot = r->slot;
 
 	/* Its agent expired (idle) or died: forget it, keep the level. */
-	log_debug("pool: a ready container went away: %s", e->msg);
+	log_debug(docker_log(slot->p->d), "pool: a ready container went away: %s", e->msg);
 	TAILQ_REMOVE(&slot->ready, r, entry);
 	slot->nready--;
 	box_discard(r->box, &slot->p->inflight);
@@ -527,7 +533,7 @@ warm_started(const struct docker_reply *r, const struct err *e, void *arg)
 	wm->p->inflight--;
 	wm->slot->creating_warm--;
 	if (e != NULL) {
-		log_warnx("pool: starting a warm container: %s", e->msg);
+		log_warnx(docker_log(p->d), "pool: starting a warm container: %s", e->msg);
 		wm->slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 		wm->p->inflight++;
 		docker_container_remove(
@@ -546,7 +552,7 @@ warm_created(const struct docker_reply *r, const struct err *e, void *arg)
 	const char *id;
 
 	if (e != NULL || (id = json_str(r->json, "Id", NULL)) == NULL) {
-		log_warnx("pool: creating a warm container: %s",
+		log_warnx(docker_log(wm->p->d), "pool: creating a warm container: %s",
 		    e ? e->msg : "no Id");
 		wm->slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 		wm->p->creating--;
@@ -589,7 +595,7 @@ refill_box(struct box *b, const struct err *e, void *arg)
 	slot->creating_boxes--;
 	p->creating--;
 	if (e != NULL) {
-		log_warnx("pool: refilling: %s", e->msg);
+		log_warnx(docker_log(p->d), "pool: refilling: %s", e->msg);
 		slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 	} else
 		slot_offer(slot, p, b);
@@ -666,7 +672,7 @@ prewarm_listed(const struct docker_reply *r, const struct err *e, void *arg)
 
 	slot->p->inflight--;
 	if (e != NULL) {
-		log_warnx("pool: prewarm: %s", e->msg);
+		log_warnx(docker_log(slot->p->d), "pool: prewarm: %s", e->msg);
 		return;
 	}
 	slot->warm_known =
@@ -681,7 +687,7 @@ pool_bg_done(const struct docker_reply *r, const struct err *e, void *arg)
 
 	(void)r;
 	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CONFLICT)
-		log_warnx("pool: %s", e->msg);
+		log_warnx(docker_log(p->d), "pool: %s", e->msg);
 	p->inflight--;
 }
 
@@ -712,7 +718,7 @@ sweep_listed(const struct docker_reply *r, const struct err *e, void *arg)
 		/* Alive (and the same process, not a reused pid): leave it. */
 		if (proc_starttime(pid) == start && start != 0)
 			continue;
-		log_info("pool: removing %s, claimed by gone process %d",
+		log_info(docker_log(p->d), "pool: removing %s, claimed by gone process %d",
 		    name + 1, pid);
 		p->inflight++;
 		docker_container_remove(p->d, id, 1, pool_bg_done, p);
@@ -766,13 +772,13 @@ scrub_frame(int type, const unsigned char *pl, uint32_t len, void *arg)
 		return;
 	p->inflight--;
 	sc->slot->scrubbing--;
-	log_debug("pool: scrub of %.12s: %s", box_id(sc->box),
+	log_debug(docker_log(p->d), "pool: scrub of %.12s: %s", box_id(sc->box),
 	    type == PROTO_OK ? "ok" : "failed");
 	if (type == PROTO_OK && !p->draining)
 		slot_offer(sc->slot, p, sc->box);
 	else {
 		if (type == PROTO_ERROR)
-			log_warnx("pool: a container failed its scrub: "
+			log_warnx(docker_log(p->d), "pool: a container failed its scrub: "
 			          "discarded");
 		box_discard(sc->box, &p->inflight);
 	}
@@ -785,7 +791,7 @@ scrub_lost(const struct err *e, void *arg)
 {
 	struct scrub *sc = arg;
 
-	log_warnx("pool: lost a container while scrubbing: %s", e->msg);
+	log_warnx(docker_log(sc->p->d), "pool: lost a container while scrubbing: %s", e->msg);
 	sc->p->inflight--;
 	sc->slot->scrubbing--;
 	box_discard(sc->box, &sc->p->inflight);
@@ -809,7 +815,7 @@ pool_release(
 
 	if (slot->lent > 0)
 		slot->lent--;
-	log_debug("pool: release %.12s clean=%d reuse=%d", box_id(b), clean,
+	log_debug(docker_log(p->d), "pool: release %.12s clean=%d reuse=%d", box_id(b), clean,
 	    p->o.reuse);
 	if (!clean) {
 		box_discard(b, &p->inflight);
@@ -876,7 +882,7 @@ pool_free(struct pool *p)
 	if (p == NULL)
 		return;
 	if (pool_busy(p))
-		log_warnx("pool freed with background work pending");
+		log_warnx(docker_log(p->d), "pool freed with background work pending");
 	while ((s = TAILQ_FIRST(&p->slots)) != NULL) {
 		TAILQ_REMOVE(&p->slots, s, entry);
 		free(s->image);

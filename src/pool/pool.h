@@ -42,13 +42,12 @@ struct box_conf {
 	const char *cmd[5];
 	const char *tmpfs[5];
 	const char *labels[11];
-	const char *ulimits[4];
+	struct docker_ulimit ulimits[4];
 	char key[17];
 	char limits[17];
 	char idle[24];
 	char tmpfs_sandbox[128];
 	char tmpfs_tmp[128];
-	char fsize[64];
 };
 
 typedef void (*box_ready_cb)(struct box *, const struct err *, void *);

@@ -37,30 +37,3 @@ base64_encode(struct buf *b, const void *data, size_t len)
 	}
 }
 
-/* Decode; -1 on a character outside the alphabet or bad padding. */
-int
-base64_decode(struct buf *b, const char *s, size_t len)
-{
-	unsigned v = 0;
-	int bits = 0, pad = 0;
-	unsigned char c;
-	const char *q;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == '=') {
-			pad++;
-			continue;
-		}
-		if (pad || (q = memchr(b64, s[i], 64)) == NULL)
-			return -1;
-		v = v << 6 | (unsigned)(q - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			c = (unsigned char)(v >> bits);
-			buf_add(b, &c, 1);
-		}
-	}
-	return pad > 2 || (len % 4) != 0 ? -1 : 0;
-}

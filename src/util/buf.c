@@ -95,15 +95,6 @@ buf_cstr(struct buf *b)
 	return b->data;
 }
 
-void
-buf_put_be32(struct buf *b, uint32_t v)
-{
-	unsigned char p[4];
-
-	be32_put(p, v);
-	buf_add(b, p, 4);
-}
-
 uint32_t
 be32_get(const void *p)
 {
@@ -122,14 +113,6 @@ be32_put(void *p, uint32_t v)
 	c[1] = v >> 16;
 	c[2] = v >> 8;
 	c[3] = v;
-}
-
-uint64_t
-be64_get(const void *p)
-{
-	const unsigned char *c = p;
-
-	return (uint64_t)be32_get(c) << 32 | be32_get(c + 4);
 }
 
 void

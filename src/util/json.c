@@ -144,12 +144,6 @@ json_strn_add(yajl_gen g, const char *s, size_t len)
 }
 
 void
-json_int_add(yajl_gen g, long long n)
-{
-	yajl_gen_integer(g, n);
-}
-
-void
 json_key(yajl_gen g, const char *k)
 {
 	json_str_add(g, k);

@@ -1,7 +1,9 @@
 /*
- * Logging to stderr with a level. Messages start with the function name;
- * _warn variants append strerror(errno). fatal/fatalx are for start-up and
- * for what cannot happen: a request path never exits the process.
+ * Logging with no global state: a struct log says how verbose to be and
+ * where lines go (a callback, or stderr as "isol8: ..." lines). Each engine
+ * carries its own in its loop, so two engines in one program log apart.
+ * fatal/fatalx are for what cannot be survived (memory exhausted) and never
+ * for anything that comes from outside: a request path returns an error.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,53 +11,66 @@
 
 #include "util.h"
 
-static enum log_level log_level = LOG_LEVEL_WARN;
-
-static void log_vwrite(const char *, const char *, int, va_list)
-    PRINTFLIKE(2, 0);
+static void log_vwrite(const struct log *, enum log_level, const char *,
+    va_list) PRINTFLIKE(3, 0);
 
 void
-log_set_level(enum log_level level)
+log_init(struct log *l, enum log_level level)
 {
-	log_level = level;
+	memset(l, 0, sizeof *l);
+	l->level = level;
 }
 
 int
-log_enabled(enum log_level level)
+log_enabled(const struct log *l, enum log_level level)
 {
-	return level <= log_level;
+	return l != NULL && level <= l->level;
 }
 
 static void
-log_vwrite(const char *prefix, const char *fmt, int errnum, va_list ap)
+log_vwrite(
+    const struct log *l, enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = { [LOG_LEVEL_ERROR] = "error: ",
+		[LOG_LEVEL_WARN] = "warning: ", [LOG_LEVEL_INFO] = "",
+		[LOG_LEVEL_DEBUG] = "debug: " };
+	char line[2048];
+
+	vsnprintf(line, sizeof line, fmt, ap);
+	if (l != NULL && l->cb != NULL)
+		l->cb(level, line, l->arg);
+	else
+		fprintf(stderr, "isol8: %s%s\n", prefix[level], line);
+}
+
+#define LOG_FN(name, level)                                                    \
+	void name(const struct log *l, const char *fmt, ...)                   \
+	{                                                                      \
+		va_list ap;                                                    \
+		int e = errno;                                                 \
+		if (!log_enabled(l, level))                                    \
+			return;                                                \
+		va_start(ap, fmt);                                             \
+		log_vwrite(l, level, fmt, ap);                                 \
+		va_end(ap);                                                    \
+		errno = e;                                                     \
+	}
+
+LOG_FN(log_warnx, LOG_LEVEL_WARN)
+LOG_FN(log_info, LOG_LEVEL_INFO)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+
+static void
+fatal_write(const char *fmt, int errnum, va_list ap)
 {
 	char line[2048];
 
 	vsnprintf(line, sizeof line, fmt, ap);
 	if (errnum != 0)
-		fprintf(stderr, "isol8: %s%s: %s\n", prefix, line,
-		    strerror(errnum));
+		fprintf(stderr, "isol8: fatal: %s: %s\n", line, strerror(errnum));
 	else
-		fprintf(stderr, "isol8: %s%s\n", prefix, line);
+		fprintf(stderr, "isol8: fatal: %s\n", line);
 }
-
-#define LOG_FN(name, level, prefix, witherr)                                   \
-	void name(const char *fmt, ...)                                        \
-	{                                                                      \
-		va_list ap;                                                    \
-		int e = errno;                                                 \
-		if (!log_enabled(level))                                       \
-			return;                                                \
-		va_start(ap, fmt);                                             \
-		log_vwrite(prefix, fmt, witherr ? e : 0, ap);                  \
-		va_end(ap);                                                    \
-		errno = e;                                                     \
-	}
-
-LOG_FN(log_warn, LOG_LEVEL_WARN, "warning: ", 1)
-LOG_FN(log_warnx, LOG_LEVEL_WARN, "warning: ", 0)
-LOG_FN(log_info, LOG_LEVEL_INFO, "", 0)
-LOG_FN(log_debug, LOG_LEVEL_DEBUG, "debug: ", 0)
 
 void
 fatal(const char *fmt, ...)
@@ -64,7 +79,7 @@ fatal(const char *fmt, ...)
 	int e = errno;
 
 	va_start(ap, fmt);
-	log_vwrite("fatal: ", fmt, e, ap);
+	fatal_write(fmt, e, ap);
 	va_end(ap);
 	abort();
 }
@@ -75,7 +90,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite("fatal: ", fmt, 0, ap);
+	fatal_write(fmt, 0, ap);
 	va_end(ap);
 	abort();
 }

@@ -1,7 +1,9 @@
 /*
  * Small helpers: monotonic time, number and size parsing for flags and
- * config values, bounded file reads, and the cleanup-attribute functions.
+ * config values, bounded file reads, randomness from the kernel, and the
+ * cleanup-attribute functions.
  */
+#include <sys/random.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -111,22 +113,51 @@ read_file(const char *path, size_t max, struct buf *b, struct err **errp)
 	return 0;
 }
 
+/* Fill p with random bytes from the kernel (getrandom(2)). */
+void
+random_bytes(void *p, size_t n)
+{
+	unsigned char *b = p;
+	ssize_t got;
+
+	while (n > 0) {
+		got = getrandom(b, n, 0);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			fatal("getrandom"); /* no entropy source: cannot go on */
+		b += got, n -= (size_t)got;
+	}
+}
+
 /* nbytes random bytes as 2*nbytes hex digits and a NUL, into out. */
 void
 random_hex(char *out, size_t nbytes)
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char r[64];
 	size_t i;
-	int fd;
 
 	if (nbytes > sizeof r)
-		fatalx("random_hex: %zu bytes is too many", nbytes);
-	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    read(fd, r, nbytes) != (ssize_t)nbytes)
-		fatal("reading /dev/urandom");
-	close(fd);
-	for (i = 0; i < nbytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", r[i]);
+		nbytes = sizeof r;
+	random_bytes(r, nbytes);
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+/* A uniformly random number below n (n > 0). */
+uint32_t
+random_below(uint32_t n)
+{
+	uint32_t r, limit = UINT32_MAX - UINT32_MAX % n;
+
+	do
+		random_bytes(&r, sizeof r);
+	while (r >= limit);
+	return r % n;
 }
 
 void

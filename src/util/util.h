@@ -42,12 +42,16 @@ enum log_level {
 	LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG
 };
-void log_set_level(enum log_level);
-int log_enabled(enum log_level);
-void log_warn(const char *, ...) PRINTFLIKE(1, 2);
-void log_warnx(const char *, ...) PRINTFLIKE(1, 2);
-void log_info(const char *, ...) PRINTFLIKE(1, 2);
-void log_debug(const char *, ...) PRINTFLIKE(1, 2);
+struct log {
+	enum log_level level; /* lines above it are dropped */
+	void (*cb)(enum log_level, const char *, void *); /* NULL: stderr */
+	void *arg;
+};
+void log_init(struct log *, enum log_level);
+int log_enabled(const struct log *, enum log_level);
+void log_warnx(const struct log *, const char *, ...) PRINTFLIKE(2, 3);
+void log_info(const struct log *, const char *, ...) PRINTFLIKE(2, 3);
+void log_debug(const struct log *, const char *, ...) PRINTFLIKE(2, 3);
 __attribute__((noreturn)) void fatal(const char *, ...) PRINTFLIKE(1, 2);
 __attribute__((noreturn)) void fatalx(const char *, ...) PRINTFLIKE(1, 2);
 
@@ -90,10 +94,8 @@ void buf_addstr(struct buf *, const char *);
 void buf_printf(struct buf *, const char *, ...) PRINTFLIKE(2, 3);
 void buf_drain(struct buf *, size_t);
 char *buf_cstr(struct buf *);
-void buf_put_be32(struct buf *, uint32_t);
 uint32_t be32_get(const void *);
 void be32_put(void *, uint32_t);
-uint64_t be64_get(const void *);
 void be64_put(void *, uint64_t);
 
 /* json.c */
@@ -111,33 +113,30 @@ void json_kint(yajl_gen, const char *, long long);
 void json_kbool(yajl_gen, const char *, int);
 void json_str_add(yajl_gen, const char *);
 void json_strn_add(yajl_gen, const char *, size_t);
-void json_int_add(yajl_gen, long long);
 void json_escape(struct buf *, const char *, size_t);
 
 /* base64.c */
 void base64_encode(struct buf *, const void *, size_t);
-int base64_decode(struct buf *, const char *, size_t);
 
 /* sha256.c */
 struct sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char blk[64];
-	size_t n;
+	struct evp_md_ctx_st *ctx; /* libcrypto's EVP_MD_CTX */
 };
 void sha256_init(struct sha256 *);
 void sha256_add(struct sha256 *, const void *, size_t);
 void sha256_hex(struct sha256 *, char out[65]);
 
-/* time.c */
+/* misc.c: time, sizes, files, randomness */
 uint64_t now_ms(void);
 uint64_t now_us(void);
 int parse_size(const char *, uint64_t *);
 int parse_uint(const char *, uint64_t, uint64_t *);
 int read_file(const char *, size_t, struct buf *, struct err **);
+void random_bytes(void *, size_t);
 void random_hex(char *, size_t);
+uint32_t random_below(uint32_t);
 
-/* cleanup.h: for function-local resources only (STYLE.md). */
+/* misc.c: cleanup attributes, for function-local resources only (STYLE.md). */
 void cleanup_freep(void *);
 void cleanup_closep(int *);
 void cleanup_filep(FILE **);

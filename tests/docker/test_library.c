@@ -82,7 +82,7 @@ probe_cb(const struct docker_reply *r, const struct err *e, void *arg)
 static int
 container_exists(const char *id)
 {
-	struct loop *l = loop_new(NULL);
+	struct loop *l = loop_new(NULL, NULL, NULL);
 	struct docker *d = docker_new(l, NULL, NULL);
 	struct probe p = { 0, -1 };
 

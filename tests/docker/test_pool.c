@@ -150,7 +150,7 @@ main(void)
 
 	if (!docker_available())
 		return 77;
-	loop = loop_new(NULL);
+	loop = loop_new(NULL, NULL, NULL);
 	d = docker_new(loop, NULL, NULL);
 	RUN_TEST(test_hello_arbitrates_claims);
 	RUN_TEST(test_local_refill_and_drain);

@@ -200,27 +200,31 @@ test_attach_faults(void)
 /*
  * Cancelling means the callback never runs, so that the caller can free
  * its state at once (the pool and session openers do): a later callback
- * would use freed memory. A second request then completes normally.
+ * would use freed memory. Cancelled before it was sent, while in flight,
+ * and twice: no call. A second request then completes normally, after
+ * the cancelled one had every chance to call back.
  */
 static int
 test_cancel_never_calls_back(void)
 {
 	struct fake_dockerd *f = fake_dockerd_new(loop_base(loop), FAKE_STALL);
 	struct docker *d = client(f);
-	struct result *r = calloc(1, sizeof *r), other = { 0 };
+	struct result early = { 0 }, flying = { 0 }, other = { 0 };
 	struct http_req *req;
 	int i;
 
 	docker_set_timeout(d, 300);
-	req = docker_container_inspect(d, "abc", rest_cb, r);
+	req = docker_container_inspect(d, "early", rest_cb, &early);
+	docker_cancel(req); /* not even sent yet */
+	req = docker_container_inspect(d, "abc", rest_cb, &flying);
 	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
 	docker_cancel(req);
-	free(r); /* what the callback would have used: ASan catches a call */
 	docker_container_inspect(d, "def", rest_cb, &other);
 	spin(&other.calls); /* the stall times it out */
 	for (i = 0; i < 10; i++)
 		event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
 	CHECK(other.calls == 1 && other.err != NULL);
+	CHECK(early.calls == 0 && flying.calls == 0);
 	err_free(&other.err);
 	docker_free(d);
 	fake_dockerd_free(f);
@@ -232,7 +236,7 @@ main(void)
 {
 	int rc;
 
-	loop = loop_new(NULL);
+	loop = loop_new(NULL, NULL, NULL);
 	RUN_TEST(test_500_carries_dockers_message);
 	RUN_TEST(test_stall_times_out_and_loop_goes_on);
 	RUN_TEST(test_reset_is_an_error);

@@ -161,7 +161,7 @@ main(void)
 {
 	int rc;
 
-	loop = loop_new(NULL);
+	loop = loop_new(NULL, NULL, NULL);
 	RUN_TEST(test_creations_are_bounded);
 	RUN_TEST(test_failed_create_is_reported);
 	RUN_TEST(test_warm_claimed_once);
