@@ -111,6 +111,16 @@ container_gone(const char *id)
 
 static struct event_base *base;
 
+/* Turn the caller's loop for ms, as an embedding program's would. */
+static void
+turn(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
 /* Turn the caller's loop (the engine is embedded in it) until all done. */
 static void
 wait_jobs(struct job *jobs, int n)
@@ -212,6 +222,7 @@ test_cancel_removes_the_container(void)
 	CHECK(strcmp(buf_cstr(&j.out), "started\n") == 0);
 	CHECK(j.container[0] != '\0');
 	isol8_engine_free(e);
+	turn(2000); /* the removal finishes on our loop */
 	CHECK(container_gone(j.container));
 	job_free(&j);
 	return 0;
@@ -270,7 +281,10 @@ test_free_with_runs_in_flight(void)
 		event_base_loop(base, EVLOOP_ONCE);
 	t0 = now_ms();
 	isol8_engine_free(e);
-	CHECK(now_ms() - t0 < 10000);
+	CHECK(now_ms() - t0 < 1000); /* it never dispatches our base... */
+	for (i = 0; i < 3; i++)
+		CHECK(j[i].done && j[i].failed);
+	turn(2000); /* ...the removals finish as our loop turns */
 	for (i = 0; i < 3; i++) {
 		CHECK(j[i].done && j[i].failed);
 		CHECK(j[i].error.code == ISOL8_ECANCELLED);
@@ -305,6 +319,54 @@ test_run_sync_on_own_loop(void)
 	return 0;
 }
 
+/*
+ * run_sync's output is the caller's, whole: binary stdout with NUL bytes
+ * keeps its length and bytes, and the output files and network events,
+ * which on_done only lends, are still there after it returned.
+ */
+static int
+test_run_sync_binary_and_lent_results(void)
+{
+	static const char want[] = "a\0b\0\0c\xff\n";
+	struct isol8_engine *e;
+	struct isol8_error err;
+	struct isol8_request req;
+	struct isol8_output out;
+	const char *outs[] = { "/sandbox/r.bin", "/sandbox/missing" };
+	const char *deny[] = { "^blocked\\.example$" };
+
+	CHECK((e = isol8_engine_new(NULL, NULL, &err)) != NULL);
+	isol8_request_init(&req);
+	req.runtime = "python";
+	req.code = "import sys,os\n"
+	           "sys.stdout.buffer.write(b'a\\0b\\0\\0c\\xff\\n')\n"
+	           "open('/sandbox/r.bin','wb').write(b'x\\0y')\n"
+	           "import urllib.request\n"
+	           "try: urllib.request.urlopen('http://blocked.example/')\n"
+	           "except Exception: pass\n";
+	req.outputs = outs;
+	req.outputs_len = 2;
+	req.network = "filtered";
+	req.net_deny = deny;
+	req.net_deny_len = 1;
+	CHECK(isol8_run_sync(e, &req, &out, &err) == 0);
+	CHECK(out.stdout_len == sizeof want - 1);
+	CHECK(memcmp(out.stdout_data, want, sizeof want - 1) == 0);
+	CHECK(out.stdout_data[out.stdout_len] == '\0');
+	CHECK(out.result.container_id != NULL);
+	CHECK(out.result.outputs_len == 2);
+	CHECK(strcmp(out.result.outputs[0].path, "/sandbox/r.bin") == 0);
+	CHECK(out.result.outputs[0].len == 3);
+	CHECK(memcmp(out.result.outputs[0].data, "x\0y", 3) == 0);
+	CHECK(out.result.outputs[1].error != NULL);
+	CHECK(out.result.net_events_len >= 1);
+	CHECK(strcmp(out.result.net_events[0].host, "blocked.example") == 0);
+	CHECK(!out.result.net_events[0].allowed);
+	isol8_output_free(&out);
+	isol8_engine_free(e);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -318,6 +380,7 @@ main(void)
 	RUN_TEST(test_stdin_stream);
 	RUN_TEST(test_free_with_runs_in_flight);
 	RUN_TEST(test_run_sync_on_own_loop);
+	RUN_TEST(test_run_sync_binary_and_lent_results);
 	rc = TAP_DONE();
 	event_base_free(base);
 	return rc;
