@@ -1,8 +1,10 @@
 /*
  * Attached container streams: POST /containers/{id}/attach as a raw HTTP
- * upgrade on the Unix socket, on a libevent bufferevent. After dockerd's
- * `101 UPGRADED` the connection carries stdin one way and stdcopy frames the
- * other way.
+ * upgrade on the Unix socket (a loop stream: writes never raise SIGPIPE).
+ * After dockerd's `101 UPGRADED` the connection carries stdin one way and
+ * stdcopy frames the other way.
+ *
+ *	CONNECTING -> UPGRADED -> CLOSED -> FREED
  *
  * Invariants:
  * - nothing is written before the status line arrives: dockerd drops stdin
@@ -10,59 +12,60 @@
  *   writes wait in `early`;
  * - the stream is read until EOF whatever the consumer decides, because a
  *   container whose attached output is not read cannot be killed promptly;
- * - `closed` is called exactly once; docker_attach_free() may be called from
- *   any callback: the memory goes on the next loop turn.
+ * - `closed` is called exactly once, unless docker_attach_free() came
+ *   first; docker_attach_free() may be called from any callback: no
+ *   callback follows, and the memory goes on a later turn.
  */
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "docker.h"
 
 #define ATTACH_MAX_HEADER (16u << 10)
 
-struct docker_attach {
-	struct docker *d;
-	struct bufferevent *bev;
-	struct docker_attach_cbs cbs;
-	void *arg;
-	enum {
-		ATTACH_CONNECTING,
-		ATTACH_UPGRADED,
-		ATTACH_CLOSED,
-	} state;
-	struct stdcopy sc;
-	struct buf early;
-	int freed;
+enum attach_state {
+	ATTACH_CONNECTING,
+	ATTACH_UPGRADED,
+	ATTACH_CLOSED,
+	ATTACH_FREED,
 };
 
-static void attach_read_cb(struct bufferevent *, void *);
-static void attach_event_cb(struct bufferevent *, short, void *);
-static void attach_close(struct docker_attach *, struct err *);
+struct docker_attach {
+	struct docker *d;
+	struct stream *s;
+	enum attach_state state;
+	struct docker_attach_cbs cbs;
+	void *arg;
+	struct stdcopy sc;
+	struct buf early;
+};
+
+static void attach_read_cb(struct evbuffer *, void *);
+static void attach_closed_cb(const struct err *, void *);
 
 /* Connect and send the upgrade request; cbs run later from the loop. */
 struct docker_attach *
 docker_attach_start(struct docker *d, const char *id,
     const struct docker_attach_cbs *cbs, void *arg, struct err **errp)
 {
+	static const struct stream_cbs scbs = { NULL, attach_read_cb,
+		attach_closed_cb };
 	struct docker_attach *a;
 	struct sockaddr_un sun;
 	const char *path = docker_socket(d);
+	cleanup_free char *req = NULL;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun.sun_path) {
-		err_set(
-		    errp, ERR_INVALID, "socket path `%s` is too long", path);
-		return NULL;
-	}
+	if (strlen(path) >= sizeof sun.sun_path)
+		return err_set(errp, ERR_INVALID,
+		           "socket path `%s` is too long", path),
+		       NULL;
 	strcpy(sun.sun_path, path);
 	a = xcalloc(1, sizeof *a);
 	a->d = d;
@@ -70,27 +73,19 @@ docker_attach_start(struct docker *d, const char *id,
 	a->arg = arg;
 	stdcopy_init(&a->sc);
 	buf_init(&a->early);
-	a->bev = bufferevent_socket_new(
-	    loop_base(docker_loop(d)), -1, BEV_OPT_CLOSE_ON_FREE);
-	if (a->bev == NULL)
-		fatalx("bufferevent_socket_new failed");
-	bufferevent_setcb(a->bev, attach_read_cb, NULL, attach_event_cb, a);
-	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
-	evbuffer_add_printf(bufferevent_get_output(a->bev),
+	if ((a->s = stream_connect(docker_loop(d), (struct sockaddr *)&sun,
+	         sizeof sun, &scbs, a, errp)) == NULL) {
+		err_wrap(errp, "cannot reach dockerd at %s", path);
+		free(a);
+		return NULL;
+	}
+	req = xasprintf(
 	    "POST /" DOCKER_API "/containers/%s/attach?stream=1&stdin=1"
 	    "&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n"
 	    "Content-Type: application/vnd.docker.raw-stream\r\n"
 	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
 	    id);
-	if (bufferevent_socket_connect(
-	        a->bev, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		err_set(errp, ERR_UNAVAILABLE, "cannot reach dockerd at %s: %s",
-		    path, strerror(errno));
-		bufferevent_free(a->bev);
-		buf_free(&a->early);
-		free(a);
-		return NULL;
-	}
+	stream_write(a->s, req, strlen(req));
 	return a;
 }
 
@@ -98,88 +93,54 @@ docker_attach_start(struct docker *d, const char *id,
 void
 docker_attach_write(struct docker_attach *a, const void *data, size_t len)
 {
-	if (a->state == ATTACH_CLOSED)
-		return;
-	if (a->state == ATTACH_CONNECTING) {
+	if (a->state == ATTACH_CONNECTING)
 		buf_add(&a->early, data, len);
-		return;
-	}
-	bufferevent_write(a->bev, data, len);
+	else if (a->state == ATTACH_UPGRADED)
+		stream_write(a->s, data, len);
 }
 
 /* Bytes queued for stdin and not yet taken by the kernel. */
 size_t
 docker_attach_pending(struct docker_attach *a)
 {
-	if (a->state == ATTACH_CLOSED)
+	if (a->state != ATTACH_CONNECTING && a->state != ATTACH_UPGRADED)
 		return 0;
-	return a->early.len +
-	    evbuffer_get_length(bufferevent_get_output(a->bev));
+	return a->early.len + stream_pending(a->s);
 }
 
+/*
+ * Drop the stream without further callbacks; safe inside a callback. What
+ * is still queued for stdin gets one non-blocking write first.
+ */
 static void
 attach_free_cb(void *arg)
 {
 	struct docker_attach *a = arg;
 
-	if (a->bev != NULL)
-		bufferevent_free(a->bev);
 	buf_free(&a->early);
 	free(a);
 }
 
-/*
- * Drop the stream without further callbacks; safe inside a callback. What
- * is still queued for stdin gets one non-blocking write first (a final
- * frame of a few bytes fits in an empty socket buffer).
- */
 void
 docker_attach_free(struct docker_attach *a)
 {
-	struct evbuffer *out;
-	struct evbuffer_iovec v[4];
-	struct iovec iov[4];
-	struct msghdr msg;
-	int i, n;
-
-	if (a == NULL || a->freed)
+	if (a == NULL || a->state == ATTACH_FREED)
 		return;
-	/*
-	 * The bufferevent owns its output (frozen for everyone else): peek
-	 * at what is queued and write it ourselves, once, without blocking.
-	 */
-	out = bufferevent_get_output(a->bev);
-	if (a->state == ATTACH_UPGRADED && evbuffer_get_length(out) > 0) {
-		n = evbuffer_peek(out, -1, NULL, v, 4);
-		for (i = 0; i < n && i < 4; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
-		}
-		memset(&msg, 0, sizeof msg);
-		msg.msg_iov = iov;
-		msg.msg_iovlen = (size_t)(n < 4 ? n : 4);
-		if (sendmsg(bufferevent_getfd(a->bev), &msg,
-		        MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
-			log_debug(docker_log(a->d), "attach: final write: %s", strerror(errno));
-	}
-	a->freed = 1;
-	a->state = ATTACH_CLOSED;
-	memset(&a->cbs, 0, sizeof a->cbs);
-	bufferevent_disable(a->bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(a->bev, NULL, NULL, NULL, NULL);
+	a->state = ATTACH_FREED;
+	stream_free(a->s);
 	loop_defer(docker_loop(a->d), attach_free_cb, a);
 }
 
+/* The one end of an attach: closed() once, with the reason. */
 static void
 attach_close(struct docker_attach *a, struct err *e)
 {
-	if (a->state == ATTACH_CLOSED)
-		goto out;
-	a->state = ATTACH_CLOSED;
-	bufferevent_disable(a->bev, EV_READ | EV_WRITE);
-	if (a->cbs.closed != NULL)
-		a->cbs.closed(e, a->arg);
-out:
+	if (a->state == ATTACH_CONNECTING || a->state == ATTACH_UPGRADED) {
+		a->state = ATTACH_CLOSED;
+		stream_read(a->s, 0);
+		if (a->cbs.closed != NULL)
+			a->cbs.closed(e, a->arg);
+	}
 	err_free(&e);
 }
 
@@ -199,8 +160,7 @@ attach_upgrade(struct docker_attach *a, struct evbuffer *in)
 		if (evbuffer_get_length(in) > ATTACH_MAX_HEADER) {
 			attach_close(a,
 			    err_new(ERR_PROTO,
-			        "attach: response "
-			        "header over %u bytes",
+			        "attach: response header over %u bytes",
 			        ATTACH_MAX_HEADER));
 			return -1;
 		}
@@ -212,6 +172,7 @@ attach_upgrade(struct docker_attach *a, struct evbuffer *in)
 	head[hlen] = '\0';
 	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1)
 		status = 0;
+	free(head);
 	if (status != 101 && status != 200) {
 		/* An error: the body (if any) is dockerd's JSON message. */
 		body = xstrndup((const char *)evbuffer_pullup(in, -1),
@@ -224,18 +185,14 @@ attach_upgrade(struct docker_attach *a, struct evbuffer *in)
 		        "dockerd: attach: %s (HTTP %d)",
 		        msg ? msg : "request failed", status));
 		free(body);
-		free(head);
 		return -1;
 	}
-	free(head);
 	a->state = ATTACH_UPGRADED;
 	if (a->early.len > 0) {
-		bufferevent_write(a->bev, a->early.data, a->early.len);
+		stream_write(a->s, a->early.data, a->early.len);
 		buf_free(&a->early);
 	}
-	if (a->cbs.ready != NULL)
-		a->cbs.ready(a->arg);
-	return a->freed ? -1 : 1;
+	return 1;
 }
 
 static void
@@ -247,62 +204,53 @@ attach_output(int stream, const char *data, size_t len, void *arg)
 		a->cbs.data(stream, data, len, a->arg);
 }
 
+/*
+ * Frames as they arrive. A callback may free the attach (its memory stays
+ * until a later turn): the state says whether to go on.
+ */
 static void
-attach_read_cb(struct bufferevent *bev, void *arg)
+attach_read_cb(struct evbuffer *in, void *arg)
 {
 	struct docker_attach *a = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_iovec v[8];
+	struct evbuffer_iovec v;
 	struct err *e = NULL;
-	int i, n;
 
-	if (a->state == ATTACH_CONNECTING && attach_upgrade(a, in) != 1)
-		return;
-	while (!a->freed && a->state == ATTACH_UPGRADED &&
-	    evbuffer_get_length(in) > 0) {
-		n = evbuffer_peek(in, -1, NULL, v, nitems(v));
-		if (n > (int)nitems(v))
-			n = nitems(v);
-		for (i = 0; i < n && !a->freed; i++) {
-			if (stdcopy_feed(&a->sc, v[i].iov_base, v[i].iov_len,
-			        attach_output, a, &e) == -1) {
-				attach_close(a, e);
-				return;
-			}
-			evbuffer_drain(in, v[i].iov_len);
+	if (a->state == ATTACH_CONNECTING) {
+		if (attach_upgrade(a, in) != 1)
+			return;
+		if (a->cbs.ready != NULL)
+			a->cbs.ready(a->arg);
+	}
+	while (a->state == ATTACH_UPGRADED &&
+	    evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		if (stdcopy_feed(&a->sc, v.iov_base, v.iov_len, attach_output, a,
+		        &e) == -1) {
+			attach_close(a, e);
+			return;
 		}
+		if (a->state != ATTACH_FREED)
+			evbuffer_drain(in, v.iov_len);
 	}
 }
 
 static void
-attach_event_cb(struct bufferevent *bev, short what, void *arg)
+attach_closed_cb(const struct err *e, void *arg)
 {
 	struct docker_attach *a = arg;
 
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if (what & BEV_EVENT_EOF) {
-		attach_read_cb(bev, a);
-		if (a->freed)
-			return;
-		if (a->state == ATTACH_CONNECTING)
-			attach_close(a,
-			    err_new(ERR_PROTO,
-			        "attach: dockerd "
-			        "closed the connection before answering"));
-		else if (a->sc.hlen != 0 || a->sc.left != 0)
-			attach_close(a,
-			    err_new(ERR_PROTO,
-			        "attach: stream "
-			        "ended inside a frame"));
-		else
-			attach_close(a, NULL);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR)
+	if (e != NULL)
 		attach_close(a,
 		    err_new(a->state == ATTACH_CONNECTING ? ERR_UNAVAILABLE
 		                                          : ERR_SYS,
-		        "attach: %s",
-		        evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())));
+		        "attach: %s", e->msg));
+	else if (a->state == ATTACH_CONNECTING)
+		attach_close(a,
+		    err_new(ERR_PROTO,
+		        "attach: dockerd closed the connection before "
+		        "answering"));
+	else if (a->sc.hlen != 0 || a->sc.left != 0)
+		attach_close(a,
+		    err_new(ERR_PROTO, "attach: stream ended inside a frame"));
+	else
+		attach_close(a, NULL);
 }

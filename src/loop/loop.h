@@ -25,6 +25,23 @@ int loop_owned(const struct loop *);
 const struct log *loop_log(const struct loop *);
 void loop_defer(struct loop *, loop_defer_cb, void *);
 
+/* loop_stream.c */
+struct stream;
+struct sockaddr;
+struct evbuffer;
+struct stream_cbs {
+	void (*connected)(void *);               /* may be NULL */
+	void (*read)(struct evbuffer *, void *); /* consume what you can */
+	void (*closed)(const struct err *, void *); /* EOF: NULL; once */
+};
+struct stream *stream_connect(struct loop *, const struct sockaddr *,
+    unsigned, const struct stream_cbs *, void *, struct err **);
+void stream_write(struct stream *, const void *, size_t);
+size_t stream_pending(const struct stream *);
+void stream_read(struct stream *, int);
+struct evbuffer *stream_input(struct stream *);
+void stream_free(struct stream *);
+
 /* loop_http.c */
 struct http;
 struct http_req;
