@@ -244,7 +244,7 @@ list_warm(struct bench *b, const struct isol8_request *req, int running)
 	free(image);
 	free(network);
 	snprintf(filter, sizeof filter,
-	    "{\"label\":[\"" POOL_LABEL_KEY
+	    "{\"label\":[\"" LABEL_KEY
 	    "=%s\"],\"name\":[\"^/isol8-warm-\"]%s}",
 	    key, running ? ",\"status\":[\"running\"]" : "");
 	docker_container_list(b->d, filter, !running, docker_sync_cb, &c);
@@ -291,8 +291,8 @@ static char *
 baseline_container(struct bench *b, const char *runtime)
 {
 	static const char *cmd[] = { "sleep", "infinity", NULL };
-	static const char *labels[] = { POOL_LABEL_MANAGED, "true",
-		POOL_LABEL_KIND, "bench", NULL };
+	static const char *labels[] = { LABEL_MANAGED, "true",
+		LABEL_KIND, "bench", NULL };
 	struct docker_create c = { 0 };
 	struct docker_sync cr = { 0 }, st = { 0 };
 	char *image = runtime_image(runtime), *id = NULL;

@@ -14,6 +14,19 @@
 #define DOCKER_API "v1.41"
 #define DOCKER_DEFAULT_SOCK "/var/run/docker.sock"
 
+/*
+ * The labels isol8 puts on what it creates, so that clean-up touches
+ * nothing else: containers carry KIND (run, warm, session, bench), images
+ * MANAGED.
+ */
+#define LABEL_MANAGED "org.isol8.managed"
+#define LABEL_KEY "org.isol8.pool"
+#define LABEL_KIND "org.isol8.kind"
+#define LABEL_SESSION "org.isol8.session"
+#define LABEL_LIMITS "org.isol8.limits"
+#define LABEL_RUNTIME "org.isol8.runtime"
+#define LABEL_HASH "org.isol8.hash"
+
 struct docker;
 struct docker_attach;
 

@@ -7,6 +7,7 @@
 #define ISOL8_ENGINE_H
 
 #include "isol8.h"
+#include "../images/images.h"
 #include "../pool/pool.h"
 
 #define ENGINE_DEFAULT_TIMEOUT_MS 30000
@@ -18,8 +19,6 @@
 #define ENGINE_MAX_CODE (16u << 20)
 #define ENGINE_DEFAULT_OUTPUT_FILE (8ull << 20)
 #define ENGINE_HARD_GRACE_MS 5000
-#define ENGINE_IMAGE_REPO "isol8"
-#define KERNEL_DIR "/usr/lib/isol8" /* session kernels, in the images */
 
 struct isol8_engine {
 	struct loop *loop;
@@ -33,20 +32,6 @@ struct isol8_engine {
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
 };
-
-struct runtime {
-	const char *name;
-	const char *file;        /* where the code goes */
-	const char *const *argv; /* run it; "@" stands for the file */
-	const char *const *version;
-	const char *const *exts;
-	const char *const *kernel; /* a session's interpreter, or NULL */
-};
-
-/* runtime.c */
-const struct runtime *runtime_find(const char *);
-const struct runtime *runtime_all(size_t *);
-char *runtime_image(const char *);
 
 /* mask.c */
 struct mask;

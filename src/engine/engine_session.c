@@ -115,7 +115,7 @@ isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
 	if (engine_can_wait(e, errp) == -1)
 		return -1;
 	docker_container_list(e->docker,
-	    "{\"label\":[\"" POOL_LABEL_KIND "=session\"]}", 1, docker_sync_cb,
+	    "{\"label\":[\"" LABEL_KIND "=session\"]}", 1, docker_sync_cb,
 	    &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
@@ -124,7 +124,7 @@ isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
 	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
 		yajl_val v = list->u.array.values[i];
 
-		name = json_str(v, "Labels", POOL_LABEL_SESSION, NULL);
+		name = json_str(v, "Labels", LABEL_SESSION, NULL);
 		if (name == NULL)
 			continue;
 		s = &(*out)[(*n)++];
@@ -169,7 +169,7 @@ isol8_session_remove(
 			    "no session `%s`", name);
 		return -1;
 	}
-	kind = json_str(v, "Config", "Labels", POOL_LABEL_KIND, NULL);
+	kind = json_str(v, "Config", "Labels", LABEL_KIND, NULL);
 	if (kind == NULL || strcmp(kind, "session") != 0) {
 		yajl_tree_free(v);
 		if (errp != NULL) {
@@ -228,14 +228,14 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 	if (engine_can_wait(e, errp) == -1)
 		return -1;
 	docker_container_list(e->docker,
-	    "{\"label\":[\"" POOL_LABEL_KIND "\"]}", 1, docker_sync_cb, &c);
+	    "{\"label\":[\"" LABEL_KIND "\"]}", 1, docker_sync_cb, &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
 	n = remove_listed(e, list, docker_container_remove);
 	if (images) {
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
-		    "{\"label\":[\"" POOL_LABEL_MANAGED "=true\"]}",
+		    "{\"label\":[\"" LABEL_MANAGED "=true\"]}",
 		    docker_sync_cb, &c);
 		if ((list = call_json(e, &c, errp)) == NULL)
 			return -1;
@@ -243,7 +243,7 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 		/* The base is imported, not built: it has no labels. */
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
-		    "{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}",
+		    "{\"reference\":[\"" IMAGES_REPO "/base\"]}",
 		    docker_sync_cb, &c);
 		if ((list = call_json(e, &c, NULL)) != NULL)
 			n += remove_listed(e, list, docker_image_remove);

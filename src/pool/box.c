@@ -127,17 +127,17 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 	bc->tmpfs[1] = bc->tmpfs_sandbox;
 	bc->tmpfs[2] = "/tmp";
 	bc->tmpfs[3] = bc->tmpfs_tmp;
-	bc->labels[0] = POOL_LABEL_MANAGED;
+	bc->labels[0] = LABEL_MANAGED;
 	bc->labels[1] = "true";
-	bc->labels[2] = POOL_LABEL_KEY;
+	bc->labels[2] = LABEL_KEY;
 	bc->labels[3] = bc->key;
-	bc->labels[4] = POOL_LABEL_KIND;
+	bc->labels[4] = LABEL_KIND;
 	bc->labels[5] = session != NULL ? "session" : kind;
 	if (session != NULL) {
-		bc->labels[6] = POOL_LABEL_SESSION;
+		bc->labels[6] = LABEL_SESSION;
 		bc->labels[7] = session;
 		pool_limits_key(s, bc->limits);
-		bc->labels[8] = POOL_LABEL_LIMITS;
+		bc->labels[8] = LABEL_LIMITS;
 		bc->labels[9] = bc->limits;
 	}
 	/* No core files; a file may not outgrow the sandbox. */

@@ -210,7 +210,7 @@ static void
 warm_filter(struct pool_slot *slot, struct buf *f)
 {
 	buf_printf(f,
-	    "{\"label\":[\"" POOL_LABEL_KEY "=%s\"],\"name\":"
+	    "{\"label\":[\"" LABEL_KEY "=%s\"],\"name\":"
 	    "[\"^/" POOL_WARM_PREFIX "\"],\"status\":[\"created\","
 	    "\"running\"]}",
 	    slot->key);
@@ -732,7 +732,7 @@ pool_sweep(struct pool *p)
 	p->swept = 1;
 	p->inflight++;
 	docker_container_list(p->d,
-	    "{\"label\":[\"" POOL_LABEL_MANAGED
+	    "{\"label\":[\"" LABEL_MANAGED
 	    "=true\"],\"name\":[\"^/" POOL_RUN_PREFIX "\"]}",
 	    1, sweep_listed, p);
 }

@@ -10,11 +10,6 @@
 #include "../docker/docker.h"
 #include "../agent/proto.h"
 
-#define POOL_LABEL_MANAGED "org.isol8.managed"
-#define POOL_LABEL_KEY "org.isol8.pool"
-#define POOL_LABEL_KIND "org.isol8.kind"
-#define POOL_LABEL_SESSION "org.isol8.session"
-#define POOL_LABEL_LIMITS "org.isol8.limits"
 
 struct box;
 struct pool;

@@ -107,8 +107,8 @@ session_inspected(const struct docker_reply *r, const struct err *e, void *arg)
 		session_done(so, NULL, err_dup(e));
 		return;
 	}
-	kind = json_str(r->json, "Config", "Labels", POOL_LABEL_KIND, NULL);
-	limits = json_str(r->json, "Config", "Labels", POOL_LABEL_LIMITS, NULL);
+	kind = json_str(r->json, "Config", "Labels", LABEL_KIND, NULL);
+	limits = json_str(r->json, "Config", "Labels", LABEL_LIMITS, NULL);
 	if (kind == NULL || strcmp(kind, "session") != 0) {
 		session_done(so, NULL,
 		    err_new(ERR_CONFLICT,

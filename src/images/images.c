@@ -10,11 +10,13 @@
  *    built with POST /build from a tar context made in memory. The label
  *    org.isol8.hash covers the Dockerfile, the agent's bytes and the base,
  *    so an unchanged setup builds nothing and a new agent rebuilds all.
- * 3. A self-check: each runtime prints its version from a hardened
- *    container through the normal execution path.
+ * 3. Clean-up: unclaimed warm containers of superseded images, then the
+ *    superseded images themselves (never the current ones).
  *
- * Setup is a _sync() operation: it turns the engine's loop while it waits,
- * and blocks only while the (non-Docker) rootfs script runs.
+ * Setup waits for each Docker call (docker_sync_wait) on a loop that must
+ * be the caller's own (the engine checks), and blocks only while the
+ * (non-Docker) rootfs script runs. The engine's isol8_setup_sync() adds
+ * the self-check through the normal execution path.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "images.h"
 
 #define AGENT_MAX_SIZE (16u << 20)
 
@@ -46,8 +48,8 @@ static const struct {
 };
 
 struct setup {
-	struct isol8_engine *e;
-	const struct isol8_setup_opts *o;
+	struct docker *d;
+	const struct images_opts *o;
 	struct buf agent;
 	char base_tag[64];
 	char *old_ids[8]; /* superseded images still in use by warm ones */
@@ -74,6 +76,7 @@ static void
 build_line(const char *line, void *arg)
 {
 	struct setup *s = ((struct docker_sync *)arg)->arg;
+
 	size_t len = strlen(line);
 
 	/* Docker's build output: keep "Step n/m" lines, one per line. */
@@ -88,8 +91,8 @@ image_inspect(struct setup *s, const char *name, yajl_val *v, struct err **errp)
 {
 	struct docker_sync c = { 0 };
 
-	docker_image_inspect(s->e->docker, name, docker_sync_cb, &c);
-	engine_wait(s->e, &c.done);
+	docker_image_inspect(s->d, name, docker_sync_cb, &c);
+	docker_sync_wait(s->d, &c);
 	if (c.err != NULL) {
 		*errp = c.err;
 		buf_free(&c.body);
@@ -192,7 +195,7 @@ base_ensure(struct setup *s, struct err **errp)
 	sha256_add(&h, mkrootfs_sh, mkrootfs_sh_len);
 	sha256_hex(&h, hex);
 	snprintf(s->base_tag, sizeof s->base_tag,
-	    ENGINE_IMAGE_REPO "/base:%.16s", hex);
+	    IMAGES_REPO "/base:%.16s", hex);
 	if (image_inspect(s, s->base_tag, &v, errp) == 0) {
 		yajl_tree_free(v);
 		say(s, "base image %s is up to date", s->base_tag);
@@ -213,11 +216,11 @@ base_ensure(struct setup *s, struct err **errp)
 		    errp, ERR_SYS, "opening %s: %s", tar, strerror(errno));
 	}
 	say(s, "importing %lld MB", (long long)st.st_size >> 20);
-	docker_image_import(s->e->docker, fd, st.st_size,
-	    ENGINE_IMAGE_REPO "/base",
-	    s->base_tag + strlen(ENGINE_IMAGE_REPO "/base:"), NULL,
+	docker_image_import(s->d, fd, st.st_size,
+	    IMAGES_REPO "/base",
+	    s->base_tag + strlen(IMAGES_REPO "/base:"), NULL,
 	    docker_sync_cb, &c);
-	engine_wait(s->e, &c.done);
+	docker_sync_wait(s->d, &c);
 	unlink(tar);
 	buf_free(&c.body);
 	rc = c.err ? -1 : 0;
@@ -255,12 +258,12 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 		sha256_add(&h, kernels[i].data, *kernels[i].len);
 	sha256_hex(&h, hex);
 	buf_printf(&df,
-	    "LABEL " POOL_LABEL_MANAGED "=true "
-	    "org.isol8.runtime=%s org.isol8.hash=%s\n",
+	    "LABEL " LABEL_MANAGED "=true "
+	    LABEL_RUNTIME "=%s " LABEL_HASH "=%s\n",
 	    rt->name, hex);
 
 	if (image_inspect(s, tag, &v, errp) == 0) {
-		have = json_str(v, "Config", "Labels", "org.isol8.hash", NULL);
+		have = json_str(v, "Config", "Labels", LABEL_HASH, NULL);
 		if (have != NULL && strcmp(have, hex) == 0 && !s->o->force) {
 			yajl_tree_free(v);
 			say(s, "image %s is up to date", tag);
@@ -292,8 +295,8 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	}
 	tar_end(&ctx);
 	docker_image_build(
-	    s->e->docker, &ctx, tag, build_line, docker_sync_cb, &c);
-	engine_wait(s->e, &c.done);
+	    s->d, &ctx, tag, build_line, docker_sync_cb, &c);
+	docker_sync_wait(s->d, &c);
 	buf_free(&c.body);
 	if (c.err != NULL) {
 		*errp = c.err;
@@ -336,10 +339,10 @@ stale_warm_remove(struct setup *s, struct err **errp)
 	size_t i;
 	int n = 0;
 
-	docker_container_list(s->e->docker,
-	    "{\"label\":[\"" POOL_LABEL_KIND "=warm\"]}", 1, docker_sync_cb,
+	docker_container_list(s->d,
+	    "{\"label\":[\"" LABEL_KIND "=warm\"]}", 1, docker_sync_cb,
 	    &c);
-	engine_wait(s->e, &c.done);
+	docker_sync_wait(s->d, &c);
 	if (c.err != NULL) {
 		*errp = c.err;
 		buf_free(&c.body);
@@ -374,8 +377,8 @@ stale_warm_remove(struct setup *s, struct err **errp)
 		struct docker_sync rc = { .arg = s };
 
 		docker_container_remove(
-		    s->e->docker, cid, 1, docker_sync_cb, &rc);
-		engine_wait(s->e, &rc.done);
+		    s->d, cid, 1, docker_sync_cb, &rc);
+		docker_sync_wait(s->d, &rc);
 		err_free(&rc.err);
 		buf_free(&rc.body);
 		n++;
@@ -388,8 +391,8 @@ stale_warm_remove(struct setup *s, struct err **errp)
 		struct docker_sync rc = { .arg = s };
 
 		docker_image_remove(
-		    s->e->docker, s->old_ids[i], 0, docker_sync_cb, &rc);
-		engine_wait(s->e, &rc.done);
+		    s->d, s->old_ids[i], 0, docker_sync_cb, &rc);
+		docker_sync_wait(s->d, &rc);
 		err_free(&rc.err);
 		buf_free(&rc.body);
 		free(s->old_ids[i]);
@@ -403,9 +406,9 @@ static void
 images_prune(struct setup *s)
 {
 	static const char *const filters[] = {
-		"{\"dangling\":[\"true\"],\"label\":[\"" POOL_LABEL_MANAGED
+		"{\"dangling\":[\"true\"],\"label\":[\"" LABEL_MANAGED
 		"=true\"]}",
-		"{\"reference\":[\"" ENGINE_IMAGE_REPO "/base\"]}",
+		"{\"reference\":[\"" IMAGES_REPO "/base\"]}",
 	};
 	struct docker_sync c = { .arg = s };
 	cleanup_err struct err *e = NULL;
@@ -416,8 +419,8 @@ images_prune(struct setup *s)
 
 	for (f = 0; f < nitems(filters); f++) {
 		c.done = 0;
-		docker_image_list(s->e->docker, filters[f], docker_sync_cb, &c);
-		engine_wait(s->e, &c.done);
+		docker_image_list(s->d, filters[f], docker_sync_cb, &c);
+		docker_sync_wait(s->d, &c);
 		list = c.err ? NULL
 		             : json_parse(c.body.data ? c.body.data : "[]",
 		                   c.body.len, &e);
@@ -438,9 +441,9 @@ images_prune(struct setup *s)
 			        strcmp(tag, s->base_tag) == 0))
 				continue;
 			/* In use (a warm container): it stays, for now. */
-			docker_image_remove(s->e->docker,
+			docker_image_remove(s->d,
 			    f == 1 && tag ? tag : id, 0, docker_sync_cb, &rc);
-			engine_wait(s->e, &rc.done);
+			docker_sync_wait(s->d, &rc);
 			n += rc.err == NULL;
 			err_free(&rc.err);
 			buf_free(&rc.body);
@@ -451,88 +454,44 @@ images_prune(struct setup *s)
 		say(s, "removed %d superseded image(s)", n);
 }
 
-/* Each runtime prints its version from a hardened container. */
-static int
-self_check(struct setup *s, const struct runtime *rt, struct err **errp)
-{
-	struct isol8_request req;
-	struct isol8_output out;
-	struct isol8_error pe;
-	char *nl;
-
-	isol8_request_init(&req);
-	req.runtime = rt->name;
-	req.argv = rt->version;
-	req.timeout_ms = 20000;
-	if (isol8_run_sync(s->e, &req, &out, &pe) == -1)
-		return err_set(errp, ERR_DOCKER, "self-check of %s failed: %s",
-		    rt->name, pe.message);
-	if (out.result.exit_code != 0) {
-		err_set(errp, ERR_DOCKER, "self-check of %s exited %d: %s",
-		    rt->name, out.result.exit_code, out.stderr_data);
-		isol8_output_free(&out);
-		return -1;
-	}
-	if ((nl = strchr(out.stdout_data, '\n')) != NULL)
-		*nl = '\0';
-	say(s, "%-7s %s  (hardened container, %llu ms)", rt->name,
-	    out.stdout_data, (unsigned long long)out.result.total_ms);
-	isol8_output_free(&out);
-	return 0;
-}
-
-void
-isol8_setup_opts_init(struct isol8_setup_opts *o)
-{
-	memset(o, 0, sizeof *o);
-}
-
+/*
+ * The base, then every runtime image, then what they superseded. Each
+ * Docker call is waited for on d's loop, which must be the caller's own.
+ */
 int
-isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
-    struct isol8_error *errp)
+images_setup(
+    struct docker *d, const struct images_opts *o, struct err **errp)
 {
-	struct isol8_setup_opts defaults;
 	struct setup s;
 	struct docker_sync c = { 0 };
-	struct err *err = NULL;
 	const struct runtime *rts;
 	size_t i, n;
+	int rc = -1;
 
-	if (engine_can_wait(e, errp) == -1)
-		return -1;
-	if (o == NULL) {
-		isol8_setup_opts_init(&defaults);
-		o = &defaults;
-	}
 	memset(&s, 0, sizeof s);
-	s.e = e;
+	s.d = d;
 	s.o = o;
-	docker_ping(e->docker, docker_sync_cb, &c);
-	engine_wait(e, &c.done);
+	docker_ping(d, docker_sync_cb, &c);
+	docker_sync_wait(d, &c);
 	buf_free(&c.body);
-	if ((err = c.err) != NULL)
-		goto fail;
-	say(&s, "Docker is reachable at %s", docker_socket(e->docker));
-	if (agent_load(&s, &err) == -1 || base_ensure(&s, &err) == -1)
-		goto fail;
+	if (c.err != NULL) {
+		*errp = c.err;
+		return -1;
+	}
+	say(&s, "Docker is reachable at %s", docker_socket(d));
+	if (agent_load(&s, errp) == -1 || base_ensure(&s, errp) == -1)
+		goto out;
 	rts = runtime_all(&n);
 	for (i = 0; i < n; i++)
-		if (runtime_ensure(&s, &rts[i], &err) == -1)
-			goto fail;
-	if (stale_warm_remove(&s, &err) == -1)
-		goto fail;
+		if (runtime_ensure(&s, &rts[i], errp) == -1)
+			goto out;
+	if (stale_warm_remove(&s, errp) == -1)
+		goto out;
 	images_prune(&s);
-	say(&s, "self-check:");
-	for (i = 0; i < n; i++)
-		if (self_check(&s, &rts[i], &err) == -1)
-			goto fail;
-	buf_free(&s.agent);
-	return 0;
-fail:
-	engine_error(errp, err);
-	err_free(&err);
+	rc = 0;
+out:
 	buf_free(&s.agent);
 	for (i = 0; i < (size_t)s.nold; i++)
 		free(s.old_ids[i]);
-	return -1;
+	return rc;
 }

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "isol8.h"
+#include "images.h"
 
 static const char *const py_argv[] = { "python3", "@", NULL };
 static const char *const py_version[] = { "python3", "--version", NULL };
@@ -75,7 +76,7 @@ runtime_all(size_t *n)
 char *
 runtime_image(const char *name)
 {
-	return xasprintf(ENGINE_IMAGE_REPO "/%s:latest", name);
+	return xasprintf(IMAGES_REPO "/%s:latest", name);
 }
 
 int

@@ -1,0 +1,98 @@
+/*
+ * isol8_setup_sync(): the images (src/images), then a self-check -- each
+ * runtime prints its version from a hardened container through the normal
+ * execution path, so a setup that says yes has run code.
+ */
+#include <string.h>
+
+#include "engine.h"
+
+void
+isol8_setup_opts_init(struct isol8_setup_opts *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+static void
+say(const struct isol8_setup_opts *o, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+static void
+say(const struct isol8_setup_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	if (o->progress == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	o->progress(line, o->arg);
+}
+
+static int
+self_check(struct isol8_engine *e, const struct isol8_setup_opts *o,
+    const struct runtime *rt, struct err **errp)
+{
+	struct isol8_request req;
+	struct isol8_output out;
+	struct isol8_error pe;
+	char *nl;
+
+	isol8_request_init(&req);
+	req.runtime = rt->name;
+	req.argv = rt->version;
+	req.timeout_ms = 20000;
+	if (isol8_run_sync(e, &req, &out, &pe) == -1) {
+		isol8_output_free(&out);
+		return err_set(errp, ERR_DOCKER, "self-check of %s failed: %s",
+		    rt->name, pe.message);
+	}
+	if (out.result.exit_code != 0) {
+		err_set(errp, ERR_DOCKER, "self-check of %s exited %d: %s",
+		    rt->name, out.result.exit_code, out.stderr_data);
+		isol8_output_free(&out);
+		return -1;
+	}
+	if ((nl = strchr(out.stdout_data, '\n')) != NULL)
+		*nl = '\0';
+	say(o, "%-7s %s  (hardened container, %llu ms)", rt->name,
+	    out.stdout_data, (unsigned long long)out.result.total_ms);
+	isol8_output_free(&out);
+	return 0;
+}
+
+int
+isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
+    struct isol8_error *errp)
+{
+	struct isol8_setup_opts defaults;
+	struct images_opts io;
+	struct err *err = NULL;
+	const struct runtime *rts;
+	size_t i, n;
+
+	if (engine_can_wait(e, errp) == -1)
+		return -1;
+	if (o == NULL) {
+		isol8_setup_opts_init(&defaults);
+		o = &defaults;
+	}
+	memset(&io, 0, sizeof io);
+	io.force = o->force;
+	io.agent_path = o->agent_path;
+	io.progress = o->progress;
+	io.arg = o->arg;
+	if (images_setup(e->docker, &io, &err) == -1)
+		goto fail;
+	say(o, "self-check:");
+	rts = runtime_all(&n);
+	for (i = 0; i < n; i++)
+		if (self_check(e, o, &rts[i], &err) == -1)
+			goto fail;
+	return 0;
+fail:
+	engine_error(errp, err);
+	err_free(&err);
+	return -1;
+}
