@@ -21,11 +21,7 @@
  * - every length from the host is checked before use (proto.c); the queues
  *   towards the program and towards the host are bounded by backpressure.
  */
-#include <sys/ipc.h>
-#include <sys/msg.h>
 #include <sys/prctl.h>
-#include <sys/sem.h>
-#include <sys/shm.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -744,115 +740,19 @@ file_get(const unsigned char *payload, uint32_t len)
 	send_file(f.path, f.max_size, 0);
 }
 
-/* Empty the directory dfd (closed here), depth first; -1 on failure. */
-static int
-wipe_dir(int dfd, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-	int fd, rc = 0;
-
-	if (depth > 64 || (d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			continue;
-		/* A directory (maybe chmod 000 by its owner): open it up. */
-		fd = openat(dirfd(d), de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1) {
-			fchmodat(dirfd(d), de->d_name, 0700, 0);
-			fd = openat(dirfd(d), de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (fd == -1 ||
-		    (fchmod(fd, 0700), wipe_dir(fd, depth + 1)) == -1 ||
-		    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == -1)
-			rc = -1;
-	}
-	closedir(d);
-	return rc;
-}
-
-/* Whether a directory holds nothing (".isol8" in /tmp is ours). */
-static int
-dir_empty(const char *path)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir(path)) == NULL)
-		return errno == ENOENT;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n == 0;
-}
-
-/* Remove the sandbox user's SysV IPC objects; the count left behind. */
-static int
-wipe_ipc(void)
-{
-	static const char *files[] = { "/proc/sysvipc/shm", "/proc/sysvipc/sem",
-		"/proc/sysvipc/msg" };
-	char line[512];
-	int i, id, left = 0, pass;
-	FILE *f;
-
-	/* IPC_RMID checks the effective uid: act as the owner. */
-	if (seteuid(SANDBOX_UID) == -1)
-		return -1;
-	for (pass = 0; pass < 2; pass++) {
-		left = 0;
-		for (i = 0; i < 3; i++) {
-			if ((f = fopen(files[i], "re")) == NULL)
-				continue;
-			if (fgets(line, sizeof line, f) == NULL) {
-				fclose(f);
-				continue;
-			}
-			while (fgets(line, sizeof line, f) != NULL) {
-				/* "key id ...": the container's own IPC namespace. */
-				if (sscanf(line, "%*d %d", &id) != 1)
-					continue;
-				left++;
-				if (pass == 1)
-					continue;
-				if (i == 0)
-					shmctl(id, IPC_RMID, NULL);
-				else if (i == 1)
-					semctl(id, 0, IPC_RMID);
-				else
-					msgctl(id, IPC_RMID, NULL);
-			}
-			fclose(f);
-		}
-	}
-	if (seteuid(0) == -1)
-		_exit(4); /* cannot happen: never continue half-privileged */
-	return left;
-}
-
 /*
- * Make the container as the next run would find a fresh one: kill every
- * sandbox process, empty /sandbox, /tmp and /dev/shm, remove SysV IPC
- * objects, then verify all of it. OK only when verified; on ERROR the host
- * discards the container.
+ * Make the container as the next job would find a fresh one: kill every
+ * sandbox process (and reap it), then restore the writable directories,
+ * POSIX message queues and SysV IPC (scrub.c), verifying each. OK only
+ * when all is verified; on ERROR the host discards the container.
  */
 static void
 scrub(void)
 {
-	static const char *dirs[] = { "/sandbox", "/tmp", "/dev/shm" };
 	struct rusage ru;
 	struct kernel *k;
-	int i, fd, failed = 0, status;
+	char why[256];
+	int status, failed = 0;
 	uint64_t until = now_ms() + 1000;
 	pid_t pid;
 
@@ -860,30 +760,26 @@ scrub(void)
 		send_error("cannot scrub during a run");
 		return;
 	}
-	do {
+	for (;;) {
 		if (getpid() == 1)
-			kill(-1, SIGKILL);
+			kill(-1, SIGKILL); /* stopped or ignoring: all die */
 		while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
 			if ((k = kernel_of(pid)) != NULL)
 				kernel_died(k, 0);
-	} while (others_alive(NULL) && now_ms() < until);
-	as_sandbox(1);
-	for (i = 0; i < 3; i++) {
-		fd = open(
-		    dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd != -1 && wipe_dir(fd, 0) == -1)
-			failed = 1;
+		if (!others_alive(NULL) || now_ms() >= until)
+			break;
+		poll(NULL, 0, 2); /* one in the kernel's hands: let it go */
 	}
-	as_sandbox(0);
-	if (wipe_ipc() != 0)
+	why[0] = '\0';
+	if (others_alive(NULL)) {
+		snprintf(why, sizeof why, "a process does not die");
 		failed = 1;
-	for (i = 0; i < 3; i++)
-		if (!dir_empty(dirs[i]))
-			failed = 1;
-	if (others_alive(NULL))
+	} else if (scrub_files(why, sizeof why) == -1 ||
+	    scrub_ipc(why, sizeof why) == -1)
 		failed = 1;
 	if (failed) {
-		send_error("scrub could not verify a clean sandbox");
+		agent_log("scrub: %s", why);
+		send_error("scrub could not verify a clean sandbox: %s", why);
 		return;
 	}
 	proto_frame(&A.out, PROTO_OK, NULL, 0);
@@ -1163,6 +1059,7 @@ main(int argc, char **argv)
 	set_nonblock(0);
 	set_nonblock(1);
 	r->fd_in = r->fd_out = r->fd_err = -1;
+	scrub_init(); /* before any user code runs */
 	relay_init();
 	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
 

@@ -53,6 +53,11 @@ void kernel_continue(const struct kernel *);
 uint64_t kernel_cpu_ms(const struct kernel *);
 uint64_t kernel_maxrss_kb(const struct kernel *);
 
+/* scrub.c: a reused container made as a fresh one */
+void scrub_init(void);
+int scrub_files(char *, size_t);
+int scrub_ipc(char *, size_t);
+
 /* relay.c: the filtered network's connections, relayed to the host */
 #define RELAY_POLLFDS 65
 void relay_init(void);
