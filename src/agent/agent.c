@@ -67,12 +67,15 @@ struct run {
 	uint64_t oom_before;
 	int timed_out, truncated, killed_all;
 	int oneshot;
-	/* In a session kernel: the code's end is its "D" reply, not an exit. */
+	/*
+	 * In a session kernel: the code's end is its "D" reply, not an exit,
+	 * and the run's end the kernel's "I", back idle in its loop.
+	 */
 	struct kernel *k;
-	uint64_t seq;
 	int fifo_rd;   /* keeps the stdin FIFO open until the kernel has */
 	int k_started; /* the kernel opened stdin: EOF may go through */
 	int k_done, k_code;
+	int k_idle;
 	int k_doomed; /* the run killed its kernel: wait for it to die */
 	int kernel_run;
 	int state_lost; /* the kernel died during the run */
@@ -94,7 +97,6 @@ static struct {
 	struct proto_buf in;
 	struct proto_buf out;
 	struct run run;
-	uint64_t kernel_seq;
 } A;
 
 static uint64_t send_file(const char *, uint64_t, int);
@@ -342,9 +344,8 @@ run_in_kernel(const struct proto_run *req)
 		return -1;
 	}
 	kernel_discard(r->k);
-	r->seq = ++A.kernel_seq;
-	if (kernel_request(r->k, r->seq,
-	        req->stdin_pipe ? KERNEL_STDIN : "/dev/null", req) == -1) {
+	if (kernel_request(r->k, req->stdin_pipe ? KERNEL_STDIN : "/dev/null",
+	        req) == -1) {
 		send_error("the session's interpreter does not take requests "
 		           "(%s); it is restarted",
 		    strerror(errno));
@@ -591,14 +592,21 @@ reap(void)
 	}
 }
 
-/* The kernel's replies: stdin is open (EOF may pass), the code is over. */
+/*
+ * The kernel's replies: stdin is open (EOF may pass), the code is over,
+ * the kernel is idle again (the run may end). A reply that is not the one
+ * due was written by the code it runs: the interpreter is ended, as for a
+ * crash, and the run says why.
+ */
 static void
 run_kernel_reply(void)
 {
 	struct run *r = &A.run;
 	struct kernel_reply rep = { 0 };
+	char note[256];
+	int n;
 
-	if (kernel_read(r->k, r->seq, &rep) == -1) {
+	if (kernel_read(r->k, &rep) == -1) {
 		kernel_stop(r->k); /* it closed fd 4: reaped as dead */
 		return;
 	}
@@ -611,6 +619,18 @@ run_kernel_reply(void)
 	if (rep.done && !r->k_done) {
 		r->k_done = 1;
 		r->k_code = rep.code;
+	}
+	if (rep.idle)
+		r->k_idle = 1;
+	if (rep.tampered != NULL && !r->k_doomed) {
+		n = snprintf(note, sizeof note,
+		    "isol8: the session's interpreter was ended, its "
+		    "variables are gone: %s (fds 3 and 4 are its own loop's "
+		    "only)\n",
+		    rep.tampered);
+		proto_frame(&A.out, PROTO_ERR, note,
+		    n < (int)sizeof note ? (size_t)n : sizeof note - 1);
+		run_kill();
 	}
 }
 
@@ -973,10 +993,11 @@ run_check(void)
 	if (r->grace_ms && now >= r->grace_ms && !r->killed_all)
 		run_kill();
 	/*
-	 * A kernel's code is over: kill what it left behind, then drain its
-	 * pipes (all it wrote before its reply is in them) and end.
+	 * A kernel's code is over and it is idle again: kill what the code
+	 * left behind, then drain its pipes (all it wrote before its reply
+	 * is in them) and end.
 	 */
-	if (r->k != NULL && r->k_done && !r->k_doomed) {
+	if (r->k != NULL && r->k_idle && !r->k_doomed) {
 		if (!r->killed_all)
 			kill_rest(NULL);
 		if (others_alive(NULL) && now < r->drain_ms)
@@ -1005,7 +1026,7 @@ poll_timeout(void)
 	uint64_t now = now_ms(), at = 0;
 
 	if (r->active) {
-		if (r->k != NULL && r->k_done && r->killed_all)
+		if (r->k != NULL && r->k_idle && r->killed_all)
 			return 1; /* waiting for its leftovers to die */
 		if (r->grace_ms && !r->killed_all)
 			at = r->grace_ms;
