@@ -638,6 +638,7 @@ static void
 file_put(const unsigned char *payload, uint32_t len)
 {
 	struct proto_file f;
+	struct stat st;
 	ssize_t n;
 	uint32_t off = 0;
 	int fd;
@@ -646,15 +647,25 @@ file_put(const unsigned char *payload, uint32_t len)
 		send_error("malformed PUT_FILE frame");
 		return;
 	}
+	/*
+	 * Non-blocking: a FIFO planted at the path (a session keeps what a
+	 * run left) must not block PID 1 in open(); only a regular file is
+	 * written.
+	 */
 	as_sandbox(1);
 	fd = open_confined(f.path,
-	    O_WRONLY | O_CREAT | (f.append ? O_APPEND : O_TRUNC),
+	    O_WRONLY | O_CREAT | O_NONBLOCK | (f.append ? O_APPEND : O_TRUNC),
 	    (mode_t)f.mode, 1);
 	as_sandbox(0);
-	if (fd == -1) {
-		send_error("cannot write `%s`: %s", f.path, strerror(errno));
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		send_error("cannot write `%s`: %s", f.path,
+		    fd != -1 || errno == ENXIO ? "not a regular file"
+		                               : strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return;
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	while (off < f.len) {
 		n = write(fd, f.data + off, f.len - off);
 		if (n == -1 && errno == EINTR)

@@ -265,6 +265,30 @@ kernel_send(struct kernel *k, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Start the kernel's peak memory (VmHWM) afresh, so that a run reports
+ * its own peak, not an earlier run's. As the kernel's user: its
+ * clear_refs is its own. A kernel that made itself undumpable keeps
+ * the peak of its life.
+ */
+static void
+kernel_reset_peak(const struct kernel *k)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)k->pid);
+	as_sandbox(1);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	as_sandbox(0);
+	if (fd == -1)
+		return;
+	if (write(fd, "5", 1) == -1) {
+		/* not fatal: the peak is then the kernel's whole life's */
+	}
+	close(fd);
+}
+
 /* Send a run to the kernel, with a fresh nonce; -1 when it fails. */
 int
 kernel_request(
@@ -297,6 +321,7 @@ kernel_request(
 		errno = E2BIG;
 		return -1;
 	}
+	kernel_reset_peak(k);
 	if (kernel_send(k, buf, at) == -1)
 		return -1;
 	k->expect = KERNEL_START;

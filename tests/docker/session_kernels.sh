@@ -217,5 +217,23 @@ expect "replies written between runs are dropped, the interpreter kept" \
 	'[ "$rc" = 0 ] && [ "$out" = True ]'
 "$ISOL8" session rm $s3 >/dev/null
 
+# A run's peak memory is its own, not the interpreter's since it started.
+peak() { python3 -c 'import json, sys; print(json.load(sys.stdin)["peakRssKb"])'; }
+k --json -r python -e 'big = bytearray(150 << 20); del big'
+p1=$(printf '%s' "$out" | peak)
+k --json -r python -e 'print(1)'
+p2=$(printf '%s' "$out" | peak)
+expect "a kernel run reports its own peak memory" \
+	'[ "$p1" -gt 150000 ] && [ "$p2" -lt 100000 ]'
+
+# A FIFO planted where the next run's code goes never blocks the agent.
+k -r bash -e 'rm -f /tmp/.isol8/main.py; mkfifo /tmp/.isol8/main.py'
+k --timeout 5000 -r python -e 'print("after fifo")'
+r1=$rc e1=$err
+k -r bash -e 'echo alive'
+expect "a planted FIFO fails a file transfer, not the session" \
+	'[ "$r1" != 0 ] && [ "$r1" != 124 ] && echo "$e1" | grep -q "not a regular file" &&
+	[ "$rc" = 0 ] && [ "$out" = alive ]'
+
 "$ISOL8" session rm $s >/dev/null
 finish
