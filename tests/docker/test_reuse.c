@@ -160,6 +160,18 @@ test_reuse_leaks_nothing(void)
 	    /* Both tmpfs full. */
 	    "cat /dev/zero > /sandbox/fill 2>/dev/null; cat /dev/zero > "
 	    "/tmp/fill 2>/dev/null\n"
+	    /* Abstract sockets, one only reachable inside its own queue. */
+	    "python3 - <<'EOF'\n"
+	    "import array, socket\n"
+	    "a, b = socket.socketpair()\n"
+	    "l = socket.socket(socket.AF_UNIX); l.bind('\\0isol8leak1'); "
+	    "l.listen()\n"
+	    "fds = array.array('i', [l.fileno(), a.fileno(), b.fileno()])\n"
+	    "a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])\n"
+	    "EOF\n"
+	    "setsid python3 -c 'import socket, time; s = "
+	    "socket.socket(socket.AF_UNIX); s.bind(\"\\0isol8leak2\"); "
+	    "s.listen(); time.sleep(300)' &\n"
 	    "sleep 0.5; echo planted\n";
 	static const char check[] =
 	    "echo files:$(ls -A /sandbox /dev/shm | grep -v : | tr -d '\\n')\n"
@@ -169,6 +181,7 @@ test_reuse_leaks_nothing(void)
 	    "echo procs:$(echo \"$p\" | grep -v -e isol8-agent -e main.sh -e "
 	    "'ps -e' | tr -d '\\n')\n"
 	    "echo env:${LEAK:-none}\n"
+	    "echo unix:$(grep -c isol8leak /proc/net/unix)\n"
 	    "ls /etc/passwd >/dev/null && echo etc:intact\n"
 	    "head -c 4000000 /dev/zero > /sandbox/f && head -c 4000000 "
 	    "/dev/zero > /tmp/f && echo space:ok\n"
@@ -188,6 +201,7 @@ test_reuse_leaks_nothing(void)
 	CHECK(has(&b, "ipc:0\n"));
 	CHECK(has(&b, "procs:\n"));
 	CHECK(has(&b, "env:none\n"));
+	CHECK(has(&b, "unix:0\n"));
 	CHECK(has(&b, "etc:intact\n"));
 	CHECK(has(&b, "space:ok\n"));
 	CHECK(has(&b, "keyring:blocked\n"));
