@@ -18,6 +18,11 @@
  *   sandbox user is killed before EXIT is sent: nothing outlives its run
  *   but a session's kernels (kernel.c), the interpreters that keep its
  *   variables, which a timeout or the output cap kills too;
+ * - a kernel run ends only when its kernel answers the idle check after
+ *   its end-of-code reply; any reply that is not the one due (kernel.c
+ *   judges them: user code can write them too) ends the kernel, so no run
+ *   decides another run's result, output window or timeout;
+ * - a reused container is scrubbed (scrub.c) and verified between jobs;
  * - every length from the host is checked before use (proto.c); the queues
  *   towards the program and towards the host are bounded by backpressure.
  */

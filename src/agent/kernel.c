@@ -430,17 +430,16 @@ kernel_read(struct kernel *k, struct kernel_reply *rep)
 	if ((n = read(k->reply, chunk, sizeof chunk)) == 0)
 		return -1;
 	for (i = 0; i < n && rep->tampered == NULL; i++) {
-		if (chunk[i] != '\n') {
-			if (k->line_len == sizeof k->line - 1)
-				rep->tampered =
-				    "a reply that is too long on fd 4";
-			else
-				k->line[k->line_len++] = chunk[i];
-			continue;
-		}
-		k->line[k->line_len] = '\0';
-		k->line_len = 0;
-		rep->tampered = kernel_line(k, k->line, rep);
+		if (chunk[i] == '\n') {
+			k->line[k->line_len] = '\0';
+			k->line_len = 0;
+			rep->tampered = kernel_line(k, k->line, rep);
+		} else if (chunk[i] == '\0')
+			rep->tampered = "something that is not a reply on fd 4";
+		else if (k->line_len == sizeof k->line - 1)
+			rep->tampered = "a reply that is too long on fd 4";
+		else
+			k->line[k->line_len++] = chunk[i];
 	}
 	return 0;
 }
