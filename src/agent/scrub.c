@@ -159,9 +159,12 @@ wipe_dir(int dfd, int depth)
 	return rc;
 }
 
-/* The number of entries in the directory fd (not closed); -1 on error. */
+/*
+ * The number of entries of the directory fd (not closed) other than
+ * `except` (NULL: none); -1 on error.
+ */
 static int
-dir_entries(int fd)
+dir_entries(int fd, const char *except)
 {
 	struct dirent *de;
 	DIR *d;
@@ -174,7 +177,8 @@ dir_entries(int fd)
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (except == NULL || strcmp(de->d_name, except)))
 			n++;
 	closedir(d);
 	return n;
@@ -195,7 +199,7 @@ dir_verify(const struct scrub_dir *sd, int fd)
 		return "its mode or owner is not restored";
 	if (strip_xattrs(fd, 1) != 0)
 		return "extended attributes are left";
-	if (dir_entries(fd) != 0)
+	if (dir_entries(fd, NULL) != 0)
 		return "it is not empty";
 	/* Nothing unlinked but still held either: all its space is free. */
 	if (fstatfs(fd, &sfs) == -1 || (long)sfs.f_type != sd->fstype ||
@@ -245,18 +249,14 @@ scrub_dir(const struct scrub_dir *sd)
 static int
 ptys_left(void)
 {
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	int fd, n;
 
-	if ((d = opendir("/dev/pts")) == NULL)
+	fd = open("/dev/pts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
 		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "ptmx"))
-			n++;
-	closedir(d);
-	return n;
+	n = dir_entries(fd, "ptmx");
+	close(fd);
+	return n != 0;
 }
 
 /*
