@@ -92,7 +92,9 @@ isol8_engine_opts_init(struct isol8_engine_opts *o)
 
 	memset(o, 0, sizeof *o);
 	/* Containers start at ~23/s on 2 cores: more in flight only queues. */
-	o->max_concurrent = cores > 0 ? (unsigned)cores * 8 : 16;
+	o->max_concurrent = cores <= 0           ? 16
+	    : cores >= ENGINE_MAX_CONCURRENT / 8 ? ENGINE_MAX_CONCURRENT
+	                                         : (unsigned)cores * 8;
 	/* Two: back-to-back runs find one warm while the other refills. */
 	o->pool_size = ENGINE_DEFAULT_POOL_SIZE;
 	o->pool_idle_ms = ENGINE_DEFAULT_POOL_IDLE_MS;

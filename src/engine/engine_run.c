@@ -303,6 +303,8 @@ run_check(const struct isol8_request *req, struct engine_limits *lim,
 		    errp, ERR_INVALID, "give exactly one of code, cmd or argv");
 	if (req->runtime == NULL && req->code != NULL)
 		return err_set(errp, ERR_INVALID, "no runtime given");
+	if (req->argv != NULL && req->argv[0] == NULL)
+		return err_set(errp, ERR_INVALID, "empty argv");
 	if (engine_limits(req, lim, errp) == -1)
 		return -1;
 	filtered =
@@ -343,6 +345,33 @@ run_check(const struct isol8_request *req, struct engine_limits *lim,
 			return err_wrap(errp, "`%s`",
 			    req->files[i].path ? req->files[i].path : "");
 	return 0;
+}
+
+/* The RUN frame's program: the code's file, a command line, or argv. */
+static void
+run_argv(struct isol8_run *run, const struct isol8_request *req,
+    const struct runtime *rt, const char *file)
+{
+	const char *const *a;
+
+	if (req->code != NULL && req->session != NULL && rt->kernel != NULL) {
+		/* In a session, into its interpreter: variables persist. The
+		 * kernel takes argv as the program would see it: the file. */
+		for (a = rt->kernel; *a != NULL; a++)
+			proto_tlv_str(&run->frames, PROTO_T_KERNEL, *a);
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, rt->kernel[0]);
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, file);
+	} else if (req->code != NULL) {
+		for (a = rt->argv; *a != NULL; a++)
+			proto_tlv_str(&run->frames, PROTO_T_ARGV,
+			    strcmp(*a, "@") == 0 ? file : *a);
+	} else if (req->cmd != NULL) {
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, "bash");
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, "-c");
+		proto_tlv_str(&run->frames, PROTO_T_ARGV, req->cmd);
+	} else
+		for (a = req->argv; *a != NULL; a++)
+			proto_tlv_str(&run->frames, PROTO_T_ARGV, *a);
 }
 
 /* Check a request and build its PUT_FILE and RUN frames. */
@@ -405,29 +434,7 @@ run_prepare(
 	}
 
 	at = proto_frame_begin(&run->frames, PROTO_RUN);
-	if (req->code != NULL && req->session != NULL && rt->kernel != NULL) {
-		/* In a session, into its interpreter: variables persist. The
-		 * kernel takes argv as the program would see it: the file. */
-		for (a = rt->kernel; *a != NULL; a++)
-			proto_tlv_str(&run->frames, PROTO_T_KERNEL, *a);
-		proto_tlv_str(&run->frames, PROTO_T_ARGV, rt->kernel[0]);
-		proto_tlv_str(&run->frames, PROTO_T_ARGV, file);
-	} else if (req->code != NULL) {
-		for (a = rt->argv; *a != NULL; a++)
-			proto_tlv_str(&run->frames, PROTO_T_ARGV,
-			    strcmp(*a, "@") == 0 ? file : *a);
-	} else if (req->cmd != NULL) {
-		proto_tlv_str(&run->frames, PROTO_T_ARGV, "bash");
-		proto_tlv_str(&run->frames, PROTO_T_ARGV, "-c");
-		proto_tlv_str(&run->frames, PROTO_T_ARGV, req->cmd);
-	} else {
-		if (req->argv[0] == NULL) {
-			free(file);
-			return err_set(errp, ERR_INVALID, "empty argv");
-		}
-		for (a = req->argv; *a != NULL; a++)
-			proto_tlv_str(&run->frames, PROTO_T_ARGV, *a);
-	}
+	run_argv(run, req, rt, file);
 	for (a = base_env; *a != NULL; a++)
 		proto_tlv_str(&run->frames, PROTO_T_ENV, *a);
 	for (i = 0; i < req->env_len; i++) {
