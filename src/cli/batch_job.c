@@ -3,6 +3,10 @@
  * line. Parsing is strict -- an unknown key or a value of the wrong type
  * is that job's error, naming the key and the line -- and bounded: lines
  * are capped before they get here, a `file` is read up to the code limit.
+ * The limit fields go through the engine's table (isol8_request_parse_
+ * limit), like the flags and the configuration file. A job's error is part
+ * of its result (j->error), not a failure of the call: the batch reports
+ * it in the job's place and goes on.
  */
 #include <stdlib.h>
 #include <string.h>

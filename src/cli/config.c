@@ -2,7 +2,10 @@
  * The configuration file: ./isol8.config.json, else ~/.isol8/config.json
  * (the first found wins). It sets defaults for every `isol8 run` flag and
  * the engine's pool settings; flags override it. Parsing is strict: an
- * unknown key or a bad value is an error naming the key (docs/config.md).
+ * unknown key or a bad value is an error naming the file and the key
+ * (docs/config.md), reported through struct err. Numeric keys are checked
+ * by the engine's table of limits (isol8_*_parse_limit), as flags and job
+ * fields are: one syntax, one set of bounds, one wording.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /*
- * Small helpers: monotonic time, number and size parsing for flags and
- * config values, bounded file reads, and the cleanup-attribute functions.
+ * Small helpers: monotonic time, strict parsing of numbers, sizes and
+ * durations (plain decimals only, independent of the locale, saturating
+ * instead of wrapping: the engine's limits check the result), bounded file
+ * reads, and the cleanup-attribute functions.
  */
 #include <ctype.h>
 #include <errno.h>
