@@ -34,9 +34,11 @@ expect "--pids 1: the agent is one" \
 	'[ "$rc" = 2 ] && echo "$err" | grep -q -- "--pids must be at least 2"'
 run --timeout 1e30 -e "print(1)"
 expect "--timeout 1e30" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--timeout must be at most"'
-# The bounds themselves run.
+# The bounds themselves run (no warm container is left for their key).
+printf '{"pool":{"size":0}}\n' >isol8.config.json
 run --cpu 0.01 --memory 6m --pids 2 -e "print(1)"
 expect "--cpu 0.01 --memory 6m --pids 2 run" '[ "$rc" = 0 ] && [ "$out" = 1 ]'
+default_config
 run --net bogus -e "print(1)"
 expect "bad --net" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--net"'
 run --env NOEQUALS -e "print(1)"
