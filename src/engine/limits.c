@@ -33,36 +33,44 @@ struct limit {
 	const char *field; /* its member of isol8_request or _engine_opts */
 	enum limit_kind kind;
 	uint64_t min, max; /* inclusive; max 0: this machine's CPUs */
+	uint64_t def;      /* what 0 in the struct means; 0: computed */
 	const char *min_why, *max_why;
 };
 
 static const struct limit limits[] = {
 	[ISOL8_LIMIT_TIMEOUT] = { "timeout_ms", LIMIT_DURATION, 1,
-	    ENGINE_MAX_TIMEOUT_MS, NULL, "24 hours" },
+	    ENGINE_MAX_TIMEOUT_MS, ENGINE_DEFAULT_TIMEOUT_MS, NULL,
+	    "24 hours" },
 	[ISOL8_LIMIT_MEMORY] = { "memory", LIMIT_SIZE, ENGINE_MIN_MEMORY,
-	    ENGINE_MAX_SIZE, "Docker's minimum", NULL },
+	    ENGINE_MAX_SIZE, ENGINE_DEFAULT_MEMORY, "Docker's minimum", NULL },
 	[ISOL8_LIMIT_CPUS] = { "cpus", LIMIT_CPUS, ENGINE_MIN_NANO_CPUS, 0,
+	    ENGINE_DEFAULT_NANO_CPUS,
 	    "Docker's minimum: 1 ms of CPU time every 100 ms",
 	    "the CPUs of this machine" },
 	[ISOL8_LIMIT_PIDS] = { "pids", LIMIT_COUNT, ENGINE_MIN_PIDS,
-	    ENGINE_MAX_PIDS, "the sandbox's agent is one of them",
-	    "the kernel's maximum" },
+	    ENGINE_MAX_PIDS, ENGINE_DEFAULT_PIDS,
+	    "the sandbox's agent is one of them", "the kernel's maximum" },
 	[ISOL8_LIMIT_SANDBOX_SIZE] = { "sandbox_size", LIMIT_SIZE,
-	    ENGINE_MIN_TMPFS, ENGINE_MAX_SIZE, "one page", NULL },
+	    ENGINE_MIN_TMPFS, ENGINE_MAX_SIZE, ENGINE_DEFAULT_SANDBOX,
+	    "one page", NULL },
 	[ISOL8_LIMIT_TMP_SIZE] = { "tmp_size", LIMIT_SIZE, ENGINE_MIN_TMPFS,
-	    ENGINE_MAX_SIZE, "one page", NULL },
+	    ENGINE_MAX_SIZE, ENGINE_DEFAULT_TMP, "one page", NULL },
 	[ISOL8_LIMIT_MAX_OUTPUT] = { "max_output", LIMIT_SIZE, 1,
-	    ENGINE_MAX_SIZE, NULL, NULL },
+	    ENGINE_MAX_SIZE, ENGINE_DEFAULT_MAX_OUTPUT, NULL, NULL },
 	[ISOL8_LIMIT_MAX_OUTPUT_FILE] = { "max_output_file", LIMIT_SIZE, 1,
-	    ENGINE_MAX_OUTPUT_FILE, NULL, "what the sandbox's agent sends" },
+	    ENGINE_MAX_OUTPUT_FILE, ENGINE_DEFAULT_OUTPUT_FILE, NULL,
+	    "what the sandbox's agent sends" },
 	[ISOL8_LIMIT_POOL_SIZE] = { "pool_size", LIMIT_COUNT, 0,
-	    ENGINE_MAX_POOL_SIZE, NULL, NULL },
+	    ENGINE_MAX_POOL_SIZE, ENGINE_DEFAULT_POOL_SIZE, NULL, NULL },
 	[ISOL8_LIMIT_POOL_IDLE] = { "pool_idle_ms", LIMIT_DURATION, 1,
-	    ENGINE_MAX_POOL_IDLE_MS, NULL, "7 days" },
+	    ENGINE_MAX_POOL_IDLE_MS, ENGINE_DEFAULT_POOL_IDLE_MS, NULL,
+	    "7 days" },
 	[ISOL8_LIMIT_SESSION_IDLE] = { "session_idle_ms", LIMIT_DURATION, 1,
-	    ENGINE_MAX_SESSION_IDLE_MS, NULL, "30 days" },
+	    ENGINE_MAX_SESSION_IDLE_MS, ENGINE_DEFAULT_SESSION_IDLE_MS, NULL,
+	    "30 days" },
+	/* Its default, 8 per core, is isol8_engine_opts_init()'s. */
 	[ISOL8_LIMIT_MAX_CONCURRENT] = { "max_concurrent", LIMIT_COUNT, 1,
-	    ENGINE_MAX_CONCURRENT, NULL, NULL },
+	    ENGINE_MAX_CONCURRENT, 0, NULL, NULL },
 };
 
 /* The CPUs dockerd lets a container have: those it may run on. */
@@ -213,16 +221,18 @@ limit_parse(enum isol8_limit id, const char *text, const char *name,
 	return limit_range(l, *out, name, shown, errp);
 }
 
-/* A value in a struct: 0 is the default, anything else must be in range. */
+/*
+ * A value in a struct: 0 is the default (where 0 is not valid itself),
+ * anything else must be in range.
+ */
 static int
-limit_value(enum isol8_limit id, uint64_t v, uint64_t def, uint64_t *out,
-    struct err **errp)
+limit_value(enum isol8_limit id, uint64_t v, uint64_t *out, struct err **errp)
 {
 	const struct limit *l = &limits[id];
 	char name[64], shown[32];
 
 	if (v == 0 && l->min > 0) {
-		*out = def;
+		*out = l->def;
 		return 0;
 	}
 	snprintf(name, sizeof name, "`%s`", l->field);
@@ -242,18 +252,18 @@ engine_limits(const struct isol8_request *req, struct engine_limits *lim,
 	char shown[32];
 
 	memset(lim, 0, sizeof *lim);
-	if (limit_value(ISOL8_LIMIT_TIMEOUT, req->timeout_ms,
-	        ENGINE_DEFAULT_TIMEOUT_MS, &lim->timeout_ms, errp) == -1 ||
-	    limit_value(ISOL8_LIMIT_MEMORY, req->memory, ENGINE_DEFAULT_MEMORY,
-	        &lim->memory, errp) == -1 ||
+	if (limit_value(ISOL8_LIMIT_TIMEOUT, req->timeout_ms, &lim->timeout_ms,
+	        errp) == -1 ||
+	    limit_value(ISOL8_LIMIT_MEMORY, req->memory, &lim->memory, errp) ==
+	        -1 ||
 	    limit_value(ISOL8_LIMIT_SANDBOX_SIZE, req->sandbox_size,
-	        ENGINE_DEFAULT_SANDBOX, &lim->sandbox_size, errp) == -1 ||
-	    limit_value(ISOL8_LIMIT_TMP_SIZE, req->tmp_size, ENGINE_DEFAULT_TMP,
-	        &lim->tmp_size, errp) == -1 ||
+	        &lim->sandbox_size, errp) == -1 ||
+	    limit_value(ISOL8_LIMIT_TMP_SIZE, req->tmp_size, &lim->tmp_size,
+	        errp) == -1 ||
 	    limit_value(ISOL8_LIMIT_MAX_OUTPUT, req->max_output,
-	        ENGINE_DEFAULT_MAX_OUTPUT, &lim->max_output, errp) == -1 ||
+	        &lim->max_output, errp) == -1 ||
 	    limit_value(ISOL8_LIMIT_MAX_OUTPUT_FILE, req->max_output_file,
-	        ENGINE_DEFAULT_OUTPUT_FILE, &lim->max_output_file, errp) == -1)
+	        &lim->max_output_file, errp) == -1)
 		return -1;
 	/* A negative count is below any bound, not a huge unsigned one. */
 	if (req->pids < 0) {
@@ -261,11 +271,11 @@ engine_limits(const struct isol8_request *req, struct engine_limits *lim,
 		return limit_range(
 		    &limits[ISOL8_LIMIT_PIDS], 0, "`pids`", shown, errp);
 	}
-	if (limit_value(ISOL8_LIMIT_PIDS, (uint64_t)req->pids,
-	        ENGINE_DEFAULT_PIDS, &lim->pids, errp) == -1)
+	if (limit_value(
+	        ISOL8_LIMIT_PIDS, (uint64_t)req->pids, &lim->pids, errp) == -1)
 		return -1;
 	if (req->cpus == 0) /* and -0.0 */
-		lim->nano_cpus = ENGINE_DEFAULT_NANO_CPUS;
+		lim->nano_cpus = limits[ISOL8_LIMIT_CPUS].def;
 	else {
 		snprintf(shown, sizeof shown, "%g", req->cpus);
 		if (limit_cpus(&limits[ISOL8_LIMIT_CPUS], req->cpus, "`cpus`",
@@ -282,17 +292,17 @@ engine_limits_opts(struct isol8_engine_opts *o, struct err **errp)
 	struct isol8_engine_opts def;
 	uint64_t v;
 
-	isol8_engine_opts_init(&def);
-	if (limit_value(ISOL8_LIMIT_MAX_CONCURRENT, o->max_concurrent,
-	        def.max_concurrent, &v, errp) == -1)
-		return -1;
-	o->max_concurrent = (unsigned)v;
-	if (limit_value(ISOL8_LIMIT_POOL_SIZE, o->pool_size, 0, &v, errp) == -1)
-		return -1;
-	if (limit_value(ISOL8_LIMIT_POOL_IDLE, o->pool_idle_ms,
-	        def.pool_idle_ms, &o->pool_idle_ms, errp) == -1 ||
+	if (o->max_concurrent == 0) {
+		isol8_engine_opts_init(&def);
+		o->max_concurrent = def.max_concurrent;
+	}
+	if (limit_value(ISOL8_LIMIT_MAX_CONCURRENT, o->max_concurrent, &v,
+	        errp) == -1 ||
+	    limit_value(ISOL8_LIMIT_POOL_SIZE, o->pool_size, &v, errp) == -1 ||
+	    limit_value(ISOL8_LIMIT_POOL_IDLE, o->pool_idle_ms,
+	        &o->pool_idle_ms, errp) == -1 ||
 	    limit_value(ISOL8_LIMIT_SESSION_IDLE, o->session_idle_ms,
-	        def.session_idle_ms, &o->session_idle_ms, errp) == -1)
+	        &o->session_idle_ms, errp) == -1)
 		return -1;
 	return 0;
 }
