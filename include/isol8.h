@@ -76,7 +76,8 @@ enum isol8_log_level {
 };
 
 struct isol8_engine_opts {
-	const char *docker_host;  /* NULL: $DOCKER_HOST or the default */
+	const char *docker_host; /* NULL: $DOCKER_HOST or the default */
+	/* Limits (see "limits" below); 0 = default, but pool_size 0 = none. */
 	unsigned max_concurrent;  /* runs in flight at once; more queue */
 	unsigned pool_size;       /* warm containers kept per pool key */
 	uint64_t pool_idle_ms;    /* unclaimed warm containers expire */
@@ -145,11 +146,12 @@ struct isol8_request {
 	const struct isol8_kv *secrets; /* set in the env, masked in output */
 	size_t secrets_len;
 
-	uint64_t timeout_ms;   /* default 30000; 0 in the struct: default */
+	/* Limits: bounds and defaults under "limits" below; 0 = default. */
+	uint64_t timeout_ms;   /* ms, default 30000 */
 	uint64_t memory;       /* bytes, default 512 MiB */
 	double cpus;           /* default 1.0 */
 	int64_t pids;          /* default 64 */
-	uint64_t sandbox_size; /* /sandbox tmpfs, default 512 MiB */
+	uint64_t sandbox_size; /* /sandbox tmpfs (and max file), 512 MiB */
 	uint64_t tmp_size;     /* /tmp tmpfs, default 256 MiB */
 	uint64_t max_output;   /* stdout + stderr, default 1 MiB */
 	const char *network;   /* "none" (default), "host" or "filtered" */
@@ -166,14 +168,65 @@ struct isol8_request {
 	size_t net_deny_len;
 	int net_allow_private;
 	const struct isol8_file *files; /* written before the run */
-	size_t files_len;
-	const char *const *outputs; /* files read back after the run */
-	size_t outputs_len;         /* (below /sandbox or /tmp; at most 64) */
-	uint64_t max_output_file;   /* per output file, default 8 MiB */
-	const char *session;        /* NULL: a one-use container */
+	size_t files_len;               /* at most ISOL8_MAX_FILES */
+	const char *const *outputs;     /* files read back after the run */
+	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
+	uint64_t max_output_file; /* per output file, default 8 MiB */
+	const char *session;      /* NULL: a one-use container */
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *req);
+
+/*
+ * Limits. Every numeric limit of a request and of the engine options has
+ * its bounds defined once, in the engine: isol8_run_start() and
+ * isol8_engine_new() refuse a value outside them with ISOL8_EINVAL naming
+ * the field (a zero in the struct means the default; for pool_size, no
+ * warm containers). Front ends turn their users' text into a limit with
+ * isol8_request_parse_limit() / isol8_engine_opts_parse_limit(), so that
+ * a flag, a configuration key and a job field accept the same values:
+ *
+ *	sizes      "512m", "1.5g", "64k", "1048576" (k m g t: powers of 1024)
+ *	durations  "30000" (ms), "500ms", "30s", "5m", "1h"
+ *	CPUs       "0.5", "2"
+ *	counts     "64"
+ *
+ * Plain decimal numbers only (an exponent such as 1e3 is fine): no sign,
+ * space, hex, nan or inf. An error message starts with `name` ("--memory",
+ * "`defaults.memory`") and says the bound: "--cpu must be at least 0.01
+ * (Docker's minimum...), got `0.001`".
+ */
+enum isol8_limit {
+	ISOL8_LIMIT_TIMEOUT,         /* timeout_ms: 1 ms to 24 h */
+	ISOL8_LIMIT_MEMORY,          /* memory: 6 MiB (Docker's minimum)
+					to 1 PiB */
+	ISOL8_LIMIT_CPUS,            /* cpus: 0.01 (Docker's minimum) to the
+					CPUs this process may use */
+	ISOL8_LIMIT_PIDS,            /* pids: 2 (the agent is one) to 2^22 */
+	ISOL8_LIMIT_SANDBOX_SIZE,    /* sandbox_size: 4 KiB to 1 PiB */
+	ISOL8_LIMIT_TMP_SIZE,        /* tmp_size: 4 KiB to 1 PiB */
+	ISOL8_LIMIT_MAX_OUTPUT,      /* max_output: 1 byte to 1 PiB */
+	ISOL8_LIMIT_MAX_OUTPUT_FILE, /* max_output_file: 1 byte to 256 MiB */
+	ISOL8_LIMIT_POOL_SIZE,       /* engine opts: pool_size, 0 to 256 */
+	ISOL8_LIMIT_POOL_IDLE,       /* pool_idle_ms: 1 ms to 7 days */
+	ISOL8_LIMIT_SESSION_IDLE,    /* session_idle_ms: 1 ms to 30 days */
+	ISOL8_LIMIT_MAX_CONCURRENT,  /* max_concurrent: 1 to 4096 */
+};
+
+/* Fixed bounds of a request (more is ISOL8_ELIMIT). */
+#define ISOL8_MAX_CODE (16u << 20) /* bytes of code, and of each file */
+#define ISOL8_MAX_FILES 256        /* files */
+#define ISOL8_MAX_OUTPUTS 64       /* outputs */
+
+/* Set a request's limit (ISOL8_LIMIT_TIMEOUT to _MAX_OUTPUT_FILE) from text;
+ * `name` is what the error calls it. On error the request is unchanged. */
+ISOL8_API int isol8_request_parse_limit(struct isol8_request *req,
+    enum isol8_limit limit, const char *text, const char *name,
+    struct isol8_error *err);
+/* The same for the engine options' limits (ISOL8_LIMIT_POOL_SIZE on). */
+ISOL8_API int isol8_engine_opts_parse_limit(struct isol8_engine_opts *opts,
+    enum isol8_limit limit, const char *text, const char *name,
+    struct isol8_error *err);
 /* Warm the pool for what such requests need, in the background. */
 ISOL8_API int isol8_engine_prewarm(struct isol8_engine *engine,
     const struct isol8_request *req, struct isol8_error *err);

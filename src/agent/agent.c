@@ -18,14 +18,15 @@
  *   sandbox user is killed before EXIT is sent: nothing outlives its run
  *   but a session's kernels (kernel.c), the interpreters that keep its
  *   variables, which a timeout or the output cap kills too;
+ * - a kernel run ends only when its kernel answers the idle check after
+ *   its end-of-code reply; any reply that is not the one due (kernel.c
+ *   judges them: user code can write them too) ends the kernel, so no run
+ *   decides another run's result, output window or timeout;
+ * - a reused container is scrubbed (scrub.c) and verified between jobs;
  * - every length from the host is checked before use (proto.c); the queues
  *   towards the program and towards the host are bounded by backpressure.
  */
-#include <sys/ipc.h>
-#include <sys/msg.h>
 #include <sys/prctl.h>
-#include <sys/sem.h>
-#include <sys/shm.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -71,12 +72,15 @@ struct run {
 	uint64_t oom_before;
 	int timed_out, truncated, killed_all;
 	int oneshot;
-	/* In a session kernel: the code's end is its "D" reply, not an exit. */
+	/*
+	 * In a session kernel: the code's end is its "D" reply, not an exit,
+	 * and the run's end the kernel's "I", back idle in its loop.
+	 */
 	struct kernel *k;
-	uint64_t seq;
 	int fifo_rd;   /* keeps the stdin FIFO open until the kernel has */
 	int k_started; /* the kernel opened stdin: EOF may go through */
 	int k_done, k_code;
+	int k_idle;
 	int k_doomed; /* the run killed its kernel: wait for it to die */
 	int kernel_run;
 	int state_lost; /* the kernel died during the run */
@@ -98,7 +102,6 @@ static struct {
 	struct proto_buf in;
 	struct proto_buf out;
 	struct run run;
-	uint64_t kernel_seq;
 } A;
 
 static uint64_t send_file(const char *, uint64_t, int);
@@ -346,9 +349,8 @@ run_in_kernel(const struct proto_run *req)
 		return -1;
 	}
 	kernel_discard(r->k);
-	r->seq = ++A.kernel_seq;
-	if (kernel_request(r->k, r->seq,
-	        req->stdin_pipe ? KERNEL_STDIN : "/dev/null", req) == -1) {
+	if (kernel_request(r->k, req->stdin_pipe ? KERNEL_STDIN : "/dev/null",
+	        req) == -1) {
 		send_error("the session's interpreter does not take requests "
 		           "(%s); it is restarted",
 		    strerror(errno));
@@ -595,14 +597,21 @@ reap(void)
 	}
 }
 
-/* The kernel's replies: stdin is open (EOF may pass), the code is over. */
+/*
+ * The kernel's replies: stdin is open (EOF may pass), the code is over,
+ * the kernel is idle again (the run may end). A reply that is not the one
+ * due was written by the code it runs: the interpreter is ended, as for a
+ * crash, and the run says why.
+ */
 static void
 run_kernel_reply(void)
 {
 	struct run *r = &A.run;
 	struct kernel_reply rep = { 0 };
+	char note[256];
+	int n;
 
-	if (kernel_read(r->k, r->seq, &rep) == -1) {
+	if (kernel_read(r->k, &rep) == -1) {
 		kernel_stop(r->k); /* it closed fd 4: reaped as dead */
 		return;
 	}
@@ -616,12 +625,25 @@ run_kernel_reply(void)
 		r->k_done = 1;
 		r->k_code = rep.code;
 	}
+	if (rep.idle)
+		r->k_idle = 1;
+	if (rep.tampered != NULL && !r->k_doomed) {
+		n = snprintf(note, sizeof note,
+		    "isol8: the session's interpreter was ended, its "
+		    "variables are gone: %s (fds 3 and 4 are its own loop's "
+		    "only)\n",
+		    rep.tampered);
+		proto_frame(&A.out, PROTO_ERR, note,
+		    n < (int)sizeof note ? (size_t)n : sizeof note - 1);
+		run_kill();
+	}
 }
 
 static void
 file_put(const unsigned char *payload, uint32_t len)
 {
 	struct proto_file f;
+	struct stat st;
 	ssize_t n;
 	uint32_t off = 0;
 	int fd;
@@ -630,15 +652,25 @@ file_put(const unsigned char *payload, uint32_t len)
 		send_error("malformed PUT_FILE frame");
 		return;
 	}
+	/*
+	 * Non-blocking: a FIFO planted at the path (a session keeps what a
+	 * run left) must not block PID 1 in open(); only a regular file is
+	 * written.
+	 */
 	as_sandbox(1);
 	fd = open_confined(f.path,
-	    O_WRONLY | O_CREAT | (f.append ? O_APPEND : O_TRUNC),
+	    O_WRONLY | O_CREAT | O_NONBLOCK | (f.append ? O_APPEND : O_TRUNC),
 	    (mode_t)f.mode, 1);
 	as_sandbox(0);
-	if (fd == -1) {
-		send_error("cannot write `%s`: %s", f.path, strerror(errno));
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		send_error("cannot write `%s`: %s", f.path,
+		    fd != -1 || errno == ENXIO ? "not a regular file"
+		                               : strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return;
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	while (off < f.len) {
 		n = write(fd, f.data + off, f.len - off);
 		if (n == -1 && errno == EINTR)
@@ -744,115 +776,19 @@ file_get(const unsigned char *payload, uint32_t len)
 	send_file(f.path, f.max_size, 0);
 }
 
-/* Empty the directory dfd (closed here), depth first; -1 on failure. */
-static int
-wipe_dir(int dfd, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-	int fd, rc = 0;
-
-	if (depth > 64 || (d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			continue;
-		/* A directory (maybe chmod 000 by its owner): open it up. */
-		fd = openat(dirfd(d), de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1) {
-			fchmodat(dirfd(d), de->d_name, 0700, 0);
-			fd = openat(dirfd(d), de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (fd == -1 ||
-		    (fchmod(fd, 0700), wipe_dir(fd, depth + 1)) == -1 ||
-		    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == -1)
-			rc = -1;
-	}
-	closedir(d);
-	return rc;
-}
-
-/* Whether a directory holds nothing (".isol8" in /tmp is ours). */
-static int
-dir_empty(const char *path)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if ((d = opendir(path)) == NULL)
-		return errno == ENOENT;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n == 0;
-}
-
-/* Remove the sandbox user's SysV IPC objects; the count left behind. */
-static int
-wipe_ipc(void)
-{
-	static const char *files[] = { "/proc/sysvipc/shm", "/proc/sysvipc/sem",
-		"/proc/sysvipc/msg" };
-	char line[512];
-	int i, id, left = 0, pass;
-	FILE *f;
-
-	/* IPC_RMID checks the effective uid: act as the owner. */
-	if (seteuid(SANDBOX_UID) == -1)
-		return -1;
-	for (pass = 0; pass < 2; pass++) {
-		left = 0;
-		for (i = 0; i < 3; i++) {
-			if ((f = fopen(files[i], "re")) == NULL)
-				continue;
-			if (fgets(line, sizeof line, f) == NULL) {
-				fclose(f);
-				continue;
-			}
-			while (fgets(line, sizeof line, f) != NULL) {
-				/* "key id ...": the container's own IPC namespace. */
-				if (sscanf(line, "%*d %d", &id) != 1)
-					continue;
-				left++;
-				if (pass == 1)
-					continue;
-				if (i == 0)
-					shmctl(id, IPC_RMID, NULL);
-				else if (i == 1)
-					semctl(id, 0, IPC_RMID);
-				else
-					msgctl(id, IPC_RMID, NULL);
-			}
-			fclose(f);
-		}
-	}
-	if (seteuid(0) == -1)
-		_exit(4); /* cannot happen: never continue half-privileged */
-	return left;
-}
-
 /*
- * Make the container as the next run would find a fresh one: kill every
- * sandbox process, empty /sandbox, /tmp and /dev/shm, remove SysV IPC
- * objects, then verify all of it. OK only when verified; on ERROR the host
- * discards the container.
+ * Make the container as the next job would find a fresh one: kill every
+ * sandbox process (and reap it), then restore the writable directories,
+ * POSIX message queues and SysV IPC (scrub.c), verifying each. OK only
+ * when all is verified; on ERROR the host discards the container.
  */
 static void
 scrub(void)
 {
-	static const char *dirs[] = { "/sandbox", "/tmp", "/dev/shm" };
 	struct rusage ru;
 	struct kernel *k;
-	int i, fd, failed = 0, status;
+	char why[256];
+	int status, failed = 0;
 	uint64_t until = now_ms() + 1000;
 	pid_t pid;
 
@@ -860,30 +796,26 @@ scrub(void)
 		send_error("cannot scrub during a run");
 		return;
 	}
-	do {
+	for (;;) {
 		if (getpid() == 1)
-			kill(-1, SIGKILL);
+			kill(-1, SIGKILL); /* stopped or ignoring: all die */
 		while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
 			if ((k = kernel_of(pid)) != NULL)
 				kernel_died(k, 0);
-	} while (others_alive(NULL) && now_ms() < until);
-	as_sandbox(1);
-	for (i = 0; i < 3; i++) {
-		fd = open(
-		    dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd != -1 && wipe_dir(fd, 0) == -1)
-			failed = 1;
+		if (!others_alive(NULL) || now_ms() >= until)
+			break;
+		poll(NULL, 0, 2); /* one in the kernel's hands: let it go */
 	}
-	as_sandbox(0);
-	if (wipe_ipc() != 0)
+	why[0] = '\0';
+	if (others_alive(NULL)) {
+		snprintf(why, sizeof why, "a process does not die");
 		failed = 1;
-	for (i = 0; i < 3; i++)
-		if (!dir_empty(dirs[i]))
-			failed = 1;
-	if (others_alive(NULL))
+	} else if (scrub_files(why, sizeof why) == -1 ||
+	    scrub_ipc(why, sizeof why) == -1)
 		failed = 1;
 	if (failed) {
-		send_error("scrub could not verify a clean sandbox");
+		agent_log("scrub: %s", why);
+		send_error("scrub could not verify a clean sandbox: %s", why);
 		return;
 	}
 	proto_frame(&A.out, PROTO_OK, NULL, 0);
@@ -1077,10 +1009,11 @@ run_check(void)
 	if (r->grace_ms && now >= r->grace_ms && !r->killed_all)
 		run_kill();
 	/*
-	 * A kernel's code is over: kill what it left behind, then drain its
-	 * pipes (all it wrote before its reply is in them) and end.
+	 * A kernel's code is over and it is idle again: kill what the code
+	 * left behind, then drain its pipes (all it wrote before its reply
+	 * is in them) and end.
 	 */
-	if (r->k != NULL && r->k_done && !r->k_doomed) {
+	if (r->k != NULL && r->k_idle && !r->k_doomed) {
 		if (!r->killed_all)
 			kill_rest(NULL);
 		if (others_alive(NULL) && now < r->drain_ms)
@@ -1109,7 +1042,7 @@ poll_timeout(void)
 	uint64_t now = now_ms(), at = 0;
 
 	if (r->active) {
-		if (r->k != NULL && r->k_done && r->killed_all)
+		if (r->k != NULL && r->k_idle && r->killed_all)
 			return 1; /* waiting for its leftovers to die */
 		if (r->grace_ms && !r->killed_all)
 			at = r->grace_ms;
@@ -1163,6 +1096,7 @@ main(int argc, char **argv)
 	set_nonblock(0);
 	set_nonblock(1);
 	r->fd_in = r->fd_out = r->fd_err = -1;
+	scrub_init(); /* before any user code runs */
 	relay_init();
 	A.idle_at = A.idle_ms ? now_ms() + A.idle_ms : 0;
 

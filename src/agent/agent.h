@@ -31,16 +31,17 @@ void sandbox_exec(const char *const *, const char *const *, const char *,
 struct kernel;
 
 struct kernel_reply {
-	int started; /* the kernel has opened this run's stdin */
-	int done;    /* the run's code is over */
-	int code;    /* its exit code, when done */
+	int started;          /* the kernel has opened this run's stdin */
+	int done;             /* the run's code is over */
+	int code;             /* its exit code, when done */
+	int idle;             /* the kernel is back in its loop */
+	const char *tampered; /* not the reply due: what it was */
 };
 
 struct kernel *kernel_get(const struct proto_run *, int *, char *, size_t);
 void kernel_discard(struct kernel *);
-int kernel_request(
-    struct kernel *, uint64_t, const char *, const struct proto_run *);
-int kernel_read(struct kernel *, uint64_t, struct kernel_reply *);
+int kernel_request(struct kernel *, const char *, const struct proto_run *);
+int kernel_read(struct kernel *, struct kernel_reply *);
 struct kernel *kernel_of(pid_t);
 pid_t kernel_pid(const struct kernel *);
 int kernel_reply_fd(const struct kernel *);
@@ -52,6 +53,11 @@ int kernel_others(const struct kernel *);
 void kernel_continue(const struct kernel *);
 uint64_t kernel_cpu_ms(const struct kernel *);
 uint64_t kernel_maxrss_kb(const struct kernel *);
+
+/* scrub.c: a reused container made as a fresh one */
+void scrub_init(void);
+int scrub_files(char *, size_t);
+int scrub_ipc(char *, size_t);
 
 /* relay.c: the filtered network's connections, relayed to the host */
 #define RELAY_POLLFDS 65

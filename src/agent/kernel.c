@@ -7,16 +7,30 @@
  *
  * A kernel is a sandbox program like any other (sandbox_exec) with two
  * more descriptors: fd 3 carries requests to it, fd 4 its replies; fds 1
- * and 2 are pipes to the agent for its whole life. A request is
- * NUL-terminated fields -- sequence number, stdin path, argc, argv, envc,
- * env, secretc, the secrets' names (unset after the run) -- and the replies are "S <seq>" (stdin is open) and "D <seq>
- * <code>" (the code is over). Replies with another sequence number are
- * stale (or forged by user code, which holds fd 4 in bash) and ignored.
+ * and 2 are pipes to the agent for its whole life. Requests are
+ * NUL-terminated fields: a run -- "R", a nonce, stdin path, argc, argv,
+ * envc, env, secretc, the secrets' names (unset after the run) -- or an
+ * idle check -- "P", a nonce. Replies are lines: "S <nonce>" (the run's
+ * stdin is open), "D <nonce> <code>" (its code is over), "I <nonce>" (back
+ * in the loop, idle).
+ *
+ * The code a kernel runs shares its process, so it can write fd 4 (and
+ * read fd 3) as well as the loop can: replies are judged, never trusted.
+ * Each request carries a fresh 128-bit nonce from getrandom(), sent only
+ * then, so no reply can be written before its run exists; whatever waits
+ * on fd 4 between runs is dropped before a request; during a run exactly
+ * S, D and, after D, the idle check's I are due, in that order, with their
+ * nonces, and anything else is tampering (agent.c ends the interpreter).
+ * A run is over only at I: code that goes on after a forged early D is
+ * still that run's (its output, its timeout), and the loop's own late D
+ * gives it away.
  *
  * Invariants: a kernel belongs to at most one run at a time (agent.c runs
- * one program at a time); a dead kernel's slot is free again, and `lost`
- * remembers that its state went with it until the next run says so.
+ * one program at a time); `expect` is the one reply due, KERNEL_IDLE
+ * between runs; a dead kernel's slot is free again, and `lost` remembers
+ * that its state went with it until the next run says so.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <errno.h>
@@ -32,12 +46,24 @@
 #define KERNEL_MAX 4 /* python, node, bun, bash */
 #define KERNEL_KEY_MAX 256
 #define KERNEL_PIPE_SIZE (1 << 20) /* a whole request fits */
+#define NONCE_LEN 32               /* 128 bits, in hex */
+#define LINE_MAX_LEN 48            /* "D <nonce> 255" and more */
+
+enum kernel_expect {
+	KERNEL_IDLE,  /* between runs: no reply is due */
+	KERNEL_START, /* "S <nonce>": the run's stdin is open */
+	KERNEL_DONE,  /* "D <nonce> <code>": the run's code is over */
+	KERNEL_BACK,  /* "I <probe>": back in its loop */
+};
 
 struct kernel {
 	char key[KERNEL_KEY_MAX]; /* the launch argv, joined */
 	pid_t pid;                /* 0: no interpreter */
 	int ctl, reply, out, err; /* the agent's ends */
-	char line[64];            /* a partial reply */
+	enum kernel_expect expect;
+	char nonce[NONCE_LEN + 1]; /* the run's */
+	char probe[NONCE_LEN + 1]; /* the idle check's */
+	char line[LINE_MAX_LEN];   /* a partial reply */
 	size_t line_len;
 	int lost; /* died: the next run says it starts afresh */
 };
@@ -53,6 +79,7 @@ kernel_close(struct kernel *k)
 	close_fd(&k->err);
 	k->pid = 0;
 	k->line_len = 0;
+	k->expect = KERNEL_IDLE;
 }
 
 static int
@@ -102,6 +129,7 @@ kernel_spawn(struct kernel *k, const struct proto_run *req)
 	set_nonblock(k->out);
 	set_nonblock(k->err);
 	k->line_len = 0;
+	k->expect = KERNEL_IDLE;
 	return 0;
 fail:
 	close_fd(&ctl[0]), close_fd(&ctl[1]);
@@ -173,35 +201,108 @@ put_field(char *buf, size_t *at, size_t cap, const char *s)
 }
 
 /*
- * Drop what the kernel wrote between runs (a thread, a timer, code that
- * went on after a forged reply): a run's output is only its own.
+ * Drop what the kernel wrote between runs (a thread, a timer): a run's
+ * output is only its own, and no reply is due between runs, so none
+ * written then can count for the next one.
  */
 void
 kernel_discard(struct kernel *k)
 {
 	char chunk[4096];
-	int i, *fd[] = { &k->out, &k->err };
+	int i, *fd[] = { &k->out, &k->err, &k->reply };
 	size_t j;
 
-	for (j = 0; j < 2; j++)
+	for (j = 0; j < 3; j++)
 		for (i = 0; i < 256 && *fd[j] >= 0; i++)
 			if (read(*fd[j], chunk, sizeof chunk) <= 0)
 				break;
+	k->line_len = 0;
 }
 
-/* Send run `seq` to the kernel; -1 when it does not take it whole. */
+/* A fresh 128-bit nonce in hex; -1 when there is no randomness. */
+static int
+make_nonce(char *hex)
+{
+	unsigned char b[NONCE_LEN / 2];
+	size_t at = 0;
+	ssize_t n;
+	int fd;
+
+	while (at < sizeof b) {
+		n = getrandom(b + at, sizeof b - at, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		at += (size_t)n;
+	}
+	if (at < sizeof b) { /* no getrandom(): the device then */
+		if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1)
+			return -1;
+		n = read(fd, b, sizeof b);
+		close(fd);
+		if (n != (ssize_t)sizeof b)
+			return -1;
+	}
+	for (at = 0; at < sizeof b; at++)
+		snprintf(hex + 2 * at, 3, "%02x", b[at]);
+	return 0;
+}
+
+/* Write a whole request; -1 when the kernel does not take it whole. */
+static int
+kernel_send(struct kernel *k, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	/* Between runs the pipe is empty and holds a whole request. */
+	n = write(k->ctl, buf, len);
+	if (n != (ssize_t)len) {
+		if (n >= 0)
+			errno = EAGAIN;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start the kernel's peak memory (VmHWM) afresh, so that a run reports
+ * its own peak, not an earlier run's. As the kernel's user: its
+ * clear_refs is its own. A kernel that made itself undumpable keeps
+ * the peak of its life.
+ */
+static void
+kernel_reset_peak(const struct kernel *k)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)k->pid);
+	as_sandbox(1);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	as_sandbox(0);
+	if (fd == -1)
+		return;
+	if (write(fd, "5", 1) == -1) {
+		/* not fatal: the peak is then the kernel's whole life's */
+	}
+	close(fd);
+}
+
+/* Send a run to the kernel, with a fresh nonce; -1 when it fails. */
 int
-kernel_request(struct kernel *k, uint64_t seq, const char *stdin_path,
-    const struct proto_run *req)
+kernel_request(
+    struct kernel *k, const char *stdin_path, const struct proto_run *req)
 {
 	static char buf[KERNEL_PIPE_SIZE];
 	char num[24];
 	size_t at = 0;
-	ssize_t n;
 	int i;
 
-	snprintf(num, sizeof num, "%llu", (unsigned long long)seq);
-	put_field(buf, &at, sizeof buf, num);
+	if (make_nonce(k->nonce) == -1)
+		return -1;
+	put_field(buf, &at, sizeof buf, "R");
+	put_field(buf, &at, sizeof buf, k->nonce);
 	put_field(buf, &at, sizeof buf, stdin_path);
 	snprintf(num, sizeof num, "%d", req->argc);
 	put_field(buf, &at, sizeof buf, num);
@@ -220,41 +321,125 @@ kernel_request(struct kernel *k, uint64_t seq, const char *stdin_path,
 		errno = E2BIG;
 		return -1;
 	}
-	/* Between runs the pipe is empty and holds a whole request. */
-	n = write(k->ctl, buf, at);
-	if (n != (ssize_t)at) {
-		if (n >= 0)
-			errno = EAGAIN;
+	kernel_reset_peak(k);
+	if (kernel_send(k, buf, at) == -1)
 		return -1;
-	}
+	k->expect = KERNEL_START;
 	return 0;
 }
 
-/* Read the kernel's replies about run `seq`; -1 at EOF. */
-int
-kernel_read(struct kernel *k, uint64_t seq, struct kernel_reply *rep)
+/* Ask the kernel to say it is back in its loop, with a fresh nonce. */
+static int
+kernel_probe(struct kernel *k)
 {
-	unsigned long long s;
-	char chunk[256], *nl;
-	ssize_t n, i;
+	char buf[2 + NONCE_LEN + 1];
+
+	if (make_nonce(k->probe) == -1)
+		return -1;
+	memcpy(buf, "P", 2);
+	memcpy(buf + 2, k->probe, NONCE_LEN + 1);
+	return kernel_send(k, buf, sizeof buf);
+}
+
+/* Whether `line` is "<kind> <nonce>" followed by `rest` (NULL: none). */
+static int
+reply_is(const char *line, char kind, const char *nonce, const char **rest)
+{
+	size_t n = strlen(nonce);
+
+	if (line[0] != kind || line[1] != ' ' || strncmp(line + 2, nonce, n))
+		return 0;
+	line += 2 + n;
+	if (rest != NULL) {
+		*rest = line;
+		return 1;
+	}
+	return *line == '\0';
+}
+
+/* A D reply's exit code: " 0" to " 255", nothing else; -1 if not one. */
+static int
+reply_code(const char *s)
+{
+	int code = 0, digits = 0;
+
+	if (*s++ != ' ')
+		return -1;
+	for (; *s >= '0' && *s <= '9' && digits < 3; s++, digits++)
+		code = code * 10 + (*s - '0');
+	return digits > 0 && *s == '\0' && code <= 255 ? code : -1;
+}
+
+/*
+ * Judge one complete reply line against the one due. NULL when it is
+ * that reply (recorded in `rep`), else what is wrong with it.
+ */
+static const char *
+kernel_line(struct kernel *k, const char *line, struct kernel_reply *rep)
+{
+	const char *rest;
 	int code;
+
+	switch (k->expect) {
+	case KERNEL_START:
+		if (!reply_is(line, 'S', k->nonce, NULL))
+			break;
+		rep->started = 1;
+		k->expect = KERNEL_DONE;
+		return NULL;
+	case KERNEL_DONE:
+		if (!reply_is(line, 'D', k->nonce, &rest) ||
+		    (code = reply_code(rest)) == -1)
+			break;
+		rep->done = 1;
+		rep->code = code;
+		/* Over for the interpreter; for us once it is back idle. */
+		if (kernel_probe(k) == -1)
+			return "the idle check could not be sent on fd 3";
+		k->expect = KERNEL_BACK;
+		return NULL;
+	case KERNEL_BACK:
+		if (!reply_is(line, 'I', k->probe, NULL))
+			break;
+		rep->idle = 1;
+		k->expect = KERNEL_IDLE;
+		return NULL;
+	case KERNEL_IDLE:
+		break;
+	}
+	if ((line[0] == 'S' || line[0] == 'D' || line[0] == 'I') &&
+	    line[1] == ' ')
+		return reply_is(line, line[0], k->nonce, &rest) ||
+		        reply_is(line, line[0], k->probe, &rest)
+		    ? "a reply out of turn, or malformed, on fd 4"
+		    : "a reply with a nonce that is not this run's on fd 4";
+	return "something that is not a reply on fd 4";
+}
+
+/*
+ * Read and judge the kernel's replies: 0, with what they said in `rep`
+ * (and rep->tampered set at the first one that is not the reply due,
+ * after which nothing more is read); -1 at EOF.
+ */
+int
+kernel_read(struct kernel *k, struct kernel_reply *rep)
+{
+	char chunk[256];
+	ssize_t n, i;
 
 	if ((n = read(k->reply, chunk, sizeof chunk)) == 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (k->line_len < sizeof k->line - 1)
+	for (i = 0; i < n && rep->tampered == NULL; i++) {
+		if (chunk[i] == '\n') {
+			k->line[k->line_len] = '\0';
+			k->line_len = 0;
+			rep->tampered = kernel_line(k, k->line, rep);
+		} else if (chunk[i] == '\0')
+			rep->tampered = "something that is not a reply on fd 4";
+		else if (k->line_len == sizeof k->line - 1)
+			rep->tampered = "a reply that is too long on fd 4";
+		else
 			k->line[k->line_len++] = chunk[i];
-		if (chunk[i] != '\n')
-			continue;
-		k->line[k->line_len] = '\0';
-		nl = k->line;
-		if (sscanf(nl, "S %llu", &s) == 1 && s == seq)
-			rep->started = 1;
-		else if (sscanf(nl, "D %llu %d", &s, &code) == 2 && s == seq) {
-			rep->done = 1;
-			rep->code = code & 0xff;
-		}
-		k->line_len = 0;
 	}
 	return 0;
 }

@@ -3,15 +3,16 @@
  * line. Parsing is strict -- an unknown key or a value of the wrong type
  * is that job's error, naming the key and the line -- and bounded: lines
  * are capped before they get here, a `file` is read up to the code limit.
+ * The limit fields go through the engine's table (isol8_request_parse_
+ * limit), like the flags and the configuration file. A job's error is part
+ * of its result (j->error), not a failure of the call: the batch reports
+ * it in the job's place and goes on.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "../util/util.h"
-
-#define BATCH_MAX_CODE (16u << 20)
-#define BATCH_MAX_FILES 256
 
 static int job_error(struct batch_job *j, const char *fmt, ...)
     PRINTFLIKE(2, 3);
@@ -52,9 +53,9 @@ job_files(struct batch_job *j, yajl_val v)
 		return job_error(j,
 		    "`files` must be an object of path: "
 		    "content");
-	if (v->u.object.len > BATCH_MAX_FILES)
+	if (v->u.object.len > ISOL8_MAX_FILES)
 		return job_error(
-		    j, "`files` has more than %d entries", BATCH_MAX_FILES);
+		    j, "`files` has more than %d entries", ISOL8_MAX_FILES);
 	j->files =
 	    v->u.object.len ? xcalloc(v->u.object.len, sizeof *j->files) : NULL;
 	for (i = 0; i < v->u.object.len; i++) {
@@ -78,8 +79,9 @@ job_outputs(struct batch_job *j, yajl_val v)
 
 	if (!YAJL_IS_ARRAY(v))
 		return job_error(j, "`outputs` must be an array of paths");
-	if (v->u.array.len > 64)
-		return job_error(j, "`outputs` has more than 64 paths");
+	if (v->u.array.len > ISOL8_MAX_OUTPUTS)
+		return job_error(
+		    j, "`outputs` has more than %d paths", ISOL8_MAX_OUTPUTS);
 	j->outputs =
 	    v->u.array.len ? xcalloc(v->u.array.len, sizeof *j->outputs) : NULL;
 	for (i = 0; i < v->u.array.len; i++) {
@@ -116,6 +118,31 @@ job_env(struct batch_job *j, yajl_val v)
 	return 0;
 }
 
+/*
+ * A limit field (timeout, memory, cpu, pids) into the scratch request r,
+ * checked by the engine's table: a JSON number as written, or a string
+ * ("256m", "30s").
+ */
+static int
+job_limit(struct batch_job *j, yajl_val v, const char *key, enum isol8_limit id,
+    struct isol8_request *r)
+{
+	struct isol8_error e;
+	const char *text = NULL;
+	char name[80];
+
+	if (YAJL_IS_STRING(v))
+		text = v->u.string;
+	else if (YAJL_IS_NUMBER(v))
+		text = v->u.number.r;
+	snprintf(name, sizeof name, "`%.64s`", key);
+	if (text == NULL)
+		return job_error(j, "%s must be a number or a string", name);
+	if (isol8_request_parse_limit(r, id, text, name, &e) == -1)
+		return job_error(j, "%s", e.message);
+	return 0;
+}
+
 /* Read a job's `file` (relative to dir); its contents become the code. */
 static int
 job_file(struct batch_job *j, const char *path, const char *dir)
@@ -127,7 +154,7 @@ job_file(struct batch_job *j, const char *path, const char *dir)
 
 	full = path[0] == '/' || dir == NULL ? xstrdup(path)
 	                                     : xasprintf("%s/%s", dir, path);
-	if (read_file(full, BATCH_MAX_CODE, &b, &e) == -1) {
+	if (read_file(full, ISOL8_MAX_CODE, &b, &e) == -1) {
 		job_error(j, "%s", e->msg);
 		err_free(&e);
 		buf_free(&b);
@@ -151,12 +178,13 @@ batch_job_parse(const char *text, size_t len, long line, const char *dir,
 	cleanup_yajl yajl_val root = NULL;
 	cleanup_err struct err *e = NULL;
 	const char *k, *file = NULL;
+	struct isol8_request lim; /* the job's limits, parsed */
 	yajl_val v, idv;
 	size_t i;
-	uint64_t u;
 	int sources = 0;
 
 	memset(j, 0, sizeof *j);
+	isol8_request_init(&lim);
 	j->line = line;
 	if ((root = json_parse(text, len, &e)) == NULL) {
 		j->id = xasprintf("%ld", line);
@@ -210,36 +238,21 @@ batch_job_parse(const char *text, size_t len, long line, const char *dir,
 			        j, v, k, &j->stdin_data, &j->stdin_len) == -1)
 				return -1;
 		} else if (strcmp(k, "timeout") == 0) {
-			if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) <= 0 ||
-			    YAJL_GET_INTEGER(v) > 86400000)
-				return job_error(j,
-				    "`timeout` must be "
-				    "milliseconds, 1 to 86400000");
-			j->timeout_ms = (uint64_t)YAJL_GET_INTEGER(v);
+			if (job_limit(j, v, k, ISOL8_LIMIT_TIMEOUT, &lim) == -1)
+				return -1;
+			j->timeout_ms = lim.timeout_ms;
 		} else if (strcmp(k, "memory") == 0) {
-			if (YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0)
-				j->memory = (uint64_t)YAJL_GET_INTEGER(v);
-			else if (!YAJL_IS_STRING(v) ||
-			    parse_size(v->u.string, &j->memory) == -1 ||
-			    j->memory == 0)
-				return job_error(j,
-				    "`memory` must be a size "
-				    "such as \"256m\"");
+			if (job_limit(j, v, k, ISOL8_LIMIT_MEMORY, &lim) == -1)
+				return -1;
+			j->memory = lim.memory;
 		} else if (strcmp(k, "cpu") == 0) {
-			if (!YAJL_IS_NUMBER(v) || YAJL_GET_DOUBLE(v) <= 0 ||
-			    YAJL_GET_DOUBLE(v) > 1024)
-				return job_error(j,
-				    "`cpu` must be a positive "
-				    "number of cores");
-			j->cpus = YAJL_GET_DOUBLE(v);
+			if (job_limit(j, v, k, ISOL8_LIMIT_CPUS, &lim) == -1)
+				return -1;
+			j->cpus = lim.cpus;
 		} else if (strcmp(k, "pids") == 0) {
-			if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) <= 0 ||
-			    YAJL_GET_INTEGER(v) > (1 << 22))
-				return job_error(j,
-				    "`pids` must be a positive "
-				    "whole number");
-			u = (uint64_t)YAJL_GET_INTEGER(v);
-			j->pids = (int64_t)u;
+			if (job_limit(j, v, k, ISOL8_LIMIT_PIDS, &lim) == -1)
+				return -1;
+			j->pids = lim.pids;
 		} else if (strcmp(k, "env") == 0) {
 			if (job_env(j, v) == -1)
 				return -1;

@@ -98,17 +98,6 @@ cli_kv_free(struct isol8_kv *kv, size_t n)
 }
 
 int
-cli_size(const char *flag, const char *arg, uint64_t *out)
-{
-	if (parse_size(arg, out) == -1 || *out == 0) {
-		cli_error(
-		    "%s wants a size like 512m or 1g, got `%s`", flag, arg);
-		return -1;
-	}
-	return 0;
-}
-
-int
 cli_uint(const char *flag, const char *arg, uint64_t max, uint64_t *out)
 {
 	if (parse_uint(arg, max, out) == -1 || *out == 0) {
@@ -121,48 +110,39 @@ cli_uint(const char *flag, const char *arg, uint64_t max, uint64_t *out)
 
 /*
  * A limit flag (CLI_LIMIT_OPTIONS) into req: 1 when handled, -1 for a bad
- * value (said on stderr), 0 when ch is not a limit flag.
+ * value (said on stderr), 0 when ch is not a limit flag. The engine's
+ * table says what is valid (isol8_request_parse_limit).
  */
 int
 cli_limit_opt(int ch, const char *arg, struct isol8_request *req)
 {
-	uint64_t u;
-	char *end;
+	static const struct {
+		int ch;
+		enum isol8_limit limit;
+		const char *flag;
+	} flags[] = {
+		{ CLI_O_TIMEOUT, ISOL8_LIMIT_TIMEOUT, "--timeout" },
+		{ CLI_O_MEMORY, ISOL8_LIMIT_MEMORY, "--memory" },
+		{ CLI_O_CPU, ISOL8_LIMIT_CPUS, "--cpu" },
+		{ CLI_O_PIDS, ISOL8_LIMIT_PIDS, "--pids" },
+		{ CLI_O_SANDBOX, ISOL8_LIMIT_SANDBOX_SIZE, "--sandbox-size" },
+		{ CLI_O_TMP, ISOL8_LIMIT_TMP_SIZE, "--tmp-size" },
+		{ CLI_O_MAXOUT, ISOL8_LIMIT_MAX_OUTPUT, "--max-output" },
+	};
+	struct isol8_error err;
+	size_t i;
 
-	switch (ch) {
-	case CLI_O_TIMEOUT:
-		return cli_uint("--timeout", arg, 86400000, &req->timeout_ms) ==
-		        -1
-		    ? -1
-		    : 1;
-	case CLI_O_MEMORY:
-		return cli_size("--memory", arg, &req->memory) == -1 ? -1 : 1;
-	case CLI_O_CPU:
-		req->cpus = strtod(arg, &end);
-		if (*end != '\0' || end == arg || req->cpus <= 0 ||
-		    req->cpus > 1024) {
-			cli_error("--cpu wants a positive number of cores such "
-			          "as 0.5, got `%s`",
-			    arg);
+	for (i = 0; i < nitems(flags); i++) {
+		if (flags[i].ch != ch)
+			continue;
+		if (isol8_request_parse_limit(
+		        req, flags[i].limit, arg, flags[i].flag, &err) == -1) {
+			cli_error("%s", err.message);
 			return -1;
 		}
 		return 1;
-	case CLI_O_PIDS:
-		if (cli_uint("--pids", arg, 1 << 22, &u) == -1)
-			return -1;
-		req->pids = (int64_t)u;
-		return 1;
-	case CLI_O_SANDBOX:
-		return cli_size("--sandbox-size", arg, &req->sandbox_size) == -1
-		    ? -1
-		    : 1;
-	case CLI_O_TMP:
-		return cli_size("--tmp-size", arg, &req->tmp_size) == -1 ? -1
-		                                                         : 1;
-	case CLI_O_MAXOUT:
-		return cli_size("--max-output", arg, &req->max_output) == -1
-		    ? -1
-		    : 1;
+	}
+	switch (ch) {
 	case CLI_O_NET:
 		if (strcmp(arg, "none") != 0 && strcmp(arg, "host") != 0 &&
 		    strcmp(arg, "filtered") != 0) {

@@ -31,13 +31,7 @@ struct cli_cmd {
 struct cli_config {
 	char *source; /* the file it came from, or NULL */
 	char *runtime;
-	uint64_t timeout_ms;
-	uint64_t memory;
-	double cpus;
-	int64_t pids;
-	uint64_t sandbox_size;
-	uint64_t tmp_size;
-	uint64_t max_output;
+	struct isol8_request limits; /* only its limits: timeout to output */
 	char *network;
 	char *image;
 	char *docker_host;
@@ -119,9 +113,10 @@ enum {
 	}
 
 /* config.c */
+struct err;
 void config_request(const struct cli_config *, struct isol8_request *);
 void config_network(const struct cli_config *, struct isol8_request *);
-int config_load(struct cli_config *, const char *, char *, size_t);
+int config_load(struct cli_config *, const char *, struct err **);
 void config_free(struct cli_config *);
 void config_print(const struct cli_config *, int);
 void config_engine_opts(const struct cli_config *, struct isol8_engine_opts *);
@@ -137,7 +132,6 @@ int cli_exit_for(const struct isol8_error *);
 int cli_kv(const char *, const char *, struct isol8_kv **, size_t *);
 void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);
 void cli_kv_free(struct isol8_kv *, size_t);
-int cli_size(const char *, const char *, uint64_t *);
 int cli_uint(const char *, const char *, uint64_t, uint64_t *);
 int cli_limit_opt(int, const char *, struct isol8_request *);
 

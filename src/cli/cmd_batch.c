@@ -777,7 +777,8 @@ cmd_batch(int argc, char **argv)
 	struct isol8_error err;
 	struct event *sigint = NULL, *sigterm = NULL;
 	const char *jobs = NULL, *out_path = NULL, *resume = NULL;
-	char msg[1024], *dircopy = NULL;
+	struct err *cerr = NULL;
+	char *dircopy = NULL;
 	struct timeval tick = { 0, 250000 };
 	struct stat st, os;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -787,8 +788,9 @@ cmd_batch(int argc, char **argv)
 
 	b->in_fd = -1;
 	TAILQ_INIT(&b->items);
-	if (config_load(&b->cfg, NULL, msg, sizeof msg) == -1) {
-		cli_error("%s", msg);
+	if (config_load(&b->cfg, NULL, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
 		free(b);
 		return EXIT_USAGE;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../util/util.h"
 
 static int
 cmd_cleanup(int argc, char **argv)
@@ -24,7 +25,8 @@ cmd_cleanup(int argc, char **argv)
 	struct isol8_engine *e;
 	struct isol8_error err;
 	struct cli_config cfg;
-	char msg[1024], answer[16];
+	struct err *cerr = NULL;
+	char answer[16];
 	unsigned removed = 0;
 	int c, force = 0, images = 0, rc = 0;
 
@@ -59,8 +61,9 @@ cmd_cleanup(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (config_load(&cfg, NULL, msg, sizeof msg) == -1) {
-		cli_error("%s", msg);
+	if (config_load(&cfg, NULL, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
 		return EXIT_USAGE;
 	}
 	config_engine_opts(&cfg, &eo);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 
 #include "cli.h"
+#include "../util/util.h"
 
 static int
 cmd_config(int argc, char **argv)
@@ -16,7 +17,7 @@ cmd_config(int argc, char **argv)
 	};
 	struct cli_config cfg;
 	const char *file = NULL;
-	char msg[1024];
+	struct err *cerr = NULL;
 	int c, json = 0;
 
 	while ((c = getopt_long(argc, argv, "jf:h", opts, NULL)) != -1) {
@@ -37,8 +38,9 @@ cmd_config(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (config_load(&cfg, file, msg, sizeof msg) == -1) {
-		cli_error("%s", msg);
+	if (config_load(&cfg, file, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
 		return EXIT_USAGE;
 	}
 	config_print(&cfg, json);

@@ -52,7 +52,7 @@ struct run_ctx {
 #define MAX_GETS 16
 #define MAX_PATTERNS 64
 #define FILES_MAX_TOTAL (64u << 20)
-#define FILES_MAX_COUNT 256
+#define FILES_MAX_COUNT ISOL8_MAX_FILES
 
 struct run_files {
 	struct isol8_file *f;
@@ -599,13 +599,14 @@ cmd_run(int argc, char **argv)
 	struct event *sigint = NULL, *sigterm = NULL;
 	const char *eval = NULL, *cmd = NULL, *file = NULL, *runtime = NULL;
 	const char *out_path = NULL, *stdin_data = NULL, *ext = NULL;
-	char msg[1024];
+	struct err *cerr = NULL;
 	struct stat st;
 	int ch, rc = EXIT_USAGE;
 
 	memset(&c, 0, sizeof c);
-	if (config_load(&cfg, NULL, msg, sizeof msg) == -1) {
-		cli_error("%s", msg);
+	if (config_load(&cfg, NULL, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
 		return EXIT_USAGE;
 	}
 	isol8_request_init(&req);

@@ -15,10 +15,11 @@ session_engine(struct cli_config *cfg, int *rc)
 	struct isol8_engine_opts eo;
 	struct isol8_error err;
 	struct isol8_engine *e;
-	char msg[1024];
+	struct err *cerr = NULL;
 
-	if (config_load(cfg, NULL, msg, sizeof msg) == -1) {
-		cli_error("%s", msg);
+	if (config_load(cfg, NULL, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
 		*rc = EXIT_USAGE;
 		return NULL;
 	}

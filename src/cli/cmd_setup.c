@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../util/util.h"
 
 static void
 setup_progress(const char *line, void *arg)
@@ -57,7 +58,7 @@ cmd_setup(int argc, char **argv)
 	struct isol8_engine *e;
 	struct isol8_error err;
 	struct cli_config cfg;
-	char msg[1024];
+	struct err *cerr = NULL;
 	int c, rc, prewarm = 0;
 
 	isol8_setup_opts_init(&so);
@@ -97,8 +98,9 @@ cmd_setup(int argc, char **argv)
 		cli_error("setup takes no arguments");
 		return EXIT_USAGE;
 	}
-	if (config_load(&cfg, NULL, msg, sizeof msg) == -1) {
-		cli_error("%s", msg);
+	if (config_load(&cfg, NULL, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
 		return EXIT_USAGE;
 	}
 	config_engine_opts(&cfg, &eo);

@@ -2,7 +2,10 @@
  * The configuration file: ./isol8.config.json, else ~/.isol8/config.json
  * (the first found wins). It sets defaults for every `isol8 run` flag and
  * the engine's pool settings; flags override it. Parsing is strict: an
- * unknown key or a bad value is an error naming the key (docs/config.md).
+ * unknown key or a bad value is an error naming the file and the key
+ * (docs/config.md), reported through struct err. Numeric keys are checked
+ * by the engine's table of limits (isol8_*_parse_limit), as flags and job
+ * fields are: one syntax, one set of bounds, one wording.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +21,14 @@ static void strv_free(char **, size_t);
 static void
 config_defaults(struct cli_config *c)
 {
-	struct isol8_request req;
 	struct isol8_engine_opts eo;
 
-	isol8_request_init(&req);
 	isol8_engine_opts_init(&eo);
 	memset(c, 0, sizeof *c);
+	isol8_request_init(&c->limits);
 	c->runtime = xstrdup("python");
-	c->timeout_ms = req.timeout_ms;
-	c->memory = req.memory;
-	c->cpus = req.cpus;
-	c->pids = req.pids;
-	c->sandbox_size = req.sandbox_size;
-	c->tmp_size = req.tmp_size;
-	c->max_output = req.max_output;
-	c->network = xstrdup(req.network);
+	c->network = xstrdup(c->limits.network);
+	c->limits.network = NULL; /* c->network owns the string */
 	c->max_concurrent = eo.max_concurrent;
 	c->pool_size = eo.pool_size;
 	c->pool_idle_ms = eo.pool_idle_ms;
@@ -55,10 +51,9 @@ config_free(struct cli_config *c)
 }
 
 static int
-bad(char *msg, size_t len, const char *key, const char *want)
+bad(struct err **errp, const char *key, const char *want)
 {
-	snprintf(msg, len, "`%s` must be %s", key, want);
-	return -1;
+	return err_set(errp, ERR_INVALID, "`%s` must be %s", key, want);
 }
 
 static void
@@ -73,16 +68,15 @@ strv_free(char **v, size_t n)
 
 /* An array of at most 64 strings. */
 static int
-get_strv(
-    yajl_val v, const char *key, char ***out, size_t *n, char *msg, size_t len)
+get_strv(yajl_val v, const char *key, char ***out, size_t *n, struct err **errp)
 {
 	size_t i;
 
 	if (!YAJL_IS_ARRAY(v) || v->u.array.len > 64)
-		return bad(msg, len, key, "an array of at most 64 strings");
+		return bad(errp, key, "an array of at most 64 strings");
 	for (i = 0; i < v->u.array.len; i++)
 		if (!YAJL_IS_STRING(v->u.array.values[i]))
-			return bad(msg, len, key, "an array of strings");
+			return bad(errp, key, "an array of strings");
 	strv_free(*out, *n);
 	*out = xcalloc(v->u.array.len + 1, sizeof **out);
 	for (*n = 0; *n < v->u.array.len; (*n)++)
@@ -92,7 +86,7 @@ get_strv(
 
 /* "network": the filtered network's allow/deny patterns. */
 static int
-config_network_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
+config_network_obj(struct cli_config *c, yajl_val o, struct err **errp)
 {
 	size_t i;
 	const char *k;
@@ -103,132 +97,144 @@ config_network_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 		v = o->u.object.values[i];
 		if (strcmp(k, "allow") == 0) {
 			if (get_strv(v, "network.allow", &c->net_allow,
-			        &c->net_allow_len, msg, len) == -1)
+			        &c->net_allow_len, errp) == -1)
 				return -1;
 		} else if (strcmp(k, "deny") == 0) {
 			if (get_strv(v, "network.deny", &c->net_deny,
-			        &c->net_deny_len, msg, len) == -1)
+			        &c->net_deny_len, errp) == -1)
 				return -1;
 		} else if (strcmp(k, "allowPrivate") == 0) {
 			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-				return bad(msg, len, "network.allowPrivate",
+				return bad(errp, "network.allowPrivate",
 				    "true or false");
 			c->net_allow_private = YAJL_IS_TRUE(v);
-		} else {
-			snprintf(msg, len, "unknown key `network.%s`", k);
-			return -1;
-		}
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `network.%s`", k);
 	}
 	return 0;
 }
 
 static int
-get_str(yajl_val v, const char *key, char **out, char *msg, size_t len)
+get_str(yajl_val v, const char *key, char **out, struct err **errp)
 {
 	if (!YAJL_IS_STRING(v) || v->u.string[0] == '\0')
-		return bad(msg, len, key, "a non-empty string");
+		return bad(errp, key, "a non-empty string");
 	free(*out);
 	*out = xstrdup(v->u.string);
 	return 0;
 }
 
-static int
-get_size(yajl_val v, const char *key, uint64_t *out, char *msg, size_t len)
+/*
+ * A limit's value as the engine's parser takes it: a JSON string ("512m",
+ * "30s") or a JSON number, as written (its text, so 1e3 is 1e3).
+ */
+static const char *
+limit_text(yajl_val v)
 {
-	if (YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) > 0) {
-		*out = (uint64_t)YAJL_GET_INTEGER(v);
-		return 0;
-	}
-	if (!YAJL_IS_STRING(v) || parse_size(v->u.string, out) == -1 ||
-	    *out == 0)
-		return bad(msg, len, key, "a size such as \"512m\" or bytes");
+	if (YAJL_IS_STRING(v))
+		return v->u.string;
+	if (YAJL_IS_NUMBER(v) && v->u.number.r != NULL)
+		return v->u.number.r;
+	return NULL;
+}
+
+/* A request limit of "defaults", checked by the engine's table. */
+static int
+get_limit(yajl_val v, const char *key, enum isol8_limit id,
+    struct isol8_request *req, struct err **errp)
+{
+	struct isol8_error e;
+	const char *text = limit_text(v);
+	char name[80];
+
+	snprintf(name, sizeof name, "`%.64s`", key);
+	if (text == NULL)
+		return bad(errp, key, "a number or a string");
+	if (isol8_request_parse_limit(req, id, text, name, &e) == -1)
+		return err_set(errp, ERR_INVALID, "%s", e.message);
 	return 0;
 }
 
+/* An engine option's limit (pool, session, maxConcurrent). */
 static int
-get_uint(yajl_val v, const char *key, uint64_t max, uint64_t *out, char *msg,
-    size_t len)
+get_opt_limit(yajl_val v, const char *key, enum isol8_limit id,
+    struct isol8_engine_opts *eo, struct err **errp)
 {
-	if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) <= 0 ||
-	    (uint64_t)YAJL_GET_INTEGER(v) > max)
-		return bad(msg, len, key, "a positive whole number");
-	*out = (uint64_t)YAJL_GET_INTEGER(v);
+	struct isol8_error e;
+	const char *text = limit_text(v);
+	char name[80];
+
+	snprintf(name, sizeof name, "`%.64s`", key);
+	if (text == NULL)
+		return bad(errp, key, "a number or a string");
+	if (isol8_engine_opts_parse_limit(eo, id, text, name, &e) == -1)
+		return err_set(errp, ERR_INVALID, "%s", e.message);
 	return 0;
 }
 
+/* The keys of "defaults" that are limits, and their place in the table. */
+static const struct {
+	const char *key;
+	enum isol8_limit id;
+} default_limits[] = {
+	{ "timeoutMs", ISOL8_LIMIT_TIMEOUT },
+	{ "memory", ISOL8_LIMIT_MEMORY },
+	{ "cpu", ISOL8_LIMIT_CPUS },
+	{ "pids", ISOL8_LIMIT_PIDS },
+	{ "sandboxSize", ISOL8_LIMIT_SANDBOX_SIZE },
+	{ "tmpSize", ISOL8_LIMIT_TMP_SIZE },
+	{ "maxOutput", ISOL8_LIMIT_MAX_OUTPUT },
+};
+
 static int
-config_defaults_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
+config_defaults_obj(struct cli_config *c, yajl_val o, struct err **errp)
 {
-	size_t i;
-	uint64_t u;
+	size_t i, j;
 	const char *k;
+	char key[64];
 	yajl_val v;
 
 	for (i = 0; i < o->u.object.len; i++) {
 		k = o->u.object.keys[i];
 		v = o->u.object.values[i];
-		if (strcmp(k, "runtime") == 0) {
-			if (get_str(v, "defaults.runtime", &c->runtime, msg,
-			        len) == -1)
+		for (j = 0; j < nitems(default_limits); j++)
+			if (strcmp(k, default_limits[j].key) == 0)
+				break;
+		if (j < nitems(default_limits)) {
+			snprintf(key, sizeof key, "defaults.%s", k);
+			if (get_limit(v, key, default_limits[j].id, &c->limits,
+			        errp) == -1)
+				return -1;
+		} else if (strcmp(k, "runtime") == 0) {
+			if (get_str(v, "defaults.runtime", &c->runtime, errp) ==
+			    -1)
 				return -1;
 			if (!isol8_runtime_known(c->runtime))
-				return bad(msg, len, "defaults.runtime",
-				    "one "
-				    "of python, node, bun, deno, bash");
-		} else if (strcmp(k, "timeoutMs") == 0) {
-			if (get_uint(v, "defaults.timeoutMs", 86400000,
-			        &c->timeout_ms, msg, len) == -1)
-				return -1;
-		} else if (strcmp(k, "memory") == 0) {
-			if (get_size(v, "defaults.memory", &c->memory, msg,
-			        len) == -1)
-				return -1;
-		} else if (strcmp(k, "cpu") == 0) {
-			if (!YAJL_IS_NUMBER(v) || YAJL_GET_DOUBLE(v) <= 0 ||
-			    YAJL_GET_DOUBLE(v) > 1024)
-				return bad(msg, len, "defaults.cpu",
-				    "a positive number of cores");
-			c->cpus = YAJL_GET_DOUBLE(v);
-		} else if (strcmp(k, "pids") == 0) {
-			if (get_uint(v, "defaults.pids", 1 << 22, &u, msg,
-			        len) == -1)
-				return -1;
-			c->pids = (int64_t)u;
-		} else if (strcmp(k, "sandboxSize") == 0) {
-			if (get_size(v, "defaults.sandboxSize",
-			        &c->sandbox_size, msg, len) == -1)
-				return -1;
-		} else if (strcmp(k, "tmpSize") == 0) {
-			if (get_size(v, "defaults.tmpSize", &c->tmp_size, msg,
-			        len) == -1)
-				return -1;
-		} else if (strcmp(k, "maxOutput") == 0) {
-			if (get_size(v, "defaults.maxOutput", &c->max_output,
-			        msg, len) == -1)
-				return -1;
+				return bad(errp, "defaults.runtime",
+				    "one of python, node, bun, deno, bash");
 		} else if (strcmp(k, "network") == 0) {
-			if (get_str(v, "defaults.network", &c->network, msg,
-			        len) == -1)
+			if (get_str(v, "defaults.network", &c->network, errp) ==
+			    -1)
 				return -1;
 			if (strcmp(c->network, "none") != 0 &&
 			    strcmp(c->network, "host") != 0 &&
 			    strcmp(c->network, "filtered") != 0)
-				return bad(msg, len, "defaults.network",
+				return bad(errp, "defaults.network",
 				    "\"none\", \"host\" or \"filtered\"");
 		} else if (strcmp(k, "image") == 0) {
-			if (get_str(v, "defaults.image", &c->image, msg, len) ==
-			    -1)
+			if (get_str(v, "defaults.image", &c->image, errp) == -1)
 				return -1;
-		} else {
-			snprintf(msg, len, "unknown key `defaults.%s`", k);
-			return -1;
-		}
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `defaults.%s`", k);
 	}
 	return 0;
 }
 
 static int
-config_pool_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
+config_pool_obj(struct cli_config *c, yajl_val o, struct isol8_engine_opts *eo,
+    struct err **errp)
 {
 	size_t i;
 	const char *k;
@@ -239,124 +245,115 @@ config_pool_obj(struct cli_config *c, yajl_val o, char *msg, size_t len)
 		v = o->u.object.values[i];
 		if (strcmp(k, "size") == 0) {
 			/* 0 is allowed: no warm containers at all. */
-			if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 ||
-			    YAJL_GET_INTEGER(v) > 256)
-				return bad(msg, len, "pool.size",
-				    "a whole number from 0 to 256");
-			c->pool_size = (unsigned)YAJL_GET_INTEGER(v);
+			if (get_opt_limit(v, "pool.size", ISOL8_LIMIT_POOL_SIZE,
+			        eo, errp) == -1)
+				return -1;
 		} else if (strcmp(k, "idleMs") == 0) {
-			if (get_uint(v, "pool.idleMs", 7 * 86400000ull,
-			        &c->pool_idle_ms, msg, len) == -1)
+			if (get_opt_limit(v, "pool.idleMs",
+			        ISOL8_LIMIT_POOL_IDLE, eo, errp) == -1)
 				return -1;
 		} else if (strcmp(k, "reuse") == 0) {
 			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-				return bad(
-				    msg, len, "pool.reuse", "true or false");
+				return bad(errp, "pool.reuse", "true or false");
 			c->pool_reuse = YAJL_IS_TRUE(v);
-		} else {
-			snprintf(msg, len, "unknown key `pool.%s`", k);
-			return -1;
-		}
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `pool.%s`", k);
+	}
+	return 0;
+}
+
+/* "env": variables set in every run. */
+static int
+config_env_obj(struct cli_config *c, yajl_val v, struct err **errp)
+{
+	size_t j;
+
+	for (j = 0; j < v->u.object.len; j++) {
+		yajl_val ev = v->u.object.values[j];
+		const char *ek = v->u.object.keys[j];
+
+		if (!YAJL_IS_STRING(ev) || *ek == '\0' ||
+		    strchr(ek, '=') != NULL)
+			return err_set(errp, ERR_INVALID,
+			    "`env.%s` must be a string with a valid name", ek);
+		c->env = xreallocarray(c->env, c->env_len + 1, sizeof *c->env);
+		c->env[c->env_len].key = xstrdup(ek);
+		c->env[c->env_len++].value = xstrdup(ev->u.string);
 	}
 	return 0;
 }
 
 static int
-config_apply(struct cli_config *c, yajl_val root, char *msg, size_t len)
+config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
+	struct isol8_engine_opts eo;
 	size_t i, j;
-	uint64_t u;
 	const char *k;
 	yajl_val v;
+	int rc = 0;
 
 	if (!YAJL_IS_OBJECT(root))
-		return bad(msg, len, "(top level)", "a JSON object");
-	for (i = 0; i < root->u.object.len; i++) {
+		return bad(errp, "(top level)", "a JSON object");
+	/* The engine options' limits, parsed by the engine's table. */
+	isol8_engine_opts_init(&eo);
+	eo.max_concurrent = c->max_concurrent;
+	eo.pool_size = c->pool_size;
+	eo.pool_idle_ms = c->pool_idle_ms;
+	eo.session_idle_ms = c->session_idle_ms;
+	for (i = 0; i < root->u.object.len && rc == 0; i++) {
 		k = root->u.object.keys[i];
 		v = root->u.object.values[i];
 		if (strcmp(k, "$schema") == 0)
 			continue;
-		if (strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
-		    strcmp(k, "env") == 0 || strcmp(k, "network") == 0) {
-			if (!YAJL_IS_OBJECT(v))
-				return bad(msg, len, k, "an object");
-		}
-		if (strcmp(k, "defaults") == 0) {
-			if (config_defaults_obj(c, v, msg, len) == -1)
-				return -1;
-		} else if (strcmp(k, "pool") == 0) {
-			if (config_pool_obj(c, v, msg, len) == -1)
-				return -1;
-		} else if (strcmp(k, "network") == 0) {
-			if (config_network_obj(c, v, msg, len) == -1)
-				return -1;
-		} else if (strcmp(k, "env") == 0) {
-			for (j = 0; j < v->u.object.len; j++) {
-				yajl_val ev = v->u.object.values[j];
-				const char *ek = v->u.object.keys[j];
-
-				if (!YAJL_IS_STRING(ev) || *ek == '\0' ||
-				    strchr(ek, '=') != NULL) {
-					snprintf(msg, len,
-					    "`env.%s` must be a "
-					    "string with a valid name",
-					    ek);
-					return -1;
-				}
-				c->env = xreallocarray(
-				    c->env, c->env_len + 1, sizeof *c->env);
-				c->env[c->env_len].key = xstrdup(ek);
-				c->env[c->env_len++].value =
-				    xstrdup(ev->u.string);
-			}
-		} else if (strcmp(k, "session") == 0) {
-			if (!YAJL_IS_OBJECT(v))
-				return bad(msg, len, k, "an object");
-			for (j = 0; j < v->u.object.len; j++) {
-				if (strcmp(v->u.object.keys[j], "idleMs") !=
-				    0) {
-					snprintf(msg, len,
-					    "unknown key "
-					    "`session.%s`",
-					    v->u.object.keys[j]);
-					return -1;
-				}
-				if (get_uint(v->u.object.values[j],
-				        "session.idleMs", 30 * 86400000ull,
-				        &c->session_idle_ms, msg, len) == -1)
-					return -1;
-			}
-		} else if (strcmp(k, "maxConcurrent") == 0) {
-			if (get_uint(v, "maxConcurrent", 4096, &u, msg, len) ==
-			    -1)
-				return -1;
-			c->max_concurrent = (unsigned)u;
-		} else if (strcmp(k, "dockerHost") == 0) {
-			if (get_str(v, "dockerHost", &c->docker_host, msg,
-			        len) == -1)
-				return -1;
-		} else {
-			snprintf(msg, len, "unknown key `%s`", k);
-			return -1;
-		}
+		if ((strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
+		        strcmp(k, "env") == 0 || strcmp(k, "network") == 0 ||
+		        strcmp(k, "session") == 0) &&
+		    !YAJL_IS_OBJECT(v))
+			return bad(errp, k, "an object");
+		if (strcmp(k, "defaults") == 0)
+			rc = config_defaults_obj(c, v, errp);
+		else if (strcmp(k, "pool") == 0)
+			rc = config_pool_obj(c, v, &eo, errp);
+		else if (strcmp(k, "network") == 0)
+			rc = config_network_obj(c, v, errp);
+		else if (strcmp(k, "env") == 0)
+			rc = config_env_obj(c, v, errp);
+		else if (strcmp(k, "session") == 0) {
+			for (j = 0; j < v->u.object.len && rc == 0; j++)
+				rc = strcmp(v->u.object.keys[j], "idleMs") != 0
+				    ? err_set(errp, ERR_INVALID,
+				          "unknown key `session.%s`",
+				          v->u.object.keys[j])
+				    : get_opt_limit(v->u.object.values[j],
+				          "session.idleMs",
+				          ISOL8_LIMIT_SESSION_IDLE, &eo, errp);
+		} else if (strcmp(k, "maxConcurrent") == 0)
+			rc = get_opt_limit(v, "maxConcurrent",
+			    ISOL8_LIMIT_MAX_CONCURRENT, &eo, errp);
+		else if (strcmp(k, "dockerHost") == 0)
+			rc = get_str(v, "dockerHost", &c->docker_host, errp);
+		else
+			rc = err_set(errp, ERR_INVALID, "unknown key `%s`", k);
 	}
-	return 0;
+	c->max_concurrent = eo.max_concurrent;
+	c->pool_size = eo.pool_size;
+	c->pool_idle_ms = eo.pool_idle_ms;
+	c->session_idle_ms = eo.session_idle_ms;
+	return rc;
 }
 
 /*
  * Defaults, then the first configuration file found (or `path` when given).
- * -1 with a message naming the file and the key on error (and nothing
- * left to free).
+ * -1 with an error naming the file and the key (and nothing left to free).
  */
 int
-config_load(struct cli_config *c, const char *path, char *msg, size_t len)
+config_load(struct cli_config *c, const char *path, struct err **errp)
 {
 	cleanup_buf struct buf text = { 0 };
 	cleanup_free char *home_cfg = NULL;
-	cleanup_err struct err *e = NULL;
 	cleanup_yajl yajl_val root = NULL;
 	const char *home = getenv("HOME");
-	char inner[512];
 
 	config_defaults(c);
 	if (path == NULL) {
@@ -371,15 +368,11 @@ config_load(struct cli_config *c, const char *path, char *msg, size_t len)
 	if (path == NULL)
 		return 0;
 	c->source = xstrdup(path);
-	if (read_file(path, CONFIG_MAX_SIZE, &text, &e) == -1 ||
-	    (root = json_parse(text.data ? text.data : "", text.len, &e)) ==
-	        NULL) {
-		snprintf(msg, len, "%s: %s", path, e->msg);
-		config_free(c);
-		return -1;
-	}
-	if (config_apply(c, root, inner, sizeof inner) == -1) {
-		snprintf(msg, len, "%s: %s", path, inner);
+	if (read_file(path, CONFIG_MAX_SIZE, &text, errp) == -1 ||
+	    (root = json_parse(text.data ? text.data : "", text.len, errp)) ==
+	        NULL ||
+	    config_apply(c, root, errp) == -1) {
+		err_wrap(errp, "%s", path);
 		config_free(c);
 		return -1;
 	}
@@ -404,13 +397,13 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 void
 config_request(const struct cli_config *c, struct isol8_request *req)
 {
-	req->timeout_ms = c->timeout_ms;
-	req->memory = c->memory;
-	req->cpus = c->cpus;
-	req->pids = c->pids;
-	req->sandbox_size = c->sandbox_size;
-	req->tmp_size = c->tmp_size;
-	req->max_output = c->max_output;
+	req->timeout_ms = c->limits.timeout_ms;
+	req->memory = c->limits.memory;
+	req->cpus = c->limits.cpus;
+	req->pids = c->limits.pids;
+	req->sandbox_size = c->limits.sandbox_size;
+	req->tmp_size = c->limits.tmp_size;
+	req->max_output = c->limits.max_output;
 	req->network = c->network;
 	req->image = c->image;
 }
@@ -454,17 +447,17 @@ config_print(const struct cli_config *c, int json)
 		    c->source ? c->source : "(built-in defaults)");
 		printf("runtime:        %s\n", c->runtime);
 		printf("timeout:        %llu ms\n",
-		    (unsigned long long)c->timeout_ms);
+		    (unsigned long long)c->limits.timeout_ms);
 		printf("memory:         %llu bytes\n",
-		    (unsigned long long)c->memory);
-		printf("cpu:            %g cores\n", c->cpus);
-		printf("pids:           %lld\n", (long long)c->pids);
+		    (unsigned long long)c->limits.memory);
+		printf("cpu:            %g cores\n", c->limits.cpus);
+		printf("pids:           %lld\n", (long long)c->limits.pids);
 		printf("sandbox size:   %llu bytes\n",
-		    (unsigned long long)c->sandbox_size);
+		    (unsigned long long)c->limits.sandbox_size);
 		printf("tmp size:       %llu bytes\n",
-		    (unsigned long long)c->tmp_size);
+		    (unsigned long long)c->limits.tmp_size);
 		printf("max output:     %llu bytes\n",
-		    (unsigned long long)c->max_output);
+		    (unsigned long long)c->limits.max_output);
 		printf("network:        %s\n", c->network);
 		for (i = 0; i < c->net_allow_len; i++)
 			printf("network allow:  %s\n", c->net_allow[i]);
@@ -499,11 +492,12 @@ config_print(const struct cli_config *c, int json)
 	    "\"memory\":%llu,\"cpu\":%g,\"pids\":%lld,\"sandboxSize\":%llu,"
 	    "\"tmpSize\":%llu,\"maxOutput\":%llu,\"network\":\"%s\","
 	    "\"image\":",
-	    c->runtime, (unsigned long long)c->timeout_ms,
-	    (unsigned long long)c->memory, c->cpus, (long long)c->pids,
-	    (unsigned long long)c->sandbox_size,
-	    (unsigned long long)c->tmp_size, (unsigned long long)c->max_output,
-	    c->network);
+	    c->runtime, (unsigned long long)c->limits.timeout_ms,
+	    (unsigned long long)c->limits.memory, c->limits.cpus,
+	    (long long)c->limits.pids,
+	    (unsigned long long)c->limits.sandbox_size,
+	    (unsigned long long)c->limits.tmp_size,
+	    (unsigned long long)c->limits.max_output, c->network);
 	if (c->image != NULL) {
 		buf_addstr(&b, "\"");
 		json_escape(&b, c->image, strlen(c->image));

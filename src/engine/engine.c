@@ -93,11 +93,13 @@ isol8_engine_opts_init(struct isol8_engine_opts *o)
 
 	memset(o, 0, sizeof *o);
 	/* Containers start at ~23/s on 2 cores: more in flight only queues. */
-	o->max_concurrent = cores > 0 ? (unsigned)cores * 8 : 16;
+	o->max_concurrent = cores <= 0           ? 16
+	    : cores >= ENGINE_MAX_CONCURRENT / 8 ? ENGINE_MAX_CONCURRENT
+	                                         : (unsigned)cores * 8;
 	/* Two: back-to-back runs find one warm while the other refills. */
-	o->pool_size = 2;
-	o->pool_idle_ms = 10 * 60 * 1000;
-	o->session_idle_ms = 60 * 60 * 1000;
+	o->pool_size = ENGINE_DEFAULT_POOL_SIZE;
+	o->pool_idle_ms = ENGINE_DEFAULT_POOL_IDLE_MS;
+	o->session_idle_ms = ENGINE_DEFAULT_SESSION_IDLE_MS;
 }
 
 /* The engine's log lines, to the caller's callback. */
@@ -122,8 +124,12 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		e->opts = *o;
 	else
 		isol8_engine_opts_init(&e->opts);
-	if (e->opts.max_concurrent == 0)
-		e->opts.max_concurrent = 1;
+	if (engine_limits_opts(&e->opts, &err) == -1) {
+		engine_error(errp, err);
+		err_free(&err);
+		free(e);
+		return NULL;
+	}
 	log_init(&log, e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG
 	        : e->opts.verbose == 1      ? LOG_LEVEL_INFO
 	                                    : LOG_LEVEL_WARN);

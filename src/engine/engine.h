@@ -10,14 +10,35 @@
 #include "../images/images.h"
 #include "../pool/pool.h"
 
+/*
+ * The bounds of every numeric limit (limits.c holds the one table built
+ * from them; docs/library.md "Limits" explains each).
+ */
 #define ENGINE_DEFAULT_TIMEOUT_MS 30000
-#define ENGINE_DEFAULT_MEMORY (512ll << 20)
+#define ENGINE_MAX_TIMEOUT_MS 86400000ull /* 24 h */
+#define ENGINE_DEFAULT_MEMORY (512ull << 20)
+#define ENGINE_MIN_MEMORY (6ull << 20) /* dockerd refuses less */
+#define ENGINE_DEFAULT_NANO_CPUS 1000000000ull
+/* The kernel's minimum CFS quota is 1 ms a 100 ms period: 0.01 CPU. */
+#define ENGINE_MIN_NANO_CPUS 10000000ull
 #define ENGINE_DEFAULT_PIDS 64
-#define ENGINE_DEFAULT_SANDBOX (512ll << 20)
-#define ENGINE_DEFAULT_TMP (256ll << 20)
-#define ENGINE_DEFAULT_MAX_OUTPUT (1ll << 20)
-#define ENGINE_MAX_CODE (16u << 20)
+#define ENGINE_MIN_PIDS 2            /* the agent (PID 1) and the program */
+#define ENGINE_MAX_PIDS (1ull << 22) /* the kernel's PID_MAX_LIMIT */
+#define ENGINE_DEFAULT_SANDBOX (512ull << 20)
+#define ENGINE_DEFAULT_TMP (256ull << 20)
+#define ENGINE_MIN_TMPFS 4096ull /* one page: tmpfs rounds up to it */
+#define ENGINE_DEFAULT_MAX_OUTPUT (1ull << 20)
 #define ENGINE_DEFAULT_OUTPUT_FILE (8ull << 20)
+#define ENGINE_MAX_OUTPUT_FILE (256ull << 20) /* the agent's own cap */
+#define ENGINE_MAX_SIZE (1ull << 50) /* 1 PiB: sizes fit Docker's int64 */
+#define ENGINE_DEFAULT_POOL_SIZE 2
+#define ENGINE_MAX_POOL_SIZE 256
+#define ENGINE_DEFAULT_POOL_IDLE_MS (10ull * 60 * 1000)
+#define ENGINE_MAX_POOL_IDLE_MS (7ull * 86400000)
+#define ENGINE_DEFAULT_SESSION_IDLE_MS (60ull * 60 * 1000)
+#define ENGINE_MAX_SESSION_IDLE_MS (30ull * 86400000)
+#define ENGINE_MAX_CONCURRENT 4096
+#define ENGINE_MAX_CODE ISOL8_MAX_CODE
 #define ENGINE_HARD_GRACE_MS 5000
 
 struct isol8_engine {
@@ -68,6 +89,22 @@ void engine_error(struct isol8_error *, const struct err *);
 void engine_kick(struct isol8_engine *);
 int engine_can_wait(struct isol8_engine *, struct isol8_error *);
 void engine_wait(struct isol8_engine *, int *);
+
+/* limits.c */
+struct engine_limits {
+	uint64_t timeout_ms;
+	uint64_t memory;
+	uint64_t nano_cpus;
+	uint64_t pids;
+	uint64_t sandbox_size;
+	uint64_t tmp_size;
+	uint64_t max_output;
+	uint64_t max_output_file;
+};
+uint64_t engine_cpus(void);
+int engine_limits(
+    const struct isol8_request *, struct engine_limits *, struct err **);
+int engine_limits_opts(struct isol8_engine_opts *, struct err **);
 
 /* engine_run.c */
 int engine_spec(const struct isol8_request *, struct pool_spec *, char **,

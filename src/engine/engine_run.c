@@ -106,7 +106,7 @@ isol8_request_init(struct isol8_request *r)
 	memset(r, 0, sizeof *r);
 	r->timeout_ms = ENGINE_DEFAULT_TIMEOUT_MS;
 	r->memory = ENGINE_DEFAULT_MEMORY;
-	r->cpus = 1.0;
+	r->cpus = (double)ENGINE_DEFAULT_NANO_CPUS / 1e9;
 	r->pids = ENGINE_DEFAULT_PIDS;
 	r->sandbox_size = ENGINE_DEFAULT_SANDBOX;
 	r->tmp_size = ENGINE_DEFAULT_TMP;
@@ -207,6 +207,7 @@ engine_spec(const struct isol8_request *req, struct pool_spec *spec,
 {
 	const struct runtime *rt =
 	    runtime_find(req->runtime ? req->runtime : "bash");
+	struct engine_limits lim;
 
 	if (rt == NULL)
 		return err_set(errp, ERR_INVALID,
@@ -219,11 +220,8 @@ engine_spec(const struct isol8_request *req, struct pool_spec *spec,
 		return err_set(errp, ERR_INVALID,
 		    "network mode `%s` is not supported (none, host, filtered)",
 		    req->network);
-	if (req->timeout_ms == 0 || req->memory < (4u << 20) ||
-	    req->cpus <= 0 || req->pids <= 0 || req->sandbox_size == 0 ||
-	    req->tmp_size == 0 || req->max_output == 0)
-		return err_set(errp, ERR_INVALID,
-		    "limits must be positive (memory at least 4 MiB)");
+	if (engine_limits(req, &lim, errp) == -1)
+		return -1;
 	*image = req->image ? xstrdup(req->image) : runtime_image(rt->name);
 	/* Filtered: no network; the agent relays to the host's proxy. */
 	*network = xstrdup(
@@ -233,11 +231,12 @@ engine_spec(const struct isol8_request *req, struct pool_spec *spec,
 	memset(spec, 0, sizeof *spec);
 	spec->image = *image;
 	spec->network = *network;
-	spec->memory = (int64_t)req->memory;
-	spec->nano_cpus = (int64_t)(req->cpus * 1e9);
-	spec->pids = req->pids;
-	spec->sandbox_size = (int64_t)req->sandbox_size;
-	spec->tmp_size = (int64_t)req->tmp_size;
+	/* Bounded by engine_limits(): each fits an int64. */
+	spec->memory = (int64_t)lim.memory;
+	spec->nano_cpus = (int64_t)lim.nano_cpus;
+	spec->pids = (int64_t)lim.pids;
+	spec->sandbox_size = (int64_t)lim.sandbox_size;
+	spec->tmp_size = (int64_t)lim.tmp_size;
 	return 0;
 }
 
@@ -260,51 +259,64 @@ isol8_engine_prewarm(struct isol8_engine *e, const struct isol8_request *req,
 	return 0;
 }
 
-/* Check a request and build its PUT_FILE and RUN frames. */
-static int
-run_prepare(
-    struct isol8_run *run, const struct isol8_request *req, struct err **errp)
-{
-	static const char *const base_env[] = {
-		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/sandbox",
-		"LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONUNBUFFERED=1",
-		"PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/sandbox",
-		"NODE_PATH=/sandbox/node_modules", "DENO_DIR=/sandbox/.deno",
-		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL
-	};
-	const struct runtime *rt;
-	const char *const *a;
-	char *file = NULL, *kv;
-	size_t at, i, code_len = 0;
-	int sources, filtered;
+_Static_assert(ISOL8_MAX_OUTPUTS <= PROTO_MAX_OUTPUTS,
+    "the agent takes every output a request may name");
 
-	sources =
-	    (req->code != NULL) + (req->cmd != NULL) + (req->argv != NULL);
-	if (sources != 1)
+/* A file of len bytes (the code, or one of files) fits the limits. */
+static int
+run_check_size(const char *what, size_t len, const struct engine_limits *lim,
+    int in_tmp, struct err **errp)
+{
+	if (len > ISOL8_MAX_CODE)
+		return err_set(errp, ERR_LIMIT,
+		    "%s of %zu bytes is over the %u-byte limit", what, len,
+		    ISOL8_MAX_CODE);
+	/* sandbox_size is also the file-size ulimit of the container. */
+	if (len > lim->sandbox_size)
+		return err_set(errp, ERR_INVALID,
+		    "%s of %zu bytes is larger than `sandbox_size` (%llu "
+		    "bytes), the largest file the sandbox may write",
+		    what, len, (unsigned long long)lim->sandbox_size);
+	if (in_tmp && len > lim->tmp_size)
+		return err_set(errp, ERR_INVALID,
+		    "%s of %zu bytes does not fit in `tmp_size` (%llu bytes), "
+		    "where it is written",
+		    what, len, (unsigned long long)lim->tmp_size);
+	return 0;
+}
+
+/*
+ * What can be checked of a request before anything is built: its limits
+ * (engine_limits), its source, names, counts and sizes. What passes is
+ * not refused by Docker or the agent for its numbers, which used to end
+ * as an internal error once a container was made.
+ */
+static int
+run_check(const struct isol8_request *req, struct engine_limits *lim,
+    size_t *code_len, struct err **errp)
+{
+	size_t i;
+	int filtered;
+
+	if ((req->code != NULL) + (req->cmd != NULL) + (req->argv != NULL) != 1)
 		return err_set(
 		    errp, ERR_INVALID, "give exactly one of code, cmd or argv");
 	if (req->runtime == NULL && req->code != NULL)
 		return err_set(errp, ERR_INVALID, "no runtime given");
-	if (engine_spec(req, &run->spec, &run->image, &run->network, errp) ==
-	    -1)
+	if (req->argv != NULL && req->argv[0] == NULL)
+		return err_set(errp, ERR_INVALID, "empty argv");
+	if (engine_limits(req, lim, errp) == -1)
 		return -1;
-	rt = runtime_find(req->runtime ? req->runtime : "bash");
 	filtered =
 	    req->network != NULL && strcmp(req->network, "filtered") == 0;
 	if (!filtered && (req->net_allow_len > 0 || req->net_deny_len > 0))
 		return err_set(errp, ERR_INVALID,
 		    "allow and deny patterns need the filtered network");
-	if (filtered &&
-	    (run->egress = egress_new(run->e, req, run_egress_send,
-	         run_egress_pending, run, errp)) == NULL)
-		return -1;
+	*code_len = 0;
 	if (req->code != NULL) {
-		code_len = req->code_len ? req->code_len : strlen(req->code);
-		if (code_len > ENGINE_MAX_CODE)
-			return err_set(errp, ERR_LIMIT,
-			    "code of %zu bytes is "
-			    "over the %u-byte limit",
-			    code_len, ENGINE_MAX_CODE);
+		*code_len = req->code_len ? req->code_len : strlen(req->code);
+		if (run_check_size("code", *code_len, lim, 1, errp) == -1)
+			return -1;
 	}
 	if (req->file_ext != NULL &&
 	    (req->file_ext[0] != '.' || strlen(req->file_ext) > 8 ||
@@ -314,62 +326,34 @@ run_prepare(
 	for (i = 0; i < req->env_len; i++)
 		if (!valid_env_key(req->env[i].key) || !req->env[i].value)
 			return err_set(errp, ERR_INVALID,
-			    "bad environment "
-			    "variable name `%s`",
+			    "bad environment variable name `%s`",
 			    req->env[i].key ? req->env[i].key : "");
 	for (i = 0; i < req->secrets_len; i++)
 		if (!valid_env_key(req->secrets[i].key) ||
 		    !req->secrets[i].value)
 			return err_set(errp, ERR_INVALID,
-			    "bad secret name "
-			    "`%s`",
+			    "bad secret name `%s`",
 			    req->secrets[i].key ? req->secrets[i].key : "");
-
-	/* The request's files, then the code file. */
-	if (req->files_len > 256 || req->outputs_len > PROTO_MAX_OUTPUTS) {
-		free(file);
+	if (req->files_len > ISOL8_MAX_FILES ||
+	    req->outputs_len > ISOL8_MAX_OUTPUTS)
 		return err_set(errp, ERR_LIMIT,
-		    "at most 256 files and %d "
-		    "outputs",
-		    PROTO_MAX_OUTPUTS);
-	}
-	for (i = 0; i < req->files_len; i++) {
-		char *path = sandbox_path(req->files[i].path, 0, errp);
+		    "at most %d files and %d outputs", ISOL8_MAX_FILES,
+		    ISOL8_MAX_OUTPUTS);
+	for (i = 0; i < req->files_len; i++)
+		if (run_check_size("file", req->files[i].len, lim, 0, errp) ==
+		    -1)
+			return err_wrap(errp, "`%s`",
+			    req->files[i].path ? req->files[i].path : "");
+	return 0;
+}
 
-		if (path == NULL)
-			return -1;
-		if (req->files[i].len > ENGINE_MAX_CODE) {
-			free(path);
-			return err_set(errp, ERR_LIMIT,
-			    "file `%s` is over "
-			    "%u bytes",
-			    req->files[i].path, ENGINE_MAX_CODE);
-		}
-		run_put_file(run, path, req->files[i].data, req->files[i].len);
-		free(path);
-	}
-	if (req->code != NULL) {
-		if (req->file_ext != NULL)
-			file = xasprintf("/tmp/.isol8/main%s", req->file_ext);
-		else
-			file = xstrdup(rt->file);
-		run_put_file(run, file, req->code, code_len);
-	}
-	run->max_output_file = req->max_output_file
-	    ? req->max_output_file
-	    : ENGINE_DEFAULT_OUTPUT_FILE;
-	if (req->outputs_len > 0)
-		run->outs = xcalloc(req->outputs_len, sizeof *run->outs);
-	for (i = 0; i < req->outputs_len; i++) {
-		if ((run->outs[i].path =
-		            sandbox_path(req->outputs[i], 1, errp)) == NULL) {
-			free(file);
-			return -1;
-		}
-		run->nouts++;
-	}
+/* The RUN frame's program: the code's file, a command line, or argv. */
+static void
+run_argv(struct isol8_run *run, const struct isol8_request *req,
+    const struct runtime *rt, const char *file)
+{
+	const char *const *a;
 
-	at = proto_frame_begin(&run->frames, PROTO_RUN);
 	if (req->code != NULL && req->session != NULL && rt->kernel != NULL) {
 		/* In a session, into its interpreter: variables persist. The
 		 * kernel takes argv as the program would see it: the file. */
@@ -385,14 +369,72 @@ run_prepare(
 		proto_tlv_str(&run->frames, PROTO_T_ARGV, "bash");
 		proto_tlv_str(&run->frames, PROTO_T_ARGV, "-c");
 		proto_tlv_str(&run->frames, PROTO_T_ARGV, req->cmd);
-	} else {
-		if (req->argv[0] == NULL) {
-			free(file);
-			return err_set(errp, ERR_INVALID, "empty argv");
-		}
+	} else
 		for (a = req->argv; *a != NULL; a++)
 			proto_tlv_str(&run->frames, PROTO_T_ARGV, *a);
+}
+
+/* Check a request and build its PUT_FILE and RUN frames. */
+static int
+run_prepare(
+    struct isol8_run *run, const struct isol8_request *req, struct err **errp)
+{
+	static const char *const base_env[] = {
+		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/sandbox",
+		"LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONUNBUFFERED=1",
+		"PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/sandbox",
+		"NODE_PATH=/sandbox/node_modules", "DENO_DIR=/sandbox/.deno",
+		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL
+	};
+	struct engine_limits lim;
+	const struct runtime *rt;
+	const char *const *a;
+	char *file = NULL, *kv;
+	size_t at, i, code_len = 0;
+	int filtered;
+
+	if (run_check(req, &lim, &code_len, errp) == -1 ||
+	    engine_spec(req, &run->spec, &run->image, &run->network, errp) ==
+	        -1)
+		return -1;
+	rt = runtime_find(req->runtime ? req->runtime : "bash");
+	filtered =
+	    req->network != NULL && strcmp(req->network, "filtered") == 0;
+	if (filtered &&
+	    (run->egress = egress_new(run->e, req, run_egress_send,
+	         run_egress_pending, run, errp)) == NULL)
+		return -1;
+
+	/* The request's files, then the code file. */
+	for (i = 0; i < req->files_len; i++) {
+		char *path = sandbox_path(req->files[i].path, 0, errp);
+
+		if (path == NULL)
+			return -1;
+		run_put_file(run, path, req->files[i].data, req->files[i].len);
+		free(path);
 	}
+	if (req->code != NULL) {
+		if (req->file_ext != NULL)
+			file = xasprintf("/tmp/.isol8/main%s", req->file_ext);
+		else
+			file = xstrdup(rt->file);
+		run_put_file(run, file, req->code, code_len);
+	}
+	run->max_output_file = lim.max_output_file;
+	if (req->outputs_len > 0)
+		run->outs = xcalloc(req->outputs_len, sizeof *run->outs);
+	for (i = 0; i < req->outputs_len; i++) {
+		if ((run->outs[i].path =
+		            sandbox_path(req->outputs[i], 1, errp)) == NULL) {
+			free(file);
+			return -1;
+		}
+		run->nouts++;
+	}
+
+	at = proto_frame_begin(&run->frames, PROTO_RUN);
+	run_argv(run, req, rt, file);
 	for (a = base_env; *a != NULL; a++)
 		proto_tlv_str(&run->frames, PROTO_T_ENV, *a);
 	for (i = 0; i < req->env_len; i++) {
@@ -423,8 +465,8 @@ run_prepare(
 		proto_tlv_u64(&run->frames, PROTO_T_PROXY, EGRESS_PORT);
 	}
 	proto_tlv_str(&run->frames, PROTO_T_CWD, "/sandbox");
-	proto_tlv_u64(&run->frames, PROTO_T_TIMEOUT_MS, req->timeout_ms);
-	proto_tlv_u64(&run->frames, PROTO_T_OUTPUT_CAP, req->max_output);
+	proto_tlv_u64(&run->frames, PROTO_T_TIMEOUT_MS, lim.timeout_ms);
+	proto_tlv_u64(&run->frames, PROTO_T_OUTPUT_CAP, lim.max_output);
 	for (i = 0; i < run->nouts; i++)
 		proto_tlv_str(&run->frames, PROTO_T_OUTPUT, run->outs[i].path);
 	proto_tlv_u64(&run->frames, PROTO_T_MAX_SIZE, run->max_output_file);
@@ -440,8 +482,8 @@ run_prepare(
 	}
 	free(file);
 
-	run->timeout_ms = req->timeout_ms;
-	run->max_output = req->max_output;
+	run->timeout_ms = lim.timeout_ms;
+	run->max_output = lim.max_output;
 	run->stdin_stream = req->stdin_stream;
 	run->session = req->session ? xstrdup(req->session) : NULL;
 	run->mask = mask_new(req->secrets, req->secrets_len);

@@ -126,10 +126,12 @@ void sha256_init(struct sha256 *);
 void sha256_add(struct sha256 *, const void *, size_t);
 void sha256_hex(struct sha256 *, char out[65]);
 
-/* misc.c: time, sizes, files, randomness */
+/* misc.c: time, numbers, sizes, files, randomness */
 uint64_t now_ms(void);
 uint64_t now_us(void);
+int parse_number(const char *, double *, const char **);
 int parse_size(const char *, uint64_t *);
+int parse_duration(const char *, uint64_t *);
 int parse_uint(const char *, uint64_t, uint64_t *);
 int read_file(const char *, size_t, struct buf *, struct err **);
 void random_bytes(void *, size_t);

@@ -14,6 +14,31 @@ run --memory lots -e "print(1)"
 expect "bad --memory" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--memory"'
 run --cpu -1 -e "print(1)"
 expect "bad --cpu" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--cpu"'
+# Limits are refused before a container is made, naming the flag and the
+# bound (tests/unit/cli_usage.sh has every case, without Docker): NaN used
+# to pass the range check and run with no CPU limit at all, 0.001 to end
+# as "the container's agent exited" (exit 125) once runc refused it.
+run --cpu nan -e "print(1)"
+expect "--cpu nan" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--cpu wants a number of CPUs"'
+run --cpu 0.001 -e "print(1)"
+expect "--cpu 0.001: Docker's minimum" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q -- "--cpu must be at least 0.01 (Docker.s minimum"'
+run --cpu $(($(nproc) + 1)) -e "print(1)"
+expect "--cpu over this machine's CPUs" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q "the CPUs of this machine"'
+run --memory 1k -e "print(1)"
+expect "--memory 1k: Docker's minimum" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q -- "--memory must be at least 6m"'
+run --pids 1 -e "print(1)"
+expect "--pids 1: the agent is one" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q -- "--pids must be at least 2"'
+run --timeout 1e30 -e "print(1)"
+expect "--timeout 1e30" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--timeout must be at most"'
+# The bounds themselves run (no warm container is left for their key).
+printf '{"pool":{"size":0}}\n' >isol8.config.json
+run --cpu 0.01 --memory 6m --pids 2 -e "print(1)"
+expect "--cpu 0.01 --memory 6m --pids 2 run" '[ "$rc" = 0 ] && [ "$out" = 1 ]'
+default_config
 run --net bogus -e "print(1)"
 expect "bad --net" '[ "$rc" = 2 ] && echo "$err" | grep -q -- "--net"'
 run --env NOEQUALS -e "print(1)"

@@ -151,5 +151,89 @@ k -r bash -e 'cat /sandbox/victim'
 expect "a link planted at the kernel's stdin is replaced, not followed" \
 	'[ "$r1" = through ] && [ "$out" = orig ]'
 
+# The kernel's reply descriptor (fd 4) is reachable by the code it runs:
+# replies forged there never decide another run's result. The attack of
+# issue 14: replies for this run and the next (sequence numbers were
+# 1, 2, 3...), then late output. Run 2 must run its own code and report
+# its own output and exit code; run 3 works.
+s3=forge$$
+f() { run --session $s3 "$@"; }
+f -r bash -e 's=${__isol8_nonce:-$__isol8_seq}
+case $s in *[!0-9]* | "") n=x ;; *) n=$((s + 1)) ;; esac
+printf "D %s 0\nD %s 0\n" "$s" "$n" >&4
+sleep 2
+echo late1'
+f -r bash -e 'echo mine2; return 3'
+r2=$out c2=$rc
+f -r bash -e 'echo three'
+expect "bash: replies forged on fd 4 do not end the next run (its own output and code)" \
+	'[ "$r2" = mine2 ] && [ "$c2" = 3 ] && [ "$rc" = 0 ] && [ "$out" = three ]'
+# own: the kernel's own nonce (or sequence number), found in its frame.
+own='import os, sys
+f = sys._getframe(1).f_locals
+s = f.get("nonce", f.get("seq"))
+own = s if isinstance(s, bytes) else str(s).encode()'
+f -r python -e "$own"'
+n = s + 1 if isinstance(s, int) else "x"
+os.write(4, b"D %s 0\nD %s 0\n" % (own, str(n).encode()))
+import time
+time.sleep(2)
+print("late1")'
+f -r python -e 'print("mine2"); raise SystemExit(4)'
+r2=$out c2=$rc
+f -r python -e 'print("three")'
+expect "python: os.write(4, ...) forgeries do not end the next run" \
+	'[ "$r2" = mine2 ] && [ "$c2" = 4 ] && [ "$rc" = 0 ] && [ "$out" = three ]'
+
+# The run's own reply, forged early with its real nonce: the code that
+# goes on is still that run's (its late output, its timeout) and its
+# interpreter, caught replying twice, is ended.
+f -r python -e "$own"'
+import time
+os.write(4, b"D %s 0\n" % own)
+time.sleep(1.5)
+print("late1")'
+r1=$out c1=$rc e1=$err
+f -r python -e 'print("mine2")'
+expect "python: output after a forged early reply is its own run's, not the next's" \
+	'[ "$r1" = late1 ] && [ "$c1" = 137 ] && [ "$out" = mine2 ] && [ "$rc" = 0 ] &&
+	echo "$e1" | grep -q "interpreter was ended.*fd 4" && echo "$err" | grep -q "fresh python"'
+f --timeout 2000 -r python -e "$own"'
+os.write(4, b"D %s 0\n" % own)
+while True: pass'
+c1=$rc
+f -r python -e 'print("mine2")'
+expect "python: a forged early reply does not escape the run's timeout" \
+	'[ "$c1" = 124 ] && [ "$out" = mine2 ] && [ "$rc" = 0 ]'
+
+# What a thread writes to fd 4 between runs is discarded before the next
+# request: it is never taken for that run's reply.
+f -r python -e 'import os, threading, time
+threading.Thread(target=lambda: (time.sleep(0.1), os.write(4, b"D 0 0\nS x\n")), daemon=True).start()
+keep = 1'
+sleep 2
+f -r python -e 'print("keep" in globals())'
+expect "replies written between runs are dropped, the interpreter kept" \
+	'[ "$rc" = 0 ] && [ "$out" = True ]'
+"$ISOL8" session rm $s3 >/dev/null
+
+# A run's peak memory is its own, not the interpreter's since it started.
+peak() { python3 -c 'import json, sys; print(json.load(sys.stdin)["peakRssKb"])'; }
+k --json -r python -e 'big = bytearray(150 << 20); del big'
+p1=$(printf '%s' "$out" | peak)
+k --json -r python -e 'print(1)'
+p2=$(printf '%s' "$out" | peak)
+expect "a kernel run reports its own peak memory" \
+	'[ "$p1" -gt 150000 ] && [ "$p2" -lt 100000 ]'
+
+# A FIFO planted where the next run's code goes never blocks the agent.
+k -r bash -e 'rm -f /tmp/.isol8/main.py; mkfifo /tmp/.isol8/main.py'
+k --timeout 5000 -r python -e 'print("after fifo")'
+r1=$rc e1=$err
+k -r bash -e 'echo alive'
+expect "a planted FIFO fails a file transfer, not the session" \
+	'[ "$r1" != 0 ] && [ "$r1" != 124 ] && echo "$e1" | grep -q "not a regular file" &&
+	[ "$rc" = 0 ] && [ "$out" = alive ]'
+
 "$ISOL8" session rm $s >/dev/null
 finish

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/engine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -12,7 +13,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static char path[64];
 	struct cli_config c;
-	char msg[512];
+	struct isol8_request req;
+	struct engine_limits lim;
+	struct isol8_engine_opts eo;
+	struct err *e = NULL;
 	FILE *f;
 
 	if (path[0] == '\0')
@@ -22,9 +26,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	fwrite(data, 1, len, f);
 	fclose(f);
-	if (config_load(&c, path, msg, sizeof msg) == 0 &&
-	    (c.timeout_ms == 0 || c.memory == 0 || c.pids <= 0))
-		__builtin_trap();
+	/* Whatever the file sets, the engine takes: one table for both. */
+	if (config_load(&c, path, &e) == 0) {
+		isol8_request_init(&req);
+		config_request(&c, &req);
+		config_engine_opts(&c, &eo);
+		if (engine_limits(&req, &lim, NULL) == -1 ||
+		    engine_limits_opts(&eo, NULL) == -1)
+			__builtin_trap();
+	}
+	err_free(&e);
 	config_free(&c);
 	unlink(path);
 	return 0;

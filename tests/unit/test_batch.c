@@ -39,6 +39,18 @@ test_full_job(void)
 	CHECK(parse("{\"id\":42,\"code\":\"x\"}", &j) == 0);
 	CHECK(strcmp(j.id, "42") == 0);
 	batch_job_free(&j);
+	/* Limits at their bounds; strings and JSON numbers alike. */
+	CHECK(parse("{\"code\":\"x\",\"cpu\":0.01,\"memory\":6291456,"
+	            "\"pids\":2,\"timeout\":\"30s\"}",
+	          &j) == 0);
+	CHECK(j.cpus == 0.01 && j.memory == 6u << 20 && j.pids == 2);
+	CHECK(j.timeout_ms == 30000);
+	batch_job_free(&j);
+	CHECK(parse("{\"code\":\"x\",\"pids\":4194304,\"timeout\":86400000,"
+	            "\"memory\":\"1024t\",\"cpu\":\"1\"}",
+	          &j) == 0);
+	CHECK(j.pids == 4194304 && j.timeout_ms == 86400000 && j.cpus == 1);
+	batch_job_free(&j);
 	return 0;
 }
 
@@ -81,7 +93,7 @@ test_malformed(void)
 		{ "{\"code\":1}", "`code`" },
 		{ "{\"code\":\"x\",\"runtime\":\"cobol\"}", "unknown runtime" },
 		{ "{\"code\":\"x\",\"timeout\":-5}", "`timeout`" },
-		{ "{\"code\":\"x\",\"timeout\":\"5\"}", "`timeout`" },
+		{ "{\"code\":\"x\",\"timeout\":\"5x\"}", "`timeout`" },
 		{ "{\"code\":\"x\",\"memory\":\"lots\"}", "`memory`" },
 		{ "{\"code\":\"x\",\"cpu\":0}", "`cpu`" },
 		{ "{\"code\":\"x\",\"pids\":1.5}", "`pids`" },
@@ -93,6 +105,32 @@ test_malformed(void)
 		{ "{\"code\":\"x\",\"outputs\":[1]}", "`outputs`" },
 		{ "{\"code\":\"x\",\"stdin\":5}", "`stdin`" },
 		{ "{\"file\":\"\"}", "`file`" },
+		/* Limits: the engine's table, as for flags and the config. */
+		{ "{\"code\":\"x\",\"cpu\":0.001}",
+		    "`cpu` must be at least 0.01 (Docker's minimum" },
+		{ "{\"code\":\"x\",\"cpu\":\"nan\"}", "`cpu` wants" },
+		{ "{\"code\":\"x\",\"cpu\":1e999}", "`cpu` must be at most" },
+		{ "{\"code\":\"x\",\"cpu\":-0}", "`cpu` wants" },
+		{ "{\"code\":\"x\",\"cpu\":100000}", "`cpu` must be at most" },
+		{ "{\"code\":\"x\",\"memory\":\"5m\"}",
+		    "`memory` must be at least 6m" },
+		{ "{\"code\":\"x\",\"memory\":6291455}", "at least 6m" },
+		{ "{\"code\":\"x\",\"memory\":\"99999999999g\"}",
+		    "`memory` must be at most" },
+		{ "{\"code\":\"x\",\"memory\":\"0x10m\"}", "`memory` wants" },
+		{ "{\"code\":\"x\",\"memory\":\"12abc\"}", "`memory` wants" },
+		{ "{\"code\":\"x\",\"memory\":\" 6m\"}", "`memory` wants" },
+		{ "{\"code\":\"x\",\"memory\":\"\"}", "`memory` wants" },
+		{ "{\"code\":\"x\",\"memory\":null}", "number or a string" },
+		{ "{\"code\":\"x\",\"timeout\":0}",
+		    "`timeout` must be at least" },
+		{ "{\"code\":\"x\",\"timeout\":86400001}",
+		    "`timeout` must be at most" },
+		{ "{\"code\":\"x\",\"timeout\":1e30}", "at most" },
+		{ "{\"code\":\"x\",\"pids\":1}", "`pids` must be at least 2" },
+		{ "{\"code\":\"x\",\"pids\":4194305}",
+		    "`pids` must be at most" },
+		{ "{\"code\":\"x\",\"pids\":9223372036854775808}", "at most" },
 	};
 	struct batch_job j;
 	size_t i;

@@ -5,17 +5,25 @@
 
 #include "tap.h"
 #include "cli/cli.h"
+#include "util/util.h"
 
 static char path[] = "/tmp/isol8-config-XXXXXX";
 
+/* Load json as the configuration file; its error's message into msg. */
 static int
 load(const char *json, struct cli_config *c, char *msg, size_t len)
 {
+	struct err *e = NULL;
 	FILE *f = fopen(path, "w");
+	int rc;
 
 	fputs(json, f);
 	fclose(f);
-	return config_load(c, path, msg, len);
+	msg[0] = '\0';
+	if ((rc = config_load(c, path, &e)) == -1)
+		snprintf(msg, len, "%s", e->msg);
+	err_free(&e);
+	return rc;
 }
 
 static int
@@ -29,11 +37,11 @@ test_defaults_and_overrides(void)
 	         "\"cpu\":0.5,\"runtime\":\"bash\",\"network\":\"host\"},"
 	         "\"pool\":{\"size\":3,\"reuse\":true},\"env\":{\"A\":\"b\"}}",
 	        &c, msg, sizeof msg) == 0);
-	CHECK(c.timeout_ms == 5000 && c.memory == 1ull << 30);
-	CHECK(c.cpus == 0.5 && strcmp(c.runtime, "bash") == 0);
+	CHECK(c.limits.timeout_ms == 5000 && c.limits.memory == 1ull << 30);
+	CHECK(c.limits.cpus == 0.5 && strcmp(c.runtime, "bash") == 0);
 	CHECK(strcmp(c.network, "host") == 0 && c.pool_size == 3);
 	CHECK(c.pool_reuse == 1 && c.env_len == 1);
-	CHECK(c.pids == 64 && c.max_output == 1 << 20); /* untouched */
+	CHECK(c.limits.pids == 64 && c.limits.max_output == 1 << 20);
 	CHECK(strcmp(c.source, path) == 0);
 	config_free(&c);
 	return 0;
@@ -107,6 +115,104 @@ test_network_rules(void)
 	return 0;
 }
 
+/*
+ * Every numeric key is checked by the engine's table: NaN, inf, -0,
+ * overflow, junk, empty, hex, whitespace, min-1 and max+1 are errors that
+ * name the file and the key; min and max load.
+ */
+static int
+test_limit_keys(void)
+{
+	static const struct {
+		const char *json;
+		const char *want;
+	} bad[] = {
+		{ "{\"defaults\":{\"cpu\":0.001}}",
+		    "`defaults.cpu` must be at least 0.01 (Docker's minimum" },
+		{ "{\"defaults\":{\"cpu\":0.009}}", "at least 0.01" },
+		{ "{\"defaults\":{\"cpu\":\"nan\"}}",
+		    "`defaults.cpu` wants a number of CPUs" },
+		{ "{\"defaults\":{\"cpu\":\"inf\"}}", "`defaults.cpu` wants" },
+		{ "{\"defaults\":{\"cpu\":1e999}}",
+		    "`defaults.cpu` must be at most" },
+		{ "{\"defaults\":{\"cpu\":-0}}", "`defaults.cpu` wants" },
+		{ "{\"defaults\":{\"cpu\":-1}}", "`defaults.cpu` wants" },
+		{ "{\"defaults\":{\"cpu\":100000}}", "at most" },
+		{ "{\"defaults\":{\"cpu\":true}}", "a number or a string" },
+		{ "{\"defaults\":{\"memory\":\"1k\"}}",
+		    "`defaults.memory` must be at least 6m" },
+		{ "{\"defaults\":{\"memory\":6291455}}", "at least 6m" },
+		{ "{\"defaults\":{\"memory\":\"99999999999g\"}}",
+		    "`defaults.memory` must be at most 1024t" },
+		{ "{\"defaults\":{\"memory\":\"1025t\"}}", "at most 1024t" },
+		{ "{\"defaults\":{\"memory\":\"12abc\"}}",
+		    "`defaults.memory` wants a size" },
+		{ "{\"defaults\":{\"memory\":\"0x10m\"}}", "wants a size" },
+		{ "{\"defaults\":{\"memory\":\" 5m\"}}", "wants a size" },
+		{ "{\"defaults\":{\"memory\":\"\"}}", "wants a size" },
+		{ "{\"defaults\":{\"memory\":\"lots\"}}", "`defaults.memory`" },
+		{ "{\"defaults\":{\"timeoutMs\":1e30}}",
+		    "`defaults.timeoutMs` must be at most 86400000 ms" },
+		{ "{\"defaults\":{\"timeoutMs\":86400001}}", "at most" },
+		{ "{\"defaults\":{\"timeoutMs\":0}}", "at least 1 ms" },
+		{ "{\"defaults\":{\"timeoutMs\":-5}}", "wants milliseconds" },
+		{ "{\"defaults\":{\"pids\":1}}",
+		    "`defaults.pids` must be at least 2" },
+		{ "{\"defaults\":{\"pids\":4194305}}", "at most 4194304" },
+		{ "{\"defaults\":{\"pids\":9223372036854775808}}", "at most" },
+		{ "{\"defaults\":{\"pids\":1.5}}", "wants a whole number" },
+		{ "{\"defaults\":{\"sandboxSize\":\"4095\"}}",
+		    "`defaults.sandboxSize` must be at least 4k" },
+		{ "{\"defaults\":{\"tmpSize\":\"1025t\"}}",
+		    "`defaults.tmpSize` must be at most" },
+		{ "{\"defaults\":{\"maxOutput\":0}}",
+		    "`defaults.maxOutput` must be at least 1" },
+		{ "{\"pool\":{\"size\":257}}",
+		    "`pool.size` must be at most 256" },
+		{ "{\"pool\":{\"size\":-1}}", "`pool.size` wants" },
+		{ "{\"pool\":{\"idleMs\":0}}",
+		    "`pool.idleMs` must be at least" },
+		{ "{\"pool\":{\"idleMs\":604800001}}", "at most 604800000 ms" },
+		{ "{\"session\":{\"idleMs\":2592000001}}",
+		    "`session.idleMs` must be at most" },
+		{ "{\"maxConcurrent\":0}",
+		    "`maxConcurrent` must be at least 1" },
+		{ "{\"maxConcurrent\":4097}", "at most 4096" },
+	};
+	struct cli_config c;
+	char msg[512];
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (load(bad[i].json, &c, msg, sizeof msg) != -1 ||
+		    strstr(msg, bad[i].want) == NULL ||
+		    strstr(msg, path) == NULL) {
+			fprintf(stderr, "%s: %s\n", bad[i].json, msg);
+			return 1;
+		}
+		config_free(&c);
+	}
+	CHECK(load("{\"defaults\":{\"cpu\":0.01,\"memory\":\"6m\",\"pids\":2,"
+	           "\"timeoutMs\":\"30s\",\"sandboxSize\":4096,"
+	           "\"tmpSize\":\"1024t\",\"maxOutput\":\"1\"},"
+	           "\"pool\":{\"size\":0,\"idleMs\":604800000},"
+	           "\"session\":{\"idleMs\":\"30s\"},\"maxConcurrent\":4096}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(c.limits.cpus == 0.01 && c.limits.memory == 6u << 20);
+	CHECK(c.limits.pids == 2 && c.limits.timeout_ms == 30000);
+	CHECK(c.limits.sandbox_size == 4096 && c.limits.max_output == 1);
+	CHECK(c.limits.tmp_size == 1ull << 50 && c.pool_size == 0);
+	CHECK(c.pool_idle_ms == 604800000 && c.session_idle_ms == 30000);
+	CHECK(c.max_concurrent == 4096);
+	config_free(&c);
+	/* A JSON number as JSON writes it: 5e-1 is 0.5, bytes are bytes. */
+	CHECK(load("{\"defaults\":{\"cpu\":5e-1,\"memory\":6291456}}", &c, msg,
+	          sizeof msg) == 0);
+	CHECK(c.limits.cpus == 0.5 && c.limits.memory == 6291456);
+	config_free(&c);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -118,6 +224,7 @@ main(void)
 	RUN_TEST(test_defaults_and_overrides);
 	RUN_TEST(test_network_rules);
 	RUN_TEST(test_errors_name_the_key);
+	RUN_TEST(test_limit_keys);
 	unlink(path);
 	return TAP_DONE();
 }

@@ -1,13 +1,60 @@
 /* util: sizes, numbers, SHA-256 test vectors, buffers, JSON helpers. */
+#include <math.h>
 #include <string.h>
 
 #include "tap.h"
 #include "util/util.h"
 
+/* Numbers are plain decimals: no sign, space, hex, nan or inf. */
+static int
+test_parse_number(void)
+{
+	static const char *const bad[] = { "", ".", "-1", "+1", "-0", " 1",
+		"nan", "NaN", "inf", "infinity", "e5", "x", NULL };
+	const char *end;
+	double v;
+	size_t i;
+
+	CHECK(parse_number("0.5", &v, &end) == 0 && v == 0.5 && *end == 0);
+	CHECK(parse_number("0.01", &v, &end) == 0 && v == 0.01);
+	CHECK(parse_number(".5", &v, &end) == 0 && v == 0.5);
+	CHECK(parse_number("1.", &v, &end) == 0 && v == 1);
+	CHECK(parse_number("2.0000001", &v, &end) == 0 && v == 2.0000001);
+	CHECK(parse_number("1e3", &v, &end) == 0 && v == 1000 && *end == 0);
+	CHECK(parse_number("5E-1", &v, &end) == 0 && v == 0.5);
+	CHECK(parse_number("007", &v, &end) == 0 && v == 7);
+	CHECK(parse_number("4194305", &v, &end) == 0 && v == 4194305);
+	CHECK(parse_number("1125899906842625", &v, &end) == 0 &&
+	    v == 1125899906842625.0);
+	/* The number stops where the grammar does; the rest is the caller's. */
+	CHECK(parse_number("0x10", &v, &end) == 0 && v == 0 &&
+	    strcmp(end, "x10") == 0);
+	CHECK(parse_number("12abc", &v, &end) == 0 && strcmp(end, "abc") == 0);
+	CHECK(parse_number("1e", &v, &end) == 0 && strcmp(end, "e") == 0);
+	CHECK(parse_number("1 ", &v, &end) == 0 && strcmp(end, " ") == 0);
+	/* Too large: over any bound, never a wrapped or UB value. */
+	CHECK(parse_number("1e30", &v, &end) == 0 && v > 0.999e30 &&
+	    v < 1.001e30);
+	CHECK(parse_number("1e999", &v, &end) == 0 && v == HUGE_VAL);
+	CHECK(parse_number("99999999999999999999999999", &v, &end) == 0 &&
+	    v > 9.9e25 && v < 1.1e26);
+	CHECK(parse_number("1e-999", &v, &end) == 0 && v == 0);
+	for (i = 0; bad[i] != NULL; i++)
+		if (parse_number(bad[i], &v, &end) != -1) {
+			fprintf(stderr, "accepted `%s`\n", bad[i]);
+			return 1;
+		}
+	return 0;
+}
+
 static int
 test_parse_size(void)
 {
+	static const char *const bad[] = { "", "m", "-1m", "12x", "12abc",
+		"0x10", " 5m", "5m ", "5 m", "nan", "inf", "-0", "1mm", "1kbb",
+		"1e", NULL };
 	uint64_t v;
+	size_t i;
 
 	CHECK(parse_size("512m", &v) == 0 && v == 512ull << 20);
 	CHECK(parse_size("1g", &v) == 0 && v == 1ull << 30);
@@ -15,11 +62,41 @@ test_parse_size(void)
 	CHECK(parse_size("1.5g", &v) == 0 && v == 3ull << 29);
 	CHECK(parse_size("100", &v) == 0 && v == 100);
 	CHECK(parse_size("2mb", &v) == 0 && v == 2ull << 20);
-	CHECK(parse_size("", &v) == -1);
-	CHECK(parse_size("m", &v) == -1);
-	CHECK(parse_size("-1m", &v) == -1);
-	CHECK(parse_size("12x", &v) == -1);
-	CHECK(parse_size("1e30g", &v) == -1);
+	CHECK(parse_size("1e3", &v) == 0 && v == 1000);
+	CHECK(parse_size("0.1k", &v) == 0 && v == 102); /* rounded down */
+	CHECK(parse_size("0", &v) == 0 && v == 0);
+	/* Overflow saturates: over every bound, never wrapped. */
+	CHECK(parse_size("99999999999g", &v) == 0 && v == UINT64_MAX);
+	CHECK(parse_size("1e30g", &v) == 0 && v == UINT64_MAX);
+	CHECK(parse_size("18446744073709551616", &v) == 0 && v == UINT64_MAX);
+	for (i = 0; bad[i] != NULL; i++)
+		if (parse_size(bad[i], &v) != -1) {
+			fprintf(stderr, "accepted `%s`\n", bad[i]);
+			return 1;
+		}
+	return 0;
+}
+
+static int
+test_parse_duration(void)
+{
+	static const char *const bad[] = { "", "s", "-1", "30x", "30 s", " 30",
+		"0x10", "nan", "inf", "1sec", "1e", NULL };
+	uint64_t v;
+	size_t i;
+
+	CHECK(parse_duration("30000", &v) == 0 && v == 30000);
+	CHECK(parse_duration("500ms", &v) == 0 && v == 500);
+	CHECK(parse_duration("30s", &v) == 0 && v == 30000);
+	CHECK(parse_duration("1.5m", &v) == 0 && v == 90000);
+	CHECK(parse_duration("1H", &v) == 0 && v == 3600000);
+	CHECK(parse_duration("1.9", &v) == 0 && v == 1); /* whole ms */
+	CHECK(parse_duration("1e30", &v) == 0 && v == UINT64_MAX);
+	for (i = 0; bad[i] != NULL; i++)
+		if (parse_duration(bad[i], &v) != -1) {
+			fprintf(stderr, "accepted `%s`\n", bad[i]);
+			return 1;
+		}
 	return 0;
 }
 
@@ -153,7 +230,9 @@ test_err_first_wins(void)
 int
 main(void)
 {
+	RUN_TEST(test_parse_number);
 	RUN_TEST(test_parse_size);
+	RUN_TEST(test_parse_duration);
 	RUN_TEST(test_parse_uint);
 	RUN_TEST(test_sha256_vectors);
 	RUN_TEST(test_buf);

@@ -20,7 +20,7 @@ const { pathToFileURL } = require('url');
 const CTL = 3;
 const REPLY = 4;
 let pending = Buffer.alloc(0);
-let seq = -1;
+let nonce = null; // the run's, from its request
 let failed = false;
 let stdinFd = -1;
 let stdin = null;
@@ -85,7 +85,12 @@ Object.defineProperty(process, 'stdin', {
 });
 
 function start() {
-  seq = Number(field());
+  for (;;) {
+    const kind = field();
+    nonce = field();
+    if (kind !== 'P') break;
+    fs.writeSync(REPLY, `I ${nonce}\n`); // the agent's idle check
+  }
   const stdinPath = field();
   const argv = Array.from({ length: Number(field()) }, field);
   const env = Array.from({ length: Number(field()) }, field);
@@ -96,7 +101,7 @@ function start() {
   }
   fs.closeSync(0); // so that the FIFO becomes fd 0
   stdinFd = fs.openSync(stdinPath, 'r');
-  fs.writeSync(REPLY, `S ${seq}\n`);
+  fs.writeSync(REPLY, `S ${nonce}\n`);
 
   const file = argv[1];
   failed = false;
@@ -124,7 +129,7 @@ function start() {
       report(e);
       return;
     }
-    import(`${pathToFileURL(file).href}?run=${seq}`).catch(report);
+    import(`${pathToFileURL(file).href}?run=${nonce}`).catch(report);
     return;
   }
   try {
@@ -142,7 +147,7 @@ function finish() {
   fs.closeSync(stdinFd);
   fs.openSync('/dev/null', 'r'); // fd 0 again
   for (const key of secrets) delete process.env[key]; // the run's only
-  fs.writeSync(REPLY, `D ${seq} ${code}\n`);
+  fs.writeSync(REPLY, `D ${nonce} ${code}\n`);
 }
 
 process.on('uncaughtException', report);
@@ -150,6 +155,6 @@ process.on('unhandledRejection', report);
 // The loop is empty: the run (if any) is over. The next one starts from
 // an immediate, so that the loop stays alive whatever that run schedules.
 process.on('beforeExit', () => setImmediate(() => {
-  if (seq >= 0) finish();
+  if (nonce !== null) finish();
   start();
 }));

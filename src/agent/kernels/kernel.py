@@ -6,11 +6,13 @@
 # with fd 3 (requests) and fd 4 (replies); fds 1 and 2 are the agent's
 # output pipes for the kernel's whole life.
 #
-# A request is NUL-terminated fields: the run's sequence number, the stdin
+# A request is NUL-terminated fields: "R", the run's nonce, the stdin
 # path, argc, argv[0..argc), envc, env[0..envc), secretc, the names of the
-# secrets among env (unset after the run). argv[1] is the code file,
-# argv[2:] its arguments. Replies: "S <seq>\n" once stdin is open,
-# "D <seq> <exit code>\n" when the run is over.
+# secrets among env (unset after the run); or "P" and a nonce, the agent's
+# idle check. argv[1] is the code file, argv[2:] its arguments. Replies:
+# "S <nonce>\n" once stdin is open, "D <nonce> <exit code>\n" when the run
+# is over, "I <nonce>\n" to an idle check. The agent judges every reply:
+# code that writes fd 4 itself gets this interpreter ended.
 import builtins
 import importlib
 import io
@@ -61,7 +63,10 @@ def serve():
     main.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main
     while True:
-        seq = int(field())
+        kind, nonce = field(), field().encode()
+        if kind == "P":
+            os.write(REPLY, b"I %s\n" % nonce)
+            continue
         stdin_path = field()
         argv = [field() for _ in range(int(field()))]
         env = [field() for _ in range(int(field()))]
@@ -77,7 +82,7 @@ def serve():
         os.dup2(err_fd, 2)
         sys.stdin, sys.stdout, sys.stderr = (
             stream(0, "r"), stream(1, "w"), stream(2, "w"))
-        os.write(REPLY, b"S %d\n" % seq)
+        os.write(REPLY, b"S %s\n" % nonce)
 
         code = 0
         path = argv[1]
@@ -105,7 +110,7 @@ def serve():
         os.dup2(null_fd, 0)
         for key in secrets:  # a secret is the run's, not the session's
             os.environ.pop(key, None)
-        os.write(REPLY, b"D %d %d\n" % (seq, code))
+        os.write(REPLY, b"D %s %d\n" % (nonce, code))
 
 
 serve()

@@ -4,7 +4,8 @@
 # variables, exported variables, functions, aliases, options and the
 # working directory persist between runs. `exit` ends the shell itself (the
 # next run gets a fresh one, with a notice). Protocol: see kernel.py (fd 3
-# requests, fd 4 replies; fds 1 and 2 are the agent's pipes).
+# requests, fd 4 replies; fds 1 and 2 are the agent's pipes). Sourced code
+# can write fd 4 too; the agent ends a shell whose replies are not its own.
 
 exec {__isol8_out}>&1 {__isol8_err}>&2
 
@@ -13,7 +14,12 @@ __isol8_field() {
 }
 
 while :; do
-	__isol8_field __isol8_seq
+	__isol8_field __isol8_kind
+	__isol8_field __isol8_nonce
+	if [[ $__isol8_kind == P ]]; then # the agent's idle check
+		builtin printf 'I %s\n' "$__isol8_nonce" >&4
+		continue
+	fi
 	__isol8_field __isol8_stdin
 	__isol8_field __isol8_n
 	__isol8_argv=()
@@ -34,7 +40,7 @@ while :; do
 	done
 	# Whatever the last run did to its streams, this one gets fresh ones.
 	exec 0<"$__isol8_stdin" 1>&"$__isol8_out" 2>&"$__isol8_err"
-	builtin printf 'S %s\n' "$__isol8_seq" >&4
+	builtin printf 'S %s\n' "$__isol8_nonce" >&4
 	BASH_ARGV0=${__isol8_argv[1]}
 	builtin source "${__isol8_argv[1]}" "${__isol8_argv[@]:2}"
 	__isol8_rc=$?
@@ -45,5 +51,5 @@ while :; do
 		builtin unset "$__isol8_v"
 	done
 	exec 0</dev/null
-	builtin printf 'D %s %s\n' "$__isol8_seq" "$__isol8_rc" >&4
+	builtin printf 'D %s %s\n' "$__isol8_nonce" "$__isol8_rc" >&4
 done
