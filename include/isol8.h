@@ -260,18 +260,18 @@ struct isol8_net_event {
 };
 
 struct isol8_result {
-	int exit_code;         /* the program's, or 128 + signal */
-	int signal;            /* 0 unless killed by a signal */
-	int timed_out;         /* killed at the timeout */
-	int oom_killed;        /* killed by the memory limit */
-	int truncated;         /* output went over max_output */
+	int exit_code;               /* the program's, or 128 + signal */
+	int signal;                  /* 0 unless killed by a signal */
+	int timed_out;               /* killed at the timeout */
+	int oom_killed;              /* killed by the memory limit */
+	int truncated;               /* output went over max_output */
 	enum isol8_state state_lost; /* a session's interpreter */
-	uint64_t run_ms;       /* the program's wall time */
-	uint64_t total_ms;     /* from isol8_run_start() to done */
-	uint64_t queued_ms;    /* waiting for a slot and a container */
-	uint64_t cpu_ms;       /* user + system CPU of all processes */
-	uint64_t peak_rss_kb;  /* peak resident memory, main process */
-	uint64_t stdout_bytes; /* as produced, before masking */
+	uint64_t run_ms;             /* the program's wall time */
+	uint64_t total_ms;           /* from isol8_run_start() to done */
+	uint64_t queued_ms;          /* waiting for a slot and a container */
+	uint64_t cpu_ms;             /* user + system CPU of all processes */
+	uint64_t peak_rss_kb;        /* peak resident memory, main process */
+	uint64_t stdout_bytes;       /* as produced, before masking */
 	uint64_t stderr_bytes;
 	const char *container_id;                /* valid during on_done only */
 	const struct isol8_output_file *outputs; /* valid during on_done */
@@ -310,8 +310,8 @@ ISOL8_API int isol8_session_put_file(struct isol8_engine *engine,
     const struct isol8_request *req, const char *path, const void *data,
     size_t len, struct isol8_error *err);
 ISOL8_API int isol8_session_get_file(struct isol8_engine *engine,
-    const struct isol8_request *req, const char *path, char **data,
-    size_t *len, struct isol8_error *err);
+    const struct isol8_request *req, const char *path, char **data, size_t *len,
+    struct isol8_error *err);
 
 struct isol8_session_info {
 	char name[128];

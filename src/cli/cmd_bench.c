@@ -244,8 +244,7 @@ list_warm(struct bench *b, const struct isol8_request *req, int running)
 	free(image);
 	free(network);
 	snprintf(filter, sizeof filter,
-	    "{\"label\":[\"" LABEL_KEY
-	    "=%s\"],\"name\":[\"^/isol8-warm-\"]%s}",
+	    "{\"label\":[\"" LABEL_KEY "=%s\"],\"name\":[\"^/isol8-warm-\"]%s}",
 	    key, running ? ",\"status\":[\"running\"]" : "");
 	docker_container_list(b->d, filter, !running, docker_sync_cb, &c);
 	docker_sync_wait(b->d, &c);
@@ -291,8 +290,8 @@ static char *
 baseline_container(struct bench *b, const char *runtime)
 {
 	static const char *cmd[] = { "sleep", "infinity", NULL };
-	static const char *labels[] = { LABEL_MANAGED, "true",
-		LABEL_KIND, "bench", NULL };
+	static const char *labels[] = { LABEL_MANAGED, "true", LABEL_KIND,
+		"bench", NULL };
 	struct docker_create c = { 0 };
 	struct docker_sync cr = { 0 }, st = { 0 };
 	char *image = runtime_image(runtime), *id = NULL;

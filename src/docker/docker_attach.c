@@ -79,11 +79,11 @@ docker_attach_start(struct docker *d, const char *id,
 		free(a);
 		return NULL;
 	}
-	req = xasprintf(
-	    "POST /" DOCKER_API "/containers/%s/attach?stream=1&stdin=1"
-	    "&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n"
-	    "Content-Type: application/vnd.docker.raw-stream\r\n"
-	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+	req = xasprintf("POST /" DOCKER_API
+	                "/containers/%s/attach?stream=1&stdin=1"
+	                "&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n"
+	                "Content-Type: application/vnd.docker.raw-stream\r\n"
+	                "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
 	    id);
 	stream_write(a->s, req, strlen(req));
 	return a;
@@ -223,8 +223,8 @@ attach_read_cb(struct evbuffer *in, void *arg)
 	}
 	while (a->state == ATTACH_UPGRADED &&
 	    evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
-		if (stdcopy_feed(&a->sc, v.iov_base, v.iov_len, attach_output, a,
-		        &e) == -1) {
+		if (stdcopy_feed(&a->sc, v.iov_base, v.iov_len, attach_output,
+		        a, &e) == -1) {
 			attach_close(a, e);
 			return;
 		}

@@ -130,9 +130,10 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		free(e);
 		return NULL;
 	}
-	log_init(&log, e->opts.verbose >= 2 ? LOG_LEVEL_DEBUG
-	        : e->opts.verbose == 1      ? LOG_LEVEL_INFO
-	                                    : LOG_LEVEL_WARN);
+	log_init(&log,
+	    e->opts.verbose >= 2       ? LOG_LEVEL_DEBUG
+	        : e->opts.verbose == 1 ? LOG_LEVEL_INFO
+	                               : LOG_LEVEL_WARN);
 	if (e->opts.log != NULL) {
 		log.cb = engine_log_cb;
 		log.arg = e;

@@ -648,8 +648,8 @@ engine_run_step(struct isol8_run *run)
 		break;
 	}
 	if (old != run->state)
-		log_debug(loop_log(e->loop), "run %p: %s -> %s", (void *)run, run_state_names[old],
-		    run_state_names[run->state]);
+		log_debug(loop_log(e->loop), "run %p: %s -> %s", (void *)run,
+		    run_state_names[old], run_state_names[run->state]);
 }
 
 static void
@@ -823,8 +823,9 @@ run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* The agent did not end the run itself: the container goes. */
-	log_warnx(loop_log(run->e->loop), "run %p: sandbox did not answer %llu ms after the timeout; "
-	          "removing the container",
+	log_warnx(loop_log(run->e->loop),
+	    "run %p: sandbox did not answer %llu ms after the timeout; "
+	    "removing the container",
 	    (void *)run, (unsigned long long)ENGINE_HARD_GRACE_MS);
 	run->result.timed_out = 1;
 	run->result.exit_code = 137;
@@ -885,8 +886,8 @@ run_finish(struct isol8_run *run, struct err *e)
 	}
 	egress_free(run->egress);
 	run->egress = NULL;
-	log_debug(loop_log(eng->loop), "run %p: %s -> done%s%s", (void *)run, run_state_names[old],
-	    e ? ": " : "", e ? e->msg : "");
+	log_debug(loop_log(eng->loop), "run %p: %s -> done%s%s", (void *)run,
+	    run_state_names[old], e ? ": " : "", e ? e->msg : "");
 	evtimer_del(run->deadline);
 	if (old == RUN_QUEUED)
 		TAILQ_REMOVE(&eng->queue, run, qentry);

@@ -115,8 +115,7 @@ isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
 	if (engine_can_wait(e, errp) == -1)
 		return -1;
 	docker_container_list(e->docker,
-	    "{\"label\":[\"" LABEL_KIND "=session\"]}", 1, docker_sync_cb,
-	    &c);
+	    "{\"label\":[\"" LABEL_KIND "=session\"]}", 1, docker_sync_cb, &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
 	if (YAJL_IS_ARRAY(list) && list->u.array.len > 0)
@@ -227,16 +226,16 @@ isol8_cleanup(struct isol8_engine *e, int images, unsigned *removed,
 
 	if (engine_can_wait(e, errp) == -1)
 		return -1;
-	docker_container_list(e->docker,
-	    "{\"label\":[\"" LABEL_KIND "\"]}", 1, docker_sync_cb, &c);
+	docker_container_list(e->docker, "{\"label\":[\"" LABEL_KIND "\"]}", 1,
+	    docker_sync_cb, &c);
 	if ((list = call_json(e, &c, errp)) == NULL)
 		return -1;
 	n = remove_listed(e, list, docker_container_remove);
 	if (images) {
 		memset(&c, 0, sizeof c);
 		docker_image_list(e->docker,
-		    "{\"label\":[\"" LABEL_MANAGED "=true\"]}",
-		    docker_sync_cb, &c);
+		    "{\"label\":[\"" LABEL_MANAGED "=true\"]}", docker_sync_cb,
+		    &c);
 		if ((list = call_json(e, &c, errp)) == NULL)
 			return -1;
 		n += remove_listed(e, list, docker_image_remove);

@@ -13,8 +13,8 @@ isol8_setup_opts_init(struct isol8_setup_opts *o)
 	memset(o, 0, sizeof *o);
 }
 
-static void
-say(const struct isol8_setup_opts *o, const char *fmt, ...) PRINTFLIKE(2, 3);
+static void say(const struct isol8_setup_opts *o, const char *fmt, ...)
+    PRINTFLIKE(2, 3);
 
 static void
 say(const struct isol8_setup_opts *o, const char *fmt, ...)

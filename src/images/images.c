@@ -194,8 +194,8 @@ base_ensure(struct setup *s, struct err **errp)
 	sha256_init(&h);
 	sha256_add(&h, mkrootfs_sh, mkrootfs_sh_len);
 	sha256_hex(&h, hex);
-	snprintf(s->base_tag, sizeof s->base_tag,
-	    IMAGES_REPO "/base:%.16s", hex);
+	snprintf(
+	    s->base_tag, sizeof s->base_tag, IMAGES_REPO "/base:%.16s", hex);
 	if (image_inspect(s, s->base_tag, &v, errp) == 0) {
 		yajl_tree_free(v);
 		say(s, "base image %s is up to date", s->base_tag);
@@ -216,10 +216,9 @@ base_ensure(struct setup *s, struct err **errp)
 		    errp, ERR_SYS, "opening %s: %s", tar, strerror(errno));
 	}
 	say(s, "importing %lld MB", (long long)st.st_size >> 20);
-	docker_image_import(s->d, fd, st.st_size,
-	    IMAGES_REPO "/base",
-	    s->base_tag + strlen(IMAGES_REPO "/base:"), NULL,
-	    docker_sync_cb, &c);
+	docker_image_import(s->d, fd, st.st_size, IMAGES_REPO "/base",
+	    s->base_tag + strlen(IMAGES_REPO "/base:"), NULL, docker_sync_cb,
+	    &c);
 	docker_sync_wait(s->d, &c);
 	unlink(tar);
 	buf_free(&c.body);
@@ -258,8 +257,8 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 		sha256_add(&h, kernels[i].data, *kernels[i].len);
 	sha256_hex(&h, hex);
 	buf_printf(&df,
-	    "LABEL " LABEL_MANAGED "=true "
-	    LABEL_RUNTIME "=%s " LABEL_HASH "=%s\n",
+	    "LABEL " LABEL_MANAGED "=true " LABEL_RUNTIME "=%s " LABEL_HASH
+	    "=%s\n",
 	    rt->name, hex);
 
 	if (image_inspect(s, tag, &v, errp) == 0) {
@@ -294,8 +293,7 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 		}
 	}
 	tar_end(&ctx);
-	docker_image_build(
-	    s->d, &ctx, tag, build_line, docker_sync_cb, &c);
+	docker_image_build(s->d, &ctx, tag, build_line, docker_sync_cb, &c);
 	docker_sync_wait(s->d, &c);
 	buf_free(&c.body);
 	if (c.err != NULL) {
@@ -339,9 +337,8 @@ stale_warm_remove(struct setup *s, struct err **errp)
 	size_t i;
 	int n = 0;
 
-	docker_container_list(s->d,
-	    "{\"label\":[\"" LABEL_KIND "=warm\"]}", 1, docker_sync_cb,
-	    &c);
+	docker_container_list(s->d, "{\"label\":[\"" LABEL_KIND "=warm\"]}", 1,
+	    docker_sync_cb, &c);
 	docker_sync_wait(s->d, &c);
 	if (c.err != NULL) {
 		*errp = c.err;
@@ -376,8 +373,7 @@ stale_warm_remove(struct setup *s, struct err **errp)
 	remove : {
 		struct docker_sync rc = { .arg = s };
 
-		docker_container_remove(
-		    s->d, cid, 1, docker_sync_cb, &rc);
+		docker_container_remove(s->d, cid, 1, docker_sync_cb, &rc);
 		docker_sync_wait(s->d, &rc);
 		err_free(&rc.err);
 		buf_free(&rc.body);
@@ -441,8 +437,8 @@ images_prune(struct setup *s)
 			        strcmp(tag, s->base_tag) == 0))
 				continue;
 			/* In use (a warm container): it stays, for now. */
-			docker_image_remove(s->d,
-			    f == 1 && tag ? tag : id, 0, docker_sync_cb, &rc);
+			docker_image_remove(s->d, f == 1 && tag ? tag : id, 0,
+			    docker_sync_cb, &rc);
 			docker_sync_wait(s->d, &rc);
 			n += rc.err == NULL;
 			err_free(&rc.err);
@@ -459,8 +455,7 @@ images_prune(struct setup *s)
  * Docker call is waited for on d's loop, which must be the caller's own.
  */
 int
-images_setup(
-    struct docker *d, const struct images_opts *o, struct err **errp)
+images_setup(struct docker *d, const struct images_opts *o, struct err **errp)
 {
 	struct setup s;
 	struct docker_sync c = { 0 };

@@ -30,12 +30,12 @@ struct stream;
 struct sockaddr;
 struct evbuffer;
 struct stream_cbs {
-	void (*connected)(void *);               /* may be NULL */
-	void (*read)(struct evbuffer *, void *); /* consume what you can */
+	void (*connected)(void *);                  /* may be NULL */
+	void (*read)(struct evbuffer *, void *);    /* consume what you can */
 	void (*closed)(const struct err *, void *); /* EOF: NULL; once */
 };
-struct stream *stream_connect(struct loop *, const struct sockaddr *,
-    unsigned, const struct stream_cbs *, void *, struct err **);
+struct stream *stream_connect(struct loop *, const struct sockaddr *, unsigned,
+    const struct stream_cbs *, void *, struct err **);
 void stream_write(struct stream *, const void *, size_t);
 size_t stream_pending(const struct stream *);
 void stream_read(struct stream *, int);

@@ -83,8 +83,8 @@ stream_connect(struct loop *l, const struct sockaddr *sa, unsigned len,
 	struct stream *s;
 	int fd;
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(
+	    sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		err_set(errp, ERR_SYS, "socket: %s", strerror(errno));
 		return NULL;
@@ -105,10 +105,10 @@ stream_connect(struct loop *l, const struct sockaddr *sa, unsigned len,
 	s->reading = 1;
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();
-	s->rd = event_new(loop_base(l), fd, EV_READ | EV_PERSIST, stream_rd_cb,
-	    s);
-	s->wr = event_new(loop_base(l), fd, EV_WRITE | EV_PERSIST,
-	    stream_wr_cb, s);
+	s->rd =
+	    event_new(loop_base(l), fd, EV_READ | EV_PERSIST, stream_rd_cb, s);
+	s->wr =
+	    event_new(loop_base(l), fd, EV_WRITE | EV_PERSIST, stream_wr_cb, s);
 	if (s->in == NULL || s->out == NULL || s->rd == NULL || s->wr == NULL)
 		fatalx("stream: out of memory");
 	s->state = STREAM_CONNECTING;

@@ -144,8 +144,8 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 	bc->ulimits[0] = (struct docker_ulimit){ "core", 0, 0 };
 	bc->ulimits[1] =
 	    (struct docker_ulimit){ "nofile", BOX_NOFILE, BOX_NOFILE };
-	bc->ulimits[2] = (struct docker_ulimit){ "fsize", s->sandbox_size,
-		s->sandbox_size };
+	bc->ulimits[2] =
+	    (struct docker_ulimit){ "fsize", s->sandbox_size, s->sandbox_size };
 
 	c->image = s->image;
 	c->cmd = bc->cmd;
@@ -352,8 +352,8 @@ box_agent_log(struct box *b, const char *data, size_t len)
 			buf_add(&b->log, data, nl ? (size_t)(nl - data) : len);
 		if (nl == NULL)
 			return;
-		log_info(docker_log(b->d), "container %.12s: %s", b->id ? b->id : "?",
-		    buf_cstr(&b->log));
+		log_info(docker_log(b->d), "container %.12s: %s",
+		    b->id ? b->id : "?", buf_cstr(&b->log));
 		buf_drain(&b->log, b->log.len);
 		len -= (size_t)(nl - data) + 1;
 		data = nl + 1;

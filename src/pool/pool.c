@@ -273,7 +273,8 @@ wait_claimed(struct box *b, const struct err *e, void *arg)
 
 	w->box = NULL;
 	if (e != NULL) {
-		log_debug(docker_log(w->p->d), "pool: claim failed: %s", e->msg);
+		log_debug(
+		    docker_log(w->p->d), "pool: claim failed: %s", e->msg);
 		wait_claim_next(w);
 		return;
 	}
@@ -332,7 +333,8 @@ wait_listed(const struct docker_reply *r, const struct err *e, void *arg)
 			wait_deliver(w, NULL, err_dup(e));
 			return;
 		}
-		log_warnx(docker_log(w->p->d), "pool: listing warm containers: %s", e->msg);
+		log_warnx(docker_log(w->p->d),
+		    "pool: listing warm containers: %s", e->msg);
 		wait_queue(w);
 		return;
 	}
@@ -386,8 +388,8 @@ pool_acquire(
 		w->box = r->box;
 		free(r);
 		w->state = WAIT_DELIVER;
-		w->deliver = evtimer_new(
-		    loop_base(docker_loop(p->d)), wait_ready_cb, w);
+		w->deliver =
+		    evtimer_new(loop_base(docker_loop(p->d)), wait_ready_cb, w);
 		event_active(w->deliver, EV_TIMEOUT, 0);
 		return w;
 	}
@@ -422,7 +424,8 @@ created_box(struct box *b, const struct err *e, void *arg)
 		if ((w = TAILQ_FIRST(&slot->waiters)) != NULL)
 			wait_deliver(w, NULL, err_dup(e));
 		else
-			log_warnx(docker_log(p->d), "pool: creating a container: %s", e->msg);
+			log_warnx(docker_log(p->d),
+			    "pool: creating a container: %s", e->msg);
 	} else
 		slot_offer(slot, p, b);
 	pool_pump(p);
@@ -435,7 +438,8 @@ ready_lost(const struct err *e, void *arg)
 	struct pool_slot *slot = r->slot;
 
 	/* Its agent expired (idle) or died: forget it, keep the level. */
-	log_debug(docker_log(slot->p->d), "pool: a ready container went away: %s", e->msg);
+	log_debug(docker_log(slot->p->d),
+	    "pool: a ready container went away: %s", e->msg);
 	TAILQ_REMOVE(&slot->ready, r, entry);
 	slot->nready--;
 	box_discard(r->box, &slot->p->inflight);
@@ -533,7 +537,8 @@ warm_started(const struct docker_reply *r, const struct err *e, void *arg)
 	wm->p->inflight--;
 	wm->slot->creating_warm--;
 	if (e != NULL) {
-		log_warnx(docker_log(p->d), "pool: starting a warm container: %s", e->msg);
+		log_warnx(docker_log(p->d),
+		    "pool: starting a warm container: %s", e->msg);
 		wm->slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 		wm->p->inflight++;
 		docker_container_remove(
@@ -552,7 +557,8 @@ warm_created(const struct docker_reply *r, const struct err *e, void *arg)
 	const char *id;
 
 	if (e != NULL || (id = json_str(r->json, "Id", NULL)) == NULL) {
-		log_warnx(docker_log(wm->p->d), "pool: creating a warm container: %s",
+		log_warnx(docker_log(wm->p->d),
+		    "pool: creating a warm container: %s",
 		    e ? e->msg : "no Id");
 		wm->slot->backoff_until = now_ms() + POOL_BACKOFF_MS;
 		wm->p->creating--;
@@ -718,8 +724,9 @@ sweep_listed(const struct docker_reply *r, const struct err *e, void *arg)
 		/* Alive (and the same process, not a reused pid): leave it. */
 		if (proc_starttime(pid) == start && start != 0)
 			continue;
-		log_info(docker_log(p->d), "pool: removing %s, claimed by gone process %d",
-		    name + 1, pid);
+		log_info(docker_log(p->d),
+		    "pool: removing %s, claimed by gone process %d", name + 1,
+		    pid);
 		p->inflight++;
 		docker_container_remove(p->d, id, 1, pool_bg_done, p);
 	}
@@ -778,8 +785,9 @@ scrub_frame(int type, const unsigned char *pl, uint32_t len, void *arg)
 		slot_offer(sc->slot, p, sc->box);
 	else {
 		if (type == PROTO_ERROR)
-			log_warnx(docker_log(p->d), "pool: a container failed its scrub: "
-			          "discarded");
+			log_warnx(docker_log(p->d),
+			    "pool: a container failed its scrub: "
+			    "discarded");
 		box_discard(sc->box, &p->inflight);
 	}
 	free(sc);
@@ -791,7 +799,8 @@ scrub_lost(const struct err *e, void *arg)
 {
 	struct scrub *sc = arg;
 
-	log_warnx(docker_log(sc->p->d), "pool: lost a container while scrubbing: %s", e->msg);
+	log_warnx(docker_log(sc->p->d),
+	    "pool: lost a container while scrubbing: %s", e->msg);
 	sc->p->inflight--;
 	sc->slot->scrubbing--;
 	box_discard(sc->box, &sc->p->inflight);
@@ -815,8 +824,8 @@ pool_release(
 
 	if (slot->lent > 0)
 		slot->lent--;
-	log_debug(docker_log(p->d), "pool: release %.12s clean=%d reuse=%d", box_id(b), clean,
-	    p->o.reuse);
+	log_debug(docker_log(p->d), "pool: release %.12s clean=%d reuse=%d",
+	    box_id(b), clean, p->o.reuse);
 	if (!clean) {
 		box_discard(b, &p->inflight);
 		return;
@@ -882,7 +891,8 @@ pool_free(struct pool *p)
 	if (p == NULL)
 		return;
 	if (pool_busy(p))
-		log_warnx(docker_log(p->d), "pool freed with background work pending");
+		log_warnx(docker_log(p->d),
+		    "pool freed with background work pending");
 	while ((s = TAILQ_FIRST(&p->slots)) != NULL) {
 		TAILQ_REMOVE(&p->slots, s, entry);
 		free(s->image);

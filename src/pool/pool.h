@@ -10,7 +10,6 @@
 #include "../docker/docker.h"
 #include "../agent/proto.h"
 
-
 struct box;
 struct pool;
 struct pool_wait;

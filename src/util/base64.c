@@ -36,4 +36,3 @@ base64_encode(struct buf *b, const void *data, size_t len)
 		buf_add(b, q, 4);
 	}
 }
-

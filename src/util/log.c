@@ -11,8 +11,8 @@
 
 #include "util.h"
 
-static void log_vwrite(const struct log *, enum log_level, const char *,
-    va_list) PRINTFLIKE(3, 0);
+static void log_vwrite(
+    const struct log *, enum log_level, const char *, va_list) PRINTFLIKE(3, 0);
 
 void
 log_init(struct log *l, enum log_level level)
@@ -32,7 +32,8 @@ log_vwrite(
     const struct log *l, enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = { [LOG_LEVEL_ERROR] = "error: ",
-		[LOG_LEVEL_WARN] = "warning: ", [LOG_LEVEL_INFO] = "",
+		[LOG_LEVEL_WARN] = "warning: ",
+		[LOG_LEVEL_INFO] = "",
 		[LOG_LEVEL_DEBUG] = "debug: " };
 	char line[2048];
 
@@ -67,7 +68,8 @@ fatal_write(const char *fmt, int errnum, va_list ap)
 
 	vsnprintf(line, sizeof line, fmt, ap);
 	if (errnum != 0)
-		fprintf(stderr, "isol8: fatal: %s: %s\n", line, strerror(errnum));
+		fprintf(
+		    stderr, "isol8: fatal: %s: %s\n", line, strerror(errnum));
 	else
 		fprintf(stderr, "isol8: fatal: %s\n", line);
 }

@@ -234,7 +234,8 @@ random_bytes(void *p, size_t n)
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got <= 0)
-			fatal("getrandom"); /* no entropy source: cannot go on */
+			fatal(
+			    "getrandom"); /* no entropy source: cannot go on */
 		b += got, n -= (size_t)got;
 	}
 }

@@ -124,8 +124,7 @@ test_local_refill_and_drain(void)
 	/* Drained: the ready boxes' agents were told BYE and went away. */
 	pool_spec_key(&spec, key);
 	snprintf(filter, sizeof filter,
-	    "{\"label\":[\"" LABEL_KEY
-	    "=%s\"],\"name\":[\"^/isol8-run-%d-\"]}",
+	    "{\"label\":[\"" LABEL_KEY "=%s\"],\"name\":[\"^/isol8-run-%d-\"]}",
 	    key, (int)getpid());
 	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(100000)) {
 		l.done = 0;

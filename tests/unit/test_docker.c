@@ -208,8 +208,7 @@ test_create_json_hardening(void)
 	CHECK(found_nnp);
 	a = json_get(hc, "Ulimits", NULL);
 	CHECK(YAJL_IS_ARRAY(a) && a->u.array.len == 3);
-	CHECK(strcmp(json_str(v, "Labels", LABEL_MANAGED, NULL), "true") ==
-	    0);
+	CHECK(strcmp(json_str(v, "Labels", LABEL_MANAGED, NULL), "true") == 0);
 	CHECK(json_bool(v, "OpenStdin", NULL) == 1);
 	CHECK(json_bool(v, "StdinOnce", NULL) == 0);
 	CHECK(strcmp(json_get(v, "Cmd", NULL)->u.array.values[0]->u.string,
