@@ -42,12 +42,17 @@ static const char up[] = "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
                          "application/vnd.docker.raw-stream\r\nConnection: "
                          "Upgrade\r\nUpgrade: tcp\r\n\r\n";
 
-/* A container the simulated dockerd created. */
+/* A container the simulated dockerd created (the first FAKE_MAX_CTRS). */
 struct fake_ctr {
-	char id[16]; /* "" for a free entry */
+	char id[16];
 	char name[96];
 	char limits[17];
 	int session;
+	enum {
+		CTR_LIVE,
+		CTR_DELETED,
+		CTR_EXITED, /* its agent exited: AutoRemove took it */
+	} state;
 };
 
 enum conn_kind {
@@ -88,6 +93,7 @@ struct fake_dockerd {
 	int renamed[8];
 	int next_id;
 	struct fake_ctr ctrs[FAKE_MAX_CTRS];
+	int nctrs;
 	TAILQ_HEAD(, fake_conn) conns;
 };
 
@@ -96,6 +102,7 @@ static const struct fake_script fake_default = { NULL, FAKE_RUN_HANG, NULL,
 
 static void conn_read_cb(struct bufferevent *, void *);
 static void agent_read_cb(struct bufferevent *, void *);
+static struct fake_ctr *ctr_find(struct fake_dockerd *, const char *);
 
 static void
 conn_free(struct fake_conn *c)
@@ -262,6 +269,29 @@ fake_dockerd_sim(struct fake_dockerd *f)
 	return &f->sim;
 }
 
+/* Containers created and neither deleted nor exited (AutoRemove). */
+int
+fake_dockerd_live(struct fake_dockerd *f)
+{
+	int i, n = 0;
+
+	for (i = 0; i < f->nctrs; i++)
+		n += f->ctrs[i].state == CTR_LIVE;
+	return n;
+}
+
+/* Whether a DELETE removed the container `id`. */
+int
+fake_dockerd_deleted(struct fake_dockerd *f, const char *id)
+{
+	int i;
+
+	for (i = 0; i < f->nctrs; i++)
+		if (strcmp(f->ctrs[i].id, id) == 0)
+			return f->ctrs[i].state == CTR_DELETED;
+	return 0;
+}
+
 void
 fake_dockerd_free(struct fake_dockerd *f)
 {
@@ -289,6 +319,18 @@ fake_reply(struct fake_conn *c, int status, const char *body)
 }
 
 /* ---- the agent behind an attach ---- */
+
+/* The agent exits: so does its container, which AutoRemove removes. */
+static void
+agent_gone(struct fake_conn *c)
+{
+	struct fake_ctr *ctr = ctr_find(c->f, c->id);
+
+	if (ctr != NULL)
+		ctr->state = CTR_EXITED;
+	c->run = NULL;
+	conn_close(c);
+}
 
 /* One agent frame to the host, inside a stdcopy stdout frame. */
 static void
@@ -340,7 +382,7 @@ agent_exit(struct fake_conn *c, const struct fake_script *sc)
 	proto_buf_free(&pb);
 	c->run = NULL;
 	if (c->oneshot)
-		conn_close(c);
+		agent_gone(c);
 }
 
 /* A RUN's script, played as far as it goes without the host. */
@@ -369,8 +411,7 @@ agent_play(struct fake_conn *c, const struct fake_script *sc)
 		break;
 	case FAKE_RUN_CLOSE:
 		agent_str_send(c, PROTO_OUT, sc->out);
-		c->run = NULL;
-		conn_close(c);
+		agent_gone(c);
 		return;
 	case FAKE_RUN_BAD_EXIT:
 		at = proto_frame_begin(&pb, PROTO_EXIT);
@@ -522,7 +563,7 @@ agent_frame(struct fake_conn *c, int type, const unsigned char *p, uint32_t len)
 		break;
 	case PROTO_BYE:
 		s->byes++;
-		conn_close(c);
+		agent_gone(c);
 		break;
 	default:
 		break;
@@ -572,13 +613,14 @@ path_ctr(const char *path, char *out, size_t size)
 		snprintf(out, size, "%.*s", (int)n, p);
 }
 
+/* A live container by id or name. */
 static struct fake_ctr *
 ctr_find(struct fake_dockerd *f, const char *ref)
 {
 	int i;
 
-	for (i = 0; i < FAKE_MAX_CTRS; i++)
-		if (f->ctrs[i].id[0] != '\0' &&
+	for (i = 0; i < f->nctrs; i++)
+		if (f->ctrs[i].state == CTR_LIVE &&
 		    (strcmp(f->ctrs[i].id, ref) == 0 ||
 		        strcmp(f->ctrs[i].name, ref) == 0))
 			return &f->ctrs[i];
@@ -604,12 +646,11 @@ sim_create(struct fake_conn *c, const char *path, const char *body)
 {
 	struct fake_dockerd *f = c->f;
 	struct fake_sim *s = &f->sim;
-	struct fake_ctr *ctr = NULL;
+	struct fake_ctr *ctr;
 	struct timeval tv = { s->create_delay_ms / 1000,
 		(s->create_delay_ms % 1000) * 1000 };
 	const char *q, *lim;
 	char name[96] = "";
-	int i;
 
 	s->creates++;
 	if (++s->creates_inflight > s->max_creates_inflight)
@@ -627,13 +668,11 @@ sim_create(struct fake_conn *c, const char *path, const char *body)
 		snprintf(c->later_body, sizeof c->later_body,
 		    "{\"message\":\"Conflict: name in use\"}");
 	} else {
-		for (i = 0; i < FAKE_MAX_CTRS && ctr == NULL; i++)
-			if (f->ctrs[i].id[0] == '\0')
-				ctr = &f->ctrs[i];
 		c->later_status = 201;
 		snprintf(c->later_body, sizeof c->later_body,
 		    "{\"Id\":\"sim%08d\"}", ++f->next_id);
-		if (ctr != NULL) { /* beyond FAKE_MAX_CTRS: not inspectable */
+		if (f->nctrs < FAKE_MAX_CTRS) { /* beyond: not known */
+			ctr = &f->ctrs[f->nctrs++];
 			snprintf(
 			    ctr->id, sizeof ctr->id, "sim%08d", f->next_id);
 			snprintf(ctr->name, sizeof ctr->name, "%s", name);
@@ -676,16 +715,22 @@ sim_delete(struct fake_conn *c, const char *ref)
 	struct fake_dockerd *f = c->f;
 	struct fake_ctr *ctr = ctr_find(f, ref);
 	struct fake_conn *a;
+	int i;
 
 	f->sim.deletes++;
-	snprintf(f->sim.deleted, sizeof f->sim.deleted, "%s", ref);
+	for (i = 0; i < f->nctrs && ctr == NULL; i++)
+		if (strcmp(f->ctrs[i].id, ref) == 0) {
+			fake_reply(
+			    c, 404, "{\"message\":\"No such container\"}");
+			return; /* gone already (AutoRemove) */
+		}
 	TAILQ_FOREACH (a, &f->conns, entry)
 		if (a->kind == CONN_AGENT && !a->closing &&
 		    (strcmp(a->id, ref) == 0 ||
 		        (ctr != NULL && strcmp(a->id, ctr->id) == 0)))
 			conn_close(a);
 	if (ctr != NULL)
-		memset(ctr, 0, sizeof *ctr);
+		ctr->state = CTR_DELETED;
 	fake_reply(c, 204, "");
 }
 

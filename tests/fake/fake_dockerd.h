@@ -75,7 +75,9 @@ struct fake_script {
  * speaks the agent protocol: READY to HELLO (busy for warm ones when
  * agent_busy, nothing when agent_silent), OK to each last PUT_FILE chunk
  * (unless put_file_silent) and to SCRUB, RUN as scripted, STDIN and
- * SIGNAL recorded, BYE closes; a one-shot run's attach ends after EXIT.
+ * SIGNAL recorded. The agent exits -- and its container goes, as with
+ * AutoRemove -- after a one-shot run's EXIT, at BYE and when a script
+ * dies; fake_dockerd_live() counts the containers still there.
  */
 struct fake_sim {
 	int create_delay_ms;
@@ -95,7 +97,6 @@ struct fake_sim {
 	int renames_404;
 	int attaches;
 	int deletes;
-	char deleted[96]; /* the last container deleted */
 	int hellos;
 	int put_files;
 	int runs;
@@ -121,6 +122,8 @@ const char *fake_dockerd_path(struct fake_dockerd *);
 int fake_dockerd_requests(struct fake_dockerd *);
 size_t fake_dockerd_sent(struct fake_dockerd *);
 struct fake_sim *fake_dockerd_sim(struct fake_dockerd *);
+int fake_dockerd_live(struct fake_dockerd *);
+int fake_dockerd_deleted(struct fake_dockerd *, const char *);
 void fake_dockerd_free(struct fake_dockerd *);
 
 #endif

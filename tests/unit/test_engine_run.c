@@ -147,16 +147,24 @@ fx_new(struct fx *x, unsigned max_concurrent)
 	return x->e != NULL ? 0 : -1;
 }
 
-/* Free the engine (its removals finish on our base), then the fake. */
-static void
-fx_free(struct fx *x)
+/*
+ * Free the engine (its removals finish on our base), then the fake; -1 if
+ * containers other than the `sessions` kept ones outlived the engine.
+ */
+static int
+fx_free(struct fx *x, int sessions)
 {
+	int live;
+
 	if (x->e != NULL) {
 		WAIT_FOR(!isol8_engine_busy(x->e), 3000);
 		isol8_engine_free(x->e);
 	}
+	WAIT_FOR(fake_dockerd_live(x->f) == sessions, 3000);
 	turn(20); /* the engine's last step runs on our base */
+	live = fake_dockerd_live(x->f);
 	fake_dockerd_free(x->f);
+	return live == sessions ? 0 : -1;
 }
 
 static struct isol8_run *
@@ -276,7 +284,7 @@ test_exit_code_and_output(void)
 	CHECK(x.sim->run_oneshot == 1 && x.sim->run_stdin == 0);
 	CHECK(x.sim->deletes == 0);
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -297,10 +305,11 @@ test_unacknowledged_file_removes_the_container(void)
 	CHECK(start(&x, "ok", &req, &rc) != NULL);
 	CHECK(done_once(&rc));
 	CHECK(!rc.failed && rc.r.exit_code == 0);
+	/* (A one-shot agent exits at EXIT: the DELETE finds it gone.) */
 	WAIT_FOR(x.sim->deletes == 1, 3000);
-	CHECK(x.sim->deletes == 1 && strcmp(x.sim->deleted, rc.cid) == 0);
+	CHECK(x.sim->deletes == 1);
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -339,7 +348,7 @@ test_result_fields(void)
 		rec_free(&rc[i]);
 	}
 	CHECK(x.sim->runs == (int)nitems(want));
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -364,7 +373,7 @@ test_stdin_data(void)
 	CHECK(x.sim->run_stdin == 1);
 	CHECK(x.sim->stdin_bytes == sizeof in - 1 && x.sim->stdin_eofs == 1);
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -392,7 +401,7 @@ test_stdin_stream(void)
 	CHECK(strcmp(buf_cstr(&rc.out), "early late") == 0);
 	CHECK(x.sim->stdin_bytes == 10 && x.sim->stdin_eofs == 1);
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -429,7 +438,7 @@ test_hard_deadline(void)
 	CHECK(x.sim->deletes == 2);
 	rec_free(&rc);
 	rec_free(&src);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -455,7 +464,7 @@ test_output_cap(void)
 	CHECK(rc.out.len + rc.errout.len == 10000);
 	CHECK(rc.out.len == rc.r.stdout_bytes && rc.errout.len > 0);
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -472,10 +481,11 @@ test_lost_sandbox(void)
 	CHECK(rc.failed && rc.err.code == ISOL8_EAGENT);
 	CHECK(strstr(rc.err.message, "lost the sandbox") != NULL);
 	CHECK(strcmp(buf_cstr(&rc.out), "partial") == 0);
+	/* It died, so it is gone; the host asks anyway, trusting nothing. */
 	WAIT_FOR(x.sim->deletes == 1, 3000);
-	CHECK(x.sim->deletes == 1 && strcmp(x.sim->deleted, rc.cid) == 0);
+	CHECK(x.sim->deletes == 1);
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -520,7 +530,7 @@ test_malformed_frames(void)
 	WAIT_FOR(x.sim->deletes == (int)nitems(bad), 3000);
 	CHECK(x.sim->deletes == (int)nitems(bad));
 	rec_free(&ok);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -550,11 +560,11 @@ test_cancel_queued(void)
 	CHECK(done_once(&first));
 	CHECK(first.failed && first.err.code == ISOL8_ECANCELLED);
 	WAIT_FOR(x.sim->deletes == 1, 3000);
-	CHECK(x.sim->deletes == 1 && strcmp(x.sim->deleted, first.cid) == 0);
+	CHECK(x.sim->deletes == 1 && fake_dockerd_deleted(x.f, first.cid));
 	CHECK(x.sim->creates == 1 && x.sim->runs == 1);
 	rec_free(&first);
 	rec_free(&queued);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -593,14 +603,15 @@ test_cancel_queued_as_the_slot_frees(void)
 	rec_free(&first);
 	rec_free(&queued);
 	rec_free(&after);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
 /*
  * Cancelled while ACQUIRE, during the create: on_done comes (cancelled,
- * no container), and the container dockerd then makes is not lost: it
- * becomes a ready box and the next run gets it without a create.
+ * no container). The container dockerd then makes is not lost: today it
+ * becomes a ready box that the next run gets; deleting it would do too.
+ * Either way none outlives the engine (fx_free checks).
  */
 static int
 test_cancel_acquire(void)
@@ -620,14 +631,13 @@ test_cancel_acquire(void)
 	CHECK(creating.failed && creating.err.code == ISOL8_ECANCELLED);
 	CHECK(creating.cid[0] == '\0');
 	CHECK(x.sim->runs == 0);
-	WAIT_FOR(x.sim->hellos == 1, 3000);
+	WAIT_FOR(x.sim->hellos == 1 || x.sim->deletes == 1, 3000);
 	CHECK(start(&x, "ok", NULL, &next) != NULL);
 	CHECK(done_once(&next));
-	CHECK(!next.failed && strcmp(next.cid, "sim00000001") == 0);
-	CHECK(x.sim->creates == 1 && x.sim->runs == 1);
+	CHECK(!next.failed && next.r.exit_code == 0 && x.sim->runs == 1);
 	rec_free(&creating);
 	rec_free(&next);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -649,9 +659,9 @@ test_cancel_running(void)
 	CHECK(rc.failed && rc.err.code == ISOL8_ECANCELLED);
 	CHECK(strncmp(rc.cid, "sim", 3) == 0);
 	WAIT_FOR(x.sim->deletes == 1, 3000);
-	CHECK(x.sim->deletes == 1 && strcmp(x.sim->deleted, rc.cid) == 0);
+	CHECK(x.sim->deletes == 1 && fake_dockerd_deleted(x.f, rc.cid));
 	rec_free(&rc);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
 	return 0;
 }
 
@@ -659,8 +669,8 @@ test_cancel_running(void)
  * The engine freed with a run RUNNING, one in ACQUIRE and one QUEUED:
  * each gets on_done once, cancelled, during the free (as documented).
  * On our base afterwards, the running one's container is deleted, the
- * one being created is told BYE once ready (its agent exits, AutoRemove);
- * the queued run never had one.
+ * one being created goes too (today: told BYE once ready, so its agent
+ * exits and AutoRemove takes it); the queued run never had one.
  */
 static int
 test_free_in_every_state(void)
@@ -684,16 +694,54 @@ test_free_in_every_state(void)
 	CHECK(running.err.code == ISOL8_ECANCELLED);
 	CHECK(acquiring.err.code == ISOL8_ECANCELLED);
 	CHECK(queued.err.code == ISOL8_ECANCELLED);
-	WAIT_FOR(x.sim->deletes == 1 && x.sim->byes == 1, 3000);
+	WAIT_FOR(fake_dockerd_live(x.f) == 0, 3000);
 	turn(300); /* the engine checks every 100 ms whether it may go */
 	CHECK(running.done == 1 && acquiring.done == 1 && queued.done == 1);
-	CHECK(x.sim->deletes == 1 && strcmp(x.sim->deleted, running.cid) == 0);
-	CHECK(x.sim->byes == 1);
+	CHECK(fake_dockerd_deleted(x.f, running.cid));
+	CHECK(fake_dockerd_live(x.f) == 0);
 	CHECK(x.sim->creates == 2 && x.sim->runs == 1);
 	rec_free(&running);
 	rec_free(&acquiring);
 	rec_free(&queued);
-	fx_free(&x);
+	CHECK(fx_free(&x, 0) == 0);
+	return 0;
+}
+
+/*
+ * Freed while the agent of the box being made for a run has not answered
+ * HELLO yet: the run ends (cancelled) at once, the box is given up and its
+ * container deleted promptly, and nothing of the engine runs afterwards --
+ * not when the container's attach ends (here: the fake goes away).
+ *
+ * KNOWN BUG (src/pool + src/engine, reported by branch tests10):
+ * pool_drain() cancels acquires and sends ready boxes BYE but does not
+ * touch boxes still being created (counted in p->creating, held by no
+ * list), so no DELETE comes; isol8_engine_free() waits ENGINE_DRAIN_MS
+ * (10 s) for them, then engine_destroy() frees the Docker client while
+ * the box's attach stream and 60 s timer are still on the base: when the
+ * attach ends, box_fail() calls docker_container_remove() on the freed
+ * client (heap-use-after-free under ASan; the box leaks otherwise).
+ */
+static int
+test_free_with_an_agent_not_ready(void)
+{
+	struct rec rc = { 0 };
+	struct fx x;
+
+	CHECK(fx_new(&x, 4) == 0);
+	x.sim->agent_silent = 1;
+	CHECK(start(&x, "ok", NULL, &rc) != NULL);
+	WAIT_FOR(x.sim->hellos == 1, 3000);
+	CHECK(x.sim->hellos == 1);
+	isol8_engine_free(x.e);
+	CHECK(rc.done == 1 && rc.err.code == ISOL8_ECANCELLED);
+	WAIT_FOR(fake_dockerd_live(x.f) == 0, 1500);
+	CHECK(fake_dockerd_deleted(x.f, "sim00000001"));
+	turn(300); /* the engine goes */
+	fake_dockerd_free(x.f);
+	turn(100); /* the attach's end reaches nobody */
+	CHECK(rc.done == 1);
+	rec_free(&rc);
 	return 0;
 }
 
@@ -738,20 +786,30 @@ test_session_runs(void)
 	rec_free(&a);
 	rec_free(&b);
 	rec_free(&c);
-	fx_free(&x);
+	CHECK(fx_free(&x, 1) == 0); /* the session stays */
 	return 0;
 }
 
 int
 main(void)
 {
-	static struct known_bug kick = { test_cancel_queued_as_the_slot_frees,
-		"test_cancel_queued_as_the_slot_frees",
-		"engine_kick() spins on a cancelled run at the queue's head",
-		-1 };
+	static struct known_bug bugs[] = {
+		{ test_cancel_queued_as_the_slot_frees,
+		    "test_cancel_queued_as_the_slot_frees",
+		    "engine_kick() spins on a cancelled run at the queue's "
+		    "head",
+		    -1 },
+		{ test_free_with_an_agent_not_ready,
+		    "test_free_with_an_agent_not_ready",
+		    "engine free leaves boxes being created running on a freed "
+		    "Docker client",
+		    -1 },
+	};
+	size_t i;
 	int rc;
 
-	known_bug_start(&kick);
+	for (i = 0; i < nitems(bugs); i++)
+		known_bug_start(&bugs[i]);
 	base = event_base_new();
 	RUN_TEST(test_exit_code_and_output);
 	RUN_TEST(test_unacknowledged_file_removes_the_container);
@@ -767,7 +825,8 @@ main(void)
 	RUN_TEST(test_free_in_every_state);
 	RUN_TEST(test_session_runs);
 	RUN_TEST(test_hard_deadline);
-	known_bug_report(&kick);
+	for (i = 0; i < nitems(bugs); i++)
+		known_bug_report(&bugs[i]);
 	rc = TAP_DONE();
 	event_base_free(base);
 	return rc;
