@@ -1,11 +1,24 @@
 /*
  * The fake dockerd: a libevent listener on a Unix socket in a private
- * temporary directory, plain bufferevents per connection (evhttp over
- * AF_UNIX has had bugs in 2.1). A request is read up to its blank line
+ * temporary directory. A connection reads through a bufferevent (evhttp
+ * over AF_UNIX has had bugs in 2.1) and writes through its own queue with
+ * send(MSG_NOSIGNAL), so that a client that hangs up costs the fake an
+ * EPIPE, never the test a SIGPIPE. A request is read up to its blank line
  * (and its Content-Length body), then answered as the mode says.
+ *
+ * FAKE_SIM simulates the container API and, after an attach, isol8-agent
+ * (docs/agent-protocol.md): frames from the host are raw, frames back are
+ * wrapped in stdcopy stdout frames as a real attach carries them.
+ *
+ * Invariants: every connection is on `conns` and freed once -- when its
+ * peer goes, when it has written what it was closing with, or by
+ * fake_dockerd_free() -- never inside a loop over its own input (closing
+ * is deferred to the write event); every size read from the client is
+ * bounded (request heads, bodies, frames), and so is every answer.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +29,56 @@
 #include <event2/listener.h>
 
 #include "agent/proto.h"
+#include "docker/docker.h"
 #include "fake_dockerd.h"
 
-static int busy_marker; /* the attach of a busy agent */
+#define FAKE_MAX_HEAD 2048
+#define FAKE_MAX_BODY (64u << 10)
+#define FAKE_MAX_CTRS 32
+#define FAKE_CHUNK (64u << 10) /* of an endless body */
+#define FAKE_FLOOD_FRAME 4096
+
+static const char up[] = "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
+                         "application/vnd.docker.raw-stream\r\nConnection: "
+                         "Upgrade\r\nUpgrade: tcp\r\n\r\n";
+
+/* A container the simulated dockerd created (the first FAKE_MAX_CTRS). */
+struct fake_ctr {
+	char id[16];
+	char name[96];
+	char limits[17];
+	int session;
+	enum {
+		CTR_LIVE,
+		CTR_DELETED,
+		CTR_EXITED, /* its agent exited: AutoRemove took it */
+	} state;
+};
+
+enum conn_kind {
+	CONN_HTTP,
+	CONN_ENDLESS, /* writing an endless body */
+	CONN_AGENT,   /* attached: speaks the agent protocol */
+};
+
+struct fake_conn {
+	struct fake_dockerd *f;
+	enum conn_kind kind;
+	struct bufferevent *bev; /* reads only */
+	struct evbuffer *out;    /* written by `wr` */
+	struct event *wr;
+	int closing;         /* freed once `out` is written */
+	struct event *later; /* a delayed create answer */
+	int later_status;
+	char later_body[96];
+	size_t sent; /* of an endless body */
+	/* CONN_AGENT */
+	char id[96];
+	int busy;
+	const struct fake_script *run; /* the RUN going on, or NULL */
+	int oneshot;
+	TAILQ_ENTRY(fake_conn) entry;
+};
 
 struct fake_dockerd {
 	struct event_base *base;
@@ -28,128 +88,106 @@ struct fake_dockerd {
 	char path[96];
 	char host[160];
 	int requests;
-	struct bufferevent *stalled[64];
-	int nstalled;
+	size_t sent; /* endless body bytes, all connections */
 	struct fake_sim sim;
 	int renamed[8];
 	int next_id;
+	struct fake_ctr ctrs[FAKE_MAX_CTRS];
+	int nctrs;
+	TAILQ_HEAD(, fake_conn) conns;
 };
 
-/* A delayed create answer. */
-struct fake_later {
-	struct fake_dockerd *f;
-	struct bufferevent *bev;
-	int ok;
-};
+static const struct fake_script fake_default = { NULL, FAKE_RUN_HANG, NULL,
+	NULL, 0, 0, 0, 0 };
+
+static void conn_read_cb(struct bufferevent *, void *);
+static void agent_read_cb(struct bufferevent *, void *);
+static struct fake_ctr *ctr_find(struct fake_dockerd *, const char *);
 
 static void
-fake_close_cb(struct bufferevent *bev, short what, void *arg)
+conn_free(struct fake_conn *c)
 {
-	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	TAILQ_REMOVE(&c->f->conns, c, entry);
+	if (c->later != NULL) {
+		event_free(c->later);
+		c->f->sim.creates_inflight--;
+	}
+	event_free(c->wr);
+	evbuffer_free(c->out);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* End the connection once what is queued is written; nothing more read. */
+static void
+conn_close(struct fake_conn *c)
+{
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	event_active(c->wr, EV_WRITE, 0);
 }
 
 static void
-fake_write_done(struct bufferevent *bev, void *arg)
+conn_write(struct fake_conn *c, const void *data, size_t len)
 {
-	(void)arg;
-	bufferevent_free(bev);
+	evbuffer_add(c->out, data, len);
+	event_add(c->wr, NULL);
 }
 
+/* The next piece of an endless body; its end after FAKE_ENDLESS_MAX. */
 static void
-fake_send_and_close(struct bufferevent *bev, const void *data, size_t len)
+conn_endless_more(struct fake_conn *c)
 {
-	bufferevent_write(bev, data, len);
-	bufferevent_setcb(bev, NULL, fake_write_done, fake_close_cb, NULL);
-}
+	static char chunk[FAKE_CHUNK];
+	char size[16];
 
-static void fake_sim_request(
-    struct fake_dockerd *, struct bufferevent *, const char *);
-static void fake_agent_cb(struct bufferevent *, void *);
-static void fake_close_cb(struct bufferevent *, short, void *);
-
-static void
-fake_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct fake_dockerd *f = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	static const char ok[] =
-	    "HTTP/1.1 200 OK\r\nContent-Type: "
-	    "application/json\r\nContent-Length: 2\r\n\r\n{}";
-	static const char e500[] =
-	    "HTTP/1.1 500 Internal Server Error\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 19\r\n\r\n"
-	    "{\"message\":\"boom\"}\n";
-	static const char up[] =
-	    "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
-	    "application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\n"
-	    "Upgrade: tcp\r\n\r\n";
-	struct linger lg = { 1, 0 };
-
-	char head[2048];
-	size_t hlen;
-
-	if (end.pos == -1)
+	if (c->sent >= FAKE_ENDLESS_MAX) {
+		conn_write(c, "0\r\n\r\n", 5);
+		c->kind = CONN_HTTP;
+		conn_close(c);
 		return;
-	f->requests++;
-	if (f->mode == FAKE_SIM) {
-		const char *cl;
-		size_t clen = 0;
+	}
+	memset(chunk, 'z', sizeof chunk);
+	snprintf(size, sizeof size, "%x\r\n", (unsigned)sizeof chunk);
+	conn_write(c, size, strlen(size));
+	conn_write(c, chunk, sizeof chunk);
+	conn_write(c, "\r\n", 2);
+	c->sent += sizeof chunk;
+	c->f->sent += sizeof chunk;
+}
 
-		hlen = (size_t)end.pos + 4;
-		if (hlen >= sizeof head) {
-			bufferevent_free(bev);
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_conn *c = arg;
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	(void)what;
+	while (evbuffer_peek(c->out, -1, NULL, &v, 1) > 0) {
+		n = send(fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			event_add(c->wr, NULL);
 			return;
 		}
-		evbuffer_copyout(in, head, hlen);
-		head[hlen] = '\0';
-		if ((cl = strstr(head, "Content-Length: ")) != NULL)
-			clen = strtoul(cl + 16, NULL, 10);
-		if (evbuffer_get_length(in) < hlen + clen) {
-			f->requests--;
-			return; /* the body is still coming */
+		if (n == -1) {
+			conn_free(c); /* the client went away */
+			return;
 		}
-		evbuffer_drain(in, hlen + clen);
-		fake_sim_request(f, bev, head);
-		return;
+		evbuffer_drain(c->out, (size_t)n);
 	}
-	evbuffer_drain(in, evbuffer_get_length(in));
-	switch (f->mode) {
-	case FAKE_OK:
-		fake_send_and_close(bev, ok, sizeof ok - 1);
-		break;
-	case FAKE_500:
-		fake_send_and_close(bev, e500, sizeof e500 - 1);
-		break;
-	case FAKE_STALL:
-		/* Held until fake_dockerd_free(). */
-		bufferevent_disable(bev, EV_READ);
-		if (f->nstalled <
-		    (int)(sizeof f->stalled / sizeof f->stalled[0]))
-			f->stalled[f->nstalled++] = bev;
-		break;
-	case FAKE_RESET:
-		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg,
-		    sizeof lg);
-		bufferevent_free(bev);
-		break;
-	case FAKE_ATTACH_TRUNCATED:
-		bufferevent_write(bev, up, sizeof up - 1);
-		fake_send_and_close(bev, "\x01\0\0\0\0\0\0\x0ahel", 11);
-		break;
-	case FAKE_ATTACH_BAD_FRAME:
-		bufferevent_write(bev, up, sizeof up - 1);
-		fake_send_and_close(bev, "\x09\x09\0\0\0\0\0\x02hi", 10);
-		break;
-	case FAKE_ATTACH_OK:
-		bufferevent_write(bev, up, sizeof up - 1);
-		fake_send_and_close(bev, "\x01\0\0\0\0\0\0\x02hi", 10);
-		break;
-	case FAKE_SIM:
-		break;
-	}
+	if (c->kind == CONN_ENDLESS && !c->closing)
+		conn_endless_more(c);
+	else if (c->closing)
+		conn_free(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_free(arg); /* EOF or an error: the client is gone */
 }
 
 static void
@@ -157,14 +195,18 @@ fake_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
 	struct fake_dockerd *f = arg;
-	struct bufferevent *bev;
+	struct fake_conn *c = calloc(1, sizeof *c);
 
 	(void)l;
 	(void)sa;
 	(void)len;
-	bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(bev, fake_read_cb, NULL, fake_close_cb, f);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	c->f = f;
+	c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->out = evbuffer_new();
+	c->wr = event_new(f->base, fd, EV_WRITE, conn_write_cb, c);
+	TAILQ_INSERT_TAIL(&f->conns, c, entry);
+	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
 }
 
 struct fake_dockerd *
@@ -175,6 +217,7 @@ fake_dockerd_new(struct event_base *base, enum fake_mode mode)
 
 	f->base = base;
 	f->mode = mode;
+	TAILQ_INIT(&f->conns);
 	snprintf(f->dir, sizeof f->dir, "/tmp/isol8-fake-XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		abort();
@@ -202,19 +245,60 @@ fake_dockerd_host(struct fake_dockerd *f)
 	return f->host;
 }
 
+const char *
+fake_dockerd_path(struct fake_dockerd *f)
+{
+	return f->path;
+}
+
 int
 fake_dockerd_requests(struct fake_dockerd *f)
 {
 	return f->requests;
 }
 
-void
-fake_dockerd_free(struct fake_dockerd *f)
+size_t
+fake_dockerd_sent(struct fake_dockerd *f)
+{
+	return f->sent;
+}
+
+struct fake_sim *
+fake_dockerd_sim(struct fake_dockerd *f)
+{
+	return &f->sim;
+}
+
+/* Containers created and neither deleted nor exited (AutoRemove). */
+int
+fake_dockerd_live(struct fake_dockerd *f)
+{
+	int i, n = 0;
+
+	for (i = 0; i < f->nctrs; i++)
+		n += f->ctrs[i].state == CTR_LIVE;
+	return n;
+}
+
+/* Whether a DELETE removed the container `id`. */
+int
+fake_dockerd_deleted(struct fake_dockerd *f, const char *id)
 {
 	int i;
 
-	for (i = 0; i < f->nstalled; i++)
-		bufferevent_free(f->stalled[i]);
+	for (i = 0; i < f->nctrs; i++)
+		if (strcmp(f->ctrs[i].id, id) == 0)
+			return f->ctrs[i].state == CTR_DELETED;
+	return 0;
+}
+
+void
+fake_dockerd_free(struct fake_dockerd *f)
+{
+	struct fake_conn *c;
+
+	while ((c = TAILQ_FIRST(&f->conns)) != NULL)
+		conn_free(c);
 	evconnlistener_free(f->l);
 	unlink(f->path);
 	rmdir(f->dir);
@@ -222,7 +306,7 @@ fake_dockerd_free(struct fake_dockerd *f)
 }
 
 static void
-fake_reply(struct bufferevent *bev, int status, const char *body)
+fake_reply(struct fake_conn *c, int status, const char *body)
 {
 	char head[256];
 
@@ -230,139 +314,609 @@ fake_reply(struct bufferevent *bev, int status, const char *body)
 	    "HTTP/1.1 %d X\r\nContent-Type: "
 	    "application/json\r\nContent-Length: %zu\r\n\r\n",
 	    status, strlen(body));
-	bufferevent_write(bev, head, strlen(head));
-	bufferevent_write(bev, body, strlen(body));
+	conn_write(c, head, strlen(head));
+	conn_write(c, body, strlen(body));
+}
+
+/* ---- the agent behind an attach ---- */
+
+/* The agent exits: so does its container, which AutoRemove removes. */
+static void
+agent_gone(struct fake_conn *c)
+{
+	struct fake_ctr *ctr = ctr_find(c->f, c->id);
+
+	if (ctr != NULL)
+		ctr->state = CTR_EXITED;
+	c->run = NULL;
+	conn_close(c);
+}
+
+/* One agent frame to the host, inside a stdcopy stdout frame. */
+static void
+agent_send(struct fake_conn *c, const void *frame, size_t len)
+{
+	unsigned char sc[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+
+	sc[4] = (unsigned char)(len >> 24);
+	sc[5] = (unsigned char)(len >> 16);
+	sc[6] = (unsigned char)(len >> 8);
+	sc[7] = (unsigned char)len;
+	conn_write(c, sc, sizeof sc);
+	conn_write(c, frame, len);
 }
 
 static void
-fake_later_cb(evutil_socket_t fd, short what, void *arg)
+agent_frame_send(struct fake_conn *c, int type, const void *p, size_t len)
 {
-	struct fake_later *l = arg;
-	char body[64];
+	struct proto_buf pb = { 0 };
+
+	proto_frame(&pb, type, p, len);
+	agent_send(c, pb.data, pb.len);
+	proto_buf_free(&pb);
+}
+
+static void
+agent_str_send(struct fake_conn *c, int type, const char *s)
+{
+	if (s != NULL)
+		agent_frame_send(c, type, s, strlen(s));
+}
+
+/* EXIT as the script says; a one-shot agent then exits. */
+static void
+agent_exit(struct fake_conn *c, const struct fake_script *sc)
+{
+	struct proto_buf pb = { 0 };
+	size_t at;
+
+	at = proto_frame_begin(&pb, PROTO_EXIT);
+	proto_tlv_u64(&pb, PROTO_T_EXIT_CODE, (uint64_t)sc->exit_code);
+	proto_tlv_u64(&pb, PROTO_T_SIGNAL, (uint64_t)sc->signal);
+	proto_tlv_u64(&pb, PROTO_T_WALL_MS, FAKE_WALL_MS);
+	proto_tlv_u64(&pb, PROTO_T_CPU_MS, FAKE_CPU_MS);
+	proto_tlv_u64(&pb, PROTO_T_MAXRSS_KB, FAKE_RSS_KB);
+	proto_tlv_u64(&pb, PROTO_T_FLAGS, sc->flags);
+	proto_frame_end(&pb, at);
+	agent_send(c, pb.data, pb.len);
+	proto_buf_free(&pb);
+	c->run = NULL;
+	if (c->oneshot)
+		agent_gone(c);
+}
+
+/* A RUN's script, played as far as it goes without the host. */
+static void
+agent_play(struct fake_conn *c, const struct fake_script *sc)
+{
+	static const unsigned char bad_header[8] = { PROTO_OUT, 1, 0, 0, 0, 0,
+		0, 0 };
+	static char flood[FAKE_FLOOD_FRAME];
+	struct proto_buf pb = { 0 };
+	size_t at, n, off;
+
+	switch (sc->act) {
+	case FAKE_RUN_ECHO:
+	case FAKE_RUN_HANG:
+		return;
+	case FAKE_RUN_FLOOD:
+		memset(flood, 'f', sizeof flood);
+		for (off = 0; off < sc->flood; off += n) {
+			n = sc->flood - off < sizeof flood ? sc->flood - off
+			                                   : sizeof flood;
+			agent_frame_send(c,
+			    (off / sizeof flood) % 2 ? PROTO_ERR : PROTO_OUT,
+			    flood, n);
+		}
+		break;
+	case FAKE_RUN_CLOSE:
+		agent_str_send(c, PROTO_OUT, sc->out);
+		agent_gone(c);
+		return;
+	case FAKE_RUN_BAD_EXIT:
+		at = proto_frame_begin(&pb, PROTO_EXIT);
+		proto_tlv(&pb, PROTO_T_EXIT_CODE, "\0\0\0\0", 4);
+		proto_frame_end(&pb, at);
+		agent_send(c, pb.data, pb.len);
+		proto_buf_free(&pb);
+		return;
+	case FAKE_RUN_BAD_HEADER:
+		agent_send(c, bad_header, sizeof bad_header);
+		return;
+	case FAKE_RUN_FILE:
+		at = proto_frame_begin(&pb, PROTO_FILE);
+		proto_tlv_str(&pb, PROTO_T_PATH, "/sandbox/unasked");
+		proto_tlv(&pb, PROTO_T_DATA, "x", 1);
+		proto_tlv_u64(&pb, PROTO_T_END, 1);
+		proto_frame_end(&pb, at);
+		agent_send(c, pb.data, pb.len);
+		proto_buf_free(&pb);
+		return;
+	case FAKE_RUN_ERROR:
+		at = proto_frame_begin(&pb, PROTO_ERROR);
+		proto_tlv_str(&pb, PROTO_T_MSG, sc->err ? sc->err : "");
+		proto_frame_end(&pb, at);
+		agent_send(c, pb.data, pb.len);
+		proto_buf_free(&pb);
+		return;
+	case FAKE_RUN_UNKNOWN:
+		agent_frame_send(c, 0x7e, "??", 2);
+		/* FALLTHROUGH */
+	case FAKE_RUN_EXIT:
+		agent_str_send(c, PROTO_OUT, sc->out);
+		agent_str_send(c, PROTO_ERR, sc->err);
+		break;
+	}
+	agent_exit(c, sc);
+}
+
+/* RUN: record what the host asked for, find the script, play it. */
+static void
+agent_run(struct fake_conn *c, const unsigned char *p, uint32_t len)
+{
+	struct fake_sim *s = &c->f->sim;
+	struct proto_run *r = malloc(sizeof *r);
+	const struct fake_script *sc;
+	const char *cmd;
+
+	if (r == NULL || proto_run_decode(p, len, r) == -1 || r->argc == 0) {
+		free(r);
+		s->bad_frames++;
+		conn_close(c);
+		return;
+	}
+	s->runs++;
+	s->run_timeout_ms = r->timeout_ms;
+	s->run_output_cap = r->output_cap;
+	s->run_oneshot = (uint64_t)r->oneshot;
+	s->run_stdin = (uint64_t)r->stdin_pipe;
+	c->oneshot = r->oneshot;
+	cmd = r->argv[r->argc - 1];
+	for (sc = s->scripts; sc != NULL && sc->cmd != NULL; sc++)
+		if (strcmp(sc->cmd, cmd) == 0)
+			break;
+	if (sc == NULL || sc->cmd == NULL)
+		sc = &fake_default;
+	free(r);
+	c->run = sc;
+	agent_play(c, sc);
+}
+
+/* READY to a HELLO: its nonce back, our version, claimed or busy. */
+static void
+agent_hello(struct fake_conn *c, const unsigned char *p, uint32_t len)
+{
+	const unsigned char *val, *nonce = NULL;
+	struct proto_buf pb = { 0 };
+	size_t left = len, at;
+	uint32_t vlen;
+	int tag;
+
+	c->f->sim.hellos++;
+	while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
+		if (tag == PROTO_T_NONCE && vlen == 32)
+			nonce = val;
+	if (nonce == NULL || c->f->sim.agent_silent)
+		return;
+	at = proto_frame_begin(&pb, PROTO_READY);
+	proto_tlv(&pb, PROTO_T_NONCE, nonce, 32);
+	proto_tlv_u64(&pb, PROTO_T_VERSION, PROTO_VERSION);
+	proto_tlv_u64(&pb, PROTO_T_STATUS, (uint64_t)c->busy);
+	proto_frame_end(&pb, at);
+	agent_send(c, pb.data, pb.len);
+	proto_buf_free(&pb);
+}
+
+static void
+agent_signal(struct fake_conn *c, const unsigned char *p, uint32_t len)
+{
+	struct fake_sim *s = &c->f->sim;
+	const unsigned char *val;
+	size_t left = len;
+	uint32_t vlen;
+	int tag;
+
+	s->signals++;
+	s->last_signo = s->last_grace_ms = 0;
+	while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
+		if (tag == PROTO_T_SIGNO)
+			proto_u64_decode(val, vlen, tag, &s->last_signo);
+		else if (tag == PROTO_T_GRACE_MS)
+			proto_u64_decode(val, vlen, tag, &s->last_grace_ms);
+}
+
+static void
+agent_frame(struct fake_conn *c, int type, const unsigned char *p, uint32_t len)
+{
+	struct fake_sim *s = &c->f->sim;
+	struct proto_file pf;
+
+	switch (type) {
+	case PROTO_HELLO:
+		agent_hello(c, p, len);
+		break;
+	case PROTO_PUT_FILE:
+		s->put_files++;
+		if (proto_file_decode(p, len, &pf) == 0 && pf.end &&
+		    !s->put_file_silent)
+			agent_frame_send(c, PROTO_OK, NULL, 0);
+		break;
+	case PROTO_RUN:
+		agent_run(c, p, len);
+		break;
+	case PROTO_STDIN:
+		s->stdin_bytes += len;
+		if (c->run != NULL && c->run->act == FAKE_RUN_ECHO)
+			agent_frame_send(c, PROTO_OUT, p, len);
+		break;
+	case PROTO_STDIN_EOF:
+		s->stdin_eofs++;
+		if (c->run != NULL && c->run->act == FAKE_RUN_ECHO)
+			agent_exit(c, c->run);
+		break;
+	case PROTO_SIGNAL:
+		agent_signal(c, p, len);
+		break;
+	case PROTO_SCRUB:
+		s->scrubs++;
+		agent_frame_send(c, PROTO_OK, NULL, 0);
+		break;
+	case PROTO_BYE:
+		s->byes++;
+		agent_gone(c);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Frames from the host, each whole before it is handled. */
+static void
+agent_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct fake_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned char h[PROTO_HDR_LEN], *p;
+	uint32_t len;
+	int type;
+
+	while (!c->closing && evbuffer_get_length(in) >= PROTO_HDR_LEN) {
+		evbuffer_copyout(in, h, sizeof h);
+		if (proto_header(h, &type, &len) == -1) {
+			c->f->sim.bad_frames++;
+			conn_close(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < PROTO_HDR_LEN + len)
+			return;
+		p = evbuffer_pullup(in, PROTO_HDR_LEN + len);
+		agent_frame(c, type, p + PROTO_HDR_LEN, len);
+		evbuffer_drain(in, PROTO_HDR_LEN + len);
+	}
+}
+
+/* ---- the container API ---- */
+
+/* The path segment after /containers/: an id or a name. */
+static void
+path_ctr(const char *path, char *out, size_t size)
+{
+	const char *p = strstr(path, "/containers/");
+	size_t n;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen("/containers/");
+	n = strcspn(p, "/?");
+	if (n < size)
+		snprintf(out, size, "%.*s", (int)n, p);
+}
+
+/* A live container by id or name. */
+static struct fake_ctr *
+ctr_find(struct fake_dockerd *f, const char *ref)
+{
+	int i;
+
+	for (i = 0; i < f->nctrs; i++)
+		if (f->ctrs[i].state == CTR_LIVE &&
+		    (strcmp(f->ctrs[i].id, ref) == 0 ||
+		        strcmp(f->ctrs[i].name, ref) == 0))
+			return &f->ctrs[i];
+	return NULL;
+}
+
+static void
+sim_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_conn *c = arg;
 
 	(void)fd;
 	(void)what;
-	l->f->sim.creates_inflight--;
-	if (l->ok) {
+	event_free(c->later);
+	c->later = NULL;
+	c->f->sim.creates_inflight--;
+	fake_reply(c, c->later_status, c->later_body);
+}
+
+/* A create: registered now, answered after create_delay_ms. */
+static void
+sim_create(struct fake_conn *c, const char *path, const char *body)
+{
+	struct fake_dockerd *f = c->f;
+	struct fake_sim *s = &f->sim;
+	struct fake_ctr *ctr;
+	struct timeval tv = { s->create_delay_ms / 1000,
+		(s->create_delay_ms % 1000) * 1000 };
+	const char *q, *lim;
+	char name[96] = "";
+
+	s->creates++;
+	if (++s->creates_inflight > s->max_creates_inflight)
+		s->max_creates_inflight = s->creates_inflight;
+	if ((q = strstr(path, "?name=")) != NULL)
 		snprintf(
-		    body, sizeof body, "{\"Id\":\"sim%08d\"}", ++l->f->next_id);
-		fake_reply(l->bev, 201, body);
-	} else
-		fake_reply(l->bev, 500, "{\"message\":\"boom\"}");
-	free(l);
+		    name, sizeof name, "%.*s", (int)strcspn(q + 6, "&"), q + 6);
+	if (s->fail_creates) {
+		c->later_status = 500;
+		snprintf(c->later_body, sizeof c->later_body,
+		    "{\"message\":\"boom\"}");
+	} else if (name[0] != '\0' && ctr_find(f, name) != NULL) {
+		s->conflicts++;
+		c->later_status = 409;
+		snprintf(c->later_body, sizeof c->later_body,
+		    "{\"message\":\"Conflict: name in use\"}");
+	} else {
+		c->later_status = 201;
+		snprintf(c->later_body, sizeof c->later_body,
+		    "{\"Id\":\"sim%08d\"}", ++f->next_id);
+		if (f->nctrs < FAKE_MAX_CTRS) { /* beyond: not known */
+			ctr = &f->ctrs[f->nctrs++];
+			snprintf(
+			    ctr->id, sizeof ctr->id, "sim%08d", f->next_id);
+			snprintf(ctr->name, sizeof ctr->name, "%s", name);
+			lim = strstr(body, "\"" LABEL_LIMITS "\":\"");
+			if (lim != NULL)
+				snprintf(ctr->limits, sizeof ctr->limits, "%s",
+				    lim + strlen("\"" LABEL_LIMITS "\":\""));
+			ctr->session =
+			    strstr(body, "\"" LABEL_KIND "\":\"session\"") !=
+			    NULL;
+		}
+	}
+	c->later = evtimer_new(f->base, sim_later_cb, c);
+	evtimer_add(c->later, &tv);
+}
+
+static void
+sim_inspect(struct fake_conn *c, const char *ref)
+{
+	struct fake_ctr *ctr = ctr_find(c->f, ref);
+	char body[512];
+
+	c->f->sim.inspects++;
+	if (ctr == NULL) {
+		fake_reply(c, 404, "{\"message\":\"No such container\"}");
+		return;
+	}
+	snprintf(body, sizeof body,
+	    "{\"Id\":\"%s\",\"Name\":\"/%s\",\"State\":{\"Status\":"
+	    "\"running\",\"Running\":true},\"Config\":{\"Labels\":{"
+	    "\"" LABEL_KIND "\":\"%s\",\"" LABEL_LIMITS "\":\"%s\"}}}",
+	    ctr->id, ctr->name, ctr->session ? "session" : "run", ctr->limits);
+	fake_reply(c, 200, body);
+}
+
+/* A delete: the container goes, and with it what is attached to it. */
+static void
+sim_delete(struct fake_conn *c, const char *ref)
+{
+	struct fake_dockerd *f = c->f;
+	struct fake_ctr *ctr = ctr_find(f, ref);
+	struct fake_conn *a;
+	int i;
+
+	f->sim.deletes++;
+	for (i = 0; i < f->nctrs && ctr == NULL; i++)
+		if (strcmp(f->ctrs[i].id, ref) == 0) {
+			fake_reply(
+			    c, 404, "{\"message\":\"No such container\"}");
+			return; /* gone already (AutoRemove) */
+		}
+	TAILQ_FOREACH (a, &f->conns, entry)
+		if (a->kind == CONN_AGENT && !a->closing &&
+		    (strcmp(a->id, ref) == 0 ||
+		        (ctr != NULL && strcmp(a->id, ctr->id) == 0)))
+			conn_close(a);
+	if (ctr != NULL)
+		ctr->state = CTR_DELETED;
+	fake_reply(c, 204, "");
+}
+
+static void
+sim_attach(struct fake_conn *c, const char *ref)
+{
+	struct fake_sim *s = &c->f->sim;
+
+	s->attaches++;
+	conn_write(c, up, sizeof up - 1);
+	c->kind = CONN_AGENT;
+	snprintf(c->id, sizeof c->id, "%s", ref);
+	/* Only warm containers (ids warmN) can be someone else's. */
+	c->busy = s->agent_busy && strncmp(ref, "warm", 4) == 0;
+	bufferevent_setcb(c->bev, agent_read_cb, NULL, conn_event_cb, c);
+	agent_read_cb(c->bev, c);
+}
+
+static void
+sim_rename(struct fake_conn *c, const char *path)
+{
+	struct fake_sim *s = &c->f->sim;
+	size_t i;
+
+	for (i = 0; i < 8 && s->warm[i] != NULL; i++)
+		if (strstr(path, s->warm[i]) != NULL &&
+		    strstr(path, s->warm[i]) < strstr(path, "/rename"))
+			break;
+	if (i < 8 && s->warm[i] != NULL && !c->f->renamed[i]) {
+		c->f->renamed[i] = 1;
+		s->renames_ok++;
+		fake_reply(c, 204, "");
+	} else {
+		s->renames_404++;
+		fake_reply(c, 404, "{\"message\":\"No such container\"}");
+	}
+}
+
+static void
+sim_list(struct fake_conn *c)
+{
+	struct fake_sim *s = &c->f->sim;
+	char body[1024];
+	size_t i, off;
+
+	off = (size_t)snprintf(body, sizeof body, "[");
+	for (i = 0; i < 8 && s->warm[i] != NULL && off < sizeof body; i++)
+		off += (size_t)snprintf(body + off, sizeof body - off,
+		    "%s{\"Id\":\"warm%zu\",\"Names\":[\"/%s\"],"
+		    "\"State\":\"running\"}",
+		    i ? "," : "", i, s->warm[i]);
+	if (off < sizeof body)
+		snprintf(body + off, sizeof body - off, "]");
+	fake_reply(c, 200, body);
 }
 
 /* One request of the simulated dockerd (connections are kept alive). */
 static void
-fake_sim_request(
-    struct fake_dockerd *f, struct bufferevent *bev, const char *head)
+sim_request(struct fake_conn *c, const char *head, const char *body)
 {
-	struct fake_sim *s = &f->sim;
-	struct timeval tv;
-	struct fake_later *l;
-	char body[1024], path[512];
-	static const char up[] =
-	    "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
-	    "application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\n"
-	    "Upgrade: tcp\r\n\r\n";
-	size_t i, off;
+	char method[16], path[512], ref[96];
 
-	if (sscanf(head, "%*s %511s", path) != 1)
-		path[0] = '\0';
-	if (strstr(path, "/containers/create") != NULL) {
-		s->creates++;
-		if (++s->creates_inflight > s->max_creates_inflight)
-			s->max_creates_inflight = s->creates_inflight;
-		l = calloc(1, sizeof *l);
-		l->f = f;
-		l->bev = bev;
-		l->ok = !s->fail_creates;
-		tv.tv_sec = 0;
-		tv.tv_usec = s->create_delay_ms * 1000;
-		event_base_once(f->base, -1, EV_TIMEOUT, fake_later_cb, l, &tv);
-		/* The JSON body follows the header: read and dropped later. */
+	if (sscanf(head, "%15s %511s", method, path) != 2) {
+		conn_close(c);
 		return;
 	}
-	if (strstr(path, "/attach?") != NULL) {
-		s->attaches++;
-		bufferevent_write(bev, up, sizeof up - 1);
-		/* Only warm containers (ids warmN) can be someone else's. */
-		bufferevent_setcb(bev, fake_agent_cb, NULL, fake_close_cb,
-		    s->agent_busy && strstr(path, "/containers/warm")
-		        ? (void *)&busy_marker
-		        : f);
-		return;
-	}
-	if (strstr(path, "/rename?") != NULL) {
-		for (i = 0; i < 8 && s->warm[i] != NULL; i++)
-			if (strstr(path, s->warm[i]) != NULL &&
-			    strstr(path, s->warm[i]) < strstr(path, "/rename"))
-				break;
-		if (i < 8 && s->warm[i] != NULL && !f->renamed[i]) {
-			f->renamed[i] = 1;
-			s->renames_ok++;
-			fake_reply(bev, 204, "");
-		} else {
-			s->renames_404++;
-			fake_reply(
-			    bev, 404, "{\"message\":\"No such container\"}");
-		}
-		return;
-	}
-	if (strstr(path, "/containers/json") != NULL) {
-		off = (size_t)snprintf(body, sizeof body, "[");
-		for (i = 0; i < 8 && s->warm[i] != NULL; i++)
-			off += (size_t)snprintf(body + off, sizeof body - off,
-			    "%s{\"Id\":\"warm%zu\",\"Names\":[\"/%s\"],"
-			    "\"State\":\"running\"}",
-			    i ? "," : "", i, s->warm[i]);
-		snprintf(body + off, sizeof body - off, "]");
-		fake_reply(bev, 200, body);
-		return;
-	}
-	if (strncmp(head, "DELETE", 6) == 0)
-		s->deletes++;
-	/* start, delete, kill: nothing to say. */
-	fake_reply(bev, 204, "");
+	path_ctr(path, ref, sizeof ref);
+	if (strstr(path, "/containers/create") != NULL)
+		sim_create(c, path, body);
+	else if (strstr(path, "/attach?") != NULL)
+		sim_attach(c, ref);
+	else if (strstr(path, "/rename?") != NULL)
+		sim_rename(c, path);
+	else if (strstr(path, "/containers/json") != NULL)
+		sim_list(c);
+	else if (strcmp(method, "DELETE") == 0)
+		sim_delete(c, ref);
+	else if (strcmp(method, "GET") == 0 && ref[0] != '\0')
+		sim_inspect(c, ref);
+	else
+		fake_reply(c, 204, ""); /* start, kill: nothing to say */
 }
 
-/* After an attach: answer HELLO frames like an agent would. */
+/* ---- requests ---- */
+
+/* FAKE_SIM: a whole request (head and body), bounded. */
 static void
-fake_agent_cb(struct bufferevent *bev, void *arg)
+conn_sim_read(struct fake_conn *c, struct evbuffer *in, size_t hlen)
 {
-	int busy = arg == (void *)&busy_marker;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	unsigned char h[8], frame[128], sc[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-	struct proto_buf pb = { 0 };
-	uint32_t len;
-	size_t at;
+	char head[FAKE_MAX_HEAD + 1], *body;
+	const char *cl;
+	size_t clen = 0;
 
-	while (evbuffer_get_length(in) >= 8) {
-		evbuffer_copyout(in, h, 8);
-		len = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 |
-		    (uint32_t)h[6] << 8 | h[7];
-		if (len > sizeof frame || evbuffer_get_length(in) < 8 + len)
-			return;
-		evbuffer_drain(in, 8);
-		evbuffer_remove(in, frame, len);
-		if (h[0] != 0x01 || len != 38)
-			continue;
-		/* READY{NONCE (the 32 bytes sent), VERSION, STATUS}. */
-		at = proto_frame_begin(&pb, PROTO_READY);
-		proto_tlv(&pb, PROTO_T_NONCE, frame + 6, 32);
-		proto_tlv_u64(&pb, PROTO_T_VERSION, PROTO_VERSION);
-		proto_tlv_u64(&pb, PROTO_T_STATUS, (uint64_t)busy);
-		proto_frame_end(&pb, at);
-		/* Wrapped in a stdcopy stdout frame. */
-		sc[7] = (unsigned char)pb.len;
-		bufferevent_write(bev, sc, 8);
-		bufferevent_write(bev, pb.data, pb.len);
-		proto_buf_free(&pb);
+	if (hlen > FAKE_MAX_HEAD) {
+		conn_close(c);
+		return;
 	}
+	evbuffer_copyout(in, head, hlen);
+	head[hlen] = '\0';
+	if ((cl = strstr(head, "Content-Length: ")) != NULL)
+		clen = strtoul(cl + 16, NULL, 10);
+	if (clen > FAKE_MAX_BODY) {
+		conn_close(c);
+		return;
+	}
+	if (evbuffer_get_length(in) < hlen + clen)
+		return; /* the body is still coming */
+	c->f->requests++;
+	body = calloc(1, clen + 1);
+	evbuffer_drain(in, hlen);
+	evbuffer_remove(in, body, clen);
+	sim_request(c, head, body);
+	free(body);
 }
 
-struct fake_sim *
-fake_dockerd_sim(struct fake_dockerd *f)
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
 {
-	return &f->sim;
+	struct fake_conn *c = arg;
+	struct fake_dockerd *f = c->f;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	static const char ok[] =
+	    "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "application/json\r\nContent-Length: 2\r\n\r\n{}";
+	static const char e500[] =
+	    "HTTP/1.1 500 Internal Server Error\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 19\r\n\r\n"
+	    "{\"message\":\"boom\"}\n";
+	static const char chunked[] = "HTTP/1.1 200 OK\r\n"
+	                              "Transfer-Encoding: chunked\r\n\r\n";
+	static const char half[] = "HTTP/1.1 200 OK\r\n"
+	                           "Content-Length: 100\r\n\r\n0123456789";
+	struct linger lg = { 1, 0 };
+
+	if (end.pos == -1) {
+		if (evbuffer_get_length(in) > FAKE_MAX_HEAD)
+			conn_close(c);
+		return;
+	}
+	if (f->mode == FAKE_SIM) {
+		conn_sim_read(c, in, (size_t)end.pos + 4);
+		return;
+	}
+	f->requests++;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	switch (f->mode) {
+	case FAKE_OK:
+		conn_write(c, ok, sizeof ok - 1);
+		conn_close(c);
+		break;
+	case FAKE_500:
+		conn_write(c, e500, sizeof e500 - 1);
+		conn_close(c);
+		break;
+	case FAKE_STALL:
+		/* Held until the client goes or fake_dockerd_free(). */
+		break;
+	case FAKE_RESET:
+		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg,
+		    sizeof lg);
+		conn_free(c);
+		break;
+	case FAKE_ATTACH_TRUNCATED:
+		conn_write(c, up, sizeof up - 1);
+		conn_write(c, "\x01\0\0\0\0\0\0\x0ahel", 11);
+		conn_close(c);
+		break;
+	case FAKE_ATTACH_BAD_FRAME:
+		conn_write(c, up, sizeof up - 1);
+		conn_write(c, "\x09\x09\0\0\0\0\0\x02hi", 10);
+		conn_close(c);
+		break;
+	case FAKE_ATTACH_OK:
+		conn_write(c, up, sizeof up - 1);
+		conn_write(c, "\x01\0\0\0\0\0\0\x02hi", 10);
+		conn_close(c);
+		break;
+	case FAKE_ENDLESS:
+		c->kind = CONN_ENDLESS;
+		conn_write(c, chunked, sizeof chunked - 1);
+		break;
+	case FAKE_HALF_BODY:
+		conn_write(c, half, sizeof half - 1);
+		break;
+	case FAKE_SIM:
+		break;
+	}
 }
