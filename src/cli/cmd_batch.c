@@ -33,7 +33,6 @@
 
 #define READ_CHUNK (64u << 10)
 #define ORDER_MAX 1024
-#define HIST_BUCKETS 1200 /* log-spaced, 1% wide, 0.1 ms .. ~16 h */
 
 struct idset {
 	uint64_t *slot;
@@ -105,7 +104,7 @@ struct batch {
 	uint64_t truncs;
 	uint64_t errors;
 	uint64_t skipped;
-	uint32_t hist[HIST_BUCKETS];
+	struct hist hist; /* job latencies */
 	uint64_t t0;
 	struct event *progress_ev;
 	int tty;
@@ -164,31 +163,11 @@ idset_has(const struct idset *s, uint64_t h)
 	return 0;
 }
 
-/* ---- latency histogram ---- */
-
-static void
-hist_add(struct batch *b, double ms)
-{
-	int k = ms <= 0.1 ? 0 : (int)(log(ms / 0.1) / log(1.01));
-
-	b->hist[k < 0 ? 0 : k >= HIST_BUCKETS ? HIST_BUCKETS - 1 : k]++;
-}
-
+/* A latency percentile of the jobs so far (0 before the first). */
 static double
-hist_pct(struct batch *b, double p)
+batch_pct(const struct batch *b, double p)
 {
-	uint64_t n = 0, want, seen = 0;
-	int k;
-
-	for (k = 0; k < HIST_BUCKETS; k++)
-		n += b->hist[k];
-	if (n == 0)
-		return 0;
-	want = (uint64_t)ceil(p / 100.0 * (double)n);
-	for (k = 0; k < HIST_BUCKETS; k++)
-		if ((seen += b->hist[k]) >= want)
-			break;
-	return 0.1 * pow(1.01, k + 0.5);
+	return b->hist.n > 0 ? hist_pct(&b->hist, p) : 0;
 }
 
 /* ---- results ---- */
@@ -354,7 +333,7 @@ item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 			b->stopping = 1;
 	} else {
 		b->ran++;
-		hist_add(b, (double)r->total_ms);
+		hist_add(&b->hist, (double)r->total_ms);
 		if (r->timed_out)
 			b->timeouts++;
 		else if (r->oom_killed)
@@ -644,8 +623,8 @@ print_summary(struct batch *b)
 		    (unsigned long long)b->timeouts,
 		    (unsigned long long)b->ooms, (unsigned long long)b->truncs,
 		    (unsigned long long)b->errors,
-		    (unsigned long long)b->skipped, secs, rate, hist_pct(b, 50),
-		    hist_pct(b, 90), hist_pct(b, 99));
+		    (unsigned long long)b->skipped, secs, rate,
+		    batch_pct(b, 50), batch_pct(b, 90), batch_pct(b, 99));
 	else
 		fprintf(stderr,
 		    "%llu jobs in %.1f s (%.1f jobs/s): %llu ran "
@@ -657,8 +636,8 @@ print_summary(struct batch *b)
 		    (unsigned long long)b->timeouts,
 		    (unsigned long long)b->ooms, (unsigned long long)b->truncs,
 		    (unsigned long long)b->errors,
-		    (unsigned long long)b->skipped, hist_pct(b, 50),
-		    hist_pct(b, 90), hist_pct(b, 99));
+		    (unsigned long long)b->skipped, batch_pct(b, 50),
+		    batch_pct(b, 90), batch_pct(b, 99));
 }
 
 /* Ids of jobs that ran, from an earlier results file. */

@@ -55,9 +55,7 @@ static const struct bench_prog {
 };
 
 struct stats {
-	double *v;
-	size_t n;
-	size_t cap;
+	struct hist h;
 	int errors;
 };
 
@@ -75,34 +73,14 @@ struct bench {
 static void
 stats_add(struct stats *s, double v)
 {
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 32;
-		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
-	}
-	s->v[s->n++] = v;
+	hist_add(&s->h, v);
 }
 
-static int
-dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile; -1 when there are no samples. */
+/* The p-th percentile of a measure; -1 when there are no samples. */
 static double
 pct(struct stats *s, double p)
 {
-	size_t k;
-
-	if (s->n == 0)
-		return -1;
-	qsort(s->v, s->n, sizeof *s->v, dcmp);
-	k = (size_t)(p / 100.0 * (double)s->n + 0.999999);
-	if (k < 1)
-		k = 1;
-	return s->v[k > s->n ? s->n - 1 : k - 1];
+	return hist_pct(&s->h, p);
 }
 
 static double
@@ -644,8 +622,9 @@ measure_throughput(struct bench *b, struct tp_result *t)
 static void
 json_stats(struct buf *o, const char *name, struct stats *s)
 {
-	buf_printf(o, "\"%s\":{\"n\":%zu,\"errors\":%d", name, s->n, s->errors);
-	if (s->n > 0)
+	buf_printf(
+	    o, "\"%s\":{\"n\":%zu,\"errors\":%d", name, s->h.n, s->errors);
+	if (s->h.n > 0)
 		buf_printf(o,
 		    ",\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
 		    "\"max\":%.2f",
@@ -704,7 +683,7 @@ print_table(
 
 			printf("%-7s %-26s", m == 0 ? rr[i].prog->runtime : "",
 			    measure_labels[m]);
-			if (s->n == 0) {
+			if (s->h.n == 0) {
 				printf(" %8s %8s %8s %8s  %s\n", "n/a", "", "",
 				    "", s->errors ? "(failed)" : "");
 				continue;
@@ -895,11 +874,7 @@ cmd_bench(int argc, char **argv)
 			    rr[i].prog->runtime, p50, b.max_p50);
 			rc = 1;
 		}
-		for (k = 0; k < M_COUNT; k++)
-			free(rr[i].m[k].v);
 	}
-	for (i = 0; i < ntp; i++)
-		free(tp[i].lat.v);
 	docker_free(b.d);
 	event_base_loop(loop_base(b.loop), EVLOOP_NONBLOCK);
 	loop_free(b.loop);

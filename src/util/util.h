@@ -115,6 +115,17 @@ void json_str_add(yajl_gen, const char *);
 void json_strn_add(yajl_gen, const char *, size_t);
 void json_escape(struct buf *, const char *, size_t);
 
+/* stats.c */
+#define HIST_BUCKETS 1200 /* log-spaced, 1 % wide: 0.1 ms .. ~16 h */
+struct hist {
+	uint64_t n;
+	double min, max;
+	uint32_t b[HIST_BUCKETS];
+};
+void hist_init(struct hist *);
+void hist_add(struct hist *, double);
+double hist_pct(const struct hist *, double);
+
 /* base64.c */
 void base64_encode(struct buf *, const void *, size_t);
 

@@ -227,6 +227,42 @@ test_err_first_wins(void)
 	return 0;
 }
 
+/* Within 1 % of the true nearest-rank percentile, min and max exact. */
+static int
+test_hist_percentiles(void)
+{
+	static struct hist h; /* 10 KB: not on the stack */
+	double p, got, want;
+	int i;
+
+	hist_init(&h);
+	CHECK(hist_pct(&h, 50) == -1);
+	/* 1..10000 ms: the p-th percentile is p * 100 ms. */
+	for (i = 10000; i >= 1; i--)
+		hist_add(&h, (double)i);
+	CHECK(h.n == 10000);
+	CHECK(hist_pct(&h, 0) == 1 && hist_pct(&h, 100) == 10000);
+	for (p = 1; p < 100; p += 7) {
+		got = hist_pct(&h, p);
+		want = p * 100;
+		if (fabs(got - want) > want * 0.01 + 1e-9)
+			fprintf(stderr, "p%.0f: %f vs %f\n", p, got, want);
+		CHECK(fabs(got - want) <= want * 0.01 + 1e-9);
+	}
+	CHECK(fabs(hist_pct(&h, 99.9) - 9990) <= 99.9);
+	/* One sample: every percentile is that sample. */
+	hist_init(&h);
+	hist_add(&h, 13.6);
+	CHECK(hist_pct(&h, 50) == 13.6 && hist_pct(&h, 99) == 13.6);
+	/* Tiny, huge and nonsense values stay in range. */
+	hist_add(&h, 0);
+	hist_add(&h, -5);
+	hist_add(&h, 1e12);
+	CHECK(hist_pct(&h, 0) == 0 && hist_pct(&h, 100) == 1e12);
+	CHECK(hist_pct(&h, 10) >= 0 && hist_pct(&h, 90) <= 1e12);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -239,5 +275,6 @@ main(void)
 	RUN_TEST(test_json_parse_limits);
 	RUN_TEST(test_json_escape_utf8);
 	RUN_TEST(test_err_first_wins);
+	RUN_TEST(test_hist_percentiles);
 	return TAP_DONE();
 }
