@@ -85,6 +85,7 @@ struct harness {
 	size_t nups;
 	int up_eof;         /* upstream closes after answering */
 	size_t up_body_len; /* the size of its answers' bodies */
+	int up_no_length;   /* answers without Content-Length */
 };
 
 static inline void
@@ -214,80 +215,86 @@ h_up_written(struct bufferevent *bev, void *arg)
 	h_up_free(arg);
 }
 
-/* Upstream HTTP: answer each head; count bytes after the first request. */
+/* Upstream's answer to its first request, once all of it is in. */
 static inline void
-h_up_http(struct h_up *u, struct evbuffer *in)
+h_up_answer(struct h_up *u)
 {
 	struct harness *h = u->h;
-	size_t n = evbuffer_get_length(in);
-	char *p, *end, *host;
 	struct buf ans = { 0 };
-	long used;
+	size_t i;
 
-	p = (char *)evbuffer_pullup(in, -1);
-	buf_add(&u->got, p, n);
-	if (u->in_body == 2) {
-		h_violation(h, "upstream got bytes after the request", 0);
-		evbuffer_drain(in, n);
-		return;
-	}
-	if (u->in_body == 1) {
-		used = egress_body_feed(&u->body, p, n);
-		if (used < 0 || (size_t)used < n)
-			h_violation(
-			    h, "upstream got bytes after the request", 0);
-		if (u->body.state == EGRESS_BODY_DONE)
-			u->in_body = 2;
-		evbuffer_drain(in, n);
-		return;
-	}
-	buf_cstr(&u->got);
-	if ((end = strstr(u->got.data, "\r\n\r\n")) == NULL) {
-		evbuffer_drain(in, n);
-		return;
-	}
-	if ((host = strcasestr(u->got.data, "\r\nHost: ")) != NULL &&
-	    host < end)
-		snprintf(u->host, sizeof u->host, "%.*s",
-		    (int)strcspn(host + 8, "\r"), host + 8);
-	{
-		/* The framing the request's head says (the proxy checked it). */
-		struct egress_target t;
-		struct buf req = { 0 }, head = { 0 };
-		struct err *err = NULL;
-
-		buf_addstr(&head, "GET http://x/ HTTP/1.1\r\n");
-		buf_add(&head, strstr(u->got.data, "\r\n") + 2,
-		    (size_t)(end + 4 - (strstr(u->got.data, "\r\n") + 2)));
-		if (egress_parse(head.data, head.len - 4, &t, &req, &u->body,
-		        &err) == -1) {
-			h_violation(
-			    h, "upstream got a head the proxy refuses", 0);
-			err_free(&err);
-		}
-		buf_free(&req);
-		buf_free(&head);
-	}
-	u->heads++;
-	u->in_body = 1;
-	used = egress_body_feed(
-	    &u->body, end + 4, u->got.len - (size_t)(end + 4 - u->got.data));
-	if (used < 0 ||
-	    (size_t)used < u->got.len - (size_t)(end + 4 - u->got.data))
-		h_violation(h, "upstream got bytes after the request", 0);
-	if (u->body.state == EGRESS_BODY_DONE)
-		u->in_body = 2;
-	evbuffer_drain(in, n);
-	buf_printf(&ans,
-	    "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
-	    "Connection: keep-alive\r\n\r\nhost=%s\n",
-	    strlen(u->host) + 6 + h->up_body_len, u->host);
-	for (n = 0; n < h->up_body_len; n++)
+	if (h->up_no_length) /* it ends when the connection does */
+		buf_printf(&ans,
+		    "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n"
+		    "host=%s\n",
+		    u->host);
+	else
+		buf_printf(&ans,
+		    "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+		    "Connection: keep-alive\r\n\r\nhost=%s\n",
+		    strlen(u->host) + 6 + h->up_body_len, u->host);
+	for (i = 0; i < h->up_body_len; i++)
 		buf_add(&ans, "x", 1);
 	bufferevent_write(u->bev, ans.data, ans.len);
 	buf_free(&ans);
 	if (h->up_eof)
 		bufferevent_setcb(u->bev, NULL, h_up_written, NULL, u);
+}
+
+/* Upstream's view of a request's body: none may come after its end. */
+static inline void
+h_up_body(struct h_up *u, const char *p, size_t n)
+{
+	long used = egress_body_feed(&u->body, p, n);
+
+	if (used < 0 || (size_t)used < n)
+		h_violation(u->h, "upstream got bytes after the request", 0);
+	if (u->body.state == EGRESS_BODY_DONE) {
+		u->in_body = 2;
+		h_up_answer(u);
+	}
+}
+
+/* Upstream HTTP: the first request's head, then its body, then nothing. */
+static inline void
+h_up_http(struct h_up *u, struct evbuffer *in)
+{
+	struct harness *h = u->h;
+	size_t n = evbuffer_get_length(in);
+	char *p, *end, *host, *l2;
+	struct egress_target t;
+	struct buf req = { 0 }, head = { 0 };
+	struct err *err = NULL;
+
+	p = (char *)evbuffer_pullup(in, -1);
+	buf_add(&u->got, p, n);
+	if (u->in_body == 2)
+		h_violation(h, "upstream got bytes after the request", 0);
+	else if (u->in_body == 1)
+		h_up_body(u, p, n);
+	evbuffer_drain(in, n);
+	if (u->in_body != 0 ||
+	    (end = strstr(buf_cstr(&u->got), "\r\n\r\n")) == NULL)
+		return;
+	if ((host = strcasestr(u->got.data, "\r\nHost: ")) != NULL &&
+	    host < end)
+		snprintf(u->host, sizeof u->host, "%.*s",
+		    (int)strcspn(host + 8, "\r"), host + 8);
+	/* The framing its head says, by the proxy's own rules: upstream
+	 * must get a head the proxy would take. */
+	l2 = strstr(u->got.data, "\r\n") + 2;
+	buf_addstr(&head, "GET http://x/ HTTP/1.1\r\n");
+	buf_add(&head, l2, (size_t)(end + 4 - l2));
+	if (egress_parse(head.data, head.len - 4, &t, &req, &u->body, &err) ==
+	    -1) {
+		h_violation(h, "upstream got a head the proxy refuses", 0);
+		err_free(&err);
+	}
+	buf_free(&req);
+	buf_free(&head);
+	u->heads++;
+	u->in_body = 1;
+	h_up_body(u, end + 4, u->got.len - (size_t)(end + 4 - u->got.data));
 }
 
 static inline void
@@ -522,6 +529,7 @@ h_reset(struct harness *h)
 	h->pending = 0;
 	h->up_eof = 0;
 	h->up_body_len = 0;
+	h->up_no_length = 0;
 	h_dns_release(h, 1);
 	for (i = 0; i < 4; i++)
 		h_turn(h);

@@ -94,9 +94,10 @@ struct conn {
 	struct buf in;  /* HEAD: the head so far */
 	struct buf out; /* for upstream, until it is connected */
 	struct egress_target t;
-	struct buf request;      /* plain HTTP: the head upstream gets */
-	struct egress_body body; /* plain HTTP: where the request ends */
-	int answer_head;         /* plain HTTP: the answer's head is due */
+	struct buf request;        /* plain HTTP: the head upstream gets */
+	struct egress_body body;   /* plain HTTP: where the request ends */
+	int answer_head;           /* plain HTTP: the answer's head is due */
+	struct egress_body answer; /* where the answer ends */
 	struct evdns_getaddrinfo_request *dns;
 	struct evutil_addrinfo *ai, *next_ai; /* the answer; to try next */
 	int dns_err;
@@ -478,6 +479,7 @@ conn_open(struct conn *c)
 	else
 		bufferevent_write(c->up, c->request.data, c->request.len);
 	c->answer_head = !c->t.tunnel;
+	c->answer.state = EGRESS_BODY_EOF; /* a tunnel ends with upstream */
 	if (c->out.len > 0)
 		bufferevent_write(c->up, c->out.data, c->out.len);
 	buf_free(&c->out);
@@ -506,27 +508,28 @@ conn_answer_head(struct conn *c, struct evbuffer *in)
 		c->answer_head = 0; /* not a head we know: as it is */
 		return 1;
 	}
-	r = egress_response_head(p, (size_t)(end - p), &out);
-	if (r == -1)
-		c->answer_head = 0;
-	else {
+	r = egress_response_head(p, (size_t)(end - p),
+	    strcmp(c->t.method, "HEAD") == 0, &out, &c->answer);
+	if (r != -1) {
 		send_conn(c, PROTO_CONN_DATA, out.data, out.len);
 		evbuffer_drain(in, (size_t)(end + 4 - p));
-		c->answer_head = r == 1; /* 1xx: the final head follows */
 	}
+	c->answer_head = r == 1; /* 1xx: the final head follows */
 	buf_free(&out);
 	return 1;
 }
 
 /*
  * Upstream's bytes to the program while the agent's queue is short (then
- * the timer resumes). 1 once everything upstream sent is through.
+ * the timer resumes): 0 if some wait, 1 once all upstream sent is through,
+ * 2 when the answer is complete (what may follow it is not forwarded).
  */
 static int
 conn_flush(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->up);
 	unsigned char chunk[CHUNK];
+	long used;
 	int n;
 
 	while (evbuffer_get_length(in) > 0) {
@@ -535,16 +538,22 @@ conn_flush(struct conn *c)
 			evtimer_add(c->timer, &resume_after);
 			return 0;
 		}
-		if (c->answer_head) {
-			if (conn_answer_head(c, in) == 0)
-				return 0;
-			continue;
-		}
+		if (c->answer_head && conn_answer_head(c, in) == 0)
+			return 0;
+		if (c->answer_head)
+			continue; /* an interim head went: the next */
+		if (c->answer.state == EGRESS_BODY_DONE)
+			break; /* what follows the answer is not forwarded */
 		if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
 			break;
-		send_conn(c, PROTO_CONN_DATA, chunk, (size_t)n);
+		if ((used = egress_body_feed(&c->answer, chunk, (size_t)n)) ==
+		    -1) {
+			c->answer.state = EGRESS_BODY_EOF; /* as it is */
+			used = n;
+		}
+		send_conn(c, PROTO_CONN_DATA, chunk, (size_t)used);
 	}
-	return 1;
+	return !c->answer_head && c->answer.state == EGRESS_BODY_DONE ? 2 : 1;
 }
 
 /* OPEN and DRAIN: relay; at upstream's end, what it sent goes first. */
@@ -567,9 +576,16 @@ conn_relay(struct conn *c, enum conn_event ev, const void *p, size_t n)
 	default:
 		break;
 	}
-	if (conn_flush(c) && next == C_DRAIN)
-		return conn_close(c, END_CLOSE, "upstream closed");
-	return next;
+	switch (conn_flush(c)) {
+	case 2:
+		return conn_close(c, END_CLOSE, "the answer is complete");
+	case 1:
+		if (next == C_DRAIN)
+			return conn_close(c, END_CLOSE, "upstream closed");
+		/* FALLTHROUGH */
+	default:
+		return next;
+	}
 }
 
 /* The one place a connection's state moves. */

@@ -21,7 +21,8 @@
  * - One request per connection: the request goes upstream with
  *   `Connection: close`, its body ends where egress_body_feed() says, and
  *   nothing after it is forwarded; the answer's head says
- *   `Connection: close` to the program as well.
+ *   `Connection: close` to the program as well, and its body is framed the
+ *   same way when its head says how (else it ends with upstream's).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -539,6 +540,8 @@ egress_body_feed(struct egress_body *b, const void *data, size_t n)
 	const unsigned char *p = data;
 	size_t i = 0, take;
 
+	if (b->state == EGRESS_BODY_EOF)
+		return (long)n; /* until upstream's end */
 	while (i < n && b->state != EGRESS_BODY_DONE) {
 		if (b->state == EGRESS_BODY_LENGTH ||
 		    b->state == EGRESS_BODY_DATA) {
@@ -558,20 +561,76 @@ egress_body_feed(struct egress_body *b, const void *data, size_t n)
 }
 
 /*
+ * Where an answer's body ends (RFC 9112 6.3): none after HEAD, 204 or 304;
+ * chunked when that is the last transfer coding; else one valid
+ * Content-Length; else -- none given, or two that disagree -- at
+ * upstream's end.
+ */
+static void
+answer_framing(const char *p, size_t hn, int head_request, int status,
+    struct egress_body *body)
+{
+	const char *line, *next, *v;
+	size_t nl, vl, i;
+	int cl = 0, te = 0;
+	uint64_t len = 0;
+
+	memset(body, 0, sizeof *body);
+	if (head_request || status == 204 || status == 304)
+		return; /* EGRESS_BODY_DONE */
+	for (line = (const char *)memmem(p, hn, "\r\n", 2) + 2; line < p + hn;
+	     line = next) {
+		next = (const char *)memmem(
+		           line, (size_t)(p + hn - line), "\r\n", 2) +
+		    2;
+		for (nl = 0; line + nl < next && tchar((unsigned char)line[nl]);
+		     nl++)
+			;
+		if (line[nl] != ':')
+			continue;
+		field_value(line, (size_t)(next - line) - 2, &v, &vl);
+		if (field_is(line, nl, "transfer-encoding"))
+			te = vl >= 7 &&
+			        strncasecmp(v + vl - 7, "chunked", 7) == 0 &&
+			        (vl == 7 || v[vl - 8] == ',' ||
+			            v[vl - 8] == ' ')
+			    ? 1
+			    : -1;
+		else if (field_is(line, nl, "content-length")) {
+			for (len = 0, i = 0;
+			     i < vl && i < 18 && v[i] >= '0' && v[i] <= '9';
+			     i++)
+				len = len * 10 + (uint64_t)(v[i] - '0');
+			cl = cl == 0 && vl > 0 && i == vl ? 1 : -1;
+		}
+	}
+	if (te == 1)
+		body->state = EGRESS_BODY_SIZE;
+	else if (te == 0 && cl == 1)
+		body->state = len > 0 ? EGRESS_BODY_LENGTH : EGRESS_BODY_DONE;
+	else
+		body->state = EGRESS_BODY_EOF;
+	body->left = te == 0 && cl == 1 ? len : 0;
+}
+
+/*
  * The head of an answer (`p`, its blank line at `end`) as the program gets
  * it: Connection, Keep-Alive and Proxy-Connection replaced by
- * `Connection: close`. 1: an interim (1xx) head, passed as it is, another
- * follows; 0: rewritten; -1: not an HTTP/1.x head (pass it as it is).
+ * `Connection: close`; *body says where the answer ends. 1: an interim
+ * (1xx) head, passed as it is, another follows; 0: rewritten; -1: not an
+ * HTTP/1.x head (pass it, and the rest, as they are).
  */
 int
-egress_response_head(const char *p, size_t end, struct buf *out)
+egress_response_head(const char *p, size_t end, int head_request,
+    struct buf *out, struct egress_body *body)
 {
 	const char *eol, *line, *next;
 	size_t hn = end + 2, nl;
 
+	body->state = EGRESS_BODY_EOF;
 	if (!lines_clean(p, hn) || hn < 14 || memcmp(p, "HTTP/1.", 7) != 0 ||
 	    (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
-	    strspn(p + 9, "0123456789") != 3)
+	    strspn(p + 9, "0123456789") != 3 || (p[12] != ' ' && p[12] != '\r'))
 		return -1;
 	if (p[9] == '1' && memcmp(p + 9, "101", 3) != 0) {
 		buf_add(out, p, end + 4);
@@ -591,5 +650,9 @@ egress_response_head(const char *p, size_t end, struct buf *out)
 			buf_add(out, line, (size_t)(next - line));
 	}
 	buf_addstr(out, "Connection: close\r\n\r\n");
+	if (memcmp(p + 9, "101", 3) != 0)
+		answer_framing(p, hn, head_request,
+		    (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'),
+		    body);
 	return 0;
 }

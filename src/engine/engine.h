@@ -81,6 +81,7 @@ enum egress_body_state {
 	EGRESS_BODY_TRAILER,
 	EGRESS_BODY_TRAILER_LF,
 	EGRESS_BODY_END_LF,
+	EGRESS_BODY_EOF, /* an answer that ends with the connection */
 };
 struct egress_body {
 	enum egress_body_state state;
@@ -93,7 +94,8 @@ int egress_host(const char *, size_t, char *, size_t);
 int egress_parse(const char *, size_t, struct egress_target *, struct buf *,
     struct egress_body *, struct err **);
 long egress_body_feed(struct egress_body *, const void *, size_t);
-int egress_response_head(const char *, size_t, struct buf *);
+int egress_response_head(
+    const char *, size_t, int, struct buf *, struct egress_body *);
 int egress_addr_private(const struct sockaddr *);
 typedef void (*egress_send_cb)(const struct proto_buf *, void *);
 typedef size_t (*egress_pending_cb)(void *);

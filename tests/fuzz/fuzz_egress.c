@@ -245,10 +245,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		/* The answer's head, for what it is worth, never crashes. */
 		const char *end = memmem(data, len, "\r\n\r\n", 4);
 		struct buf out = { 0 };
+		struct egress_body b;
 
 		if (end != NULL)
 			egress_response_head((const char *)data,
-			    (size_t)(end - (const char *)data), &out);
+			    (size_t)(end - (const char *)data), 0, &out, &b);
 		buf_free(&out);
 	}
 	return 0;

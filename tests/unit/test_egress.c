@@ -298,27 +298,72 @@ test_body(void)
 	return 0;
 }
 
-/* The answer's head says `Connection: close` to the program. */
+static enum egress_body_state
+answer(const char *h, int head_request, uint64_t *left)
+{
+	struct buf out = { 0 };
+	struct egress_body b;
+
+	if (egress_response_head(h, strlen(h) - 4, head_request, &out, &b) ==
+	    -1)
+		b.state = (enum egress_body_state) - 1;
+	buf_free(&out);
+	*left = b.left;
+	return b.state;
+}
+
+/* The answer's head says `Connection: close`, and where the answer ends. */
 static int
 test_response_head(void)
 {
 	struct buf out = { 0 };
+	struct egress_body b;
+	uint64_t left;
 	const char *h1 = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
 	                 "Keep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n";
 	const char *h2 = "HTTP/1.1 100 Continue\r\n\r\n";
 
-	CHECK(egress_response_head(h1, strlen(h1) - 4, &out) == 0);
+	CHECK(egress_response_head(h1, strlen(h1) - 4, 0, &out, &b) == 0);
 	CHECK(
 	    strcmp(buf_cstr(&out),
 	        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
 	        "\r\n") == 0);
+	CHECK(b.state == EGRESS_BODY_LENGTH && b.left == 2);
 	buf_free(&out);
-	CHECK(egress_response_head(h2, strlen(h2) - 4, &out) == 1 &&
+	CHECK(egress_response_head(h2, strlen(h2) - 4, 0, &out, &b) == 1 &&
 	    strcmp(buf_cstr(&out), h2) == 0);
 	buf_free(&out);
-	CHECK(egress_response_head("SSH-2.0\r\n\r\n", 7, &out) == -1);
-	CHECK(egress_response_head("HTTP/1.1 2000\r\n\r\n", 13, &out) == -1);
+	CHECK(egress_response_head("SSH-2.0\r\n\r\n", 7, 0, &out, &b) == -1 &&
+	    b.state == EGRESS_BODY_EOF);
+	CHECK(egress_response_head("HTTP/1.1 2000\r\n\r\n", 13, 0, &out, &b) ==
+	    -1);
 	buf_free(&out);
+	/* Where it ends: RFC 9112 6.3, and at upstream's end when unsure. */
+	CHECK(answer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1,
+	          &left) == EGRESS_BODY_DONE);
+	CHECK(answer("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 0,
+	          &left) == EGRESS_BODY_DONE);
+	CHECK(answer("HTTP/1.1 304 Not Modified\r\n\r\n", 0, &left) ==
+	    EGRESS_BODY_DONE);
+	CHECK(answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0,
+	          &left) == EGRESS_BODY_DONE);
+	CHECK(answer("HTTP/1.1 200 OK\r\ncontent-length:  7\r\n\r\n", 0,
+	          &left) == EGRESS_BODY_LENGTH &&
+	    left == 7);
+	CHECK(answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n"
+	             "Content-Length: 9\r\n\r\n",
+	          0, &left) == EGRESS_BODY_SIZE);
+	CHECK(answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"
+	             "\r\n",
+	          0, &left) == EGRESS_BODY_EOF);
+	CHECK(answer("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+	             "Content-Length: 2\r\n\r\n",
+	          0, &left) == EGRESS_BODY_EOF);
+	CHECK(answer("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", 0,
+	          &left) == EGRESS_BODY_EOF);
+	CHECK(answer("HTTP/1.0 200 OK\r\n\r\n", 0, &left) == EGRESS_BODY_EOF);
+	CHECK(answer("HTTP/1.1 101 Switching\r\nContent-Length: 0\r\n\r\n", 0,
+	          &left) == EGRESS_BODY_EOF);
 	return 0;
 }
 

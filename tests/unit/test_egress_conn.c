@@ -157,7 +157,7 @@ test_free_while_busy(void)
 	h_dns_release(&H, 0);
 	h_turn(&H);
 	CHECK(H.violations == 0);
-	CHECK(!H.conns[1].closed && !H.conns[2].closed); /* quietly */
+	CHECK(!H.conns[1].closed && !H.conns[4].closed); /* quietly */
 	h_reset(&H);
 	return 0;
 }
@@ -275,6 +275,18 @@ test_one_request_per_connection(void)
 	    !up_saw(&H, "evil.test"));
 	CHECK(strstr(h_got(&H, 1), "other.internal") == NULL);
 
+	/* An answer without a length keeps the connection open until
+	 * upstream ends it: a second request meanwhile goes nowhere. */
+	H.up_no_length = 1;
+	CHECK(get_ok(&H, 3, "ok.test") && !H.conns[3].closed);
+	h_str(&H, 3, req);
+	h_wait(&H, h_is_closed, 3, 300);
+	CHECK(!H.conns[3].closed);
+	CHECK(ups_heads(&H) == 2 && !up_saw(&H, "other.internal") &&
+	    !up_saw(&H, "evil.test"));
+	CHECK(strstr(h_got(&H, 3), "other.internal") == NULL);
+	H.up_no_length = 0;
+
 	/* Pipelined in one chunk, the second fronting another name. */
 	snprintf(two, sizeof two,
 	    "GET http://ok.test:%u/a HTTP/1.1\r\n\r\n"
@@ -283,7 +295,7 @@ test_one_request_per_connection(void)
 	h_open(&H, 2);
 	h_str(&H, 2, two);
 	h_wait(&H, h_is_closed, 2, 500);
-	CHECK(ups_heads(&H) == 2 && !up_saw(&H, "other.internal") &&
+	CHECK(ups_heads(&H) == 3 && !up_saw(&H, "other.internal") &&
 	    !up_saw(&H, "GET /b"));
 	CHECK(H.violations == 0);
 	h_egress_free(&H);
