@@ -37,7 +37,8 @@
  * Host (egress_host); one request per connection: a plain-HTTP request
  * goes upstream with `Connection: close`, its body framed
  * (egress_body_feed), and nothing after it is forwarded -- a second or
- * pipelined request never reaches upstream on this connection; the head is
+ * pipelined request never reaches upstream on this connection --, and it
+ * closes when the answer is complete (or upstream ends); the head is
  * bounded (16 KiB), bytes waiting for upstream are bounded (4 MiB, then
  * 413 or the connection is closed), upstream is read only while the
  * agent's queue is short, and at most EGRESS_CONNS_MAX connections live.
@@ -45,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/queue.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -422,15 +424,21 @@ conn_connect(struct conn *c)
 {
 	struct event_base *base = loop_base(c->e->loop);
 	struct evutil_addrinfo *ai = c->next_ai;
+	int tried = c->state == C_CONNECT;
 
 	for (; ai != NULL; ai = ai->ai_next) {
 		if (!c->eg->allow_private && egress_addr_private(ai->ai_addr))
 			continue;
+		tried = 1;
 		if (c->up != NULL)
 			bufferevent_free(c->up);
 		/* Deferred callbacks: never one inside this call. */
 		c->up = bufferevent_socket_new(
 		    base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (c->up == NULL) {
+			c->up_errno = ENOMEM;
+			continue;
+		}
 		bufferevent_setcb(c->up, up_read, NULL, up_event, c);
 		if (bufferevent_socket_connect(
 		        c->up, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
@@ -439,7 +447,7 @@ conn_connect(struct conn *c)
 		}
 		c->up_errno = EVUTIL_SOCKET_ERROR();
 	}
-	if (c->state == C_RESOLVE && c->up == NULL)
+	if (!tried)
 		return conn_close(c, 403,
 		    "%s is or resolves to a private address (blocked)",
 		    c->t.host);

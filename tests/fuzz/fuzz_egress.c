@@ -33,17 +33,17 @@ static int H_ready;
 static const char *const canned[] = {
 	"GET http://ok.test@/ HTTP/1.1\r\n\r\n",
 	"GET http://hold.test@/ HTTP/1.1\r\nHost: evil\r\n\r\n",
-	"CONNECT tun.test:# HTTP/1.1\r\n\r\n",
+	"CONNECT tun.test# HTTP/1.1\r\n\r\n",
 	"POST http://ok.test@/ HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-	"POST http://127.0.0.1@/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-	"\r\n",
+	("POST http://127.0.0.1@/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	 "\r\n"),
 	"3\r\nabc\r\n0\r\n\r\n",
 	"GET http://ok.test@/ HTTP/1.1\r\nHost: other\r\n\r\n",
 	"GET http://nx.test/ HTTP/1.1\r\n\r\n",
-	"CONNECT hosts.test:# HTTP/1.1\r\n\r\n",
+	"CONNECT hosts.test# HTTP/1.1\r\n\r\n",
 	"GET http://silent.test/ HTTP/1.1\r\n\r\n",
 	"GET http://OK.TEST.@/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-	"CONNECT hold.test:# HTTP/1.1\r\n\r\nearly",
+	"CONNECT hold.test# HTTP/1.1\r\n\r\nearly",
 };
 
 struct script {
