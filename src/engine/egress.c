@@ -78,6 +78,7 @@ enum conn_event {
 	E_CONNECTED, /* upstream accepted */
 	E_UP_READ,   /* upstream sent bytes */
 	E_UP_END,    /* upstream ended or failed: c->up_errno */
+	E_UP_WRITE,  /* upstream takes bytes again */
 	E_TIMER,     /* RESOLVE, CONNECT: the deadline; OPEN, DRAIN: resume */
 	E_CLOSE,     /* the program closed, or the run ended */
 };
@@ -93,8 +94,8 @@ struct conn {
 	uint32_t id;
 	unsigned refs;
 	enum conn_state state;
-	struct buf in;  /* HEAD: the head so far */
-	struct buf out; /* for upstream, until it is connected */
+	struct buf in;        /* HEAD: the head so far */
+	struct evbuffer *out; /* for upstream (bounded: UPSTREAM_MAX) */
 	struct egress_target t;
 	struct buf request;        /* plain HTTP: the head upstream gets */
 	struct egress_body body;   /* plain HTTP: where the request ends */
@@ -103,7 +104,8 @@ struct conn {
 	struct evdns_getaddrinfo_request *dns;
 	struct evutil_addrinfo *ai, *next_ai; /* the answer; to try next */
 	int dns_err;
-	struct bufferevent *up;
+	struct bufferevent *up; /* connects, and reads */
+	struct event *up_write; /* OPEN: writes go through conn_send() */
 	int up_errno;
 	struct event *timer; /* deadline, or resume reading upstream */
 	struct event *wake;  /* the lookup's answer, on a later turn */
@@ -192,7 +194,7 @@ conn_unref(struct conn *c)
 	event_free(c->timer);
 	event_free(c->wake);
 	buf_free(&c->in);
-	buf_free(&c->out);
+	evbuffer_free(c->out);
 	buf_free(&c->request);
 	free(c->end_why);
 	free(c);
@@ -249,6 +251,9 @@ conn_teardown(struct conn *c)
 	if (c->dns != NULL)
 		evdns_getaddrinfo_cancel(c->dns);
 	c->dns = NULL;
+	if (c->up_write != NULL)
+		event_free(c->up_write);
+	c->up_write = NULL;
 	if (c->up != NULL)
 		bufferevent_free(c->up); /* its callbacks are cleared */
 	c->up = NULL;
@@ -292,18 +297,16 @@ conn_forward(struct conn *c, const void *p, size_t n)
 		    c, 400, "malformed chunked request body (not forwarded)");
 	if (c->state == C_DRAIN || take == 0)
 		return c->state;
-	if (c->state == C_OPEN) {
-		if (evbuffer_get_length(bufferevent_get_output(c->up)) >
-		    UPSTREAM_MAX)
-			return conn_close(c, END_CLOSE,
-			    "upstream does not take the request's bytes");
-		bufferevent_write(c->up, p, (size_t)take);
-		return c->state;
-	}
-	if (c->out.len + (size_t)take > UPSTREAM_MAX)
-		return conn_close(c, 413,
-		    "request body over 4 MiB before upstream was connected");
-	buf_add(&c->out, p, (size_t)take);
+	if (evbuffer_get_length(c->out) + (size_t)take > UPSTREAM_MAX)
+		return c->state == C_OPEN
+		    ? conn_close(c, END_CLOSE,
+		          "upstream does not take the request's bytes")
+		    : conn_close(c, 413,
+		          "request body over 4 MiB before upstream was "
+		          "connected");
+	evbuffer_add(c->out, p, (size_t)take);
+	if (c->state == C_OPEN)
+		event_add(c->up_write, NULL);
 	return c->state;
 }
 
@@ -474,6 +477,43 @@ conn_resolved(struct conn *c)
 	return next;
 }
 
+static void
+conn_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	conn_event(arg, E_UP_WRITE, NULL, 0);
+}
+
+/*
+ * Bytes for upstream, as many as it takes now. send() with MSG_NOSIGNAL:
+ * an upstream that is gone is an error here, never a SIGPIPE in the host
+ * process (which a program embedding the library need not ignore). -1
+ * when upstream is gone.
+ */
+static int
+conn_send(struct conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->up);
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	while (evbuffer_peek(c->out, -1, NULL, &v, 1) > 0) {
+		n = send(
+		    fd, v.iov_base, v.iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			evbuffer_drain(c->out, (size_t)n);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			event_add(c->up_write, NULL);
+			return 0;
+		}
+		c->up_errno = n == -1 ? errno : 0;
+		return -1;
+	}
+	return 0;
+}
+
 /* CONNECT -> OPEN: the request (or the tunnel's 200) and what waited. */
 static enum conn_state
 conn_open(struct conn *c)
@@ -485,13 +525,16 @@ conn_open(struct conn *c)
 	if (c->t.tunnel)
 		send_conn(c, PROTO_CONN_DATA, ok, sizeof ok - 1);
 	else
-		bufferevent_write(c->up, c->request.data, c->request.len);
+		evbuffer_prepend(c->out, c->request.data, c->request.len);
+	buf_free(&c->request);
 	c->answer_head = !c->t.tunnel;
 	c->answer.state = EGRESS_BODY_EOF; /* a tunnel ends with upstream */
-	if (c->out.len > 0)
-		bufferevent_write(c->up, c->out.data, c->out.len);
-	buf_free(&c->out);
-	buf_free(&c->request);
+	/* Writes are ours (conn_send), reading is the bufferevent's. */
+	bufferevent_disable(c->up, EV_WRITE);
+	c->up_write = event_new(loop_base(c->e->loop), bufferevent_getfd(c->up),
+	    EV_WRITE, conn_writable, c);
+	if (evbuffer_get_length(c->out) > 0)
+		event_add(c->up_write, NULL);
 	bufferevent_enable(c->up, EV_READ);
 	return C_OPEN;
 }
@@ -577,8 +620,15 @@ conn_relay(struct conn *c, enum conn_event ev, const void *p, size_t n)
 		if (c->state == C_OPEN)
 			bufferevent_enable(c->up, EV_READ);
 		break;
+	case E_UP_WRITE:
+		if (c->state != C_OPEN || conn_send(c) == 0)
+			return c->state;
+		/* upstream is gone */
+		/* FALLTHROUGH */
 	case E_UP_END:
 		bufferevent_disable(c->up, EV_READ);
+		event_del(c->up_write);
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
 		next = C_DRAIN;
 		break;
 	default:
@@ -680,6 +730,7 @@ egress_frame(struct egress *eg, int type, const unsigned char *p, uint32_t len)
 		c->refs = 1; /* the list's */
 		c->timer = evtimer_new(base, conn_timer, c);
 		c->wake = event_new(base, -1, 0, conn_wake, c);
+		c->out = evbuffer_new();
 		TAILQ_INSERT_TAIL(&eg->conns, c, entry);
 		eg->nconns++;
 	} else if (type == PROTO_CONN_DATA && c != NULL)

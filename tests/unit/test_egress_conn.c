@@ -251,6 +251,44 @@ test_relay(void)
 }
 
 /*
+ * Upstream closes while the proxy is not reading it (the agent's queue is
+ * full) and the program goes on sending: the proxy's writes fail, and must
+ * not raise SIGPIPE in the host process (a library user need not ignore
+ * it; this test does not).
+ */
+static int
+test_write_to_closed_upstream(void)
+{
+	size_t i;
+	int k;
+
+	h_egress(&H, 1, NULL, 0, NULL, 0);
+	h_open(&H, 1);
+	snprintf(req, sizeof req, "CONNECT tun.test:%u HTTP/1.1\r\n\r\n",
+	    H.echo_port);
+	h_str(&H, 1, req);
+	h_wait(&H, never, 1, 300);
+	CHECK(strstr(h_got(&H, 1), " 200 ") != NULL);
+	H.pending = 2u << 20;
+	h_str(&H, 1, "echo me");
+	h_wait(&H, never, 1, 200);
+	for (i = 0; i < H.nups; i++)
+		h_up_free(H.ups[i]);
+	h_wait(&H, never, 1, 100);
+	for (k = 0; k < 10 && !H.conns[1].closed; k++) {
+		h_str(&H, 1, "more bytes for a closed upstream");
+		h_wait(&H, never, 1, 20);
+	}
+	H.pending = 0;
+	CHECK(h_wait(&H, h_is_closed, 1, 5000));
+	CHECK(strstr(h_got(&H, 1), "echo me") != NULL);
+	CHECK(H.violations == 0);
+	h_egress_free(&H);
+	h_reset(&H);
+	return 0;
+}
+
+/*
  * Issue 14, item 2: a second request on a kept-alive connection, with a
  * Host of its own, or another absolute URI, or pipelined in one chunk,
  * never reaches upstream; the answer tells the client to close.
@@ -545,6 +583,7 @@ main(int argc, char **argv)
 	RUN(test_answered_inside);
 	RUN(test_dns_silent);
 	RUN(test_relay);
+	RUN(test_write_to_closed_upstream);
 	RUN(test_one_request_per_connection);
 	RUN(test_bodies);
 	RUN(test_canonical_names);
