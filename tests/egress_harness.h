@@ -86,6 +86,7 @@ struct harness {
 	int up_eof;         /* upstream closes after answering */
 	size_t up_body_len; /* the size of its answers' bodies */
 	int up_no_length;   /* answers without Content-Length */
+	int up_chunked;     /* chunked answers */
 };
 
 static inline void
@@ -223,7 +224,12 @@ h_up_answer(struct h_up *u)
 	struct buf ans = { 0 };
 	size_t i;
 
-	if (h->up_no_length) /* it ends when the connection does */
+	if (h->up_chunked)
+		buf_printf(&ans,
+		    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "%zx\r\nhost=%s\n\r\n0\r\n\r\n",
+		    strlen(u->host) + 6, u->host);
+	else if (h->up_no_length) /* it ends when the connection does */
 		buf_printf(&ans,
 		    "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n"
 		    "host=%s\n",
@@ -530,6 +536,7 @@ h_reset(struct harness *h)
 	h->up_eof = 0;
 	h->up_body_len = 0;
 	h->up_no_length = 0;
+	h->up_chunked = 0;
 	h_dns_release(h, 1);
 	for (i = 0; i < 4; i++)
 		h_turn(h);

@@ -44,6 +44,9 @@ static const char *const canned[] = {
 	"GET http://silent.test/ HTTP/1.1\r\n\r\n",
 	"GET http://OK.TEST.@/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 	"CONNECT hold.test# HTTP/1.1\r\n\r\nearly",
+	"HEAD http://ok.test@/ HTTP/1.1\r\n\r\n",
+	"GET http://deny.test/ HTTP/1.1\r\n\r\n",
+	"CONNECT [::127.0.0.1]# HTTP/1.1\r\n\r\n",
 };
 
 struct script {
@@ -102,8 +105,15 @@ lifecycle(const uint8_t *data, size_t len)
 		h_init(&H);
 		H_ready = 1;
 	}
-	h_egress(&H, 1, NULL, 0, NULL, 0);
-	H.up_eof = next(&s) & 1;
+	static const char *const deny[] = { "^deny" };
+	unsigned flags = next(&s);
+
+	/* The first byte: private addresses allowed unless bit 2 (then the
+	 * loopback upstreams are refused), how upstream answers. */
+	h_egress(&H, !(flags & 4), NULL, 0, deny, 1);
+	H.up_eof = flags & 1;
+	H.up_no_length = (flags & 2) != 0;
+	H.up_chunked = (flags & 8) != 0;
 	while (s.left > 0) {
 		op = next(&s) % 10;
 		id = n > 0 ? 1 + next(&s) % n : 0;
