@@ -222,7 +222,6 @@ h_up_answer(struct h_up *u)
 {
 	struct harness *h = u->h;
 	struct buf ans = { 0 };
-	size_t i;
 
 	if (h->up_chunked)
 		buf_printf(&ans,
@@ -239,8 +238,9 @@ h_up_answer(struct h_up *u)
 		    "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
 		    "Connection: keep-alive\r\n\r\nhost=%s\n",
 		    strlen(u->host) + 6 + h->up_body_len, u->host);
-	for (i = 0; i < h->up_body_len; i++)
-		buf_add(&ans, "x", 1);
+	buf_reserve(&ans, h->up_body_len);
+	memset(ans.data + ans.len, 'x', h->up_body_len);
+	ans.len += h->up_body_len;
 	bufferevent_write(u->bev, ans.data, ans.len);
 	buf_free(&ans);
 	if (h->up_eof)
