@@ -167,6 +167,11 @@ isol8_engine_free(struct isol8_engine *e)
 	isol8_engine_drain(e, ENGINE_DRAIN_MS);
 	pool_free(e->pool);
 	docker_free(e->docker);
+	/* Cancelled lookups call back on a later turn, into the resolver:
+	 * they must have before it goes (egress.c). */
+	while (e->dns_pending > 0 &&
+	    event_base_loop(loop_base(e->loop), EVLOOP_ONCE) == 0)
+		;
 	if (e->dns != NULL)
 		evdns_base_free(e->dns, 1);
 	/* Deferred frees (attach streams, boxes) run on this last turn. */
@@ -175,20 +180,44 @@ isol8_engine_free(struct isol8_engine *e)
 	free(e);
 }
 
-/* The resolver of the filtered network: the host's, made on first use. */
+/* libevent's resolver speaks through the engine's log, never stderr. */
+static void
+engine_dns_log(int is_warn, const char *msg)
+{
+	log_debug("resolver%s: %s", is_warn ? " (warning)" : "", msg);
+}
+
+/*
+ * What every resolver of the filtered network gets: no search list (a name
+ * is looked up as it was checked, never with a domain appended), a bounded
+ * wait (EGRESS_DNS_TIMEOUT s per try, EGRESS_DNS_ATTEMPTS tries; the proxy
+ * gives up after EGRESS_DNS_MS), and libevent's messages in our log.
+ */
+void
+engine_dns_options(struct evdns_base *dns)
+{
+	evdns_set_log_fn(engine_dns_log); /* libevent's, process-wide */
+	evdns_base_search_clear(dns);
+	evdns_base_set_option(dns, "timeout:", EGRESS_DNS_TIMEOUT);
+	evdns_base_set_option(dns, "attempts:", EGRESS_DNS_ATTEMPTS);
+}
+
+/*
+ * The resolver of the filtered network, made on first use: the host's
+ * nameservers and hosts file from /etc/resolv.conf and /etc/hosts (none:
+ * libevent asks 127.0.0.1, like the C library), but not its search list.
+ */
 struct evdns_base *
 engine_dns(struct isol8_engine *e)
 {
-	struct event_base *base = loop_base(e->loop);
-
-	if (e->dns == NULL &&
-	    (e->dns = evdns_base_new(base,
-	         EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	             EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
-		/* No usable resolv.conf: /etc/hosts and literals still work. */
-		e->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		evdns_base_load_hosts(e->dns, NULL);
-	}
+	if (e->dns != NULL)
+		return e->dns;
+	e->dns = evdns_base_new(
+	    loop_base(e->loop), EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	evdns_base_resolv_conf_parse(e->dns,
+	    DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC | DNS_OPTION_HOSTSFILE,
+	    "/etc/resolv.conf");
+	engine_dns_options(e->dns);
 	return e->dns;
 }
 
