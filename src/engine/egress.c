@@ -3,26 +3,52 @@
  * A filtered run's container has no network; its agent relays each
  * connection a program makes to 127.0.0.1:EGRESS_PORT (HTTP(S)_PROXY) as
  * CONN_* frames (agent/relay.c). Here each connection reads one proxy
- * request -- `CONNECT host:port` or an absolute-URI HTTP request --,
- * checks the host name against the deny then the allow patterns (POSIX
- * extended regular expressions, case-insensitive, on the bare name),
- * resolves it, refuses private, loopback, link-local and metadata
- * addresses unless allowed, connects, and relays bytes both ways.
+ * request -- `CONNECT host:port` or an absolute-URI HTTP request, parsed
+ * by egress_http.c --, checks the canonical host name against the deny
+ * then the allow patterns (POSIX extended regular expressions,
+ * case-insensitive), resolves that same name, refuses private, loopback,
+ * link-local and metadata addresses unless allowed, connects, and relays
+ * bytes both ways.
  *
- * Per connection: HEAD -> RESOLVE -> CONNECT -> OPEN, or a 4xx/5xx answer
- * and close. Invariants: nothing is sent upstream before the rules said
- * yes and the address checked out; the name checked is the name connected
- * to (one request per tunnel; a plain-HTTP connection keeps its host); the
- * head is bounded (16 KiB), bytes waiting for upstream are bounded (4 MiB,
- * then the connection is closed), and upstream is read only while the
- * agent's queue is short.
+ * Per connection, a state enum that only conn_step() moves:
+ *
+ *   HEAD -> RESOLVE -> CONNECT -> OPEN -> DRAIN -> CLOSED
+ *
+ * HEAD reads the request head; RESOLVE looks the name up (EGRESS_DNS_MS at
+ * most); CONNECT tries the allowed addresses in turn (EGRESS_CONNECT_MS at
+ * most); OPEN relays; DRAIN sends what upstream sent before it ended. Any
+ * state may go to CLOSED: conn_close() says why (an HTTP answer before
+ * OPEN, a CONN_CLOSE, or nothing when the program closed first or the run
+ * ended) and conn_step() tears down, once. Callbacks record what happened
+ * and call conn_event().
+ *
+ * Lifetime: a connection is reference counted and freed with its last
+ * reference. References: the egress's list (until CLOSED), a lookup in
+ * flight (until its callback, which libevent makes at once for a literal
+ * or a hosts-file name, and on a later turn after a cancel), the wake-up
+ * that brings a lookup's answer to conn_step() on a later turn (so no step
+ * runs inside another), and each call from the loop while it runs. A
+ * CLOSED connection only drops references: no callback sees freed memory.
+ * The engine counts lookups in flight and lets them call back before it
+ * frees its resolver (engine.c).
+ *
+ * Invariants: nothing is sent upstream before the rules said yes and the
+ * address checked out; the name matched is the name resolved and sent as
+ * Host (egress_host); one request per connection: a plain-HTTP request
+ * goes upstream with `Connection: close`, its body framed
+ * (egress_body_feed), and nothing after it is forwarded -- a second or
+ * pipelined request never reaches upstream on this connection --, and it
+ * closes when the answer is complete (or upstream ends); the head is
+ * bounded (16 KiB), bytes waiting for upstream are bounded (4 MiB, then
+ * 413 or the connection is closed), upstream is read only while the
+ * agent's queue is short, and at most EGRESS_CONNS_MAX connections live.
  */
 #include <sys/socket.h>
 #include <sys/queue.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
-#include <ctype.h>
+#include <errno.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,23 +68,49 @@
 #define AGENT_QUEUE_HIGH (1u << 20)
 #define CHUNK (64u << 10)
 #define EVENTS_MAX 256
+#define EGRESS_CONNS_MAX 256
 
-enum conn_state { C_HEAD, C_RESOLVE, C_CONNECT, C_OPEN };
+enum conn_state { C_HEAD, C_RESOLVE, C_CONNECT, C_OPEN, C_DRAIN, C_CLOSED };
+
+enum conn_event {
+	E_DATA,      /* bytes from the program */
+	E_RESOLVED,  /* the lookup answered: c->ai, c->dns_err */
+	E_CONNECTED, /* upstream accepted */
+	E_UP_READ,   /* upstream sent bytes */
+	E_UP_END,    /* upstream ended or failed: c->up_errno */
+	E_UP_WRITE,  /* upstream takes bytes again */
+	E_TIMER,     /* RESOLVE, CONNECT: the deadline; OPEN, DRAIN: resume */
+	E_CLOSE,     /* the program closed, or the run ended */
+};
+
+/* How a connection ends, besides an HTTP status (conn_close). */
+#define END_QUIET (-1) /* nothing to the program: it is gone already */
+#define END_CLOSE 0    /* a CONN_CLOSE */
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
-	struct egress *eg;
+	struct egress *eg; /* NULL once CLOSED */
+	struct isol8_engine *e;
 	uint32_t id;
+	unsigned refs;
 	enum conn_state state;
-	struct buf head; /* the request head, then bytes for upstream */
+	struct buf in;        /* HEAD: the head so far */
+	struct evbuffer *out; /* for upstream (bounded: UPSTREAM_MAX) */
 	struct egress_target t;
-	struct buf request; /* the rewritten request (plain HTTP) */
+	struct buf request;        /* plain HTTP: the head upstream gets */
+	struct egress_body body;   /* plain HTTP: where the request ends */
+	int answer_head;           /* plain HTTP: the answer's head is due */
+	struct egress_body answer; /* where the answer ends */
 	struct evdns_getaddrinfo_request *dns;
-	struct bufferevent *up;
-	struct event *resume; /* upstream paused for the agent's queue */
-	int up_eof;  /* upstream ended: close once its bytes are sent */
-	int in_call; /* inside evdns_getaddrinfo(), which may answer at once */
-	int dead;    /* freed meanwhile: free on return */
+	struct evutil_addrinfo *ai, *next_ai; /* the answer; to try next */
+	int dns_err;
+	struct bufferevent *up; /* connects, and reads */
+	struct event *up_write; /* OPEN: writes go through conn_send() */
+	int up_errno;
+	struct event *timer; /* deadline, or resume reading upstream */
+	struct event *wake;  /* the lookup's answer, on a later turn */
+	int end_code;        /* HTTP status, END_CLOSE or END_QUIET */
+	char *end_why;
 };
 
 struct egress {
@@ -70,12 +122,19 @@ struct egress {
 	egress_pending_cb send_pending;
 	void *arg;
 	TAILQ_HEAD(, conn) conns;
+	unsigned nconns;
 	struct isol8_net_event *events; /* what was let through or refused */
 	size_t nevents;
 	uint64_t dropped; /* events beyond EVENTS_MAX */
 };
 
 static const struct timeval resume_after = { 0, 10000 };
+static const struct timeval dns_deadline = { EGRESS_DNS_MS / 1000,
+	EGRESS_DNS_MS % 1000 * 1000 };
+static const struct timeval connect_deadline = { EGRESS_CONNECT_MS / 1000,
+	EGRESS_CONNECT_MS % 1000 * 1000 };
+
+static void conn_event(struct conn *, enum conn_event, const void *, size_t);
 
 /* Remember a decision about a connection (bounded; the rest are counted). */
 static void
@@ -98,8 +157,6 @@ record(struct conn *c, int allowed, const char *reason)
 	ev->reason = reason ? xstrdup(reason) : NULL;
 }
 
-static void conn_free(struct conn *);
-
 static void
 send_conn(struct conn *c, int type, const void *data, size_t len)
 {
@@ -110,82 +167,103 @@ send_conn(struct conn *c, int type, const void *data, size_t len)
 	proto_buf_free(&pb);
 }
 
-/* Answer the program with an HTTP error and close the connection. */
-static void
-conn_refuse(struct conn *c, int code, const char *reason, const char *why)
+static const char *
+status_text(int code)
 {
-	char msg[512];
-	int n;
-
-	n = snprintf(msg, sizeof msg,
-	    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-	    "Connection: close\r\nContent-Length: %zu\r\n\r\nisol8: %s\n",
-	    code, reason, strlen(why) + 8, why);
-	if (n > 0)
-		send_conn(c, PROTO_CONN_DATA, msg,
-		    (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-	send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
-	record(c, 0, why);
-	conn_free(c);
+	switch (code) {
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 413:
+		return "Payload Too Large";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Bad Gateway";
+	}
 }
 
 static void
-conn_free(struct conn *c)
+conn_unref(struct conn *c)
 {
-	if (c->in_call) {
-		c->dead = 1;
+	if (--c->refs > 0)
 		return;
-	}
-	TAILQ_REMOVE(&c->eg->conns, c, entry);
-	if (c->dns != NULL)
-		evdns_getaddrinfo_cancel(c->dns);
-	if (c->up != NULL)
-		bufferevent_free(c->up);
-	if (c->resume != NULL)
-		event_free(c->resume);
-	buf_free(&c->head);
+	if (c->ai != NULL)
+		evutil_freeaddrinfo(c->ai);
+	event_free(c->timer);
+	event_free(c->wake);
+	buf_free(&c->in);
+	evbuffer_free(c->out);
 	buf_free(&c->request);
+	free(c->end_why);
 	free(c);
 }
 
-/* Whether an IPv4 address (host order) is private, loopback, etc. */
-static int
-v4_private(uint32_t a)
+/*
+ * Decide that a connection ends and why: an HTTP status (an answer if
+ * nothing came from upstream yet), END_CLOSE or END_QUIET. The first
+ * reason counts; conn_step() tears down.
+ */
+static enum conn_state PRINTFLIKE(3, 4)
+    conn_close(struct conn *c, int code, const char *fmt, ...)
 {
-	return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
-	    (a >> 22) == (100u << 2 | 1) ||   /* 100.64/10 */
-	    (a >> 16) == (169u << 8 | 254) || /* link-local, metadata */
-	    (a >> 20) == (172u << 4 | 1) ||   /* 172.16/12 */
-	    (a >> 8) == (192u << 16) ||       /* 192.0.0/24 */
-	    (a >> 16) == (192u << 8 | 168) ||
-	    (a >> 17) == (198u << 7 | 18 >> 1) || /* 198.18/15 */
-	    (a >> 28) >= 14;                      /* multicast, 240/4 */
+	va_list ap;
+
+	if (c->end_why == NULL) {
+		c->end_code = code;
+		va_start(ap, fmt);
+		if (vasprintf(&c->end_why, fmt, ap) == -1)
+			fatalx("out of memory");
+		va_end(ap);
+	}
+	return C_CLOSED;
 }
 
-/* Whether an address is one a sandbox must not reach by default. */
-int
-egress_addr_private(const struct sockaddr *sa)
+/* Going to CLOSED: answer the program, let go of everything, once. */
+static void
+conn_teardown(struct conn *c)
 {
-	struct sockaddr_in v4;
-	struct sockaddr_in6 v6;
-	const unsigned char *b = v6.sin6_addr.s6_addr;
+	struct egress *eg = c->eg;
+	struct buf msg = { 0 };
 
-	if (sa->sa_family == AF_INET) {
-		memcpy(&v4, sa, sizeof v4);
-		return v4_private(ntohl(v4.sin_addr.s_addr));
+	if (c->end_code >= 400 && c->state < C_OPEN) {
+		buf_printf(&msg,
+		    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+		    "Connection: close\r\nContent-Length: %zu\r\n\r\n"
+		    "isol8: %s\n",
+		    c->end_code, status_text(c->end_code),
+		    strlen(c->end_why) + 8, c->end_why);
+		send_conn(c, PROTO_CONN_DATA, msg.data, msg.len);
+		buf_free(&msg);
 	}
-	if (sa->sa_family != AF_INET6)
-		return 1;
-	memcpy(&v6, sa, sizeof v6);
-	/* v4-mapped and NAT64 (64:ff9b::/96): the IPv4 address decides. */
-	if ((memcmp(b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) ||
-	    memcmp(b, "\0\x64\xff\x9b\0\0\0\0\0\0\0\0", 12) == 0)
-		return v4_private((uint32_t)b[12] << 24 |
-		    (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
-	return memcmp(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) == 0 ||
-	    (b[0] & 0xfe) == 0xfc ||                   /* ::, ::1; fc00::/7 */
-	    (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 */
-	    b[0] == 0xff;                              /* multicast */
+	if (c->end_code != END_QUIET)
+		send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
+	if (c->end_code >= 400)
+		record(c, 0, c->end_why);
+	log_debug(loop_log(c->e->loop), "egress connection %u (%s port %s): %s",
+	    c->id, c->t.host, c->t.port, c->end_why);
+	TAILQ_REMOVE(&eg->conns, c, entry);
+	eg->nconns--;
+	c->eg = NULL;
+	/* Its callback still comes, with EVUTIL_EAI_CANCEL, and drops the
+	 * lookup's reference. */
+	if (c->dns != NULL)
+		evdns_getaddrinfo_cancel(c->dns);
+	c->dns = NULL;
+	if (c->up_write != NULL)
+		event_free(c->up_write);
+	c->up_write = NULL;
+	if (c->up != NULL)
+		bufferevent_free(c->up); /* its callbacks are cleared */
+	c->up = NULL;
+	evtimer_del(c->timer);
+	/* The caller holds a reference: these never free c here. */
+	if (event_pending(c->wake, EV_TIMEOUT, NULL)) {
+		event_del(c->wake);
+		c->refs--;
+	}
+	c->refs--; /* the list's */
 }
 
 static int
@@ -205,29 +283,120 @@ rules_say_yes(struct egress *eg, const char *host)
 }
 
 /*
- * Upstream bytes to the program, while the agent's queue is short; then
- * wait and go on. At upstream's end, what it sent before goes first.
+ * Bytes from the program after the head: a plain request's body up to its
+ * end (what follows is not forwarded), all of a tunnel's; to upstream, or
+ * held until it is connected.
  */
-static void
-up_flush(struct conn *c)
+static enum conn_state
+conn_forward(struct conn *c, const void *p, size_t n)
 {
-	struct evbuffer *in = bufferevent_get_input(c->up);
-	unsigned char chunk[CHUNK];
-	int n;
+	long take = (long)n;
 
-	while (evbuffer_get_length(in) > 0) {
-		if (c->eg->send_pending(c->eg->arg) > AGENT_QUEUE_HIGH) {
-			bufferevent_disable(c->up, EV_READ);
-			evtimer_add(c->resume, &resume_after);
-			return;
-		}
-		if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
-			break;
-		send_conn(c, PROTO_CONN_DATA, chunk, (size_t)n);
+	if (!c->t.tunnel && (take = egress_body_feed(&c->body, p, n)) == -1)
+		return conn_close(
+		    c, 400, "malformed chunked request body (not forwarded)");
+	if (c->state == C_DRAIN || take == 0)
+		return c->state;
+	if (evbuffer_get_length(c->out) + (size_t)take > UPSTREAM_MAX)
+		return c->state == C_OPEN
+		    ? conn_close(c, END_CLOSE,
+		          "upstream does not take the request's bytes")
+		    : conn_close(c, 413,
+		          "request body over 4 MiB before upstream was "
+		          "connected");
+	evbuffer_add(c->out, p, (size_t)take);
+	if (c->state == C_OPEN)
+		event_add(c->up_write, NULL);
+	return c->state;
+}
+
+static void
+resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn *c = arg;
+
+	c->dns = NULL;
+	c->e->dns_pending--;
+	if (c->state == C_CLOSED) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		conn_unref(c); /* the lookup's */
+		return;
 	}
-	if (c->up_eof) {
-		send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
-		conn_free(c);
+	c->ai = res;
+	c->dns_err = result;
+	/* Maybe inside evdns_getaddrinfo(), inside conn_step(): step on the
+	 * next turn. The lookup's reference goes to the wake-up. */
+	event_active(c->wake, EV_TIMEOUT, 1);
+}
+
+static void
+conn_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd, (void)what;
+	conn_event(c, E_RESOLVED, NULL, 0);
+	conn_unref(c);
+}
+
+/* HEAD: once the head is whole, parse and check it, then look it up. */
+static enum conn_state
+conn_head(struct conn *c, size_t before)
+{
+	struct evutil_addrinfo hints;
+	struct err *err = NULL;
+	enum conn_state next;
+	const char *end;
+	size_t from = before > 3 ? before - 3 : 0, len;
+
+	/* The head ends within HEAD_MAX; a body may follow in the chunk. */
+	len = c->in.len < HEAD_MAX + 4 ? c->in.len : HEAD_MAX + 4;
+	end = from < len ? memmem(c->in.data + from, len - from, "\r\n\r\n", 4)
+	                 : NULL;
+	if (end == NULL)
+		return c->in.len > HEAD_MAX
+		    ? conn_close(c, 431, "request head over 16 KiB")
+		    : C_HEAD;
+	if (egress_parse(c->in.data, (size_t)(end - c->in.data), &c->t,
+	        &c->request, &c->body, &err) == -1) {
+		next = conn_close(c, 400, "%s", err->msg);
+		err_free(&err);
+		return next;
+	}
+	if (!rules_say_yes(c->eg, c->t.host))
+		return conn_close(c, 403,
+		    c->t.tunnel ? "CONNECT blocked by the network filter"
+		                : "request blocked by the network filter");
+	len = (size_t)(end + 4 - c->in.data);
+	if ((next = conn_forward(c, end + 4, c->in.len - len)) == C_CLOSED)
+		return next;
+	buf_free(&c->in);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	evtimer_add(c->timer, &dns_deadline);
+	c->refs++; /* the lookup's, until resolved() */
+	c->e->dns_pending++;
+	/* NULL when it answered inside (a literal, a hosts-file name). */
+	c->dns = evdns_getaddrinfo(
+	    engine_dns(c->e), c->t.host, c->t.port, &hints, resolved, c);
+	return C_RESOLVE;
+}
+
+static const char *
+dns_error(int err)
+{
+	switch (err) {
+	case EVUTIL_EAI_NONAME:
+		return "no such name";
+	case EVUTIL_EAI_NODATA:
+		return "the name has no address";
+	case EVUTIL_EAI_FAIL:
+		return "the DNS server failed or refused to answer";
+	default:
+		return evutil_gai_strerror(err);
 	}
 }
 
@@ -235,18 +404,7 @@ static void
 up_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	up_flush(arg);
-}
-
-static void
-up_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd, (void)what;
-	if (!c->up_eof)
-		bufferevent_enable(c->up, EV_READ);
-	up_flush(c);
+	conn_event(arg, E_UP_READ, NULL, 0);
 }
 
 static void
@@ -254,276 +412,331 @@ up_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		c->state = C_OPEN;
-		record(c, 1, NULL);
-		if (c->t.tunnel) {
-			static const char ok[] =
-			    "HTTP/1.1 200 Connection Established\r\n\r\n";
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		conn_event(c, E_CONNECTED, NULL, 0);
+	else {
+		c->up_errno = EVUTIL_SOCKET_ERROR();
+		conn_event(c, E_UP_END, NULL, 0);
+	}
+}
 
-			send_conn(c, PROTO_CONN_DATA, ok, sizeof ok - 1);
-		} else
-			bufferevent_write(bev, c->request.data, c->request.len);
-		if (c->head.len > 0)
-			bufferevent_write(bev, c->head.data, c->head.len);
-		buf_free(&c->head);
-		bufferevent_enable(bev, EV_READ);
-		return;
+/* Connect to the next address the rules allow; CONNECT, or the end. */
+static enum conn_state
+conn_connect(struct conn *c)
+{
+	struct event_base *base = loop_base(c->e->loop);
+	struct evutil_addrinfo *ai = c->next_ai;
+	int tried = c->state == C_CONNECT;
+
+	for (; ai != NULL; ai = ai->ai_next) {
+		if (!c->eg->allow_private && egress_addr_private(ai->ai_addr))
+			continue;
+		tried = 1;
+		if (c->up != NULL)
+			bufferevent_free(c->up);
+		/* Deferred callbacks: never one inside this call. */
+		c->up = bufferevent_socket_new(
+		    base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (c->up == NULL) {
+			c->up_errno = ENOMEM;
+			continue;
+		}
+		bufferevent_setcb(c->up, up_read, NULL, up_event, c);
+		if (bufferevent_socket_connect(
+		        c->up, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+			c->next_ai = ai->ai_next;
+			return C_CONNECT;
+		}
+		c->up_errno = EVUTIL_SOCKET_ERROR();
 	}
-	if (c->state != C_OPEN) {
-		conn_refuse(c, 502, "Bad Gateway", "cannot connect upstream");
-		return;
+	if (!tried)
+		return conn_close(c, 403,
+		    "%s is or resolves to a private address (blocked)",
+		    c->t.host);
+	return conn_close(c, 502, "cannot connect to %s port %s: %s", c->t.host,
+	    c->t.port,
+	    c->up_errno ? evutil_socket_error_to_string(c->up_errno)
+	                : "the connection failed");
+}
+
+/* RESOLVE: the answer came; connect, within EGRESS_CONNECT_MS. */
+static enum conn_state
+conn_resolved(struct conn *c)
+{
+	enum conn_state next;
+
+	if (c->dns_err != 0)
+		return conn_close(c, 502, "cannot resolve %s: %s", c->t.host,
+		    dns_error(c->dns_err));
+	c->next_ai = c->ai;
+	if ((next = conn_connect(c)) == C_CONNECT) {
+		evtimer_del(c->timer);
+		evtimer_add(c->timer, &connect_deadline);
 	}
-	c->up_eof = 1;
-	bufferevent_disable(bev, EV_READ);
-	up_flush(c);
+	return next;
 }
 
 static void
-resolved(int result, struct evutil_addrinfo *res, void *arg)
+conn_writable(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
-	struct evutil_addrinfo *ai;
-	struct event_base *base = loop_base(c->eg->e->loop);
-
-	c->dns = NULL;
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* conn_free() cancelled us */
-	if (result != 0) {
-		conn_refuse(c, 502, "Bad Gateway", "cannot resolve the host");
-		return;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		if (c->eg->allow_private || !egress_addr_private(ai->ai_addr))
-			break;
-	if (ai == NULL) {
-		evutil_freeaddrinfo(res);
-		conn_refuse(c, 403, "Forbidden",
-		    "the host resolves to a private address (blocked)");
-		return;
-	}
-	c->state = C_CONNECT;
-	/* Deferred callbacks: a failing connect never calls back inside. */
-	c->up = bufferevent_socket_new(
-	    base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	bufferevent_setcb(c->up, up_read, NULL, up_event, c);
-	if (bufferevent_socket_connect(
-	        c->up, ai->ai_addr, (int)ai->ai_addrlen) == -1) {
-		evutil_freeaddrinfo(res);
-		conn_refuse(c, 502, "Bad Gateway", "cannot connect upstream");
-		return;
-	}
-	evutil_freeaddrinfo(res);
-}
-
-/* Split "host[:port]" (with [v6] literals) into t->host and t->port. */
-static int
-split_authority(
-    struct egress_target *t, const char *a, size_t n, const char *dport)
-{
-	const char *colon = NULL, *h = a;
-	size_t hl, i;
-
-	if (n > 0 && a[0] == '[') {
-		const char *end = memchr(a, ']', n);
-
-		if (end == NULL)
-			return -1;
-		h = a + 1, hl = (size_t)(end - a - 1);
-		if ((size_t)(end - a) + 1 < n && end[1] == ':')
-			colon = end + 1;
-		else if ((size_t)(end - a) + 1 != n)
-			return -1;
-	} else {
-		colon = memchr(a, ':', n);
-		hl = colon ? (size_t)(colon - a) : n;
-	}
-	if (hl == 0 || hl >= sizeof t->host)
-		return -1;
-	for (i = 0; i < hl; i++)
-		t->host[i] = (char)tolower((unsigned char)h[i]);
-	t->host[hl] = '\0';
-	if (strspn(t->host, "abcdefghijklmnopqrstuvwxyz0123456789.-_:") != hl)
-		return -1; /* a name or an address literal, nothing else */
-	if (colon == NULL)
-		snprintf(t->port, sizeof t->port, "%s", dport);
-	else {
-		size_t pl = n - (size_t)(colon + 1 - a);
-
-		if (pl == 0 || pl >= sizeof t->port)
-			return -1;
-		memcpy(t->port, colon + 1, pl);
-		t->port[pl] = '\0';
-		if (strspn(t->port, "0123456789") != pl)
-			return -1;
-	}
-	return atoi(t->port) > 0 && atoi(t->port) < 65536 ? 0 : -1;
+	(void)fd, (void)what;
+	conn_event(arg, E_UP_WRITE, NULL, 0);
 }
 
 /*
- * Parse a proxy request head `p` (NUL-terminated; `end` is where its blank
- * line starts): the target, and for plain HTTP the request as upstream
- * gets it (origin-form, without Proxy-* headers) in `request`. -1: not a
- * proxy request this proxy takes.
+ * Bytes for upstream, as many as it takes now. send() with MSG_NOSIGNAL:
+ * an upstream that is gone is an error here, never a SIGPIPE in the host
+ * process (which a program embedding the library need not ignore). -1
+ * when upstream is gone.
  */
-int
-egress_parse(
-    const char *p, size_t end, struct egress_target *t, struct buf *request)
+static int
+conn_send(struct conn *c)
 {
-	const char *eol, *sp1, *sp2, *line, *next, *target, *slash;
-	size_t tl;
+	evutil_socket_t fd = bufferevent_getfd(c->up);
+	struct evbuffer_iovec v;
+	ssize_t n;
 
-	memset(t, 0, sizeof *t);
-
-	if ((eol = strstr(p, "\r\n")) == NULL ||
-	    (sp1 = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
-	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
-		return -1;
-	if (sp1 == p ||
-	    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != (size_t)(sp1 - p))
-		return -1; /* a method is a token */
-	if (eol - sp2 != 9 ||
-	    (strncmp(sp2, " HTTP/1.1", 9) != 0 &&
-	        strncmp(sp2, " HTTP/1.0", 9) != 0))
-		return -1;
-	if ((size_t)(sp1 - p) >= sizeof t->method)
-		return -1;
-	memcpy(t->method, p, (size_t)(sp1 - p));
-	target = sp1 + 1, tl = (size_t)(sp2 - target);
-	if ((size_t)(sp1 - p) == 7 && memcmp(p, "CONNECT", 7) == 0) {
-		t->tunnel = 1;
-		if (split_authority(t, target, tl, "443") == -1)
-			return -1;
-	} else {
-		if (tl < 8 || strncasecmp(target, "http://", 7) != 0)
-			return -1;
-		target += 7, tl -= 7;
-		slash = memchr(target, '/', tl);
-		if (split_authority(t, target,
-		        slash ? (size_t)(slash - target) : tl, "80") == -1)
-			return -1;
-		buf_add(request, p, (size_t)(sp1 - p) + 1);
-		if (slash != NULL)
-			buf_add(request, slash, tl - (size_t)(slash - target));
-		else
-			buf_addstr(request, "/");
-		buf_add(request, sp2, (size_t)(eol - sp2) + 2);
-		/* The Host header names the host that was checked: no
-		 * fronting another name on the same server. */
-		buf_printf(request, "Host: %s%s%s%s%s\r\n",
-		    strchr(t->host, ':') ? "[" : "", t->host,
-		    strchr(t->host, ':') ? "]" : "",
-		    strcmp(t->port, "80") ? ":" : "",
-		    strcmp(t->port, "80") ? t->port : "");
-		for (line = eol + 2; line < p + end; line = next) {
-			if ((next = strstr(line, "\r\n")) == NULL)
-				return -1;
-			next += 2;
-			if (strncasecmp(line, "Proxy-", 6) != 0 &&
-			    strncasecmp(line, "Host:", 5) != 0)
-				buf_add(request, line, (size_t)(next - line));
+	while (evbuffer_peek(c->out, -1, NULL, &v, 1) > 0) {
+		n = send(
+		    fd, v.iov_base, v.iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			evbuffer_drain(c->out, (size_t)n);
+			continue;
 		}
-		buf_addstr(request, "\r\n");
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			event_add(c->up_write, NULL);
+			return 0;
+		}
+		c->up_errno = n == -1 ? errno : 0;
+		return -1;
 	}
 	return 0;
 }
 
-static void
-conn_data(struct conn *c, const unsigned char *p, size_t len)
+/* CONNECT -> OPEN: the request (or the tunnel's 200) and what waited. */
+static enum conn_state
+conn_open(struct conn *c)
 {
-	struct evdns_getaddrinfo_request *req;
-	struct evutil_addrinfo hints;
-	const char *end;
+	static const char ok[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
 
-	if (c->state == C_OPEN) {
-		if (evbuffer_get_length(bufferevent_get_output(c->up)) >
-		    UPSTREAM_MAX) {
-			send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
-			conn_free(c);
-			return;
-		}
-		bufferevent_write(c->up, p, len);
-		return;
-	}
-	if (c->head.len + len > UPSTREAM_MAX) {
-		conn_refuse(c, 413, "Payload Too Large", "request too large");
-		return;
-	}
-	buf_add(&c->head, p, len);
-	if (c->state != C_HEAD)
-		return;
-	/* The head ends within HEAD_MAX; a body may follow in the chunk. */
-	buf_cstr(&c->head);
-	end = memmem(c->head.data,
-	    c->head.len < HEAD_MAX + 4 ? c->head.len : HEAD_MAX + 4, "\r\n\r\n",
-	    4);
-	if (end == NULL) {
-		if (c->head.len > HEAD_MAX)
-			conn_refuse(c, 431, "Request Header Fields Too Large",
-			    "request head over 16 KiB");
-		return;
-	}
-	if (egress_parse(c->head.data, (size_t)(end - c->head.data), &c->t,
-	        &c->request) == -1) {
-		conn_refuse(c, 400, "Bad Request",
-		    "the filtered network takes proxy requests only "
-		    "(HTTP_PROXY/HTTPS_PROXY)");
-		return;
-	}
-	buf_drain(&c->head, (size_t)(end - c->head.data) + 4);
-	if (!rules_say_yes(c->eg, c->t.host)) {
-		conn_refuse(c, 403, "Forbidden",
-		    c->t.tunnel ? "CONNECT blocked by the network filter"
-		                : "request blocked by the network filter");
-		return;
-	}
-	c->state = C_RESOLVE;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	/* A literal or a hosts-file name is answered inside the call. */
-	c->in_call = 1;
-	req = evdns_getaddrinfo(
-	    engine_dns(c->eg->e), c->t.host, c->t.port, &hints, resolved, c);
-	c->in_call = 0;
-	if (c->dead)
-		conn_free(c);
-	else if (c->state == C_RESOLVE)
-		c->dns = req;
+	evtimer_del(c->timer);
+	record(c, 1, NULL);
+	if (c->t.tunnel)
+		send_conn(c, PROTO_CONN_DATA, ok, sizeof ok - 1);
+	else
+		evbuffer_prepend(c->out, c->request.data, c->request.len);
+	buf_free(&c->request);
+	c->answer_head = !c->t.tunnel;
+	c->answer.state = EGRESS_BODY_EOF; /* a tunnel ends with upstream */
+	/* Writes are ours (conn_send), reading is the bufferevent's. */
+	bufferevent_disable(c->up, EV_WRITE);
+	c->up_write = event_new(loop_base(c->e->loop), bufferevent_getfd(c->up),
+	    EV_WRITE, conn_writable, c);
+	if (evbuffer_get_length(c->out) > 0)
+		event_add(c->up_write, NULL);
+	bufferevent_enable(c->up, EV_READ);
+	return C_OPEN;
 }
 
-static struct conn *
-conn_find(struct egress *eg, uint32_t id)
+/*
+ * A plain-HTTP answer's head, once whole, to the program with
+ * `Connection: close`; 0 while more of it must come first.
+ */
+static int
+conn_answer_head(struct conn *c, struct evbuffer *in)
 {
-	struct conn *c;
+	size_t len = evbuffer_get_length(in), n;
+	struct buf out = { 0 };
+	const char *p, *end;
+	int r;
 
-	TAILQ_FOREACH (c, &eg->conns, entry)
-		if (c->id == id)
-			return c;
-	return NULL;
+	n = len < HEAD_MAX + 4 ? len : HEAD_MAX + 4;
+	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+	if ((end = memmem(p, n, "\r\n\r\n", 4)) == NULL) {
+		if (n < HEAD_MAX + 4 && c->state == C_OPEN)
+			return 0;
+		c->answer_head = 0; /* not a head we know: as it is */
+		return 1;
+	}
+	r = egress_response_head(p, (size_t)(end - p),
+	    strcmp(c->t.method, "HEAD") == 0, &out, &c->answer);
+	if (r != -1) {
+		send_conn(c, PROTO_CONN_DATA, out.data, out.len);
+		evbuffer_drain(in, (size_t)(end + 4 - p));
+	}
+	c->answer_head = r == 1; /* 1xx: the final head follows */
+	buf_free(&out);
+	return 1;
+}
+
+/*
+ * Upstream's bytes to the program while the agent's queue is short (then
+ * the timer resumes): 0 if some wait, 1 once all upstream sent is through,
+ * 2 when the answer is complete (what may follow it is not forwarded).
+ */
+static int
+conn_flush(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->up);
+	unsigned char chunk[CHUNK];
+	long used;
+	int n;
+
+	while (evbuffer_get_length(in) > 0) {
+		if (c->eg->send_pending(c->eg->arg) > AGENT_QUEUE_HIGH) {
+			bufferevent_disable(c->up, EV_READ);
+			evtimer_add(c->timer, &resume_after);
+			return 0;
+		}
+		if (c->answer_head && conn_answer_head(c, in) == 0)
+			return 0;
+		if (c->answer_head)
+			continue; /* an interim head went: the next */
+		if (c->answer.state == EGRESS_BODY_DONE)
+			break; /* what follows the answer is not forwarded */
+		if ((n = evbuffer_remove(in, chunk, sizeof chunk)) <= 0)
+			break;
+		if ((used = egress_body_feed(&c->answer, chunk, (size_t)n)) ==
+		    -1) {
+			c->answer.state = EGRESS_BODY_EOF; /* as it is */
+			used = n;
+		}
+		send_conn(c, PROTO_CONN_DATA, chunk, (size_t)used);
+	}
+	return !c->answer_head && c->answer.state == EGRESS_BODY_DONE ? 2 : 1;
+}
+
+/* OPEN and DRAIN: relay; at upstream's end, what it sent goes first. */
+static enum conn_state
+conn_relay(struct conn *c, enum conn_event ev, const void *p, size_t n)
+{
+	enum conn_state next = c->state;
+
+	switch (ev) {
+	case E_DATA:
+		return conn_forward(c, p, n);
+	case E_TIMER:
+		if (c->state == C_OPEN)
+			bufferevent_enable(c->up, EV_READ);
+		break;
+	case E_UP_WRITE:
+		if (c->state != C_OPEN || conn_send(c) == 0)
+			return c->state;
+		/* upstream is gone */
+		/* FALLTHROUGH */
+	case E_UP_END:
+		bufferevent_disable(c->up, EV_READ);
+		event_del(c->up_write);
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		next = C_DRAIN;
+		break;
+	default:
+		break;
+	}
+	switch (conn_flush(c)) {
+	case 2:
+		return conn_close(c, END_CLOSE, "the answer is complete");
+	case 1:
+		if (next == C_DRAIN)
+			return conn_close(c, END_CLOSE, "upstream closed");
+		/* FALLTHROUGH */
+	default:
+		return next;
+	}
+}
+
+/* The one place a connection's state moves. */
+static void
+conn_step(struct conn *c, enum conn_event ev, const void *p, size_t n)
+{
+	enum conn_state next = c->state;
+	size_t before;
+
+	if (c->state == C_CLOSED)
+		return;
+	if (ev == E_CLOSE)
+		next = conn_close(c, END_QUIET, "closed by the program");
+	else if (c->state == C_HEAD && ev == E_DATA) {
+		before = c->in.len;
+		buf_add(&c->in, p, n);
+		next = conn_head(c, before);
+	} else if (c->state != C_OPEN && c->state != C_DRAIN && ev == E_DATA)
+		next = conn_forward(c, p, n);
+	else if (c->state == C_RESOLVE && ev == E_TIMER)
+		next = conn_close(c, 502,
+		    "cannot resolve %s: the DNS server did not answer "
+		    "within %d s",
+		    c->t.host, EGRESS_DNS_MS / 1000);
+	else if (c->state == C_RESOLVE && ev == E_RESOLVED)
+		next = conn_resolved(c);
+	else if (c->state == C_CONNECT && ev == E_TIMER)
+		next = conn_close(c, 502,
+		    "cannot connect to %s port %s: no answer within %d s",
+		    c->t.host, c->t.port, EGRESS_CONNECT_MS / 1000);
+	else if (c->state == C_CONNECT && ev == E_UP_END)
+		next = conn_connect(c);
+	else if (c->state == C_CONNECT && ev == E_CONNECTED)
+		next = conn_open(c);
+	else if (c->state == C_OPEN || c->state == C_DRAIN)
+		next = conn_relay(c, ev, p, n);
+	if (next == C_CLOSED)
+		conn_teardown(c);
+	c->state = next;
+}
+
+/* Every entry from the loop: a reference for the call, then a step. */
+static void
+conn_event(struct conn *c, enum conn_event ev, const void *p, size_t n)
+{
+	c->refs++;
+	conn_step(c, ev, p, n);
+	conn_unref(c);
+}
+
+static void
+conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	conn_event(arg, E_TIMER, NULL, 0);
 }
 
 /* A CONN_* frame from the agent. */
 void
 egress_frame(struct egress *eg, int type, const unsigned char *p, uint32_t len)
 {
+	struct event_base *base = loop_base(eg->e->loop);
 	struct conn *c;
 	uint32_t id;
 
 	if (proto_conn_decode(p, len, &id) == -1)
 		return;
-	c = conn_find(eg, id);
+	TAILQ_FOREACH (c, &eg->conns, entry)
+		if (c->id == id)
+			break;
 	if (type == PROTO_CONN_OPEN && c == NULL) {
+		if (eg->nconns == EGRESS_CONNS_MAX) {
+			struct proto_buf pb = { 0 };
+
+			proto_conn_frame(&pb, PROTO_CONN_CLOSE, id, NULL, 0);
+			eg->send(&pb, eg->arg);
+			proto_buf_free(&pb);
+			return;
+		}
 		c = xcalloc(1, sizeof *c);
 		c->eg = eg;
+		c->e = eg->e;
 		c->id = id;
-		c->resume = evtimer_new(loop_base(eg->e->loop), up_resume, c);
+		c->refs = 1; /* the list's */
+		c->timer = evtimer_new(base, conn_timer, c);
+		c->wake = event_new(base, -1, 0, conn_wake, c);
+		c->out = evbuffer_new();
 		TAILQ_INSERT_TAIL(&eg->conns, c, entry);
+		eg->nconns++;
 	} else if (type == PROTO_CONN_DATA && c != NULL)
-		conn_data(c, p + 4, len - 4);
+		conn_event(c, E_DATA, p + 4, len - 4);
 	else if (type == PROTO_CONN_CLOSE && c != NULL)
-		conn_free(c);
+		conn_event(c, E_CLOSE, NULL, 0);
 }
 
 static int
@@ -572,7 +785,7 @@ egress_new(struct isol8_engine *e, const struct isol8_request *req,
 
 /*
  * Hand the recorded decisions to the caller (who frees them with
- * isol8_net_events_free()); *dropped counts those beyond the bound.
+ * egress_events_free()); *dropped counts those beyond the bound.
  */
 struct isol8_net_event *
 egress_events(struct egress *eg, size_t *n, uint64_t *dropped)
@@ -602,6 +815,10 @@ egress_events_free(struct isol8_net_event *ev, size_t n)
 	free(ev);
 }
 
+/*
+ * The run ended: every connection closes, quietly. One still waiting for
+ * its lookup's callback lives on until it comes (it needs nothing here).
+ */
 void
 egress_free(struct egress *eg)
 {
@@ -609,9 +826,11 @@ egress_free(struct egress *eg)
 
 	if (eg == NULL)
 		return;
+	while (!TAILQ_EMPTY(&eg->conns)) {
+		conn_close(TAILQ_FIRST(&eg->conns), END_QUIET, "the run ended");
+		conn_event(TAILQ_FIRST(&eg->conns), E_CLOSE, NULL, 0);
+	}
 	egress_events_free(eg->events, eg->nevents);
-	while (!TAILQ_EMPTY(&eg->conns))
-		conn_free(TAILQ_FIRST(&eg->conns));
 	for (i = 0; i < eg->nallow; i++)
 		regfree(&eg->allow[i]);
 	for (i = 0; i < eg->ndeny; i++)

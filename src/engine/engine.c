@@ -208,10 +208,10 @@ engine_closing_cb(evutil_socket_t fd, short what, void *arg)
 	struct isol8_engine *e = arg;
 
 	(void)fd, (void)what;
-	if (!pool_busy(e->pool) || now_ms() >= e->closing_until) {
-		if (pool_busy(e->pool))
+	if (!isol8_engine_busy(e) || now_ms() >= e->closing_until) {
+		if (isol8_engine_busy(e))
 			log_warnx(loop_log(e->loop),
-			    "engine freed with Docker removals still pending");
+			    "engine freed with background work still pending");
 		engine_destroy(e);
 		return;
 	}
@@ -239,20 +239,49 @@ isol8_engine_free(struct isol8_engine *e)
 	event_active(e->closing, EV_TIMEOUT, 0);
 }
 
-/* The resolver of the filtered network: the host's, made on first use. */
+/*
+ * libevent's resolver messages are dropped: evdns has one log function for
+ * the whole process, with no argument to tell which engine's log a line
+ * would belong to, and its default is stderr. What a lookup came to is in
+ * the run's network events (a 502 that says why).
+ */
+static void
+engine_dns_log(int is_warn, const char *msg)
+{
+	(void)is_warn, (void)msg;
+}
+
+/*
+ * What every resolver of the filtered network gets: no search list (a name
+ * is looked up as it was checked, never with a domain appended), a bounded
+ * wait (EGRESS_DNS_TIMEOUT s per try, EGRESS_DNS_ATTEMPTS tries; the proxy
+ * gives up after EGRESS_DNS_MS), and no libevent messages on stderr.
+ */
+void
+engine_dns_options(struct evdns_base *dns)
+{
+	evdns_set_log_fn(engine_dns_log); /* the one process-wide setting */
+	evdns_base_search_clear(dns);
+	evdns_base_set_option(dns, "timeout:", EGRESS_DNS_TIMEOUT);
+	evdns_base_set_option(dns, "attempts:", EGRESS_DNS_ATTEMPTS);
+}
+
+/*
+ * The resolver of the filtered network, made on first use: the host's
+ * nameservers and hosts file from /etc/resolv.conf and /etc/hosts (none:
+ * libevent asks 127.0.0.1, like the C library), but not its search list.
+ */
 struct evdns_base *
 engine_dns(struct isol8_engine *e)
 {
-	struct event_base *base = loop_base(e->loop);
-
-	if (e->dns == NULL &&
-	    (e->dns = evdns_base_new(base,
-	         EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	             EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
-		/* No usable resolv.conf: /etc/hosts and literals still work. */
-		e->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		evdns_base_load_hosts(e->dns, NULL);
-	}
+	if (e->dns != NULL)
+		return e->dns;
+	e->dns = evdns_base_new(
+	    loop_base(e->loop), EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	evdns_base_resolv_conf_parse(e->dns,
+	    DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC | DNS_OPTION_HOSTSFILE,
+	    "/etc/resolv.conf");
+	engine_dns_options(e->dns);
 	return e->dns;
 }
 
@@ -267,11 +296,15 @@ engine_kick(struct isol8_engine *e)
 		engine_run_step(r);
 }
 
-/* Whether background work (refills, removals) is still under way. */
+/*
+ * Whether background work is still under way: refills, removals, and
+ * cancelled lookups of the filtered network, which call back into the
+ * resolver on a later turn (it may go only after them).
+ */
 int
 isol8_engine_busy(struct isol8_engine *e)
 {
-	return pool_busy(e->pool);
+	return pool_busy(e->pool) || e->dns_pending > 0;
 }
 
 /* Turn the engine's own loop until background work is done or ms passed. */
@@ -283,7 +316,7 @@ isol8_engine_drain(struct isol8_engine *e, uint64_t ms)
 
 	if (!loop_owned(e->loop))
 		return -1;
-	while (pool_busy(e->pool) && now_ms() < until)
+	while (isol8_engine_busy(e) && now_ms() < until)
 		event_base_loop(base, EVLOOP_ONCE);
-	return pool_busy(e->pool) ? -1 : 0;
+	return isol8_engine_busy(e) ? -1 : 0;
 }
