@@ -36,8 +36,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "engine/engine.h"
-#include "loop/loop.h"
+#include "net/net.h"
 
 #define H_CONNS 4096
 #define H_UPS 1024
@@ -63,7 +62,9 @@ struct h_up {
 
 struct harness {
 	struct event_base *base;
-	struct isol8_engine e;
+	struct loop *loop;
+	struct evdns_base *dns;
+	struct resolver *resolver;
 	struct egress *eg;
 	struct event *tick;
 	struct h_conn conns[H_CONNS + 1];
@@ -375,17 +376,12 @@ static inline void
 h_egress(struct harness *h, int allow_private, const char *const *allow,
     size_t nallow, const char *const *deny, size_t ndeny)
 {
-	struct isol8_request req;
+	struct egress_rules rules = { allow, nallow, deny, ndeny,
+		allow_private };
 	struct err *err = NULL;
 
-	isol8_request_init(&req);
-	req.net_allow = allow;
-	req.net_allow_len = nallow;
-	req.net_deny = deny;
-	req.net_deny_len = ndeny;
-	req.net_allow_private = allow_private;
-	if ((h->eg = egress_new(&h->e, &req, h_send, h_pending, h, &err)) ==
-	    NULL) {
+	if ((h->eg = egress_new(h->loop, h->resolver, &rules, h_send, h_pending,
+	         h, &err)) == NULL) {
 		fprintf(stderr, "harness: %s\n", err->msg);
 		abort();
 	}
@@ -402,7 +398,7 @@ h_init(struct harness *h)
 
 	memset(h, 0, sizeof *h);
 	h->base = event_base_new();
-	h->e.loop = loop_new(h->base, NULL, NULL);
+	h->loop = loop_new(h->base, NULL, NULL);
 	h->tick = event_new(h->base, -1, EV_PERSIST, h_tick, NULL);
 	event_add(h->tick, &tick);
 	/* The DNS server, and the proxy's resolver pointed at it. */
@@ -415,10 +411,11 @@ h_init(struct harness *h)
 	getsockname(h->dns_fd, (struct sockaddr *)&sin, &sl);
 	h->dns_port = evdns_add_server_port_with_base(
 	    h->base, h->dns_fd, 0, h_dns_request, h);
-	h->e.dns = evdns_base_new(h->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	h->dns = evdns_base_new(h->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	evdns_base_nameserver_sockaddr_add(
-	    h->e.dns, (struct sockaddr *)&sin, sizeof sin, 0);
-	engine_dns_options(h->e.dns);
+	    h->dns, (struct sockaddr *)&sin, sizeof sin, 0);
+	resolver_options(h->dns);
+	h->resolver = resolver_new(h->loop, h->dns);
 	snprintf(h->hosts_path, sizeof h->hosts_path,
 	    "/tmp/isol8-egress-hosts.XXXXXX");
 	if ((fd = mkstemp(h->hosts_path)) == -1 ||
@@ -426,7 +423,7 @@ h_init(struct harness *h)
 		abort();
 	fputs("127.0.0.1 hosts.test\n", f);
 	fclose(f);
-	evdns_base_load_hosts(h->e.dns, h->hosts_path);
+	evdns_base_load_hosts(h->dns, h->hosts_path);
 	unlink(h->hosts_path);
 	h->http = h_listen(h, "127.0.0.1", &h->http_port);
 	h->echo = h_listen(h, "127.0.0.2", &h->echo_port);
@@ -510,7 +507,7 @@ h_egress_free(struct harness *h)
 
 	egress_free(h->eg);
 	h->eg = NULL;
-	while (h->e.dns_pending > 0 && now_ms() < until)
+	while (resolver_busy(h->resolver) && now_ms() < until)
 		event_base_loop(h->base, EVLOOP_ONCE);
 	for (i = 0; i < 4; i++)
 		h_turn(h); /* deferred bufferevent frees */
@@ -552,10 +549,11 @@ h_free(struct harness *h)
 	evconnlistener_free(h->echo);
 	evdns_close_server_port(h->dns_port);
 	evutil_closesocket(h->dns_fd);
-	evdns_base_free(h->e.dns, 1);
+	resolver_free(h->resolver);
+	evdns_base_free(h->dns, 1);
 	h_turn(h);
 	event_free(h->tick);
-	loop_free(h->e.loop);
+	loop_free(h->loop);
 	event_base_free(h->base);
 }
 

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/dns.h>
-
 #include "engine.h"
 
 #define ENGINE_DRAIN_MS 10000
@@ -155,6 +153,7 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	po.shared = e->opts.pool_shared;
 	po.reuse = e->opts.pool_reuse && !e->opts.pool_shared;
 	e->pool = pool_new(e->docker, &po);
+	e->resolver = resolver_new(e->loop, NULL);
 	return e;
 }
 
@@ -194,8 +193,7 @@ engine_destroy(struct isol8_engine *e)
 		event_free(e->closing);
 	pool_free(e->pool);
 	docker_free(e->docker);
-	if (e->dns != NULL)
-		evdns_base_free(e->dns, 1);
+	resolver_free(e->resolver);
 	loop_free(e->loop); /* runs the deferred frees still queued */
 	free(e);
 }
@@ -239,52 +237,6 @@ isol8_engine_free(struct isol8_engine *e)
 	event_active(e->closing, EV_TIMEOUT, 0);
 }
 
-/*
- * libevent's resolver messages are dropped: evdns has one log function for
- * the whole process, with no argument to tell which engine's log a line
- * would belong to, and its default is stderr. What a lookup came to is in
- * the run's network events (a 502 that says why).
- */
-static void
-engine_dns_log(int is_warn, const char *msg)
-{
-	(void)is_warn, (void)msg;
-}
-
-/*
- * What every resolver of the filtered network gets: no search list (a name
- * is looked up as it was checked, never with a domain appended), a bounded
- * wait (EGRESS_DNS_TIMEOUT s per try, EGRESS_DNS_ATTEMPTS tries; the proxy
- * gives up after EGRESS_DNS_MS), and no libevent messages on stderr.
- */
-void
-engine_dns_options(struct evdns_base *dns)
-{
-	evdns_set_log_fn(engine_dns_log); /* the one process-wide setting */
-	evdns_base_search_clear(dns);
-	evdns_base_set_option(dns, "timeout:", EGRESS_DNS_TIMEOUT);
-	evdns_base_set_option(dns, "attempts:", EGRESS_DNS_ATTEMPTS);
-}
-
-/*
- * The resolver of the filtered network, made on first use: the host's
- * nameservers and hosts file from /etc/resolv.conf and /etc/hosts (none:
- * libevent asks 127.0.0.1, like the C library), but not its search list.
- */
-struct evdns_base *
-engine_dns(struct isol8_engine *e)
-{
-	if (e->dns != NULL)
-		return e->dns;
-	e->dns = evdns_base_new(
-	    loop_base(e->loop), EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	evdns_base_resolv_conf_parse(e->dns,
-	    DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC | DNS_OPTION_HOSTSFILE,
-	    "/etc/resolv.conf");
-	engine_dns_options(e->dns);
-	return e->dns;
-}
-
 /* Admit queued runs while there is room. */
 void
 engine_kick(struct isol8_engine *e)
@@ -304,7 +256,7 @@ engine_kick(struct isol8_engine *e)
 int
 isol8_engine_busy(struct isol8_engine *e)
 {
-	return pool_busy(e->pool) || e->dns_pending > 0;
+	return pool_busy(e->pool) || resolver_busy(e->resolver);
 }
 
 /* Turn the engine's own loop until background work is done or ms passed. */

@@ -8,6 +8,7 @@
 
 #include "isol8.h"
 #include "../images/images.h"
+#include "../net/net.h"
 #include "../pool/pool.h"
 
 /*
@@ -43,8 +44,7 @@
 
 struct isol8_engine {
 	struct loop *loop;
-	struct evdns_base *dns; /* made on first use (the filtered network) */
-	unsigned dns_pending;   /* lookups whose callback has not run yet */
+	struct resolver *resolver; /* the filtered network's */
 	struct docker *docker;
 	struct pool *pool;
 	struct isol8_engine_opts opts;
@@ -63,60 +63,7 @@ void mask_free(struct mask *);
 void mask_feed(struct mask *, int, const char *, size_t, mask_emit_cb, void *);
 void mask_flush(struct mask *, int, mask_emit_cb, void *);
 
-/* egress.c, egress_http.c: the filtered network's proxy */
-#define EGRESS_PORT 8118
-#define EGRESS_DNS_MS 5000      /* a name resolves within this, or 502 */
-#define EGRESS_CONNECT_MS 10000 /* then a connection is made, or 502 */
-#define EGRESS_DNS_TIMEOUT "2"  /* evdns: seconds before asking again, */
-#define EGRESS_DNS_ATTEMPTS "3" /* times: over EGRESS_DNS_MS together */
-struct egress;
-struct egress_target {
-	char host[256]; /* canonical: what is matched, resolved, sent */
-	char port[8];
-	int tunnel; /* CONNECT */
-	char method[16];
-};
-/* Where a forwarded request's body ends (egress_body_feed). */
-enum egress_body_state {
-	EGRESS_BODY_DONE, /* the request is complete */
-	EGRESS_BODY_LENGTH,
-	EGRESS_BODY_SIZE, /* chunked: the chunk-size line ... */
-	EGRESS_BODY_EXT,
-	EGRESS_BODY_SIZE_LF,
-	EGRESS_BODY_DATA,
-	EGRESS_BODY_DATA_CR,
-	EGRESS_BODY_DATA_LF,
-	EGRESS_BODY_TRAILER,
-	EGRESS_BODY_TRAILER_LF,
-	EGRESS_BODY_END_LF,
-	EGRESS_BODY_EOF, /* an answer that ends with the connection */
-};
-struct egress_body {
-	enum egress_body_state state;
-	uint64_t left;     /* bytes of the body or the chunk still to come */
-	unsigned line;     /* bytes of the current framing line */
-	unsigned trailers; /* bytes of the trailer section */
-};
-struct sockaddr;
-int egress_host(const char *, size_t, char *, size_t);
-int egress_parse(const char *, size_t, struct egress_target *, struct buf *,
-    struct egress_body *, struct err **);
-long egress_body_feed(struct egress_body *, const void *, size_t);
-int egress_response_head(
-    const char *, size_t, int, struct buf *, struct egress_body *);
-int egress_addr_private(const struct sockaddr *);
-typedef void (*egress_send_cb)(const struct proto_buf *, void *);
-typedef size_t (*egress_pending_cb)(void *);
-struct egress *egress_new(struct isol8_engine *, const struct isol8_request *,
-    egress_send_cb, egress_pending_cb, void *, struct err **);
-void egress_frame(struct egress *, int, const unsigned char *, uint32_t);
-struct isol8_net_event *egress_events(struct egress *, size_t *, uint64_t *);
-void egress_events_free(struct isol8_net_event *, size_t);
-void egress_free(struct egress *);
-
 /* engine.c */
-struct evdns_base *engine_dns(struct isol8_engine *);
-void engine_dns_options(struct evdns_base *);
 void engine_error(struct isol8_error *, const struct err *);
 void engine_kick(struct isol8_engine *);
 int engine_can_wait(struct isol8_engine *, struct isol8_error *);

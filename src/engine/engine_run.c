@@ -400,10 +400,16 @@ run_prepare(
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
 	filtered =
 	    req->network != NULL && strcmp(req->network, "filtered") == 0;
-	if (filtered &&
-	    (run->egress = egress_new(run->e, req, run_egress_send,
-	         run_egress_pending, run, errp)) == NULL)
-		return -1;
+	if (filtered) {
+		struct egress_rules rules = { req->net_allow,
+			req->net_allow_len, req->net_deny, req->net_deny_len,
+			req->net_allow_private };
+
+		if ((run->egress = egress_new(run->e->loop, run->e->resolver,
+		         &rules, run_egress_send, run_egress_pending, run,
+		         errp)) == NULL)
+			return -1;
+	}
 
 	/* The request's files, then the code file. */
 	for (i = 0; i < req->files_len; i++) {

@@ -149,7 +149,7 @@ lifecycle(const uint8_t *data, size_t len)
 	for (k = 0; k < 3; k++)
 		h_turn(&H);
 	h_egress_free(&H);
-	if (H.violations != 0 || H.e.dns_pending != 0) {
+	if (H.violations != 0 || resolver_busy(H.resolver)) {
 		fprintf(stderr, "fuzz_egress: %s\n", H.violation);
 		__builtin_trap();
 	}

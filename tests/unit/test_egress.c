@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "engine/engine.h"
+#include "net/net.h"
 
 static struct egress_body body;
 

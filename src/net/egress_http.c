@@ -32,7 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine.h"
+#include "net.h"
 
 #define CHUNK_LINE_MAX 4096      /* a chunk-size line with its extensions */
 #define TRAILERS_MAX (16u << 10) /* a chunked body's trailer section */

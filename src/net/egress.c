@@ -1,5 +1,5 @@
 /*
- * The filtered network's proxy, on the engine's loop (docs/security.md).
+ * The filtered network's proxy, on the loop (docs/security.md).
  * A filtered run's container has no network; its agent relays each
  * connection a program makes to 127.0.0.1:EGRESS_PORT (HTTP(S)_PROXY) as
  * CONN_* frames (agent/relay.c). Here each connection reads one proxy
@@ -29,8 +29,9 @@
  * that brings a lookup's answer to conn_step() on a later turn (so no step
  * runs inside another), and each call from the loop while it runs. A
  * CLOSED connection only drops references: no callback sees freed memory.
- * The engine counts lookups in flight and lets them call back before it
- * frees its resolver (engine.c).
+ * The resolver counts lookups in flight: its owner waits for their
+ * callbacks before freeing it (resolver.c). Upstream is a loop stream:
+ * writes never raise SIGPIPE, and no callback follows stream_free().
  *
  * Invariants: nothing is sent upstream before the rules said yes and the
  * address checked out; the name matched is the name resolved and sent as
@@ -55,13 +56,10 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include "engine.h"
-#include "../loop/loop.h"
+#include "net.h"
 
 #define HEAD_MAX (16u << 10)
 #define UPSTREAM_MAX (4u << 20)
@@ -77,8 +75,7 @@ enum conn_event {
 	E_RESOLVED,  /* the lookup answered: c->ai, c->dns_err */
 	E_CONNECTED, /* upstream accepted */
 	E_UP_READ,   /* upstream sent bytes */
-	E_UP_END,    /* upstream ended or failed: c->up_errno */
-	E_UP_WRITE,  /* upstream takes bytes again */
+	E_UP_END,    /* upstream ended or failed: c->up_why */
 	E_TIMER,     /* RESOLVE, CONNECT: the deadline; OPEN, DRAIN: resume */
 	E_CLOSE,     /* the program closed, or the run ended */
 };
@@ -90,23 +87,22 @@ enum conn_event {
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	struct egress *eg; /* NULL once CLOSED */
-	struct isol8_engine *e;
+	struct loop *loop;
 	uint32_t id;
 	unsigned refs;
 	enum conn_state state;
 	struct buf in;        /* HEAD: the head so far */
-	struct evbuffer *out; /* for upstream (bounded: UPSTREAM_MAX) */
+	struct evbuffer *out; /* for upstream before OPEN (bounded) */
 	struct egress_target t;
 	struct buf request;        /* plain HTTP: the head upstream gets */
 	struct egress_body body;   /* plain HTTP: where the request ends */
 	int answer_head;           /* plain HTTP: the answer's head is due */
 	struct egress_body answer; /* where the answer ends */
-	struct evdns_getaddrinfo_request *dns;
+	struct resolver_lookup *dns;
 	struct evutil_addrinfo *ai, *next_ai; /* the answer; to try next */
 	int dns_err;
-	struct bufferevent *up; /* connects, and reads */
-	struct event *up_write; /* OPEN: writes go through conn_send() */
-	int up_errno;
+	struct stream *up;
+	char *up_why;        /* why upstream failed or ended */
 	struct event *timer; /* deadline, or resume reading upstream */
 	struct event *wake;  /* the lookup's answer, on a later turn */
 	int end_code;        /* HTTP status, END_CLOSE or END_QUIET */
@@ -114,7 +110,8 @@ struct conn {
 };
 
 struct egress {
-	struct isol8_engine *e;
+	struct loop *loop;
+	struct resolver *resolver;
 	regex_t *allow, *deny;
 	size_t nallow, ndeny;
 	int allow_private;
@@ -197,6 +194,7 @@ conn_unref(struct conn *c)
 	evbuffer_free(c->out);
 	buf_free(&c->request);
 	free(c->end_why);
+	free(c->up_why);
 	free(c);
 }
 
@@ -241,21 +239,16 @@ conn_teardown(struct conn *c)
 		send_conn(c, PROTO_CONN_CLOSE, NULL, 0);
 	if (c->end_code >= 400)
 		record(c, 0, c->end_why);
-	log_debug(loop_log(c->e->loop), "egress connection %u (%s port %s): %s",
+	log_debug(loop_log(c->loop), "egress connection %u (%s port %s): %s",
 	    c->id, c->t.host, c->t.port, c->end_why);
 	TAILQ_REMOVE(&eg->conns, c, entry);
 	eg->nconns--;
 	c->eg = NULL;
 	/* Its callback still comes, with EVUTIL_EAI_CANCEL, and drops the
 	 * lookup's reference. */
-	if (c->dns != NULL)
-		evdns_getaddrinfo_cancel(c->dns);
+	resolver_cancel(c->dns);
 	c->dns = NULL;
-	if (c->up_write != NULL)
-		event_free(c->up_write);
-	c->up_write = NULL;
-	if (c->up != NULL)
-		bufferevent_free(c->up); /* its callbacks are cleared */
+	stream_free(c->up); /* no callback after this */
 	c->up = NULL;
 	evtimer_del(c->timer);
 	/* The caller holds a reference: these never free c here. */
@@ -297,16 +290,17 @@ conn_forward(struct conn *c, const void *p, size_t n)
 		    c, 400, "malformed chunked request body (not forwarded)");
 	if (c->state == C_DRAIN || take == 0)
 		return c->state;
+	if (c->state == C_OPEN) {
+		if (stream_pending(c->up) + (size_t)take > UPSTREAM_MAX)
+			return conn_close(c, END_CLOSE,
+			    "upstream does not take the request's bytes");
+		stream_write(c->up, p, (size_t)take);
+		return c->state;
+	}
 	if (evbuffer_get_length(c->out) + (size_t)take > UPSTREAM_MAX)
-		return c->state == C_OPEN
-		    ? conn_close(c, END_CLOSE,
-		          "upstream does not take the request's bytes")
-		    : conn_close(c, 413,
-		          "request body over 4 MiB before upstream was "
-		          "connected");
+		return conn_close(c, 413,
+		    "request body over 4 MiB before upstream was connected");
 	evbuffer_add(c->out, p, (size_t)take);
-	if (c->state == C_OPEN)
-		event_add(c->up_write, NULL);
 	return c->state;
 }
 
@@ -316,7 +310,6 @@ resolved(int result, struct evutil_addrinfo *res, void *arg)
 	struct conn *c = arg;
 
 	c->dns = NULL;
-	c->e->dns_pending--;
 	if (c->state == C_CLOSED) {
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
@@ -344,7 +337,6 @@ conn_wake(evutil_socket_t fd, short what, void *arg)
 static enum conn_state
 conn_head(struct conn *c, size_t before)
 {
-	struct evutil_addrinfo hints;
 	struct err *err = NULL;
 	enum conn_state next;
 	const char *end;
@@ -372,16 +364,11 @@ conn_head(struct conn *c, size_t before)
 	if ((next = conn_forward(c, end + 4, c->in.len - len)) == C_CLOSED)
 		return next;
 	buf_free(&c->in);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
 	evtimer_add(c->timer, &dns_deadline);
 	c->refs++; /* the lookup's, until resolved() */
-	c->e->dns_pending++;
 	/* NULL when it answered inside (a literal, a hosts-file name). */
-	c->dns = evdns_getaddrinfo(
-	    engine_dns(c->e), c->t.host, c->t.port, &hints, resolved, c);
+	c->dns =
+	    resolver_lookup(c->eg->resolver, c->t.host, c->t.port, resolved, c);
 	return C_RESOLVE;
 }
 
@@ -401,63 +388,62 @@ dns_error(int err)
 }
 
 static void
-up_read(struct bufferevent *bev, void *arg)
+up_connected(void *arg)
 {
-	(void)bev;
+	conn_event(arg, E_CONNECTED, NULL, 0);
+}
+
+static void
+up_read(struct evbuffer *in, void *arg)
+{
+	(void)in;
 	conn_event(arg, E_UP_READ, NULL, 0);
 }
 
 static void
-up_event(struct bufferevent *bev, short what, void *arg)
+up_closed(const struct err *e, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED)
-		conn_event(c, E_CONNECTED, NULL, 0);
-	else {
-		c->up_errno = EVUTIL_SOCKET_ERROR();
-		conn_event(c, E_UP_END, NULL, 0);
+	if (e != NULL) {
+		free(c->up_why);
+		c->up_why = xstrdup(e->msg);
 	}
+	conn_event(c, E_UP_END, NULL, 0);
 }
 
 /* Connect to the next address the rules allow; CONNECT, or the end. */
 static enum conn_state
 conn_connect(struct conn *c)
 {
-	struct event_base *base = loop_base(c->e->loop);
+	static const struct stream_cbs cbs = { up_connected, up_read,
+		up_closed };
 	struct evutil_addrinfo *ai = c->next_ai;
 	int tried = c->state == C_CONNECT;
+	struct err *err = NULL;
 
 	for (; ai != NULL; ai = ai->ai_next) {
 		if (!c->eg->allow_private && egress_addr_private(ai->ai_addr))
 			continue;
 		tried = 1;
-		if (c->up != NULL)
-			bufferevent_free(c->up);
-		/* Deferred callbacks: never one inside this call. */
-		c->up = bufferevent_socket_new(
-		    base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		if (c->up == NULL) {
-			c->up_errno = ENOMEM;
-			continue;
-		}
-		bufferevent_setcb(c->up, up_read, NULL, up_event, c);
-		if (bufferevent_socket_connect(
-		        c->up, ai->ai_addr, (int)ai->ai_addrlen) == 0) {
+		stream_free(c->up);
+		/* Its callbacks come from the loop, never inside this call. */
+		c->up = stream_connect(
+		    c->loop, ai->ai_addr, ai->ai_addrlen, &cbs, c, &err);
+		if (c->up != NULL) {
 			c->next_ai = ai->ai_next;
 			return C_CONNECT;
 		}
-		c->up_errno = EVUTIL_SOCKET_ERROR();
+		free(c->up_why);
+		c->up_why = xstrdup(err->msg);
+		err_free(&err);
 	}
 	if (!tried)
 		return conn_close(c, 403,
 		    "%s is or resolves to a private address (blocked)",
 		    c->t.host);
 	return conn_close(c, 502, "cannot connect to %s port %s: %s", c->t.host,
-	    c->t.port,
-	    c->up_errno ? evutil_socket_error_to_string(c->up_errno)
-	                : "the connection failed");
+	    c->t.port, c->up_why ? c->up_why : "the connection failed");
 }
 
 /* RESOLVE: the answer came; connect, within EGRESS_CONNECT_MS. */
@@ -477,43 +463,6 @@ conn_resolved(struct conn *c)
 	return next;
 }
 
-static void
-conn_writable(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	conn_event(arg, E_UP_WRITE, NULL, 0);
-}
-
-/*
- * Bytes for upstream, as many as it takes now. send() with MSG_NOSIGNAL:
- * an upstream that is gone is an error here, never a SIGPIPE in the host
- * process (which a program embedding the library need not ignore). -1
- * when upstream is gone.
- */
-static int
-conn_send(struct conn *c)
-{
-	evutil_socket_t fd = bufferevent_getfd(c->up);
-	struct evbuffer_iovec v;
-	ssize_t n;
-
-	while (evbuffer_peek(c->out, -1, NULL, &v, 1) > 0) {
-		n = send(
-		    fd, v.iov_base, v.iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			evbuffer_drain(c->out, (size_t)n);
-			continue;
-		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			event_add(c->up_write, NULL);
-			return 0;
-		}
-		c->up_errno = n == -1 ? errno : 0;
-		return -1;
-	}
-	return 0;
-}
-
 /* CONNECT -> OPEN: the request (or the tunnel's 200) and what waited. */
 static enum conn_state
 conn_open(struct conn *c)
@@ -525,17 +474,13 @@ conn_open(struct conn *c)
 	if (c->t.tunnel)
 		send_conn(c, PROTO_CONN_DATA, ok, sizeof ok - 1);
 	else
-		evbuffer_prepend(c->out, c->request.data, c->request.len);
+		stream_write(c->up, c->request.data, c->request.len);
 	buf_free(&c->request);
+	stream_write(
+	    c->up, evbuffer_pullup(c->out, -1), evbuffer_get_length(c->out));
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
 	c->answer_head = !c->t.tunnel;
 	c->answer.state = EGRESS_BODY_EOF; /* a tunnel ends with upstream */
-	/* Writes are ours (conn_send), reading is the bufferevent's. */
-	bufferevent_disable(c->up, EV_WRITE);
-	c->up_write = event_new(loop_base(c->e->loop), bufferevent_getfd(c->up),
-	    EV_WRITE, conn_writable, c);
-	if (evbuffer_get_length(c->out) > 0)
-		event_add(c->up_write, NULL);
-	bufferevent_enable(c->up, EV_READ);
 	return C_OPEN;
 }
 
@@ -578,14 +523,14 @@ conn_answer_head(struct conn *c, struct evbuffer *in)
 static int
 conn_flush(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->up);
+	struct evbuffer *in = stream_input(c->up);
 	unsigned char chunk[CHUNK];
 	long used;
 	int n;
 
 	while (evbuffer_get_length(in) > 0) {
 		if (c->eg->send_pending(c->eg->arg) > AGENT_QUEUE_HIGH) {
-			bufferevent_disable(c->up, EV_READ);
+			stream_read(c->up, 0);
 			evtimer_add(c->timer, &resume_after);
 			return 0;
 		}
@@ -618,17 +563,9 @@ conn_relay(struct conn *c, enum conn_event ev, const void *p, size_t n)
 		return conn_forward(c, p, n);
 	case E_TIMER:
 		if (c->state == C_OPEN)
-			bufferevent_enable(c->up, EV_READ);
+			stream_read(c->up, 1);
 		break;
-	case E_UP_WRITE:
-		if (c->state != C_OPEN || conn_send(c) == 0)
-			return c->state;
-		/* upstream is gone */
-		/* FALLTHROUGH */
-	case E_UP_END:
-		bufferevent_disable(c->up, EV_READ);
-		event_del(c->up_write);
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	case E_UP_END: /* its last bytes are still in the input */
 		next = C_DRAIN;
 		break;
 	default:
@@ -705,7 +642,7 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 void
 egress_frame(struct egress *eg, int type, const unsigned char *p, uint32_t len)
 {
-	struct event_base *base = loop_base(eg->e->loop);
+	struct event_base *base = loop_base(eg->loop);
 	struct conn *c;
 	uint32_t id;
 
@@ -725,7 +662,7 @@ egress_frame(struct egress *eg, int type, const unsigned char *p, uint32_t len)
 		}
 		c = xcalloc(1, sizeof *c);
 		c->eg = eg;
-		c->e = eg->e;
+		c->loop = eg->loop;
 		c->id = id;
 		c->refs = 1; /* the list's */
 		c->timer = evtimer_new(base, conn_timer, c);
@@ -760,23 +697,28 @@ compile(regex_t **out, size_t *nout, const char *const *pats, size_t n,
 	return 0;
 }
 
+/*
+ * The proxy of one run: its frames to the agent go through send (pending
+ * tells how much waits there), its rules are compiled here.
+ */
 struct egress *
-egress_new(struct isol8_engine *e, const struct isol8_request *req,
-    egress_send_cb send, egress_pending_cb pending, void *arg,
-    struct err **errp)
+egress_new(struct loop *loop, struct resolver *resolver,
+    const struct egress_rules *rules, egress_send_cb send,
+    egress_pending_cb pending, void *arg, struct err **errp)
 {
 	struct egress *eg = xcalloc(1, sizeof *eg);
 
-	eg->e = e;
+	eg->loop = loop;
+	eg->resolver = resolver;
 	eg->send = send;
 	eg->send_pending = pending;
 	eg->arg = arg;
-	eg->allow_private = req->net_allow_private;
+	eg->allow_private = rules->allow_private;
 	TAILQ_INIT(&eg->conns);
-	if (compile(&eg->allow, &eg->nallow, req->net_allow, req->net_allow_len,
+	if (compile(&eg->allow, &eg->nallow, rules->allow, rules->nallow,
 	        "--allow", errp) == -1 ||
-	    compile(&eg->deny, &eg->ndeny, req->net_deny, req->net_deny_len,
-	        "--deny", errp) == -1) {
+	    compile(&eg->deny, &eg->ndeny, rules->deny, rules->ndeny, "--deny",
+	        errp) == -1) {
 		egress_free(eg);
 		return NULL;
 	}
