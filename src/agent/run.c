@@ -2,12 +2,14 @@
  * The agent's run: one program -- or one piece of code in a session
  * kernel (kernel.c) -- at a time, from RUN to EXIT.
  *
- * A run is a state machine (docs/architecture.md, "The agent's run"):
+ * A run is a state machine; docs/architecture.md draws it and lists what
+ * moves each transition:
  *
- *   IDLE -> RUNNING -> DRAINING -> IDLE          a program
- *   IDLE -> STARTING -> RUNNING -> CHECKING -> SETTLING -> IDLE
- *                                                a session kernel's run
- *   STARTING, RUNNING, CHECKING, SETTLING -> KILLING -> DRAINING -> IDLE
+ *   a program         IDLE -> RUNNING -> DRAINING -> IDLE
+ *   in a kernel       IDLE -> STARTING -> RUNNING -> CHECKING -> SETTLING
+ *                     -> IDLE
+ *   killed            STARTING..SETTLING -> KILLING -> DRAINING -> IDLE
+ *   the kernel died   STARTING..SETTLING -> DRAINING -> IDLE
  *
  * The handlers -- RUN, SIGNAL and the host gone, the reaper, the pipes,
  * the kernel's replies -- only record what happened in the run's facts and
@@ -17,11 +19,11 @@
  * Deadlines are derived from the state (run_deadline()), never "0 means
  * none".
  *
- * Invariants: at most one run; every process the run started is dead
- * before its EXIT, but the session's kernels when its code ended cleanly
- * (kill_rest()); a kernel run ends only at the kernel's idle reply; the
- * output forwarded never exceeds the cap, and the pipes are read at all
- * times so writers never block on a full pipe.
+ * Invariants: at most one run; before its EXIT every process it started
+ * is dead but the session's kernels -- its own only when its code ended
+ * back idle (SETTLING); a kernel run ends only at the kernel's idle reply
+ * or its death; the output forwarded never exceeds the cap (the pipes are
+ * still read past it, so no writer waits on the agent).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -66,6 +68,7 @@ enum {
 	RUN_PFD_IN,    /* its stdin */
 	RUN_PFD_REPLY, /* its session kernel's replies */
 };
+_Static_assert(RUN_PFD_REPLY + 1 == RUN_POLLFDS, "RUN_POLLFDS in agent.h");
 
 struct run {
 	enum run_state state; /* moved by run_step() only */
