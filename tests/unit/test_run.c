@@ -27,7 +27,7 @@
 
 /* What agent.c is to run.c: the queue to the host and the end's callback. */
 static struct proto_buf out;
-static int ended, sigfd;
+static int ended, sigfd, ncode;
 static char dir[] = "/tmp/isol8-test-run.XXXXXX";
 
 void
@@ -126,13 +126,12 @@ drive(uint64_t ms, const char *want)
 static void
 start(const char *cmd, int kernel, uint64_t timeout, uint64_t cap, int in)
 {
-	static int n;
 	struct proto_buf b = { 0 };
 	char path[128];
 	FILE *f;
 
 	if (kernel) {
-		snprintf(path, sizeof path, "%s/code%d.sh", dir, n++);
+		snprintf(path, sizeof path, "%s/code%d.sh", dir, ncode++);
 		if ((f = fopen(path, "w")) != NULL) {
 			fputs(cmd, f);
 			fclose(f);
@@ -407,6 +406,7 @@ test_kernel_ended(void)
 int
 main(void)
 {
+	char path[128];
 	sigset_t mask;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -434,5 +434,10 @@ main(void)
 	RUN_TEST(test_kernel_runs);
 	RUN_TEST(test_kernel_ended);
 	RUN_TEST(test_host_gone); /* last: the agent exits after it */
+	while (ncode-- > 0) {
+		snprintf(path, sizeof path, "%s/code%d.sh", dir, ncode);
+		unlink(path);
+	}
+	rmdir(dir);
 	return TAP_DONE();
 }
