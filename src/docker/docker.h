@@ -44,6 +44,7 @@ struct http_req *docker_probe(struct docker *, long, docker_cb, void *);
 unsigned docker_unreachable(struct docker *);
 void docker_note_unreachable(struct docker *);
 int docker_busy(const struct docker *);
+void docker_removals(struct docker *, int);
 void docker_grave_add(struct docker *, const char *);
 void docker_graves_retry(struct docker *);
 

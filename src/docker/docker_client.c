@@ -35,7 +35,7 @@ struct docker {
 	unsigned unreachable; /* requests that found dockerd unreachable */
 	TAILQ_HEAD(, docker_grave) graves;
 	size_t ngraves;
-	unsigned burying; /* removals of graves in flight */
+	unsigned removals; /* container removals in flight */
 };
 
 static void docker_graves_flush(struct docker *);
@@ -258,11 +258,21 @@ docker_note_unreachable(struct docker *d)
 	d->unreachable++;
 }
 
-/* Removals still under way (of what an outage left behind). */
+/*
+ * Container removals still under way -- every one, whoever asked: an
+ * engine that shuts down waits for them, so that none is cut off.
+ */
 int
 docker_busy(const struct docker *d)
 {
-	return d->burying > 0;
+	return d->removals > 0;
+}
+
+/* docker_container_remove() counts what it has in flight. */
+void
+docker_removals(struct docker *d, int delta)
+{
+	d->removals += (unsigned)delta;
 }
 
 /* Remember a container to remove once dockerd answers again. */
@@ -293,9 +303,9 @@ docker_burial_done(const struct docker_reply *r, const struct err *e, void *arg)
 	struct docker *d = arg;
 
 	(void)r;
+	(void)d;
 	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_UNAVAILABLE)
 		log_warnx("removing a container left by an outage: %s", e->msg);
-	d->burying--;
 }
 
 /* Remove every grave now (docker_container_remove keeps a failed one). */
@@ -309,7 +319,6 @@ docker_graves_flush(struct docker *d)
 		d->ngraves--;
 		log_info("removing container %.12s, left by a dockerd outage",
 		    g->target);
-		d->burying++;
 		docker_container_remove(d, g->target, 1, docker_burial_done, d);
 		free(g->target);
 		free(g);

@@ -174,6 +174,7 @@ remove_done(const struct docker_reply *r, const struct err *e, void *arg)
 	/* dockerd went away: remove it once it is back (docker_client.c). */
 	if (e != NULL && e->kind == ERR_UNAVAILABLE)
 		docker_grave_add(rc->d, rc->target);
+	docker_removals(rc->d, -1);
 	if (rc->cb != NULL)
 		rc->cb(r, e, rc->arg);
 	free(rc->target);
@@ -183,7 +184,8 @@ remove_done(const struct docker_reply *r, const struct err *e, void *arg)
 /*
  * Remove a container (id or name); force kills it first, and its volumes
  * go too. When dockerd cannot be reached, cb gets that error and the
- * removal is tried again once dockerd answers.
+ * removal is tried again once dockerd answers. Removals in flight keep
+ * docker_busy() true. Never cancelled.
  */
 struct http_req *
 docker_container_remove(
@@ -197,6 +199,7 @@ docker_container_remove(
 	rc->target = xstrdup(id);
 	rc->cb = cb;
 	rc->arg = arg;
+	docker_removals(d, 1);
 	return docker_call(d, "DELETE", path, NULL, remove_done, rc);
 }
 

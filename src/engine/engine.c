@@ -193,19 +193,6 @@ engine_dns(struct isol8_engine *e)
 	return e->dns;
 }
 
-/* Admit queued runs while there is room. */
-void
-engine_kick(struct isol8_engine *e)
-{
-	struct isol8_run *r;
-
-	if (e->docker_down)
-		return; /* resumed when a probe gets an answer */
-	while (e->active < e->opts.max_concurrent &&
-	    (r = TAILQ_FIRST(&e->queue)) != NULL)
-		engine_run_step(r);
-}
-
 /* Whether background work (refills, removals) is still under way. */
 int
 isol8_engine_busy(struct isol8_engine *e)

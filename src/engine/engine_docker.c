@@ -48,13 +48,14 @@ docker_give_up(struct isol8_engine *e, const struct err *why)
 	struct err *e2;
 	unsigned n;
 
-	e->docker_down = 0;
+	/* Still down while they fail: none of them is admitted meanwhile. */
 	e->docker_gave_up = 1;
 	e2 = err_new(ERR_UNAVAILABLE, "dockerd has not answered for %.1f s: %s",
 	    (double)(now_ms() - e->down_since) / 1000, why->msg);
 	n = engine_fail_queued(e, e2);
 	log_warnx("%s; %u waiting run(s) failed", e2->msg, n);
 	err_free(&e2);
+	e->docker_down = 0;
 	engine_kick(e);
 }
 

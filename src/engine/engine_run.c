@@ -599,6 +599,28 @@ engine_run_abort(struct isol8_run *run)
 	run_finish(run, err_new(ERR_CANCELLED, "engine shut down"));
 }
 
+/*
+ * Admit queued runs, in order, while there is room -- none while dockerd
+ * is away. A cancelled run stays where it is until its deferred cancel
+ * finishes it: it is stepped over, never waited on (it would be the head
+ * of the queue for ever).
+ */
+void
+engine_kick(struct isol8_engine *e)
+{
+	struct isol8_run *r, *next;
+
+	if (e->docker_down)
+		return; /* resumed when a probe gets an answer */
+	for (r = TAILQ_FIRST(&e->queue);
+	     r != NULL && e->active < e->opts.max_concurrent; r = next) {
+		/* Admission never calls back at once: next stays valid. */
+		next = TAILQ_NEXT(r, qentry);
+		if (!r->cancelled)
+			engine_run_step(r);
+	}
+}
+
 /* Advance the run to its next state. */
 void
 engine_run_step(struct isol8_run *run)

@@ -37,6 +37,9 @@ kill_daemon() {
 	for f in "$pidf" "$exec_root/containerd/containerd.pid"; do
 		[ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
+	# A stale containerd pid that a new process reuses makes the next
+	# dockerd wait for that "containerd" and give up (seen here).
+	rm -f "$exec_root/containerd/containerd.pid"
 }
 cleanup() {
 	kill_daemon
@@ -52,6 +55,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
 skip() {
 	echo "1..0 # SKIP $1"
 	tail -5 "$work/dockerd.log" 2>/dev/null | sed 's/^/# /'
@@ -103,14 +107,20 @@ curl -sf --unix-socket "$main_sock" "$api/images/isol8%2Fbash:latest/get" |
 		>/dev/null || skip "cannot copy isol8/bash into the test dockerd"
 export DOCKER_HOST="unix://$sock"
 
-# results FILE JOBS: "lines ids errors retried dups" of a results file
-# (jobs r0..r{JOBS-1}); exits 1 if a line is not one JSON object.
+# results FILE JOBS: sets lines ids errs retried dups bad for a results
+# file (jobs r0..r{JOBS-1}): bad counts results whose stdout is wrong;
+# lines is "torn" when the last line has no newline.
 results() {
+	set -- $(results_py "$1" "$2") x x x x x x
+	lines=$1 ids=$2 errs=$3 retried=$4 dups=$5 bad=$6
+	out="lines $lines, ids $ids, errors $errs, retried $retried, dups $dups, bad $bad"
+}
+results_py() {
 	python3 - "$1" "$2" <<'PY'
 import json, sys, collections
 lines = open(sys.argv[1], "rb").read().split(b"\n")
 if lines[-1] != b"":
-    print("torn-last-line"); sys.exit(1)
+    print("torn"); sys.exit(1)
 res = [json.loads(l) for l in lines[:-1]]
 ids = collections.Counter(r["id"] for r in res)
 want = {"r%d" % i for i in range(int(sys.argv[2]))}
@@ -130,11 +140,12 @@ for i in range(int(sys.argv[1])):
     print("{\"id\":\"r%d\",\"cmd\":\"sleep 0.2; echo %d\"}" % (i, i))' \
 	"$jobs" >jobs.jsonl
 t0=$(date +%s)
-"$ISOL8" batch -q -r bash -c 16 --summary -o res.jsonl jobs.jsonl \
-	2>batch.err &
+# Each batch is bounded (KILL 10 s after TERM): a hang fails the test.
+timeout -k 10 100 "$ISOL8" batch -q -r bash -c 16 --summary \
+	-o res.jsonl jobs.jsonl 2>batch.err &
 pid=$!
 i=0
-while [ "$(wc -l <res.jsonl 2>/dev/null || echo 0)" -lt 40 ] && [ $i -lt 600 ]; do
+while [ "$(cat res.jsonl 2>/dev/null | wc -l)" -lt 40 ] && [ $i -lt 600 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -146,24 +157,23 @@ start_daemon || skip "the test dockerd did not come back after the kill"
 wait "$pid"
 rc=$?
 secs=$(($(date +%s) - t0))
-out=$(results res.jsonl "$jobs")
+results res.jsonl "$jobs"
 err=$(tail -c 600 batch.err)
 no_containers
 left=$(ours)
 expect "killed after $before results: batch ran on (rc $rc, $secs s)" \
 	'[ "$running" = 1 ] && [ "$rc" = 0 ]'
-set -- $out
-expect "one line per job, each right, none twice ($out: lines ids errors retried dups bad)" \
-	'[ "$1" = "$jobs" ] && [ "$2" = "$jobs" ] && [ "$3" = 0 ] && [ "$5" = 0 ] && [ "$6" = 0 ]'
-echo "# retried (sandbox lost, run again): $4"
+expect "one line per job, each right, none twice ($out)" \
+	'[ "$lines" = "$jobs" ] && [ "$ids" = "$jobs" ] && [ "$errs" = 0 ] && [ "$dups" = 0 ] && [ "$bad" = 0 ]'
 expect "no container left in dockerd ($left)" '[ "$left" = 0 ]'
+echo "# $(grep -h 'jobs in' batch.err)"
 
 # 2. Away longer than --docker-wait: status 3; --resume completes the file.
-"$ISOL8" batch -q -r bash -c 16 --docker-wait 2000 -o res2.jsonl \
-	jobs.jsonl 2>batch2.err &
+timeout -k 10 60 "$ISOL8" batch -q -r bash -c 16 --docker-wait 2000 \
+	-o res2.jsonl jobs.jsonl 2>batch2.err &
 pid=$!
 i=0
-while [ "$(wc -l <res2.jsonl 2>/dev/null || echo 0)" -lt 40 ] && [ $i -lt 600 ]; do
+while [ "$(cat res2.jsonl 2>/dev/null | wc -l)" -lt 40 ] && [ $i -lt 600 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -173,20 +183,18 @@ wait "$pid"
 rc=$?
 secs=$(($(date +%s) - t0))
 err=$(tail -c 600 batch2.err)
-out=$(results res2.jsonl "$jobs")
-set -- $out
-expect "away past --docker-wait 2000: status 3 after $secs s, $3 error lines" \
-	'[ "$rc" = 3 ] && [ "$secs" -lt 30 ] && [ "$3" -gt 0 ]'
+results res2.jsonl "$jobs"
+expect "away past --docker-wait 2000: status 3 after $secs s ($out)" \
+	'[ "$rc" = 3 ] && [ "$secs" -lt 30 ] && [ "$errs" -gt 0 ]'
 start_daemon || skip "the test dockerd did not come back"
-"$ISOL8" batch -q -r bash -c 16 --resume res2.jsonl -o res2.jsonl \
-	jobs.jsonl 2>batch3.err
+timeout -k 10 100 "$ISOL8" batch -q -r bash -c 16 --resume res2.jsonl \
+	-o res2.jsonl jobs.jsonl 2>batch3.err
 rc=$?
 err=$(tail -c 600 batch3.err)
-out=$(results res2.jsonl "$jobs")
+results res2.jsonl "$jobs"
 no_containers
 left=$(ours)
-set -- $out
 expect "--resume: one final line per job ($out), status $rc, $left left" \
-	'[ "$rc" = 0 ] && [ "$1" = "$jobs" ] && [ "$2" = "$jobs" ] && [ "$3" = 0 ] && [ "$5" = 0 ] && [ "$6" = 0 ] && [ "$left" = 0 ]'
+	'[ "$rc" = 0 ] && [ "$lines" = "$jobs" ] && [ "$ids" = "$jobs" ] && [ "$errs" = 0 ] && [ "$dups" = 0 ] && [ "$bad" = 0 ] && [ "$left" = 0 ]'
 
 finish

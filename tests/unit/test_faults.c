@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "docker/docker.h"
@@ -488,6 +489,44 @@ test_suspect_failure_gets_one_more_try(void)
 	return 0;
 }
 
+/*
+ * A cancelled run at the head of the queue (its cancel not yet carried
+ * out) while another run ends: admission steps over it. It used to spin
+ * on it for ever (100% CPU, even SIGTERM unheard); alarm() ends the test
+ * if it does.
+ */
+static int
+test_cancelled_head_of_queue(void)
+{
+	struct fake_dockerd *f = fake_dockerd_new(loop_base(loop), FAKE_SIM);
+	struct isol8_engine_opts o;
+	struct isol8_error err;
+	struct isol8_engine *e;
+	struct job a = { 0 }, b = { 0 };
+
+	isol8_engine_opts_init(&o);
+	o.docker_host = fake_dockerd_host(f);
+	o.pool_size = 0;
+	o.max_concurrent = 1;
+	CHECK((e = isol8_engine_new(loop_base(loop), &o, &err)) != NULL);
+	fake_dockerd_sim(f)->create_delay_ms = 500; /* a stays in flight */
+	job_start(e, &a);
+	job_start(e, &b);
+	/* a is admitted, b waits behind it. */
+	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
+	CHECK(!a.done && !b.done);
+	alarm(20);
+	isol8_run_cancel(a.run); /* ends first: admission looks at b */
+	isol8_run_cancel(b.run);
+	spin_for(10000, &b.done);
+	alarm(0);
+	CHECK(a.done && a.failed && a.code == ISOL8_ECANCELLED);
+	CHECK(b.done && b.failed && b.code == ISOL8_ECANCELLED);
+	isol8_engine_free(e);
+	fake_dockerd_free(f);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -506,6 +545,7 @@ main(void)
 	RUN_TEST(test_never_reached_fails_at_once);
 	RUN_TEST(test_lost_sandbox_says_so);
 	RUN_TEST(test_suspect_failure_gets_one_more_try);
+	RUN_TEST(test_cancelled_head_of_queue);
 	rc = TAP_DONE();
 	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
 	loop_free(loop);
