@@ -193,10 +193,7 @@ write_local(const char *path, const char *data, size_t len)
 	return close(fd);
 }
 
-/*
- * Write the --get files: 0, or 1 when one could not be read in the
- * sandbox, or 2 when one could not be written here (an output failure).
- */
+/* Write the --get files; 1 when one could not be read or written. */
 static int
 fetch_outputs(struct run_ctx *c, const struct isol8_result *r)
 {
@@ -208,11 +205,11 @@ fetch_outputs(struct run_ctx *c, const struct isol8_result *r)
 
 		if (o->error != NULL) {
 			cli_error("--get %s: %s", o->path, o->error);
-			failed = failed ? failed : 1;
+			failed = 1;
 		} else if (write_local(c->locals[i], o->data, o->len) == -1) {
 			cli_error("--get: cannot write `%s`: %s", c->locals[i],
 			    strerror(errno));
-			failed = 2;
+			failed = 1;
 		}
 	}
 	return failed;
@@ -898,9 +895,7 @@ cmd_run(int argc, char **argv)
 		    c.net.data);
 	}
 	rc = run_status(&c, &req);
-	if (c.fetch_failed == 2 && !c.interrupted)
-		rc = EXIT_INTERNAL; /* a file not written here: said above */
-	else if (rc == 0 && c.fetch_failed)
+	if (rc == 0 && c.fetch_failed)
 		rc = 1;
 	if (c.interrupted && !c.quiet && req.session != NULL)
 		cli_error(

@@ -8,8 +8,9 @@
  * pool; RUNNING sends the code (PUT_FILE), the RUN frame and stdin, then
  * streams OUT/ERR frames through the secret mask to the caller until the
  * agent's EXIT. From RUNNING on, the result says may_have_run; a sandbox
- * lost there (its container killed, dockerd restarted) is ISOL8_ELOST. Callbacks only record what happened and call
- * engine_run_step(); states change only there and in run_finish().
+ * lost there (its container killed, dockerd restarted) is ISOL8_ELOST.
+ * Callbacks only record what happened and call engine_run_step(); states
+ * change only there and in run_finish().
  *
  * The agent enforces the timeout and the output cap inside the container;
  * the host keeps its own hard deadline (timeout + ENGINE_HARD_GRACE_MS) and

@@ -22,6 +22,11 @@
  * Claimed containers are named isol8-run-<pid>-<starttime>-<rand>: a sweep
  * (shared mode, once per engine) removes those whose process is gone.
  * `inflight` counts background requests so that shutdown waits for them.
+ *
+ * A box's callbacks always point at its current owner -- a ready-list
+ * entry, an acquire whose hand-over is deferred, a scrub, the run -- and
+ * are moved before that owner is freed: streams end at any time (dockerd
+ * going away ends them all in one loop turn).
  */
 #include <errno.h>
 #include <fcntl.h>
