@@ -52,6 +52,9 @@ enum isol8_code {
 	ISOL8_ELIMIT,       /* a size from outside went over its limit */
 	ISOL8_ENOTFOUND,    /* no such session, file or container */
 	ISOL8_EINTERNAL,
+	ISOL8_ELOST, /* the sandbox went away mid-run (its container was
+			killed, dockerd restarted): the program may have
+			run, in part or whole (result.may_have_run) */
 };
 
 /* Errors are reported into a caller-owned struct. */
@@ -76,14 +79,15 @@ struct isol8_engine_opts {
 				    process (the CLI), not in this one */
 	int pool_reuse;           /* scrub and reuse (batch throughput) */
 	int verbose;              /* 0 warnings, 1 info, 2 debug */
+	uint64_t docker_wait_ms;  /* dockerd went away after answering:
+				    hold runs that have not started and
+				    retry for this long (0: fail them) */
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *);
 ISOL8_API struct isol8_engine *isol8_engine_new(struct event_base *,
     const struct isol8_engine_opts *, struct isol8_error *);
 ISOL8_API void isol8_engine_free(struct isol8_engine *);
-ISOL8_API int isol8_engine_busy(struct isol8_engine *);
-ISOL8_API void isol8_engine_drain(struct isol8_engine *, uint64_t);
 ISOL8_API int isol8_engine_busy(struct isol8_engine *);
 ISOL8_API void isol8_engine_drain(struct isol8_engine *, uint64_t);
 
@@ -252,6 +256,8 @@ struct isol8_result {
 	const struct isol8_net_event *net_events; /* valid during on_done */
 	size_t net_events_len;                    /* at most 256 ... */
 	uint64_t net_events_dropped;              /* ... the rest counted */
+	int may_have_run; /* the code reached the sandbox: with an error
+			     (cancelled, ISOL8_ELOST), it may have run */
 };
 
 struct isol8_callbacks {

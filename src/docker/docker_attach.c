@@ -87,6 +87,7 @@ docker_attach_start(struct docker *d, const char *id,
 	    id);
 	if (bufferevent_socket_connect(
 	        a->bev, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		docker_note_unreachable(d);
 		err_set(errp, ERR_UNAVAILABLE, "cannot reach dockerd at %s: %s",
 		    path, strerror(errno));
 		bufferevent_free(a->bev);
@@ -320,12 +321,14 @@ attach_event_cb(struct bufferevent *bev, short what, void *arg)
 		attach_read_cb(bev, a);
 		if (a->freed)
 			return;
-		if (a->state == ATTACH_CONNECTING)
+		if (a->state == ATTACH_CONNECTING) {
+			/* dockerd went away (a restart, a crash). */
+			docker_note_unreachable(a->d);
 			attach_close(a,
-			    err_new(ERR_PROTO,
+			    err_new(ERR_UNAVAILABLE,
 			        "attach: dockerd "
 			        "closed the connection before answering"));
-		else if (a->sc.hlen != 0 || a->sc.left != 0)
+		} else if (a->sc.hlen != 0 || a->sc.left != 0)
 			attach_close(a,
 			    err_new(ERR_PROTO,
 			        "attach: stream "
@@ -334,6 +337,8 @@ attach_event_cb(struct bufferevent *bev, short what, void *arg)
 			attach_close(a, NULL);
 		return;
 	}
+	if ((what & BEV_EVENT_ERROR) && a->state == ATTACH_CONNECTING)
+		docker_note_unreachable(a->d);
 	if (what & BEV_EVENT_ERROR)
 		attach_close(a,
 		    err_new(a->state == ATTACH_CONNECTING ? ERR_UNAVAILABLE

@@ -1,9 +1,9 @@
 /*
  * The engine: one per embedding program, on the caller's event_base or its
  * own. It owns the Docker client and the pool, admits at most
- * max_concurrent runs at a time (the rest queue, in order), and on free
- * cancels what is running and waits -- boundedly -- until every container
- * it created is gone.
+ * max_concurrent runs at a time (the rest queue, in order) -- none while
+ * dockerd is away (engine_docker.c) -- and on free cancels what is running
+ * and waits -- boundedly -- until every container it created is gone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +27,7 @@ static const char *const codes[] = {
 	[ISOL8_ELIMIT] = "size limit exceeded",
 	[ISOL8_ENOTFOUND] = "not found",
 	[ISOL8_EINTERNAL] = "internal error",
+	[ISOL8_ELOST] = "sandbox lost",
 };
 
 const char *
@@ -77,6 +78,9 @@ engine_error(struct isol8_error *out, const struct err *e)
 		break;
 	case ERR_LIMIT:
 		out->code = ISOL8_ELIMIT;
+		break;
+	case ERR_LOST:
+		out->code = ISOL8_ELOST;
 		break;
 	default:
 		out->code = ISOL8_EINTERNAL;
@@ -161,9 +165,12 @@ isol8_engine_free(struct isol8_engine *e)
 
 	if (e == NULL)
 		return;
+	engine_docker_free(e);
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
 	pool_drain(e->pool);
+	/* What an outage left behind, if dockerd is back by now. */
+	docker_graves_retry(e->docker);
 	isol8_engine_drain(e, ENGINE_DRAIN_MS);
 	pool_free(e->pool);
 	docker_free(e->docker);
@@ -221,22 +228,11 @@ engine_dns(struct isol8_engine *e)
 	return e->dns;
 }
 
-/* Admit queued runs while there is room. */
-void
-engine_kick(struct isol8_engine *e)
-{
-	struct isol8_run *r;
-
-	while (e->active < e->opts.max_concurrent &&
-	    (r = TAILQ_FIRST(&e->queue)) != NULL)
-		engine_run_step(r);
-}
-
 /* Whether background work (refills, removals) is still under way. */
 int
 isol8_engine_busy(struct isol8_engine *e)
 {
-	return pool_busy(e->pool);
+	return pool_busy(e->pool) || docker_busy(e->docker);
 }
 
 /* Run the loop until background work is done or ms have passed. */
@@ -246,6 +242,6 @@ isol8_engine_drain(struct isol8_engine *e, uint64_t ms)
 	struct event_base *base = loop_base(e->loop);
 	uint64_t until = now_ms() + ms;
 
-	while (pool_busy(e->pool) && now_ms() < until)
+	while (isol8_engine_busy(e) && now_ms() < until)
 		event_base_loop(base, EVLOOP_ONCE);
 }

@@ -23,12 +23,18 @@ enum fake_mode {
  * FAKE_SIM: creates answer after create_delay_ms (or 500 when
  * fail_creates), starts and deletes succeed, the list returns the warm
  * names, renames succeed once per warm name (then 404), and an attach
- * answers HELLO as an agent would (busy for warm ones when agent_busy).
+ * answers as an agent would: READY to HELLO (busy for warm ones when
+ * agent_busy), OK to PUT_FILE, and to RUN a stdout "ok\n" and EXIT 0 --
+ * or, with vanish_on_run, nothing: the connection closes, as when dockerd
+ * dies during a run. The first vanish_on_hello attached streams close at
+ * HELLO instead, as when dockerd dies while a container starts.
  */
 struct fake_sim {
 	int create_delay_ms;
 	int fail_creates;
 	int agent_busy;
+	int vanish_on_run;
+	int vanish_on_hello;
 	const char *warm[8]; /* names of unclaimed warm containers */
 	/* counters, read by the test */
 	int creates;
@@ -38,6 +44,8 @@ struct fake_sim {
 	int renames_404;
 	int attaches;
 	int deletes;
+	int runs;
+	int pings;
 };
 
 struct fake_dockerd;
@@ -46,7 +54,10 @@ void fake_dockerd_mode(struct fake_dockerd *, enum fake_mode);
 const char *fake_dockerd_host(struct fake_dockerd *);
 int fake_dockerd_requests(struct fake_dockerd *);
 struct fake_sim *fake_dockerd_sim(struct fake_dockerd *);
-struct fake_sim *fake_dockerd_sim(struct fake_dockerd *);
+/* Like dockerd killed: every connection closes, the socket file stays
+ * and refuses; up: listening again on the same path. */
+void fake_dockerd_down(struct fake_dockerd *);
+void fake_dockerd_up(struct fake_dockerd *);
 void fake_dockerd_free(struct fake_dockerd *);
 
 #endif
