@@ -55,6 +55,9 @@ enum isol8_code {
 	ISOL8_ELIMIT,       /* a size from outside went over its limit */
 	ISOL8_ENOTFOUND,    /* no such session, file or container */
 	ISOL8_EINTERNAL,
+	ISOL8_ELOST, /* the sandbox went away mid-run (its container was
+			killed, dockerd restarted): the program may have
+			run, in part or whole (result.may_have_run) */
 };
 
 /* Errors are reported into a caller-owned struct. */
@@ -86,6 +89,9 @@ struct isol8_engine_opts {
 				    process (the CLI), not in this one */
 	int pool_reuse;           /* scrub and reuse (batch throughput) */
 	int verbose;              /* 0 warnings, 1 info, 2 debug */
+	uint64_t docker_wait_ms;  /* dockerd went away after answering:
+				    hold runs that have not started and
+				    retry for this long (0: fail them) */
 	/* Where this engine's log lines go, at or below `verbose`; NULL:
 	 * "isol8: ..." lines on stderr. Called from the loop. */
 	void (*log)(enum isol8_log_level level, const char *line, void *arg);
@@ -279,6 +285,8 @@ struct isol8_result {
 	const struct isol8_net_event *net_events; /* valid during on_done */
 	size_t net_events_len;                    /* at most 256 ... */
 	uint64_t net_events_dropped;              /* ... the rest counted */
+	int may_have_run; /* the code reached the sandbox: with an error
+			     (cancelled, ISOL8_ELOST), it may have run */
 };
 
 struct isol8_callbacks {

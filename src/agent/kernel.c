@@ -20,12 +20,12 @@
  * then, so no reply can be written before its run exists; whatever waits
  * on fd 4 between runs is dropped before a request; during a run exactly
  * S, D and, after D, the idle check's I are due, in that order, with their
- * nonces, and anything else is tampering (agent.c ends the interpreter).
+ * nonces, and anything else is tampering (run.c ends the interpreter).
  * A run is over only at I: code that goes on after a forged early D is
  * still that run's (its output, its timeout), and the loop's own late D
  * gives it away.
  *
- * Invariants: a kernel belongs to at most one run at a time (agent.c runs
+ * Invariants: a kernel belongs to at most one run at a time (run.c runs
  * one program at a time); `expect` is the one reply due, KERNEL_IDLE
  * between runs; a dead kernel's slot is free again, and `lost` remembers
  * that its state went with it until the next run says so.
@@ -417,9 +417,10 @@ kernel_line(struct kernel *k, const char *line, struct kernel_reply *rep)
 }
 
 /*
- * Read and judge the kernel's replies: 0, with what they said in `rep`
- * (and rep->tampered set at the first one that is not the reply due,
- * after which nothing more is read); -1 at EOF.
+ * Read and judge the kernel's replies: 0, with what they said added to
+ * `rep` (whose fields are only ever set, so one record gathers a whole
+ * run's replies; rep->tampered at the first one that is not the reply
+ * due, after which nothing more is judged); -1 at EOF.
  */
 int
 kernel_read(struct kernel *k, struct kernel_reply *rep)

@@ -1,7 +1,7 @@
 /*
  * What the agent's run and its session kernels share: the sandbox user
  * (dropping to it for a program, acting as it for file access), confined
- * paths, and descriptor and clock helpers.
+ * paths, the sandbox's processes, and descriptor and clock helpers.
  *
  * Invariant: every path the agent opens on the sandbox user's behalf goes
  * through open_confined() under that user's fsuid, so a link or `..`
@@ -10,9 +10,11 @@
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +48,38 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+struct deadline
+deadline_at(uint64_t at)
+{
+	return (struct deadline){ 1, at };
+}
+
+/* The earlier of two deadlines; an unset one is never earlier. */
+struct deadline
+deadline_min(struct deadline a, struct deadline b)
+{
+	if (!a.set || (b.set && b.at < a.at))
+		return b;
+	return a;
+}
+
+int
+deadline_passed(struct deadline d, uint64_t now)
+{
+	return d.set && now >= d.at;
+}
+
+/* poll()'s timeout for a deadline: -1 when it is unset. */
+int
+deadline_poll_ms(struct deadline d, uint64_t now)
+{
+	if (!d.set)
+		return -1;
+	if (d.at <= now)
+		return 0;
+	return d.at - now < INT_MAX ? (int)(d.at - now) : INT_MAX;
+}
+
 void
 set_nonblock(int fd)
 {
@@ -58,6 +92,50 @@ close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+/* The pid of each /proc entry that is a live process other than PID 1. */
+int
+sandbox_next_pid(DIR *d, int skip_zombies)
+{
+	char path[64], buf[256], *p;
+	struct dirent *de;
+	ssize_t n;
+	int pid, fd;
+
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    (pid = atoi(de->d_name)) == 1)
+			continue;
+		if (!skip_zombies)
+			return pid;
+		snprintf(path, sizeof path, "/proc/%d/stat", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
+		    p[2] == 'Z')
+			continue;
+		return pid;
+	}
+	return 0;
+}
+
+/* Whether a process other than PID 1 and the spared kernels is alive. */
+int
+sandbox_alive(const struct kernel *doomed)
+{
+	DIR *d;
+	int pid, n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 1;
+	while (n == 0 && (pid = sandbox_next_pid(d, 1)) > 0)
+		n += !kernel_spared(pid, doomed);
+	closedir(d);
+	return n > 0;
 }
 
 /* exec(3) takes char *const[]; the strings live in the RUN payload. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "cli.h"
 #include "../util/util.h"
 
@@ -49,6 +51,25 @@ cli_exit_for(const struct isol8_error *e)
 		cli_error("%s: %s", isol8_strerror(e->code), e->message);
 		return EXIT_INTERNAL;
 	}
+}
+
+/*
+ * Free an engine that runs on the command's own event_base: first turn
+ * that base, at most ms, until the engine's background work (removals,
+ * refills) is done -- the engine never turns a base that is not its own.
+ */
+void
+cli_engine_free(struct event_base *base, struct isol8_engine *e, uint64_t ms)
+{
+	uint64_t until = now_ms() + ms;
+
+	if (e == NULL)
+		return;
+	while (isol8_engine_busy(e) && now_ms() < until)
+		event_base_loop(base, EVLOOP_ONCE);
+	isol8_engine_free(e);
+	/* What free left (its last removals, if any) ends on this turn. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
 /* KEY=VALUE into a growing array of key/value pairs. */

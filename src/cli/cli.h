@@ -20,6 +20,9 @@
 #define EXIT_INTERRUPTED 130
 #define EXIT_OOM 137
 #define EXIT_TRUNCATED 141
+#define EXIT_PIPE 141 /* stdout's reader went away, as if killed by SIGPIPE */
+
+#define CLI_DRAIN_MS 10000 /* removals finish before the command exits */
 
 struct cli_cmd {
 	const char *name;
@@ -48,6 +51,7 @@ struct cli_config {
 	char **net_deny;
 	size_t net_deny_len;
 	int net_allow_private;
+	uint64_t batch_docker_wait_ms; /* "batch": {"dockerWaitMs"} */
 };
 
 /* One job of `isol8 batch`, as parsed from its line. */
@@ -74,6 +78,8 @@ struct batch_job {
 };
 
 #define BATCH_MAX_LINE (8u << 20)
+#define BATCH_DOCKER_WAIT_MS 60000          /* --docker-wait default */
+#define BATCH_DOCKER_WAIT_MAX (86400000ull) /* a day */
 
 extern const struct cli_cmd cmd_run_entry;
 extern const struct cli_cmd cmd_setup_entry;
@@ -126,9 +132,49 @@ int batch_job_parse(
     const char *, size_t, long, const char *, struct batch_job *);
 void batch_job_free(struct batch_job *);
 
+/* batch_ids.c: sets of job ids (their hashes) */
+struct batch_ids {
+	uint64_t *slot;
+	size_t cap;
+	size_t n;
+};
+uint64_t batch_id_hash(const char *, size_t);
+int batch_ids_add(struct batch_ids *, uint64_t);
+int batch_ids_has(const struct batch_ids *, uint64_t);
+void batch_ids_free(struct batch_ids *);
+
+/* batch_resume.c: an earlier results file, read (and repaired) */
+struct err;
+struct batch_resume {
+	uint64_t results; /* final results found (and kept) */
+	uint64_t dropped; /* other complete lines: dropped by a repair */
+	int torn;         /* the last line had no newline */
+};
+int batch_resume_load(const char *, int, struct batch_ids *,
+    struct batch_resume *, struct err **);
+
+/* cli_out.c: checked result sinks (stdout, --out, results files) */
+struct cli_out {
+	FILE *f;
+	const char *name; /* for the message: "stdout", or a path */
+	int err;          /* errno of the first failure; 0 while fine */
+	int quiet;        /* fail without a message */
+};
+extern struct cli_out cli_stdout;
+extern struct cli_out cli_stderr;
+void cli_stdio_init(void);
+void cli_out_init(struct cli_out *, FILE *, const char *);
+int cli_out_write(struct cli_out *, const void *, size_t);
+int cli_out_flush(struct cli_out *);
+int cli_out_close(struct cli_out *);
+int cli_out_failed(const struct cli_out *);
+int cli_out_status(const struct cli_out *);
+int cli_out_finish(int);
+
 /* main.c */
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 int cli_exit_for(const struct isol8_error *);
+void cli_engine_free(struct event_base *, struct isol8_engine *, uint64_t);
 int cli_kv(const char *, const char *, struct isol8_kv **, size_t *);
 void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);
 void cli_kv_free(struct isol8_kv *, size_t);

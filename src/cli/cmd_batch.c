@@ -6,12 +6,20 @@
  * - the input is streamed: at most `concurrency` jobs are parsed and in
  *   flight, lines are capped at BATCH_MAX_LINE, and with --order input at
  *   most ORDER_MAX results wait for an earlier one (reading pauses meanwhile);
- * - every line gets exactly one result (or none when --resume skips it): a
- *   malformed line, an unknown runtime, a missing file or a duplicate id is
- *   that line's error result, never the batch's end;
+ * - every line gets exactly one result line (or none when --resume finds
+ *   it done): a malformed line, an unknown runtime, a missing file or a
+ *   duplicate id is that line's error result, never the batch's end; a job
+ *   whose sandbox was lost mid-run (ISOL8_ELOST: dockerd restarted, its
+ *   container was killed) runs once more and its one line says "retried";
+ * - dockerd going away pauses the batch (the engine holds jobs that have
+ *   not started, for --docker-wait) instead of failing what is left;
  * - results are flushed as they are written, so a crash loses at most the
- *   jobs in flight; Ctrl-C cancels those (results say so), removes their
- *   containers and exits 130.
+ *   jobs in flight (and may leave a torn last line, which --resume cuts:
+ *   batch_resume.c); Ctrl-C cancels those (results say so), removes their
+ *   containers and exits 130;
+ * - a results file that cannot be written stops the batch: running jobs
+ *   are cancelled, the failure is said once, and the status is 125 (141
+ *   for a reader that went away).
  * Memory per job seen is 8 bytes (a hash of its id, for duplicates); the
  * latency percentiles come from a fixed histogram.
  */
@@ -34,12 +42,6 @@
 #define READ_CHUNK (64u << 10)
 #define ORDER_MAX 1024
 
-struct idset {
-	uint64_t *slot;
-	size_t cap;
-	size_t n;
-};
-
 struct item {
 	struct batch *b;
 	struct batch_job job;
@@ -47,6 +49,7 @@ struct item {
 	struct buf out;
 	struct buf err;
 	struct isol8_run *run;
+	int retried; /* its sandbox was lost once: this is its second run */
 	TAILQ_ENTRY(item) entry;
 };
 
@@ -64,6 +67,7 @@ struct batch {
 	struct isol8_kv *env;
 	size_t env_len;
 	int reuse;
+	uint64_t docker_wait_ms;
 	unsigned conc;
 	int fail_fast;
 	int order_input;
@@ -80,16 +84,19 @@ struct batch {
 	int overlong;
 	struct event *in_ev;
 	struct event *retry_ev;
+	struct event *sigint;
+	struct event *sigterm;
 	/* scheduling */
 	TAILQ_HEAD(, item) items;
 	unsigned inflight;
 	int stopping;
 	int interrupted;
 	int unavailable;
-	struct idset ids;
-	struct idset resume;
+	struct batch_ids ids;
+	struct batch_ids resume;
 	/* output */
-	FILE *out;
+	struct cli_out *out; /* &cli_stdout, or &file */
+	struct cli_out file;
 	uint64_t next_seq;
 	uint64_t next_emit;
 	struct held held[ORDER_MAX];
@@ -104,6 +111,7 @@ struct batch {
 	uint64_t truncs;
 	uint64_t errors;
 	uint64_t skipped;
+	uint64_t retried;
 	struct hist hist; /* job latencies */
 	uint64_t t0;
 	struct event *progress_ev;
@@ -111,57 +119,7 @@ struct batch {
 };
 
 static void batch_pump(struct batch *);
-
-/* ---- id sets: 64-bit FNV-1a hashes, open addressing ---- */
-
-static uint64_t
-id_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h ? h : 1;
-}
-
-/* Add h; 1 when it was new, 0 when already there. */
-static int
-idset_add(struct idset *s, uint64_t h)
-{
-	size_t i, cap;
-	uint64_t *old;
-
-	if (s->n * 2 >= s->cap) {
-		old = s->slot;
-		cap = s->cap;
-		s->cap = cap ? cap * 2 : 1024;
-		s->slot = xcalloc(s->cap, sizeof *s->slot);
-		s->n = 0;
-		for (i = 0; i < cap; i++)
-			if (old[i])
-				idset_add(s, old[i]);
-		free(old);
-	}
-	for (i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slot[i] == h)
-			return 0;
-	s->slot[i] = h;
-	s->n++;
-	return 1;
-}
-
-static int
-idset_has(const struct idset *s, uint64_t h)
-{
-	size_t i;
-
-	if (s->cap == 0)
-		return 0;
-	for (i = h & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slot[i] == h)
-			return 1;
-	return 0;
-}
+static void job_start(struct batch *, struct item *);
 
 /* A latency percentile of the jobs so far (0 before the first). */
 static double
@@ -172,13 +130,25 @@ batch_pct(const struct batch *b, double p)
 
 /* ---- results ---- */
 
+/* Stop taking jobs and cancel the running ones (their results follow). */
+static void
+batch_stop(struct batch *b)
+{
+	struct item *it;
+
+	if (b->stopping)
+		return;
+	b->stopping = 1;
+	TAILQ_FOREACH (it, &b->items, entry)
+		isol8_run_cancel(it->run);
+}
+
+/* A result line; results that cannot be written stop the batch. */
 static void
 write_text(struct batch *b, const char *text)
 {
-	if (fputs(text, b->out) == EOF || fflush(b->out) == EOF) {
-		cli_error("writing results: %s", strerror(errno));
-		b->stopping = 1;
-	}
+	if (cli_out_write(b->out, text, strlen(text)) == -1)
+		batch_stop(b); /* said once, by cli_out */
 }
 
 /* Emit a line's result (text NULL: no result) in the chosen order. */
@@ -219,14 +189,24 @@ json_field(struct buf *o, const char *key, const char *val, size_t len)
 	buf_addstr(o, "\"");
 }
 
+/*
+ * A job that could not run, or not to its end: "retried" when this was its
+ * second run, "mayHaveRun" when the failure came after its code reached
+ * the sandbox (lost, cancelled).
+ */
 static char *
-error_result(const char *id, long line, const char *msg)
+error_result(
+    const char *id, long line, const char *msg, int retried, int may_have_run)
 {
 	struct buf o = { 0 };
 
 	buf_addstr(&o, "{\"id\":\"");
 	json_escape(&o, id, strlen(id));
 	buf_printf(&o, "\",\"line\":%ld", line);
+	if (retried)
+		buf_addstr(&o, ",\"retried\":true");
+	if (may_have_run)
+		buf_addstr(&o, ",\"mayHaveRun\":true");
 	json_field(&o, "error", msg, strlen(msg));
 	buf_addstr(&o, "}\n");
 	return o.data;
@@ -275,6 +255,9 @@ run_result(struct item *it, const struct isol8_result *r)
 		}
 		buf_addstr(&o, "}");
 	}
+	/* Its first run lost its sandbox and may have run in part. */
+	if (it->retried)
+		buf_addstr(&o, ",\"retried\":true");
 	buf_addstr(&o, ",\"error\":null}\n");
 	return o.data;
 }
@@ -302,6 +285,24 @@ item_free(struct item *it)
 	free(it);
 }
 
+/*
+ * A job whose sandbox went away mid-run (dockerd restarted, its container
+ * was killed) runs once more, from scratch: what it printed is dropped,
+ * and its one result line will say "retried". 1 when restarted.
+ */
+static int
+item_retry(struct batch *b, struct item *it, const struct isol8_error *e)
+{
+	if (e->code != ISOL8_ELOST || it->retried || b->stopping)
+		return 0;
+	it->retried = 1;
+	b->retried++;
+	buf_free(&it->out);
+	buf_free(&it->err);
+	job_start(b, it);
+	return 1;
+}
+
 static void
 item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 {
@@ -311,6 +312,10 @@ item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 
 	TAILQ_REMOVE(&b->items, it, entry);
 	b->inflight--;
+	if (e != NULL && item_retry(b, it, e)) {
+		batch_pump(b);
+		return;
+	}
 	b->done++;
 	if (e != NULL) {
 		b->errors++;
@@ -318,7 +323,9 @@ item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 		    e->code == ISOL8_ECANCELLED && b->interrupted
 		        ? "cancelled: the batch was interrupted"
 		        : e->message);
-		emit(b, it->seq, error_result(it->job.id, it->job.line, msg));
+		emit(b, it->seq,
+		    error_result(it->job.id, it->job.line, msg, it->retried,
+		        r != NULL && r->may_have_run));
 		if (e->code == ISOL8_EUNAVAILABLE ||
 		    e->code == ISOL8_ENOIMAGE) {
 			/* Every other job would fail the same way. */
@@ -327,10 +334,10 @@ item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 			b->unavailable = e->code == ISOL8_EUNAVAILABLE
 			    ? EXIT_NODOCKER
 			    : EXIT_NOIMAGE;
-			b->stopping = 1;
+			batch_stop(b);
 		}
 		if (b->fail_fast)
-			b->stopping = 1;
+			batch_stop(b);
 	} else {
 		b->ran++;
 		hist_add(&b->hist, (double)r->total_ms);
@@ -343,14 +350,10 @@ item_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 		else if (r->exit_code != 0)
 			b->nonzero++;
 		if (b->fail_fast && (r->exit_code != 0 || r->timed_out))
-			b->stopping = 1;
+			batch_stop(b);
 		emit(b, it->seq, run_result(it, r));
 	}
 	item_free(it);
-	if (b->stopping) {
-		TAILQ_FOREACH (it, &b->items, entry)
-			isol8_run_cancel(it->run);
-	}
 	batch_pump(b);
 }
 
@@ -372,7 +375,7 @@ job_start(struct batch *b, struct item *it)
 	if (req.code != NULL && req.code_len == 0) {
 		emit(b, it->seq,
 		    error_result(
-		        it->job.id, it->job.line, "the code is empty"));
+		        it->job.id, it->job.line, "the code is empty", 0, 0));
 		b->errors++;
 		b->done++;
 		item_free(it);
@@ -416,7 +419,10 @@ job_start(struct batch *b, struct item *it)
 
 		snprintf(
 		    msg, sizeof msg, "line %ld: %s", it->job.line, err.message);
-		emit(b, it->seq, error_result(it->job.id, it->job.line, msg));
+		/* A retry's first run may have run. */
+		emit(b, it->seq,
+		    error_result(it->job.id, it->job.line, msg, it->retried,
+		        it->retried));
 		b->errors++;
 		b->done++;
 		item_free(it);
@@ -453,21 +459,24 @@ take_line(struct batch *b, const char *line, size_t len)
 		it->job.error = xstrdup(msg);
 	} else
 		batch_job_parse(line, len, b->lineno, b->dir, &it->job);
-	h = id_hash(it->job.id);
-	if (it->job.error == NULL && idset_has(&b->resume, h)) {
+	h = batch_id_hash(it->job.id, strlen(it->job.id));
+	/* Duplicates first: a second line with a done job's id is still one
+	 * (its error line was dropped by the resume's repair). */
+	if (!batch_ids_add(&b->ids, h) && it->job.error == NULL) {
+		snprintf(msg, sizeof msg, "line %ld: duplicate id `%s`",
+		    b->lineno, it->job.id);
+		it->job.error = xstrdup(msg);
+	}
+	if (it->job.error == NULL && batch_ids_has(&b->resume, h)) {
 		b->skipped++;
 		emit(b, it->seq, NULL);
 		item_free(it);
 		return;
 	}
-	if (!idset_add(&b->ids, h) && it->job.error == NULL) {
-		snprintf(msg, sizeof msg, "line %ld: duplicate id `%s`",
-		    b->lineno, it->job.id);
-		it->job.error = xstrdup(msg);
-	}
 	if (it->job.error != NULL) {
 		emit(b, it->seq,
-		    error_result(it->job.id, it->job.line, it->job.error));
+		    error_result(
+		        it->job.id, it->job.line, it->job.error, 0, 0));
 		b->errors++;
 		b->done++;
 		item_free(it);
@@ -566,13 +575,10 @@ static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct batch *b = arg;
-	struct item *it;
 
 	(void)what;
 	b->interrupted = (int)sig;
-	b->stopping = 1;
-	TAILQ_FOREACH (it, &b->items, entry)
-		isol8_run_cancel(it->run);
+	batch_stop(b);
 	batch_pump(b);
 }
 
@@ -615,7 +621,8 @@ print_summary(struct batch *b)
 		fprintf(stderr,
 		    "{\"jobs\":%llu,\"ran\":%llu,\"exitNonZero\":%llu,"
 		    "\"timedOut\":%llu,\"oomKilled\":%llu,\"truncated\":%llu,"
-		    "\"errors\":%llu,\"skipped\":%llu,\"seconds\":%.2f,"
+		    "\"errors\":%llu,\"retried\":%llu,\"skipped\":%llu,"
+		    "\"seconds\":%.2f,"
 		    "\"jobsPerSecond\":%.2f,\"latencyMs\":{\"p50\":%.1f,"
 		    "\"p90\":%.1f,\"p99\":%.1f}}\n",
 		    (unsigned long long)b->done, (unsigned long long)b->ran,
@@ -623,54 +630,52 @@ print_summary(struct batch *b)
 		    (unsigned long long)b->timeouts,
 		    (unsigned long long)b->ooms, (unsigned long long)b->truncs,
 		    (unsigned long long)b->errors,
+		    (unsigned long long)b->retried,
 		    (unsigned long long)b->skipped, secs, rate,
 		    batch_pct(b, 50), batch_pct(b, 90), batch_pct(b, 99));
 	else
 		fprintf(stderr,
 		    "%llu jobs in %.1f s (%.1f jobs/s): %llu ran "
 		    "(%llu non-zero exit, %llu timed out, %llu memory limit, "
-		    "%llu truncated), %llu errors, %llu skipped (resume); "
+		    "%llu truncated), %llu errors, %llu retried (sandbox "
+		    "lost), %llu skipped (resume); "
 		    "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
 		    (unsigned long long)b->done, secs, rate,
 		    (unsigned long long)b->ran, (unsigned long long)b->nonzero,
 		    (unsigned long long)b->timeouts,
 		    (unsigned long long)b->ooms, (unsigned long long)b->truncs,
 		    (unsigned long long)b->errors,
+		    (unsigned long long)b->retried,
 		    (unsigned long long)b->skipped, batch_pct(b, 50),
 		    batch_pct(b, 90), batch_pct(b, 99));
 }
 
-/* Ids of jobs that ran, from an earlier results file. */
+/*
+ * --resume FILE: jobs with a final result there are skipped. When the
+ * batch appends to that same file, it is repaired first (batch_resume.c):
+ * a torn last line is cut and lines without a final result go -- their
+ * jobs run again -- so that the file ends with one line per job.
+ */
 static int
-load_resume(struct batch *b, const char *path)
+load_resume(struct batch *b, const char *path, int same)
 {
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	yajl_val v;
-	const char *id;
+	struct batch_resume rs;
+	struct err *e = NULL;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		if (errno == ENOENT)
-			return 0; /* nothing to resume yet */
-		cli_error("cannot read `%s`: %s", path, strerror(errno));
+	if (batch_resume_load(path, same, &b->resume, &rs, &e) == -1) {
+		cli_error("--resume: cannot %s `%s`: %s",
+		    same ? "repair" : "read", path, e->msg);
+		err_free(&e);
 		return -1;
 	}
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if ((size_t)n > BATCH_MAX_LINE + 0u)
-			continue;
-		if ((v = json_parse(line, (size_t)n, NULL)) == NULL)
-			continue; /* a torn last line after a crash */
-		id = json_str(v, "id", NULL);
-		/* Jobs that could not run (error) run again. */
-		if (id != NULL && json_get(v, "error", NULL) != NULL &&
-		    YAJL_IS_NULL(json_get(v, "error", NULL)))
-			idset_add(&b->resume, id_hash(id));
-		yajl_tree_free(v);
-	}
-	free(line);
-	fclose(f);
+	if (same && !b->quiet && rs.torn)
+		cli_error("--resume: `%s` ended with a torn line (its writer "
+		          "was killed): cut, that job runs again",
+		    path);
+	if (same && !b->quiet && rs.dropped > 0)
+		cli_error("--resume: removed %llu line(s) without a final "
+		          "result from `%s`: those jobs run again",
+		    (unsigned long long)rs.dropped, path);
 	return 0;
 }
 
@@ -704,9 +709,13 @@ batch_usage(FILE *f)
 	    "  -c, --concurrency N    jobs in flight (default 4 x cores)\n"
 	    "  -o, --output FILE      results to FILE (default stdout)\n"
 	    "      --order MODE       completion (default) or input\n"
-	    "      --resume FILE      skip jobs whose ids ran in FILE (an "
-	    "earlier --output;\n"
-	    "                         the same FILE is appended to)\n"
+	    "      --resume FILE      skip jobs with a final result in FILE "
+	    "(an earlier\n"
+	    "                         --output); the same FILE is repaired "
+	    "and appended to\n"
+	    "      --docker-wait MS   dockerd went away: wait this long for "
+	    "it (60000;\n"
+	    "                         0: stop at once)\n"
 	    "      --fail-fast        stop at the first failed job\n"
 	    "      --reuse            scrub and reuse containers (faster; "
 	    "same limits only)\n"
@@ -720,11 +729,20 @@ batch_usage(FILE *f)
 	    "--image\n\n"
 	    "exit status: 0 every job ran (whatever its exit code), 1 some "
 	    "job could\nnot run (or --fail-fast stopped), 130 interrupted, "
-	    "2 usage, 3 Docker\nunavailable, 4 images missing.\n");
+	    "2 usage, 3 Docker\nunavailable, 4 images missing, 125 results "
+	    "could not be written (141:\nthe reader of stdout went away).\n");
 }
 
+/* Where the jobs come from and where results go. */
+struct batch_paths {
+	const char *jobs;
+	const char *out;
+	const char *resume;
+};
+
+/* The flags; 0 to go on, else the exit status (2, or 0 for --help). */
 static int
-cmd_batch(int argc, char **argv)
+batch_args(struct batch *b, int argc, char **argv, struct batch_paths *p)
 {
 	enum {
 		O_ENV = 256,
@@ -733,13 +751,15 @@ cmd_batch(int argc, char **argv)
 		O_FAILFAST,
 		O_REUSE,
 		O_SUMMARY,
-		O_JSUMMARY
+		O_JSUMMARY,
+		O_DOCKER_WAIT
 	};
 	static const struct option opts[] = {
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "order", required_argument, NULL, O_ORDER },
 		{ "resume", required_argument, NULL, O_RESUME },
+		{ "docker-wait", required_argument, NULL, O_DOCKER_WAIT },
 		{ "fail-fast", no_argument, NULL, O_FAILFAST },
 		{ "reuse", no_argument, NULL, O_REUSE },
 		{ "summary", no_argument, NULL, O_SUMMARY },
@@ -751,43 +771,18 @@ cmd_batch(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct batch *b = xcalloc(1, sizeof *b);
-	struct isol8_engine_opts eo;
-	struct isol8_error err;
-	struct event *sigint = NULL, *sigterm = NULL;
-	const char *jobs = NULL, *out_path = NULL, *resume = NULL;
-	struct err *cerr = NULL;
-	char *dircopy = NULL;
-	struct timeval tick = { 0, 250000 };
-	struct stat st, os;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t i;
 	uint64_t u;
-	int ch, rc = EXIT_USAGE, append = 0;
+	int ch;
 
-	b->in_fd = -1;
-	TAILQ_INIT(&b->items);
-	if (config_load(&b->cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		free(b);
-		return EXIT_USAGE;
-	}
-	isol8_request_init(&b->defaults);
-	config_request(&b->cfg, &b->defaults);
-	b->runtime = b->cfg.runtime;
-	b->conc = (unsigned)(cores > 0 ? cores * 4 : 8);
-	b->reuse = b->cfg.pool_reuse;
-	cli_kv_copy(b->cfg.env, b->cfg.env_len, &b->env, &b->env_len);
 	while ((ch = getopt_long(argc, argv, "c:o:qr:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			if (cli_uint("--concurrency", optarg, 1024, &u) == -1)
-				goto out;
+				return EXIT_USAGE;
 			b->conc = (unsigned)u;
 			break;
 		case 'o':
-			out_path = optarg;
+			p->out = optarg;
 			break;
 		case O_ORDER:
 			if (strcmp(optarg, "input") == 0)
@@ -796,11 +791,23 @@ cmd_batch(int argc, char **argv)
 				cli_error("--order wants input or completion, "
 				          "got `%s`",
 				    optarg);
-				goto out;
+				return EXIT_USAGE;
 			}
 			break;
 		case O_RESUME:
-			resume = optarg;
+			p->resume = optarg;
+			break;
+		case O_DOCKER_WAIT:
+			/* 0 is allowed: do not wait. */
+			if (parse_uint(optarg, BATCH_DOCKER_WAIT_MAX, &u) ==
+			    -1) {
+				cli_error("--docker-wait wants milliseconds "
+				          "from 0 to %llu, got `%s`",
+				    (unsigned long long)BATCH_DOCKER_WAIT_MAX,
+				    optarg);
+				return EXIT_USAGE;
+			}
+			b->docker_wait_ms = u;
 			break;
 		case O_FAILFAST:
 			b->fail_fast = 1;
@@ -822,80 +829,188 @@ cmd_batch(int argc, char **argv)
 				cli_error("unknown runtime `%s` (python, node, "
 				          "bun, deno, bash)",
 				    optarg);
-				goto out;
+				return EXIT_USAGE;
 			}
 			b->runtime = optarg;
 			break;
 		case O_ENV:
 			if (cli_kv("--env", optarg, &b->env, &b->env_len) == -1)
-				goto out;
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			batch_usage(stdout);
-			rc = 0;
-			goto out;
+			return -1;
 		default:
 			if (cli_limit_opt(ch, optarg, &b->defaults) == 1)
 				break;
-			goto out;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
 		cli_error("give one JOBS file (or - for stdin)");
-		goto out;
+		return EXIT_USAGE;
 	}
-	config_network(&b->cfg, &b->defaults);
-	jobs = argv[optind];
-	if (strcmp(jobs, "-") == 0)
+	p->jobs = argv[optind];
+	return 0;
+}
+
+/* The job list, an earlier results file, and where results go. */
+static int
+batch_open(struct batch *b, const struct batch_paths *p)
+{
+	struct stat st, os;
+	char *dircopy;
+	int same;
+
+	if (strcmp(p->jobs, "-") == 0)
 		b->in_fd = 0;
-	else if ((b->in_fd = open(jobs, O_RDONLY | O_CLOEXEC)) == -1) {
-		cli_error("cannot read `%s`: %s", jobs, strerror(errno));
-		goto out;
+	else if ((b->in_fd = open(p->jobs, O_RDONLY | O_CLOEXEC)) == -1) {
+		cli_error("cannot read `%s`: %s", p->jobs, strerror(errno));
+		return -1;
 	} else {
-		dircopy = xstrdup(jobs);
+		dircopy = xstrdup(p->jobs);
 		b->dir = xstrdup(dirname(dircopy));
+		free(dircopy);
 	}
 	if (fstat(b->in_fd, &st) == -1 || S_ISDIR(st.st_mode)) {
-		cli_error("`%s` is not a job file", jobs);
-		goto out;
+		cli_error("`%s` is not a job file", p->jobs);
+		return -1;
 	}
 	b->in_regular = S_ISREG(st.st_mode);
 	if (b->in_regular)
 		b->total_lines = count_lines(b->in_fd);
 	else
 		fcntl(b->in_fd, F_SETFL, fcntl(b->in_fd, F_GETFL) | O_NONBLOCK);
-	if (resume != NULL && load_resume(b, resume) == -1)
-		goto out;
-	if (out_path != NULL) {
-		/* Resuming into the same file appends to it. */
-		append = resume != NULL && stat(resume, &os) == 0 &&
-		    stat(out_path, &st) == 0 && os.st_ino == st.st_ino &&
-		    os.st_dev == st.st_dev;
-		if ((b->out = fopen(out_path, append ? "a" : "w")) == NULL) {
-			cli_error(
-			    "cannot write `%s`: %s", out_path, strerror(errno));
-			goto out;
-		}
-	} else
-		b->out = stdout;
+	/* Resuming into the same file appends to it, once repaired. */
+	same = p->resume != NULL && p->out != NULL &&
+	    stat(p->resume, &os) == 0 && stat(p->out, &st) == 0 &&
+	    os.st_ino == st.st_ino && os.st_dev == st.st_dev;
+	if (p->resume != NULL && load_resume(b, p->resume, same) == -1)
+		return -1;
+	if (p->out == NULL) {
+		b->out = &cli_stdout;
+		return 0;
+	}
+	b->out = &b->file;
+	cli_out_init(&b->file, fopen(p->out, same ? "ae" : "we"), p->out);
+	if (b->file.f == NULL) {
+		cli_error("cannot write `%s`: %s", p->out, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	b->base = event_base_new();
+/* The engine: one-use or reuse pool, waiting out dockerd restarts. */
+static int
+batch_engine(struct batch *b)
+{
+	struct isol8_engine_opts eo;
+	struct isol8_error err;
+
 	config_engine_opts(&b->cfg, &eo);
 	eo.pool_shared = 0;
 	eo.pool_reuse = b->reuse;
 	eo.max_concurrent = b->conc;
+	eo.docker_wait_ms = b->docker_wait_ms;
 	/* Reuse: a container per job in flight; one-use: a few ready. */
 	eo.pool_size = b->reuse ? b->conc : b->conc < 8 ? b->conc : 8;
-	if ((b->e = isol8_engine_new(b->base, &eo, &err)) == NULL) {
-		rc = cli_exit_for(&err);
+	if ((b->e = isol8_engine_new(b->base, &eo, &err)) == NULL)
+		return cli_exit_for(&err);
+	return 0;
+}
+
+/* The exit status once the loop is over (docs/batch.md). */
+static int
+batch_status(struct batch *b)
+{
+	int st;
+
+	if (b->interrupted) {
+		if (!b->quiet)
+			cli_error("interrupted: %llu results written; rerun "
+			          "with --resume to continue",
+			    (unsigned long long)b->done);
+		return 128 + b->interrupted;
+	}
+	/* Results that were not written decide, whatever the jobs did. */
+	if ((st = cli_out_status(b->out)) != 0)
+		return st;
+	if (b->unavailable)
+		return b->unavailable;
+	return b->errors > 0 || (b->fail_fast && b->stopping) ? 1 : 0;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	size_t i;
+
+	cli_engine_free(b->base, b->e, CLI_DRAIN_MS);
+	for (i = 0; i < (size_t)b->nheld; i++)
+		free(b->held[i].text);
+	if (b->in_ev != NULL)
+		event_free(b->in_ev);
+	if (b->progress_ev != NULL)
+		event_free(b->progress_ev);
+	if (b->sigint != NULL)
+		event_free(b->sigint);
+	if (b->sigterm != NULL)
+		event_free(b->sigterm);
+	if (b->base != NULL)
+		event_base_free(b->base);
+	if (b->in_fd > 0)
+		close(b->in_fd);
+	cli_kv_free(b->env, b->env_len);
+	buf_free(&b->in);
+	batch_ids_free(&b->ids);
+	batch_ids_free(&b->resume);
+	free(b->dir);
+	config_free(&b->cfg);
+	free(b);
+}
+
+static int
+cmd_batch(int argc, char **argv)
+{
+	struct batch *b = xcalloc(1, sizeof *b);
+	struct batch_paths paths = { NULL, NULL, NULL };
+	struct err *cerr = NULL;
+	struct timeval tick = { 0, 250000 };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	b->in_fd = -1;
+	TAILQ_INIT(&b->items);
+	if (config_load(&b->cfg, NULL, &cerr) == -1) {
+		cli_error("%s", cerr->msg);
+		err_free(&cerr);
+		free(b);
+		return EXIT_USAGE;
+	}
+	isol8_request_init(&b->defaults);
+	config_request(&b->cfg, &b->defaults);
+	b->runtime = b->cfg.runtime;
+	b->conc = (unsigned)(cores > 0 ? cores * 4 : 8);
+	b->reuse = b->cfg.pool_reuse;
+	b->docker_wait_ms = b->cfg.batch_docker_wait_ms;
+	cli_kv_copy(b->cfg.env, b->cfg.env_len, &b->env, &b->env_len);
+	if ((rc = batch_args(b, argc, argv, &paths)) != 0) {
+		rc = rc == -1 ? 0 : rc; /* -1: --help */
 		goto out;
 	}
+	config_network(&b->cfg, &b->defaults);
+	rc = EXIT_USAGE;
+	if (batch_open(b, &paths) == -1)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	b->base = event_base_new();
+	if ((rc = batch_engine(b)) != 0)
+		goto out;
 	b->in_ev = event_new(b->base, b->in_fd, EV_READ, input_cb, b);
-	sigint = evsignal_new(b->base, SIGINT, signal_cb, b);
-	sigterm = evsignal_new(b->base, SIGTERM, signal_cb, b);
-	event_add(sigint, NULL);
-	event_add(sigterm, NULL);
+	b->sigint = evsignal_new(b->base, SIGINT, signal_cb, b);
+	b->sigterm = evsignal_new(b->base, SIGTERM, signal_cb, b);
+	event_add(b->sigint, NULL);
+	event_add(b->sigterm, NULL);
 	b->tty = !b->quiet && isatty(2);
 	if (b->tty) {
 		b->progress_ev =
@@ -912,46 +1027,13 @@ cmd_batch(int argc, char **argv)
 	}
 	if (b->summary || b->json_summary)
 		print_summary(b);
-	if (b->interrupted) {
-		if (!b->quiet)
-			cli_error("interrupted: %llu results written; rerun "
-			          "with --resume to continue",
-			    (unsigned long long)b->done);
-		rc = 128 + b->interrupted;
-	} else if (b->unavailable)
-		rc = b->unavailable;
-	else
-		rc = b->errors > 0 || (b->fail_fast && b->stopping) ? 1 : 0;
+	/* Everything written must be on disk (or on stdout) before the end. */
+	cli_out_close(b->out);
+	rc = batch_status(b);
 out:
-	if (b->e != NULL)
-		isol8_engine_free(b->e);
-	for (i = 0; i < (size_t)b->nheld; i++)
-		free(b->held[i].text);
-	if (b->in_ev != NULL)
-		event_free(b->in_ev);
-	if (b->progress_ev != NULL)
-		event_free(b->progress_ev);
-	if (sigint != NULL)
-		event_free(sigint);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	if (b->base != NULL)
-		event_base_free(b->base);
-	if (b->out != NULL && b->out != stdout && fclose(b->out) != 0 &&
-	    rc == 0) {
-		cli_error("writing `%s`: %s", out_path, strerror(errno));
-		rc = EXIT_INTERNAL;
-	}
-	if (b->in_fd > 0)
-		close(b->in_fd);
-	cli_kv_free(b->env, b->env_len);
-	buf_free(&b->in);
-	free(b->ids.slot);
-	free(b->resume.slot);
-	free(b->dir);
-	free(dircopy);
-	config_free(&b->cfg);
-	free(b);
+	if (b->file.f != NULL)
+		cli_out_close(&b->file);
+	batch_free(b);
 	return rc;
 }
 

@@ -176,6 +176,21 @@ settle(struct bench *b)
 		event_base_loop(b->base, EVLOOP_ONCE);
 }
 
+/* Remove the benchmark's session (a blocking call: an engine of its own). */
+static void
+session_remove(const char *name)
+{
+	struct isol8_engine *e;
+	struct isol8_error err;
+
+	if ((e = isol8_engine_new(NULL, NULL, &err)) == NULL)
+		return;
+	if (isol8_session_remove(e, name, &err) == -1)
+		cli_error(
+		    "bench: removing session `%s`: %s", name, err.message);
+	isol8_engine_free(e);
+}
+
 static struct isol8_engine *
 bench_engine(struct bench *b, unsigned pool_size, unsigned conc, int reuse)
 {
@@ -432,8 +447,7 @@ measure_runtime(struct bench *b, struct rt_result *rr, const char *self)
 			stats_add(&rr->m[M_COLD], ms);
 		settle(b);
 	}
-	if (b->e != NULL)
-		isol8_engine_free(b->e);
+	cli_engine_free(b->base, b->e, CLI_DRAIN_MS);
 
 	/* Warm, library: a local pool, back at its target each time. */
 	b->e = bench_engine(b, 2, 1, 0);
@@ -464,8 +478,8 @@ measure_runtime(struct bench *b, struct rt_result *rr, const char *self)
 			stats_add(&rr->m[M_SESSION], ms);
 	}
 	if (b->e != NULL) {
-		isol8_session_remove(b->e, session, NULL);
-		isol8_engine_free(b->e);
+		cli_engine_free(b->base, b->e, CLI_DRAIN_MS);
+		session_remove(session);
 	}
 
 	/*
@@ -612,7 +626,7 @@ measure_throughput(struct bench *b, struct tp_result *t)
 		else
 			stats_add(&t->lat, o[i].total);
 	}
-	isol8_engine_free(b->e);
+	cli_engine_free(b->base, b->e, CLI_DRAIN_MS);
 	b->e = NULL;
 	free(o);
 }

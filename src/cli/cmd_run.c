@@ -4,6 +4,11 @@
  * streamed with backpressure. Output streams as it arrives (and to --out);
  * --json prints one result object instead. The exit status is the
  * program's own, or one of the codes in cli.h (docs/cli.md).
+ *
+ * Output that cannot be delivered ends the run: the first failed write to
+ * stdout, to the program's stderr or to --out is said once (cli_out.c),
+ * the run is cancelled (its container removed), and the status is 125 --
+ * or 141 without a message when stdout's reader went away (`| head`).
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -28,7 +33,8 @@ struct run_ctx {
 	struct isol8_engine *e;
 	struct isol8_run *run;
 	const char *runtime;
-	FILE *out_file;
+	struct cli_out file; /* --out, when given (file.f != NULL) */
+	int output_lost;     /* a sink failed: the run was stopped */
 	int json;
 	int quiet;
 	struct buf out;
@@ -158,12 +164,41 @@ files_dir(const char *dir, struct run_files *rf)
 	return files_walk(dir, "", rf, 0);
 }
 
-/* Write --get files locally, never through an existing symbolic link. */
+/*
+ * A --get file, never through an existing symbolic link: every byte
+ * written (short writes continue) and the close checked; -1 with errno.
+ */
+static int
+write_local(const char *path, const char *data, size_t len)
+{
+	ssize_t n;
+	int fd, saved;
+
+	fd = open(
+	    path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, data, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			saved = n == 0 ? EIO : errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return close(fd);
+}
+
+/* Write the --get files; 1 when one could not be read or written. */
 static int
 fetch_outputs(struct run_ctx *c, const struct isol8_result *r)
 {
 	size_t i;
-	int fd, failed = 0;
+	int failed = 0;
 
 	for (i = 0; i < r->outputs_len; i++) {
 		const struct isol8_output_file *o = &r->outputs[i];
@@ -171,18 +206,11 @@ fetch_outputs(struct run_ctx *c, const struct isol8_result *r)
 		if (o->error != NULL) {
 			cli_error("--get %s: %s", o->path, o->error);
 			failed = 1;
-			continue;
-		}
-		fd = open(c->locals[i],
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0644);
-		if (fd == -1 || write(fd, o->data, o->len) != (ssize_t)o->len) {
+		} else if (write_local(c->locals[i], o->data, o->len) == -1) {
 			cli_error("--get: cannot write `%s`: %s", c->locals[i],
 			    strerror(errno));
 			failed = 1;
 		}
-		if (fd != -1)
-			close(fd);
 	}
 	return failed;
 }
@@ -247,12 +275,15 @@ run_usage(FILE *f)
 	    "unavailable, 4 images\nmissing, 125 internal error.\n");
 }
 
+/* Deliver program output; a sink that failed stops the run, once. */
 static void
-ctx_write(FILE *f, const char *data, size_t len)
+ctx_write(struct run_ctx *c, struct cli_out *o, const char *data, size_t len)
 {
-	if (fwrite(data, 1, len, f) != len && errno != EPIPE)
-		cli_error("writing output: %s", strerror(errno));
-	fflush(f);
+	if (cli_out_write(o, data, len) == 0 || c->output_lost)
+		return;
+	c->output_lost = 1;
+	if (c->run != NULL)
+		isol8_run_cancel(c->run);
 }
 
 static void
@@ -263,9 +294,9 @@ on_stdout(const char *data, size_t len, void *arg)
 	if (c->json)
 		buf_add(&c->out, data, len);
 	else
-		ctx_write(stdout, data, len);
-	if (c->out_file != NULL)
-		ctx_write(c->out_file, data, len);
+		ctx_write(c, &cli_stdout, data, len);
+	if (c->file.f != NULL)
+		ctx_write(c, &c->file, data, len);
 }
 
 static void
@@ -276,7 +307,7 @@ on_stderr(const char *data, size_t len, void *arg)
 	if (c->json)
 		buf_add(&c->err, data, len);
 	else
-		ctx_write(stderr, data, len);
+		ctx_write(c, &cli_stderr, data, len);
 }
 
 /* The filtered network's decisions as a JSON array (empty: none). */
@@ -421,7 +452,7 @@ print_json(struct run_ctx *c)
 	} else
 		buf_addstr(&b, "null");
 	buf_addstr(&b, "}\n");
-	ctx_write(stdout, b.data, b.len);
+	cli_out_write(&cli_stdout, b.data, b.len);
 	buf_free(&b);
 }
 
@@ -487,6 +518,27 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 		return EXIT_TRUNCATED;
 	}
 	return r->exit_code;
+}
+
+/*
+ * Close --out and flush stdout: output that did not arrive decides the
+ * status (125, or 141 for a reader that went away), unless interrupted.
+ */
+static int
+run_outputs_status(struct run_ctx *c, int rc)
+{
+	int st;
+
+	if (c->file.f != NULL)
+		cli_out_close(&c->file);
+	cli_out_flush(&cli_stdout);
+	if (c->interrupted)
+		return rc;
+	if ((st = cli_out_status(&cli_stdout)) != 0 ||
+	    (st = cli_out_status(&cli_stderr)) != 0 ||
+	    (st = cli_out_status(&c->file)) != 0)
+		return st;
+	return rc;
 }
 
 /*
@@ -799,9 +851,13 @@ cmd_run(int argc, char **argv)
 		req.stdin_stream = 1;
 		c.stdin_regular = S_ISREG(st.st_mode);
 	}
-	if (out_path != NULL && (c.out_file = fopen(out_path, "w")) == NULL) {
-		cli_error("cannot write `%s`: %s", out_path, strerror(errno));
-		goto out;
+	if (out_path != NULL) {
+		cli_out_init(&c.file, fopen(out_path, "we"), out_path);
+		if (c.file.f == NULL) {
+			cli_error(
+			    "cannot write `%s`: %s", out_path, strerror(errno));
+			goto out;
+		}
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -849,19 +905,16 @@ cmd_run(int argc, char **argv)
 		    req.session);
 	else if (c.interrupted && !c.quiet)
 		cli_error("interrupted; the sandbox was removed");
+	rc = run_outputs_status(&c, rc);
 	if (!c.interrupted && isol8_engine_busy(c.e)) {
 		c.exit_status = rc;
-		if (c.out_file != NULL && fflush(c.out_file) != 0) {
-			cli_error(
-			    "writing `%s`: %s", out_path, strerror(errno));
-			c.exit_status = rc = rc ? rc : EXIT_INTERNAL;
+		if (detach_refill(&c) == 0) {
+			cli_engine_free(c.base, c.e, 30000); /* refills */
+			c.e = NULL;
 		}
-		if (detach_refill(&c) == 0)
-			isol8_engine_drain(c.e, 30000);
 	}
 out:
-	if (c.e != NULL)
-		isol8_engine_free(c.e);
+	cli_engine_free(c.base, c.e, CLI_DRAIN_MS);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sigterm != NULL)
@@ -872,11 +925,8 @@ out:
 		event_free(c.stdin_retry);
 	if (c.base != NULL)
 		event_base_free(c.base);
-	if (c.out_file != NULL && fclose(c.out_file) != 0) {
-		cli_error("writing `%s`: %s", out_path, strerror(errno));
-		if (rc == 0)
-			rc = EXIT_INTERNAL;
-	}
+	if (c.file.f != NULL)
+		cli_out_close(&c.file); /* nothing was written: a usage error */
 	cli_kv_free(env, nenv);
 	cli_kv_free(secrets, nsec);
 	for (i = 0; i < ngets; i++) {

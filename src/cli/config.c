@@ -34,6 +34,7 @@ config_defaults(struct cli_config *c)
 	c->pool_idle_ms = eo.pool_idle_ms;
 	c->pool_reuse = eo.pool_reuse;
 	c->session_idle_ms = eo.session_idle_ms;
+	c->batch_docker_wait_ms = BATCH_DOCKER_WAIT_MS;
 }
 
 void
@@ -284,6 +285,28 @@ config_env_obj(struct cli_config *c, yajl_val v, struct err **errp)
 	return 0;
 }
 
+/* "batch": what `isol8 batch` does when dockerd goes away. */
+static int
+config_batch_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	size_t i;
+	yajl_val v;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		v = o->u.object.values[i];
+		if (strcmp(o->u.object.keys[i], "dockerWaitMs") != 0)
+			return err_set(errp, ERR_INVALID,
+			    "unknown key `batch.%s`", o->u.object.keys[i]);
+		/* 0 is allowed: fail at once, do not wait. */
+		if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 0 ||
+		    (uint64_t)YAJL_GET_INTEGER(v) > BATCH_DOCKER_WAIT_MAX)
+			return bad(errp, "batch.dockerWaitMs",
+			    "a whole number of ms from 0 to 86400000");
+		c->batch_docker_wait_ms = (uint64_t)YAJL_GET_INTEGER(v);
+	}
+	return 0;
+}
+
 static int
 config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
@@ -308,7 +331,7 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 			continue;
 		if ((strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
 		        strcmp(k, "env") == 0 || strcmp(k, "network") == 0 ||
-		        strcmp(k, "session") == 0) &&
+		        strcmp(k, "session") == 0 || strcmp(k, "batch") == 0) &&
 		    !YAJL_IS_OBJECT(v))
 			return bad(errp, k, "an object");
 		if (strcmp(k, "defaults") == 0)
@@ -317,6 +340,8 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 			rc = config_pool_obj(c, v, &eo, errp);
 		else if (strcmp(k, "network") == 0)
 			rc = config_network_obj(c, v, errp);
+		else if (strcmp(k, "batch") == 0)
+			rc = config_batch_obj(c, v, errp);
 		else if (strcmp(k, "env") == 0)
 			rc = config_env_obj(c, v, errp);
 		else if (strcmp(k, "session") == 0) {
@@ -475,6 +500,8 @@ config_print(const struct cli_config *c, int json)
 		printf("pool:           size %u, idle %llu ms, reuse %s\n",
 		    c->pool_size, (unsigned long long)c->pool_idle_ms,
 		    c->pool_reuse ? "on" : "off");
+		printf("batch:          wait %llu ms for dockerd\n",
+		    (unsigned long long)c->batch_docker_wait_ms);
 		for (i = 0; i < c->env_len; i++)
 			printf("env:            %s=%s\n", c->env[i].key,
 			    c->env[i].value);
@@ -506,9 +533,11 @@ config_print(const struct cli_config *c, int json)
 		buf_addstr(&b, "null");
 	buf_printf(&b,
 	    "},\"pool\":{\"size\":%u,\"idleMs\":%llu,\"reuse\":%s},"
-	    "\"maxConcurrent\":%u,\"env\":{",
+	    "\"batch\":{\"dockerWaitMs\":%llu},\"maxConcurrent\":%u,"
+	    "\"env\":{",
 	    c->pool_size, (unsigned long long)c->pool_idle_ms,
-	    c->pool_reuse ? "true" : "false", c->max_concurrent);
+	    c->pool_reuse ? "true" : "false",
+	    (unsigned long long)c->batch_docker_wait_ms, c->max_concurrent);
 	for (i = 0; i < c->env_len; i++) {
 		buf_printf(&b, "%s\"", i ? "," : "");
 		json_escape(&b, c->env[i].key, strlen(c->env[i].key));

@@ -1,5 +1,7 @@
 /*
  * isol8: the command table and main(); what commands share is in cli.c.
+ * Every command's status passes through cli_out_finish(): output that did
+ * not reach stdout is a failure, whatever the command returned.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -39,22 +41,25 @@ main(int argc, char **argv)
 {
 	size_t i;
 
+	cli_stdio_init();
 	if (argc < 2) {
 		usage(stdout);
-		return 0;
+		return cli_out_finish(0);
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("isol8 %s\n", isol8_version());
-		return 0;
+		return cli_out_finish(0);
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
-		return 0;
+		return cli_out_finish(0);
 	}
+	/* Whatever a command printed must have reached stdout. */
 	for (i = 0; i < nitems(cmd_table); i++)
 		if (strcmp(argv[1], cmd_table[i]->name) == 0)
-			return cmd_table[i]->exec(argc - 1, argv + 1);
+			return cli_out_finish(
+			    cmd_table[i]->exec(argc - 1, argv + 1));
 	cli_error("unknown command `%s`", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

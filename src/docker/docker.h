@@ -53,6 +53,13 @@ struct http_req *docker_call(struct docker *, const char *, const char *,
 void docker_cancel(struct http_req *);
 char *docker_escape(const char *);
 void docker_ping(struct docker *, docker_cb, void *);
+struct http_req *docker_probe(struct docker *, long, docker_cb, void *);
+unsigned docker_unreachable(struct docker *);
+void docker_note_unreachable(struct docker *);
+int docker_busy(const struct docker *);
+void docker_removals(struct docker *, int);
+void docker_grave_add(struct docker *, const char *);
+void docker_graves_retry(struct docker *);
 
 /* docker_container.c */
 struct docker_ulimit {

@@ -75,6 +75,7 @@ docker_attach_start(struct docker *d, const char *id,
 	buf_init(&a->early);
 	if ((a->s = stream_connect(docker_loop(d), (struct sockaddr *)&sun,
 	         sizeof sun, &scbs, a, errp)) == NULL) {
+		docker_note_unreachable(d);
 		err_wrap(errp, "cannot reach dockerd at %s", path);
 		free(a);
 		return NULL;
@@ -238,16 +239,16 @@ attach_closed_cb(const struct err *e, void *arg)
 {
 	struct docker_attach *a = arg;
 
-	if (e != NULL)
+	/* Gone before it answered: dockerd went away (a restart, a crash). */
+	if (a->state == ATTACH_CONNECTING) {
+		docker_note_unreachable(a->d);
 		attach_close(a,
-		    err_new(a->state == ATTACH_CONNECTING ? ERR_UNAVAILABLE
-		                                          : ERR_SYS,
-		        "attach: %s", e->msg));
-	else if (a->state == ATTACH_CONNECTING)
-		attach_close(a,
-		    err_new(ERR_PROTO,
-		        "attach: dockerd closed the connection before "
-		        "answering"));
+		    err_new(ERR_UNAVAILABLE, "attach: %s",
+		        e != NULL ? e->msg
+		                  : "dockerd closed the connection before "
+		                    "answering"));
+	} else if (e != NULL)
+		attach_close(a, err_new(ERR_SYS, "attach: %s", e->msg));
 	else if (a->sc.hlen != 0 || a->sc.left != 0)
 		attach_close(a,
 		    err_new(ERR_PROTO, "attach: stream ended inside a frame"));

@@ -2,6 +2,13 @@
  * The client: where dockerd is (DOCKER_HOST, unix:// only for now), the one
  * request path every REST operation takes, and the translation of HTTP
  * statuses and dockerd's JSON `message` into struct err.
+ *
+ * dockerd may go away and come back (a restart, a crash). The client
+ * counts the requests that found it unreachable (docker_unreachable(), so
+ * that a caller can tell that a failure overlapped an outage), and keeps
+ * the containers whose removal failed that way ("graves"): they are removed
+ * again as soon as dockerd answers a request, so that an outage leaves no
+ * container of ours behind. At most DOCKER_MAX_GRAVES are kept.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +19,26 @@
 
 #define DOCKER_MAX_CONNS 64
 #define DOCKER_TIMEOUT_MS 120000
+#define DOCKER_MAX_GRAVES 4096
+
+/* A container to remove once dockerd answers again (id or name). */
+struct docker_grave {
+	char *target;
+	TAILQ_ENTRY(docker_grave) entry;
+};
 
 struct docker {
 	struct loop *loop;
 	struct http *http;
 	char *sock;
 	long timeout_ms;
+	unsigned unreachable; /* requests that found dockerd unreachable */
+	TAILQ_HEAD(, docker_grave) graves;
+	size_t ngraves;
+	unsigned removals; /* container removals in flight */
 };
+
+static void docker_graves_flush(struct docker *);
 
 struct docker_call {
 	struct docker *d;
@@ -46,6 +66,7 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 	d->loop = loop;
 	d->sock = xstrdup(host + 7);
 	d->timeout_ms = DOCKER_TIMEOUT_MS;
+	TAILQ_INIT(&d->graves);
 	if ((d->http = http_new(loop, d->sock, DOCKER_MAX_CONNS, errp)) ==
 	    NULL) {
 		docker_free(d);
@@ -57,8 +78,21 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 void
 docker_free(struct docker *d)
 {
+	struct docker_grave *g;
+
 	if (d == NULL)
 		return;
+	if (d->ngraves > 0)
+		log_warnx(docker_log(d),
+		    "%zu container(s) could not be removed: dockerd at "
+		    "%s is unreachable; `isol8 cleanup` removes them "
+		    "once it is back",
+		    d->ngraves, d->sock);
+	while ((g = TAILQ_FIRST(&d->graves)) != NULL) {
+		TAILQ_REMOVE(&d->graves, g, entry);
+		free(g->target);
+		free(g);
+	}
 	http_free(d->http);
 	free(d->sock);
 	free(d);
@@ -127,8 +161,10 @@ docker_call_done(struct http_req *r, const struct err *herr, void *arg)
 	reply.len = body->len;
 	if (herr != NULL) {
 		e = err_dup(herr);
-		if (e->kind == ERR_UNAVAILABLE)
+		if (e->kind == ERR_UNAVAILABLE) {
+			c->d->unreachable++;
 			err_wrap(&e, "cannot reach dockerd at %s", c->d->sock);
+		}
 	} else if (body->len > 0 &&
 	    (body->data[0] == '{' || body->data[0] == '[')) {
 		json = json_parse(body->data, body->len, &e);
@@ -144,6 +180,9 @@ docker_call_done(struct http_req *r, const struct err *herr, void *arg)
 		e->http_status = reply.status;
 	}
 	c->cb(&reply, e, c->arg);
+	/* It answers: what an outage left behind can go now. */
+	if (herr == NULL && !TAILQ_EMPTY(&c->d->graves))
+		docker_graves_flush(c->d);
 	err_free(&e);
 	free(c);
 }
@@ -160,6 +199,19 @@ docker_req_new(struct docker *d, const char *method, const char *path)
 	return http_req_new(d->http, method, url);
 }
 
+/* Submit r; cb runs exactly once, later, through docker_call_done(). */
+static struct http_req *
+docker_submit(struct docker *d, struct http_req *r, docker_cb cb, void *arg)
+{
+	struct docker_call *c = xcalloc(1, sizeof *c);
+
+	c->d = d;
+	c->cb = cb;
+	c->arg = arg;
+	http_req_submit(r, docker_call_done, c);
+	return r;
+}
+
 /*
  * The one REST path: method, an API path ("/containers/create?..."), an
  * optional JSON body. cb runs exactly once, later.
@@ -168,20 +220,15 @@ struct http_req *
 docker_call(struct docker *d, const char *method, const char *path,
     const struct buf *body, docker_cb cb, void *arg)
 {
-	struct docker_call *c = xcalloc(1, sizeof *c);
 	struct http_req *r;
 
-	c->d = d;
-	c->cb = cb;
-	c->arg = arg;
 	r = docker_req_new(d, method, path);
 	http_req_timeout(r, d->timeout_ms);
 	if (body != NULL) {
 		http_req_header(r, "Content-Type: application/json");
 		http_req_body(r, body->data, body->len);
 	}
-	http_req_submit(r, docker_call_done, c);
-	return r;
+	return docker_submit(d, r, cb, arg);
 }
 
 /*
@@ -199,4 +246,105 @@ void
 docker_ping(struct docker *d, docker_cb cb, void *arg)
 {
 	docker_call(d, "GET", "/_ping", NULL, cb, arg);
+}
+
+/* Whether dockerd answers now: a ping with its own time limit. */
+struct http_req *
+docker_probe(struct docker *d, long timeout_ms, docker_cb cb, void *arg)
+{
+	struct http_req *r = docker_req_new(d, "GET", "/_ping");
+
+	http_req_timeout(r, timeout_ms);
+	return docker_submit(d, r, cb, arg);
+}
+
+/* How many requests so far found dockerd unreachable. */
+unsigned
+docker_unreachable(struct docker *d)
+{
+	return d->unreachable;
+}
+
+/* Count a failure to reach dockerd seen outside docker_call (attach). */
+void
+docker_note_unreachable(struct docker *d)
+{
+	d->unreachable++;
+}
+
+/*
+ * Container removals still under way -- every one, whoever asked: an
+ * engine that shuts down waits for them, so that none is cut off.
+ */
+int
+docker_busy(const struct docker *d)
+{
+	return d->removals > 0;
+}
+
+/* docker_container_remove() counts what it has in flight. */
+void
+docker_removals(struct docker *d, int delta)
+{
+	d->removals += (unsigned)delta;
+}
+
+/* Remember a container to remove once dockerd answers again. */
+void
+docker_grave_add(struct docker *d, const char *target)
+{
+	struct docker_grave *g;
+
+	TAILQ_FOREACH (g, &d->graves, entry)
+		if (strcmp(g->target, target) == 0)
+			return;
+	if (d->ngraves >= DOCKER_MAX_GRAVES) {
+		log_warnx(docker_log(d),
+		    "dockerd unreachable: container %.12s is left "
+		    "behind (`isol8 cleanup` removes it)",
+		    target);
+		return;
+	}
+	g = xcalloc(1, sizeof *g);
+	g->target = xstrdup(target);
+	TAILQ_INSERT_TAIL(&d->graves, g, entry);
+	d->ngraves++;
+}
+
+/* A grave's removal: with dockerd unreachable again, it is a grave again. */
+static void
+docker_burial_done(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct docker *d = arg;
+
+	(void)r;
+	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_UNAVAILABLE)
+		log_warnx(docker_log(d),
+		    "removing a container left by an outage: %s", e->msg);
+}
+
+/* Remove every grave now (docker_container_remove keeps a failed one). */
+static void
+docker_graves_flush(struct docker *d)
+{
+	struct docker_grave *g;
+
+	while ((g = TAILQ_FIRST(&d->graves)) != NULL) {
+		TAILQ_REMOVE(&d->graves, g, entry);
+		d->ngraves--;
+		log_info(docker_log(d),
+		    "removing container %.12s, left by a dockerd outage",
+		    g->target);
+		docker_container_remove(d, g->target, 1, docker_burial_done, d);
+		free(g->target);
+		free(g);
+	}
+}
+
+/* At shutdown: try once more to remove what an outage left behind. */
+void
+docker_graves_retry(struct docker *d)
+{
+	if (!TAILQ_EMPTY(&d->graves))
+		docker_graves_flush(d);
 }

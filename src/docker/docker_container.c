@@ -141,15 +141,48 @@ CONTAINER_OP(docker_container_start, "POST", "/containers/%s/start")
 CONTAINER_OP(docker_container_wait, "POST", "/containers/%s/wait")
 CONTAINER_OP(docker_container_inspect, "GET", "/containers/%s/json")
 
-/* Remove a container; force kills it first, and its volumes go too. */
+struct remove_call {
+	struct docker *d;
+	char *target;
+	docker_cb cb;
+	void *arg;
+};
+
+static void
+remove_done(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct remove_call *rc = arg;
+
+	/* dockerd went away: remove it once it is back (docker_client.c). */
+	if (e != NULL && e->kind == ERR_UNAVAILABLE)
+		docker_grave_add(rc->d, rc->target);
+	docker_removals(rc->d, -1);
+	if (rc->cb != NULL)
+		rc->cb(r, e, rc->arg);
+	free(rc->target);
+	free(rc);
+}
+
+/*
+ * Remove a container (id or name); force kills it first, and its volumes
+ * go too. When dockerd cannot be reached, cb gets that error and the
+ * removal is tried again once dockerd answers. Removals in flight keep
+ * docker_busy() true. Never cancelled.
+ */
 struct http_req *
 docker_container_remove(
     struct docker *d, const char *id, int force, docker_cb cb, void *arg)
 {
 	cleanup_free char *path =
 	    xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
+	struct remove_call *rc = xcalloc(1, sizeof *rc);
 
-	return docker_call(d, "DELETE", path, NULL, cb, arg);
+	rc->d = d;
+	rc->target = xstrdup(id);
+	rc->cb = cb;
+	rc->arg = arg;
+	docker_removals(d, 1);
+	return docker_call(d, "DELETE", path, NULL, remove_done, rc);
 }
 
 /*

@@ -1,10 +1,11 @@
 /*
  * The engine: one per embedding program, on the caller's event_base or its
  * own. It owns the Docker client and the pool, admits at most
- * max_concurrent runs at a time (the rest queue, in order), and on free
- * cancels what is running and waits -- boundedly -- until every container
- * it created is gone. It never turns a loop that is not its own: blocking
- * calls refuse the caller's base, and freeing on it finishes there.
+ * max_concurrent runs at a time (the rest queue, in order) -- none while
+ * dockerd is away (engine_docker.c) -- and on free cancels what is running
+ * and waits -- boundedly -- until every container it created is gone. It
+ * never turns a loop that is not its own: blocking calls refuse the
+ * caller's base, and freeing on it finishes there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static const char *const codes[] = {
 	[ISOL8_ELIMIT] = "size limit exceeded",
 	[ISOL8_ENOTFOUND] = "not found",
 	[ISOL8_EINTERNAL] = "internal error",
+	[ISOL8_ELOST] = "sandbox lost",
 };
 
 const char *
@@ -76,6 +78,9 @@ engine_error(struct isol8_error *out, const struct err *e)
 		break;
 	case ERR_LIMIT:
 		out->code = ISOL8_ELIMIT;
+		break;
+	case ERR_LOST:
+		out->code = ISOL8_ELOST;
 		break;
 	default:
 		out->code = ISOL8_EINTERNAL;
@@ -223,11 +228,18 @@ isol8_engine_free(struct isol8_engine *e)
 
 	if (e == NULL)
 		return;
+	engine_docker_free(e);
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
 	pool_drain(e->pool);
+	/* What an outage left behind, if dockerd is back by now. */
+	docker_graves_retry(e->docker);
 	if (loop_owned(e->loop)) {
 		isol8_engine_drain(e, ENGINE_DRAIN_MS);
+		engine_destroy(e);
+		return;
+	}
+	if (!isol8_engine_busy(e)) {
 		engine_destroy(e);
 		return;
 	}
@@ -237,26 +249,17 @@ isol8_engine_free(struct isol8_engine *e)
 	event_active(e->closing, EV_TIMEOUT, 0);
 }
 
-/* Admit queued runs while there is room. */
-void
-engine_kick(struct isol8_engine *e)
-{
-	struct isol8_run *r;
-
-	while (e->active < e->opts.max_concurrent &&
-	    (r = TAILQ_FIRST(&e->queue)) != NULL)
-		engine_run_step(r);
-}
-
 /*
- * Whether background work is still under way: refills, removals, and
+ * Whether background work is still under way: refills, removals (any:
+ * docker counts them), and
  * cancelled lookups of the filtered network, which call back into the
  * resolver on a later turn (it may go only after them).
  */
 int
 isol8_engine_busy(struct isol8_engine *e)
 {
-	return pool_busy(e->pool) || resolver_busy(e->resolver);
+	return pool_busy(e->pool) || docker_busy(e->docker) ||
+	    resolver_busy(e->resolver);
 }
 
 /* Turn the engine's own loop until background work is done or ms passed. */

@@ -53,6 +53,15 @@ struct isol8_engine {
 	uint64_t closing_until;
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
+	/* dockerd going away and coming back (engine_docker.c) */
+	int docker_down;    /* no admission: probing until it answers */
+	int docker_seen;    /* it answered this engine once */
+	int docker_gave_up; /* waited in vain: fail at once till it answers */
+	int down_said;      /* the outage was announced (a warning) */
+	uint64_t down_since;
+	uint64_t probe_ms; /* the next back-off */
+	struct event *probe_ev;
+	struct http_req *probe_req;
 };
 
 /* mask.c */
@@ -85,10 +94,18 @@ int engine_limits(
     const struct isol8_request *, struct engine_limits *, struct err **);
 int engine_limits_opts(struct isol8_engine_opts *, struct err **);
 
+/* engine_docker.c */
+#define ENGINE_MAX_HOLDS 8 /* a run held back this often fails after all */
+int engine_docker_hold(
+    struct isol8_engine *, const struct err *, unsigned, int);
+void engine_docker_seen(struct isol8_engine *);
+void engine_docker_free(struct isol8_engine *);
+
 /* engine_run.c */
 int engine_spec(const struct isol8_request *, struct pool_spec *, char **,
     char **, struct err **);
 void engine_run_step(struct isol8_run *);
 void engine_run_abort(struct isol8_run *);
+unsigned engine_fail_queued(struct isol8_engine *, const struct err *);
 
 #endif

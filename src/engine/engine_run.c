@@ -2,12 +2,15 @@
  * One execution as a state machine on the loop:
  *
  *	QUEUED -> ACQUIRE -> RUNNING -> DONE
+ *	          ACQUIRE -> QUEUED (dockerd went away: engine_docker.c)
  *
  * QUEUED waits for an admission slot, ACQUIRE for a ready box from the
  * pool; RUNNING sends the code (PUT_FILE), the RUN frame and stdin, then
  * streams OUT/ERR frames through the secret mask to the caller until the
- * agent's EXIT. Callbacks only record what happened and call
- * engine_run_step(); states change only there and in run_finish().
+ * agent's EXIT. From RUNNING on, the result says may_have_run; a sandbox
+ * lost there (its container killed, dockerd restarted) is ISOL8_ELOST.
+ * Callbacks only record what happened and call engine_run_step(); states
+ * change only there and in run_finish().
  *
  * The agent enforces the timeout and the output cap inside the container;
  * the host keeps its own hard deadline (timeout + ENGINE_HARD_GRACE_MS) and
@@ -61,7 +64,9 @@ struct isol8_run {
 	uint64_t max_output_file;
 	uint64_t t_start;
 	int cancelled;
-	int cancelled_pending; /* a deferred cancel still holds run */
+	int cancelled_pending;   /* a deferred cancel still holds run */
+	unsigned unreachable_at; /* docker_unreachable() at the acquire */
+	int holds;               /* back in the queue for dockerd, so often */
 	TAILQ_ENTRY(isol8_run) entry;
 	TAILQ_ENTRY(isol8_run) qentry;
 };
@@ -605,12 +610,65 @@ isol8_run_cancel(struct isol8_run *run)
 	loop_defer(run->e->loop, run_cancelled, run);
 }
 
+/* Back to the head of the queue: dockerd went away before it started. */
+static void
+run_requeue(struct isol8_run *run)
+{
+	struct isol8_engine *e = run->e;
+
+	log_debug(loop_log(e->loop),
+	    "run %p: acquire -> queued (dockerd is away)", (void *)run);
+	run->holds++;
+	run->state = RUN_QUEUED;
+	e->active--;
+	TAILQ_INSERT_HEAD(&e->queue, run, qentry);
+}
+
+/*
+ * Finish the runs queued now (not those their on_done queues) with copies
+ * of err: the engine gave up waiting for dockerd. How many.
+ */
+unsigned
+engine_fail_queued(struct isol8_engine *e, const struct err *err)
+{
+	struct isol8_run *r;
+	unsigned n = 0, i;
+
+	TAILQ_FOREACH (r, &e->queue, qentry)
+		n++;
+	for (i = 0; i < n && (r = TAILQ_FIRST(&e->queue)) != NULL; i++)
+		run_finish(r, err_dup(err));
+	return n;
+}
+
 /* Engine shutdown: finish the run now, with ISOL8_ECANCELLED. */
 void
 engine_run_abort(struct isol8_run *run)
 {
 	run->cancelled = 1;
 	run_finish(run, err_new(ERR_CANCELLED, "engine shut down"));
+}
+
+/*
+ * Admit queued runs, in order, while there is room -- none while dockerd
+ * is away. A cancelled run stays where it is until its deferred cancel
+ * finishes it: it is stepped over, never waited on (it would be the head
+ * of the queue for ever).
+ */
+void
+engine_kick(struct isol8_engine *e)
+{
+	struct isol8_run *r, *next;
+
+	if (e->docker_down)
+		return; /* resumed when a probe gets an answer */
+	for (r = TAILQ_FIRST(&e->queue);
+	     r != NULL && e->active < e->opts.max_concurrent; r = next) {
+		/* Admission never calls back at once: next stays valid. */
+		next = TAILQ_NEXT(r, qentry);
+		if (!r->cancelled)
+			engine_run_step(r);
+	}
 }
 
 /* Advance the run to its next state. */
@@ -629,6 +687,7 @@ engine_run_step(struct isol8_run *run)
 		TAILQ_REMOVE(&e->queue, run, qentry);
 		e->active++;
 		run->state = RUN_ACQUIRE;
+		run->unreachable_at = docker_unreachable(pool_docker(e->pool));
 		if (run->session != NULL)
 			run->sopen = pool_session_open(pool_docker(e->pool),
 			    &run->spec, run->session, e->opts.session_idle_ms,
@@ -640,6 +699,8 @@ engine_run_step(struct isol8_run *run)
 	case RUN_ACQUIRE:
 		run->state = RUN_RUNNING;
 		run->result.queued_ms = now_ms() - run->t_start;
+		/* From here on, a failure may come after the program ran. */
+		run->result.may_have_run = 1;
 		box_send(run->box, &run->frames);
 		proto_buf_free(&run->frames);
 		box_send(run->box, &run->stdin_q);
@@ -667,9 +728,16 @@ run_acquired(struct box *b, const struct err *e, void *arg)
 	run->wait = NULL;
 	run->sopen = NULL;
 	if (e != NULL) {
+		/* dockerd went away: nothing ran, wait for it to come back. */
+		if (engine_docker_hold(
+		        run->e, e, run->unreachable_at, run->holds)) {
+			run_requeue(run);
+			return;
+		}
 		run_finish(run, err_dup(e));
 		return;
 	}
+	engine_docker_seen(run->e);
 	run->box = b;
 	box_set_cbs(b, &cbs, run);
 	engine_run_step(run);
@@ -814,11 +882,15 @@ run_lost(const struct err *e, void *arg)
 {
 	struct isol8_run *run = arg;
 
-	run_finish(run,
-	    err_new(ERR_PROTO,
-	        "lost the sandbox before the "
-	        "program finished: %s",
-	        e->msg));
+	/* A protocol error is the agent's; else the sandbox went away. */
+	if (e->kind == ERR_PROTO)
+		run_finish(
+		    run, err_new(ERR_PROTO, "sandbox agent: %s", e->msg));
+	else
+		run_finish(run,
+		    err_new(ERR_LOST,
+		        "lost the sandbox before the program finished: %s",
+		        e->msg));
 }
 
 static void

@@ -445,6 +445,19 @@ http_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	http_check_done(h);
 }
 
+/*
+ * Transport failures that mean the server is gone: nobody listens, or the
+ * connection broke before a whole answer came (a daemon killed or
+ * restarting). The request may or may not have been carried out.
+ */
+static int
+http_rc_unavailable(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING ||
+	    rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+	    rc == CURLE_PARTIAL_FILE;
+}
+
 /* The only place a transfer ends. */
 static void
 http_check_done(struct http *h)
@@ -475,7 +488,7 @@ http_check_done(struct http *h)
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
 			e = err_new(ERR_TIMEOUT, "request timed out: %s",
 			    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
-		else if (rc == CURLE_COULDNT_CONNECT)
+		else if (http_rc_unavailable(rc))
 			e = err_new(ERR_UNAVAILABLE, "%s",
 			    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
 		else if (rc != CURLE_OK)

@@ -33,6 +33,7 @@ struct box {
 	struct docker *d;
 	enum box_state state;
 	char *id;
+	char *name; /* given at creation: how to find it without its id */
 	struct http_req *req;
 	struct docker_attach *attach;
 	int started;
@@ -212,6 +213,7 @@ box_create(struct docker *d, const struct pool_spec *spec, const char *name,
 
 	box_config(spec, "run", idle_ms, session, &bc);
 	bc.c.name = name;
+	b->name = name != NULL ? xstrdup(name) : NULL;
 	b->owned = 1;
 	b->state = BOX_CREATE;
 	b->req = docker_container_create(d, &bc.c, box_created, b);
@@ -245,6 +247,10 @@ box_created(const struct docker_reply *rep, const struct err *e, void *arg)
 	if (b->discarding) {
 		if (e == NULL && (id = json_str(rep->json, "Id", NULL)) != NULL)
 			b->id = xstrdup(id);
+		else if (e != NULL && e->kind == ERR_UNAVAILABLE &&
+		    b->name != NULL)
+			docker_container_remove(
+			    b->d, b->name, 1, box_removed, NULL);
 		box_remove(b);
 		return;
 	}
@@ -253,6 +259,13 @@ box_created(const struct docker_reply *rep, const struct err *e, void *arg)
 
 		if (ce->kind == ERR_NOTFOUND)
 			ce->kind = ERR_IMAGE;
+		/*
+		 * dockerd went away during the create: it may have made the
+		 * container all the same. Removed by name once it is back.
+		 */
+		if (ce->kind == ERR_UNAVAILABLE && b->name != NULL)
+			docker_container_remove(
+			    b->d, b->name, 1, box_removed, NULL);
 		box_fail(b, ce);
 		return;
 	}
@@ -420,6 +433,8 @@ box_attach_closed(const struct err *e, void *arg)
 		box_fail(b, le);
 		return;
 	}
+	/* In use: the sandbox is gone (its container, or dockerd). */
+	le->kind = ERR_LOST;
 	if (b->cbs.lost != NULL)
 		b->cbs.lost(le, b->arg);
 	err_free(&le);
@@ -468,7 +483,9 @@ box_removed(const struct docker_reply *rep, const struct err *e, void *arg)
 	int *inflight = arg;
 
 	(void)rep;
-	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CANCELLED)
+	/* Unreachable: removed once dockerd is back (docker_client.c). */
+	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CANCELLED &&
+	    e->kind != ERR_UNAVAILABLE)
 		log_warnx(NULL, "removing a container: %s", e->msg);
 	if (inflight != NULL)
 		(*inflight)--;
@@ -515,6 +532,7 @@ box_free_cb(void *arg)
 	buf_free(&b->rx);
 	buf_free(&b->log);
 	free(b->id);
+	free(b->name);
 	free(b);
 }
 

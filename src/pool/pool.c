@@ -22,6 +22,11 @@
  * Claimed containers are named isol8-run-<pid>-<starttime>-<rand>: a sweep
  * (shared mode, once per engine) removes those whose process is gone.
  * `inflight` counts background requests so that shutdown waits for them.
+ *
+ * A box's callbacks always point at its current owner -- a ready-list
+ * entry, an acquire whose hand-over is deferred, a scrub, the run -- and
+ * are moved before that owner is freed: streams end at any time (dockerd
+ * going away ends them all in one loop turn).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +91,7 @@ struct pool_wait {
 	char *claim_name;
 	struct err *err;
 	struct event *deliver; /* a ready box, handed over on the next turn */
+	int box_lost; /* WAIT_DELIVER: the box's stream ended meanwhile */
 	TAILQ_ENTRY(pool_wait) entry; /* p->waits, or slot->waiters */
 };
 
@@ -107,6 +113,9 @@ struct pool {
 };
 
 static void wait_claim_next(struct pool_wait *);
+static void wait_box_lost(const struct err *, void *);
+static const struct box_cbs wait_box_cbs = { NULL, wait_box_lost };
+static const struct box_cbs no_cbs = { NULL, NULL };
 static void wait_queue(struct pool_wait *);
 static void pool_pump(struct pool *);
 static void pool_refill(struct pool *, struct pool_slot *);
@@ -257,13 +266,38 @@ wait_deliver(struct pool_wait *w, struct box *b, struct err *e)
 		pool_sweep(p);
 }
 
+/*
+ * The deferred hand-over of a ready box. It may have died meanwhile (its
+ * stream ended: dockerd going away closes them all at once): then the
+ * acquire waits for a new box instead of getting a dead one.
+ */
 static void
 wait_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool_wait *w = arg;
 
 	(void)fd, (void)what;
+	if (w->box_lost) {
+		box_discard(w->box, &w->p->inflight);
+		w->box = NULL;
+		w->box_lost = 0;
+		wait_queue(w);
+		return;
+	}
+	/* The new owner sets its own callbacks (w is gone after this). */
+	box_set_cbs(w->box, &no_cbs, NULL);
 	wait_deliver(w, w->box, NULL);
+}
+
+/* A ready box's stream ended before its hand-over: record it. */
+static void
+wait_box_lost(const struct err *e, void *arg)
+{
+	struct pool_wait *w = arg;
+
+	log_debug(docker_log(w->p->d),
+	    "pool: a ready container went away before use: %s", e->msg);
+	w->box_lost = 1;
 }
 
 static void
@@ -387,6 +421,8 @@ pool_acquire(
 		w->slot->nready--;
 		w->box = r->box;
 		free(r);
+		/* Its callbacks pointed at r: now at w, until the hand-over. */
+		box_set_cbs(w->box, &wait_box_cbs, w);
 		w->state = WAIT_DELIVER;
 		w->deliver =
 		    evtimer_new(loop_base(docker_loop(p->d)), wait_ready_cb, w);
@@ -744,6 +780,10 @@ pool_sweep(struct pool *p)
 	    1, sweep_listed, p);
 }
 
+/*
+ * Stop an acquire; its callback never runs. A hand-over already deferred
+ * (WAIT_DELIVER) goes with the wait: its event is freed.
+ */
 void
 pool_acquire_cancel(struct pool_wait *w)
 {

@@ -68,6 +68,7 @@ enum err_kind {
 	ERR_PROTO,   /* a peer broke a protocol */
 	ERR_CANCELLED,
 	ERR_IMAGE, /* runtime images are missing */
+	ERR_LOST,  /* the sandbox went away during a run */
 };
 struct err {
 	enum err_kind kind;

@@ -97,6 +97,38 @@ c = collections.Counter(ok)
 print(len(c), max(c.values()), sorted(c) == sorted("r%d" % i for i in range(24)))')
 expect "resume adds exactly the missing results ($out)" '[ "$rc" = 0 ] && [ "$out" = "24 1 True" ]'
 
+# The writer killed mid-line leaves a torn last line; the file also has an
+# error line of a job and a second line of another. --resume into the same
+# file cuts the torn line (it used to glue the next result onto it, losing
+# that job) and drops the extra lines: one whole line per job.
+python3 - <<'PY'
+lines = open("res.jsonl", "rb").read().split(b"\n")[:-1]
+ok = [l for l in lines if b'"error":null' in l]
+err = b'{"id":"r20","line":21,"error":"line 21: lost"}'
+torn = ok[22][:40]
+open("torn.jsonl", "wb").write(b"\n".join(ok[:20] + [err, ok[3]]) + b"\n" + torn)
+PY
+"$ISOL8" batch -q -c 4 --resume torn.jsonl --output torn.jsonl resume.jsonl 2>torn.err
+rc=$?
+err=$(cat torn.err)
+out=$(python3 - <<'PY'
+import json, collections
+lines = open("torn.jsonl", "rb").read().split(b"\n")
+whole = lines[-1] == b""
+res, bad = [], 0
+for l in lines[:-1]:
+    try:
+        res.append(json.loads(l))
+    except ValueError:
+        bad += 1
+c = collections.Counter(r["id"] for r in res)
+errs = sum(1 for r in res if r.get("error") is not None)
+print(len(res), len(c), bad, errs, whole)
+PY
+)
+expect "resume onto a torn line: one whole line per job ($out)" \
+	'[ "$rc" = 0 ] && [ "$out" = "24 24 0 0 True" ]'
+
 # --reuse: a second job in the same container sees nothing of the first.
 printf '%s\n' \
 	'{"id":"plant","cmd":"echo s >/sandbox/s; echo s >/tmp/s; setsid sleep 60 & echo planted"}' \

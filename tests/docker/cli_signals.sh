@@ -3,6 +3,8 @@
 . "$(dirname "$0")/lib.sh"
 
 for sig in INT TERM; do
+	# Not the last round's "up": the shell truncates it only in the child.
+	: >"$work/sig.out"
 	"$ISOL8" run -e "import time; print('up', flush=True); time.sleep(30)" \
 		>"$work/sig.out" 2>"$work/sig.err" &
 	pid=$!

@@ -10,11 +10,18 @@
  * (docs/agent-protocol.md): frames from the host are raw, frames back are
  * wrapped in stdcopy stdout frames as a real attach carries them.
  *
+ * fake_dockerd_down() is dockerd killed: the listener goes but the socket
+ * file stays (connect() is refused), every connection closes at once
+ * without what it had queued; fake_dockerd_up() listens again on the same
+ * path. The containers stay, as their shims outlive dockerd; only the
+ * streams to their agents are gone.
+ *
  * Invariants: every connection is on `conns` and freed once -- when its
  * peer goes, when it has written what it was closing with, or by
- * fake_dockerd_free() -- never inside a loop over its own input (closing
- * is deferred to the write event); every size read from the client is
- * bounded (request heads, bodies, frames), and so is every answer.
+ * fake_dockerd_down() (so by fake_dockerd_free() too) -- never inside a
+ * loop over its own input (closing is deferred to the write event);
+ * every size read from the client is bounded (request heads, bodies,
+ * frames), and so is every answer.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -209,11 +216,26 @@ fake_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_enable(c->bev, EV_READ);
 }
 
+/* Listen on f->path, replacing the socket file a previous listener left. */
+static void
+fake_listen(struct fake_dockerd *f)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", f->path);
+	unlink(f->path);
+	f->l = evconnlistener_new_bind(f->base, fake_accept_cb, f,
+	    LEV_OPT_CLOSE_ON_FREE, 64, (struct sockaddr *)&sun, sizeof sun);
+	if (f->l == NULL)
+		abort();
+}
+
 struct fake_dockerd *
 fake_dockerd_new(struct event_base *base, enum fake_mode mode)
 {
 	struct fake_dockerd *f = calloc(1, sizeof *f);
-	struct sockaddr_un sun;
 
 	f->base = base;
 	f->mode = mode;
@@ -223,13 +245,7 @@ fake_dockerd_new(struct event_base *base, enum fake_mode mode)
 		abort();
 	snprintf(f->path, sizeof f->path, "%s/docker.sock", f->dir);
 	snprintf(f->host, sizeof f->host, "unix://%s", f->path);
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", f->path);
-	f->l = evconnlistener_new_bind(base, fake_accept_cb, f,
-	    LEV_OPT_CLOSE_ON_FREE, 16, (struct sockaddr *)&sun, sizeof sun);
-	if (f->l == NULL)
-		abort();
+	fake_listen(f);
 	return f;
 }
 
@@ -292,14 +308,35 @@ fake_dockerd_deleted(struct fake_dockerd *f, const char *id)
 	return 0;
 }
 
+/*
+ * Killed: no listener, the socket file kept (connections are refused),
+ * every connection -- REST and attached streams -- closed now, what it
+ * had queued unsent. Called by the test, never from a fake callback.
+ */
 void
-fake_dockerd_free(struct fake_dockerd *f)
+fake_dockerd_down(struct fake_dockerd *f)
 {
 	struct fake_conn *c;
 
+	if (f->l != NULL)
+		evconnlistener_free(f->l);
+	f->l = NULL;
 	while ((c = TAILQ_FIRST(&f->conns)) != NULL)
 		conn_free(c);
-	evconnlistener_free(f->l);
+}
+
+/* Back: listening again on the same path. */
+void
+fake_dockerd_up(struct fake_dockerd *f)
+{
+	if (f->l == NULL)
+		fake_listen(f);
+}
+
+void
+fake_dockerd_free(struct fake_dockerd *f)
+{
+	fake_dockerd_down(f);
 	unlink(f->path);
 	rmdir(f->dir);
 	free(f);
@@ -493,6 +530,12 @@ agent_hello(struct fake_conn *c, const unsigned char *p, uint32_t len)
 	int tag;
 
 	c->f->sim.hellos++;
+	if (c->f->sim.vanish_on_hello > 0) {
+		/* dockerd died while the container started: the stream ends. */
+		c->f->sim.vanish_on_hello--;
+		conn_close(c);
+		return;
+	}
 	while (proto_tlv_next(&p, &left, &tag, &val, &vlen) == 1)
 		if (tag == PROTO_T_NONCE && vlen == 32)
 			nonce = val;
@@ -787,6 +830,13 @@ sim_list(struct fake_conn *c)
 	fake_reply(c, 200, body);
 }
 
+static void
+sim_ping(struct fake_conn *c)
+{
+	c->f->sim.pings++;
+	fake_reply(c, 200, "OK");
+}
+
 /* One request of the simulated dockerd (connections are kept alive). */
 static void
 sim_request(struct fake_conn *c, const char *head, const char *body)
@@ -806,6 +856,8 @@ sim_request(struct fake_conn *c, const char *head, const char *body)
 		sim_rename(c, path);
 	else if (strstr(path, "/containers/json") != NULL)
 		sim_list(c);
+	else if (strcmp(path, "/_ping") == 0)
+		sim_ping(c);
 	else if (strcmp(method, "DELETE") == 0)
 		sim_delete(c, ref);
 	else if (strcmp(method, "GET") == 0 && ref[0] != '\0')

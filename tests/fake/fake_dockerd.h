@@ -73,11 +73,15 @@ struct fake_script {
  * (labels kind and limits: enough for sessions), the list returns the
  * warm names, renames succeed once per warm name (then 404). An attach
  * speaks the agent protocol: READY to HELLO (busy for warm ones when
- * agent_busy, nothing when agent_silent), OK to each last PUT_FILE chunk
+ * agent_busy, nothing when agent_silent; the first vanish_on_hello
+ * attaches end there instead, as when dockerd dies while a container
+ * starts, and the count goes down), OK to each last PUT_FILE chunk
  * (unless put_file_silent) and to SCRUB, RUN as scripted, STDIN and
  * SIGNAL recorded. The agent exits -- and its container goes, as with
  * AutoRemove -- after a one-shot run's EXIT, at BYE and when a script
- * dies; fake_dockerd_live() counts the containers still there.
+ * dies; fake_dockerd_live() counts the containers still there. /_ping
+ * answers 200 OK. A run whose stream ends as when dockerd dies during it
+ * is a FAKE_RUN_CLOSE script.
  */
 struct fake_sim {
 	int create_delay_ms;
@@ -85,6 +89,7 @@ struct fake_sim {
 	int agent_busy;
 	int agent_silent;
 	int put_file_silent;
+	int vanish_on_hello;
 	const char *warm[8];               /* unclaimed warm containers */
 	const struct fake_script *scripts; /* ends with a NULL cmd */
 	/* counters, read by the test */
@@ -112,6 +117,7 @@ struct fake_sim {
 	int scrubs;
 	int byes;
 	int bad_frames; /* from the host: the attach was closed */
+	int pings;
 };
 
 struct fake_dockerd;
@@ -124,6 +130,10 @@ size_t fake_dockerd_sent(struct fake_dockerd *);
 struct fake_sim *fake_dockerd_sim(struct fake_dockerd *);
 int fake_dockerd_live(struct fake_dockerd *);
 int fake_dockerd_deleted(struct fake_dockerd *, const char *);
+/* Like dockerd killed: every connection closes, the socket file stays
+ * and refuses connections; up: listening again on the same path. */
+void fake_dockerd_down(struct fake_dockerd *);
+void fake_dockerd_up(struct fake_dockerd *);
 void fake_dockerd_free(struct fake_dockerd *);
 
 #endif

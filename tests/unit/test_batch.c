@@ -1,11 +1,15 @@
 /* batch job parser: the full format, and every malformed case names the
- * key and the line. */
+ * key and the line. --resume: which results are final, and the repair of a
+ * results file (torn last line, error and duplicate lines). */
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tap.h"
 #include "cli/cli.h"
+#include "util/util.h"
 
 static int
 parse(const char *text, struct batch_job *j)
@@ -151,11 +155,159 @@ test_malformed(void)
 	return 0;
 }
 
+#define R(id) "{\"id\":\"" id "\",\"line\":1,\"exitCode\":0,\"error\":null}\n"
+#define E(id) "{\"id\":\"" id "\",\"line\":1,\"error\":\"boom\"}\n"
+
+/* A results file with `text`; its path in path[]. */
+static int
+results_file(char *path, const char *text)
+{
+	int fd;
+
+	strcpy(path, "/tmp/isol8-res-XXXXXX");
+	if ((fd = mkstemp(path)) == -1)
+		return -1;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		return -1;
+	return close(fd);
+}
+
+static char *
+slurp(const char *path)
+{
+	struct buf b = { 0 };
+	struct err *e = NULL;
+
+	if (read_file(path, 1 << 20, &b, &e) == -1) {
+		err_free(&e);
+		return NULL;
+	}
+	return b.data ? b.data : xstrdup("");
+}
+
+static int
+has(const struct batch_ids *s, const char *id)
+{
+	return batch_ids_has(s, batch_id_hash(id, strlen(id)));
+}
+
+/*
+ * The writer was killed mid-line: that line is not a result, even when it
+ * parses (it lacks only its newline), and the repair cuts it off so that
+ * the next result starts on a line of its own.
+ */
+static int
+test_resume_torn_line(void)
+{
+	static const char *const tails[] = {
+		"{\"id\":\"c\",\"line\":3,\"exitCo",
+		"{\"id\":\"c\",\"line\":1,\"error\":null}",
+	};
+	struct batch_ids done;
+	struct batch_resume st;
+	struct err *e = NULL;
+	char path[64], *text;
+	size_t i;
+
+	for (i = 0; i < nitems(tails); i++) {
+		memset(&done, 0, sizeof done);
+		text = xasprintf(R("a") R("b") "%s", tails[i]);
+		CHECK(results_file(path, text) == 0);
+		/* Read only: nothing changes. */
+		CHECK(batch_resume_load(path, 0, &done, &st, &e) == 0);
+		CHECK(st.results == 2 && st.torn && st.dropped == 0);
+		CHECK(has(&done, "a") && has(&done, "b") && !has(&done, "c"));
+		free(slurp(path));
+		batch_ids_free(&done);
+		/* Repair: cut after the last newline. */
+		CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+		CHECK(st.torn && !has(&done, "c"));
+		free(text);
+		text = slurp(path);
+		CHECK(text != NULL && strcmp(text, R("a") R("b")) == 0);
+		free(text);
+		batch_ids_free(&done);
+		unlink(path);
+	}
+	return 0;
+}
+
+/*
+ * Error lines, a second final line of an id and garbage go; the first
+ * final result of each id stays, in order; the file keeps its mode.
+ */
+static int
+test_resume_repair_one_line_per_job(void)
+{
+	struct batch_ids done = { 0 };
+	struct batch_resume st;
+	struct err *e = NULL;
+	struct stat sb;
+	char path[64], *text;
+
+	CHECK(results_file(path,
+	          E("a") R("b") "not json\n" R("a") E("c")
+	              R("b") "[1]\n"
+	                     "{\"id\":\"x\"}\n" R("d") "{\"id\":\"e\",\"lin") ==
+	    0);
+	CHECK(chmod(path, 0640) == 0);
+	CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+	CHECK(st.results == 3 && st.torn && st.dropped == 6);
+	CHECK(has(&done, "a") && has(&done, "b") && has(&done, "d"));
+	CHECK(!has(&done, "c") && !has(&done, "x") && !has(&done, "e"));
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, R("b") R("a") R("d")) == 0);
+	free(text);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640);
+	batch_ids_free(&done);
+	/* Clean now: a second repair changes nothing. */
+	CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+	CHECK(st.results == 3 && !st.torn && st.dropped == 0);
+	batch_ids_free(&done);
+	unlink(path);
+	/* No file yet: nothing done, no error. */
+	CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+	CHECK(done.n == 0 && st.results == 0);
+	return 0;
+}
+
+/*
+ * A result line longer than a job line (a big stdout, base64 outputs) is
+ * as final as any: it used to be skipped (over 8 MiB), so its job ran
+ * again and had two lines. Ids are compared decoded.
+ */
+static int
+test_resume_long_line(void)
+{
+	struct batch_ids done = { 0 };
+	struct batch_resume st;
+	struct err *e = NULL;
+	size_t n = BATCH_MAX_LINE + (1u << 20);
+	char path[64], *text = xmalloc(n + 128);
+	int off;
+
+	off = snprintf(
+	    text, 128, "{\"id\":\"big\\u00e9\\\"q\",\"line\":1,\"stdout\":\"");
+	memset(text + off, 'x', n);
+	strcpy(text + off + n, "\",\"error\":null}\n");
+	CHECK(results_file(path, text) == 0);
+	CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+	CHECK(st.results == 1 && st.dropped == 0 && !st.torn);
+	CHECK(has(&done, "big\xc3\xa9\"q"));
+	batch_ids_free(&done);
+	free(text);
+	unlink(path);
+	return 0;
+}
+
 int
 main(void)
 {
 	RUN_TEST(test_full_job);
 	RUN_TEST(test_file_source);
 	RUN_TEST(test_malformed);
+	RUN_TEST(test_resume_torn_line);
+	RUN_TEST(test_resume_repair_one_line_per_job);
+	RUN_TEST(test_resume_long_line);
 	return TAP_DONE();
 }

@@ -213,6 +213,30 @@ test_limit_keys(void)
 	return 0;
 }
 
+/* batch.dockerWaitMs: 60 s by default, 0 allowed (do not wait). */
+static int
+test_batch_docker_wait(void)
+{
+	struct cli_config c;
+	char msg[512];
+
+	CHECK(load("{}", &c, msg, sizeof msg) == 0);
+	CHECK(c.batch_docker_wait_ms == BATCH_DOCKER_WAIT_MS);
+	config_free(&c);
+	CHECK(
+	    load("{\"batch\":{\"dockerWaitMs\":0}}", &c, msg, sizeof msg) == 0);
+	CHECK(c.batch_docker_wait_ms == 0);
+	config_free(&c);
+	CHECK(load("{\"batch\":{\"dockerWaitMs\":-1}}", &c, msg, sizeof msg) ==
+	    -1);
+	CHECK(strstr(msg, "`batch.dockerWaitMs`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"batch\":{\"waitMs\":1}}", &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "unknown key `batch.waitMs`") != NULL);
+	config_free(&c);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -225,6 +249,7 @@ main(void)
 	RUN_TEST(test_network_rules);
 	RUN_TEST(test_errors_name_the_key);
 	RUN_TEST(test_limit_keys);
+	RUN_TEST(test_batch_docker_wait);
 	unlink(path);
 	return TAP_DONE();
 }

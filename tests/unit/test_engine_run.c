@@ -470,7 +470,7 @@ test_output_cap(void)
 	return 0;
 }
 
-/* The attach ends mid-run: ISOL8_EAGENT, output so far kept, deleted. */
+/* The attach ends mid-run: ISOL8_ELOST, output so far kept, deleted. */
 static int
 test_lost_sandbox(void)
 {
@@ -480,7 +480,7 @@ test_lost_sandbox(void)
 	CHECK(fx_new(&x, 4) == 0);
 	CHECK(start(&x, "die", NULL, &rc) != NULL);
 	CHECK(done_once(&rc));
-	CHECK(rc.failed && rc.err.code == ISOL8_EAGENT);
+	CHECK(rc.failed && rc.err.code == ISOL8_ELOST);
 	CHECK(strstr(rc.err.message, "lost the sandbox") != NULL);
 	CHECK(strcmp(buf_cstr(&rc.out), "partial") == 0);
 	/* It died, so it is gone; the host asks anyway, trusting nothing. */

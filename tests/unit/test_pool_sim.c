@@ -3,8 +3,11 @@
  * within max_creating however many acquires wait; a failing create is
  * reported to its acquire and the pool goes on; a warm container is
  * claimed once (rename 404 for the loser); an agent that answers busy
- * sends the acquire on to a fresh container.
+ * sends the acquire on to a fresh container; a ready box that dies between
+ * its acquire and its hand-over (dockerd going away) is not handed over,
+ * and a cancelled hand-over frees nothing twice.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "tap.h"
@@ -55,7 +58,7 @@ teardown(struct fixture *x)
 	uint64_t t0 = now_ms();
 
 	pool_drain(x->p);
-	while (pool_busy(x->p) && now_ms() - t0 < 3000)
+	while ((pool_busy(x->p) || docker_busy(x->d)) && now_ms() - t0 < 3000)
 		event_base_loop(loop_base(loop), EVLOOP_ONCE);
 	pool_free(x->p);
 	docker_free(x->d);
@@ -156,6 +159,92 @@ test_busy_agent_falls_back(void)
 	return 0;
 }
 
+struct lost_then_acquire {
+	struct pool *p;
+	struct got *g;
+	int lost;
+};
+
+/* A run's box died: the next run (its pool took the lost one's place)
+ * acquires at once -- as run_finish() admits queued runs. */
+static void
+lost_then_acquire(const struct err *e, void *arg)
+{
+	struct lost_then_acquire *la = arg;
+
+	(void)e;
+	la->lost = 1;
+	pool_acquire(la->p, &spec, got_cb, la->g);
+}
+
+/*
+ * dockerd dies: every stream ends, and their ends are handled in one loop
+ * turn. A run's box ends first; its end admits the next run, which takes
+ * the ready box whose own end comes later in that turn. That box must not
+ * be handed over dead, and its old owner (the ready-list entry, freed by
+ * the acquire) must not be called: it was (use after free, the segfault
+ * of a batch whose dockerd was killed).
+ */
+static int
+test_ready_box_dies_before_handover(void)
+{
+	static const struct box_cbs cbs = { NULL, lost_then_acquire };
+	struct fixture x;
+	struct got first = { 0 }, g = { 0 };
+	struct lost_then_acquire la = { 0 };
+	uint64_t t0;
+
+	setup(&x, 1, 2, 0);
+	pool_acquire(x.p, &spec, got_cb, &first);
+	t0 = now_ms();
+	while ((!first.done || pool_busy(x.p) || x.sim->attaches < 2) &&
+	    now_ms() - t0 < 3000)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	/* first holds a box; the refill made a second one, ready. */
+	CHECK(first.box != NULL && x.sim->attaches == 2 && !pool_busy(x.p));
+	la.p = x.p;
+	la.g = &g;
+	box_set_cbs(first.box, &cbs, &la);
+	fake_dockerd_down(x.f);
+	t0 = now_ms();
+	while (!g.done && now_ms() - t0 < 5000)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	/* No dead box: a new one was asked for, and dockerd is down. */
+	if (!g.done || g.box != NULL)
+		fprintf(stderr, "done %d box %p err %s\n", g.done,
+		    (void *)g.box, g.err ? g.err->msg : "-");
+	CHECK(la.lost && g.done && g.box == NULL && g.err != NULL);
+	err_free(&g.err);
+	pool_release(x.p, &spec, first.box, 0);
+	fake_dockerd_up(x.f);
+	teardown(&x);
+	return 0;
+}
+
+/* An acquire cancelled while its hand-over is deferred: freed once. */
+static int
+test_cancel_during_handover(void)
+{
+	struct fixture x;
+	struct got g = { 0 };
+	struct pool_wait *w;
+	uint64_t t0;
+
+	setup(&x, 1, 1, 0);
+	pool_prewarm(x.p, &spec);
+	t0 = now_ms();
+	while ((pool_busy(x.p) || x.sim->attaches < 1) && now_ms() - t0 < 3000)
+		event_base_loop(loop_base(loop), EVLOOP_ONCE);
+	w = pool_acquire(x.p, &spec, got_cb, &g);
+	pool_acquire_cancel(w);
+	t0 = now_ms();
+	while (now_ms() - t0 < 200)
+		event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
+	CHECK(!g.done);
+	teardown(&x);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -166,6 +255,8 @@ main(void)
 	RUN_TEST(test_failed_create_is_reported);
 	RUN_TEST(test_warm_claimed_once);
 	RUN_TEST(test_busy_agent_falls_back);
+	RUN_TEST(test_ready_box_dies_before_handover);
+	RUN_TEST(test_cancel_during_handover);
 	rc = TAP_DONE();
 	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
 	loop_free(loop);
