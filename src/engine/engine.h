@@ -42,6 +42,22 @@
 #define ENGINE_MAX_CODE ISOL8_MAX_CODE
 #define ENGINE_HARD_GRACE_MS 5000
 
+/* engine_docker.c: dockerd going away and coming back */
+enum docker_state {
+	DOCKER_UNSEEN, /* it never answered this engine */
+	DOCKER_UP,
+	DOCKER_DOWN, /* away: no admission, a probe with back-off */
+	DOCKER_GONE, /* waited docker_wait_ms in vain */
+};
+struct engine_docker {
+	enum docker_state state;
+	int said; /* the outage was announced (a warning) */
+	uint64_t down_since;
+	uint64_t probe_ms; /* the next back-off */
+	struct event *probe_ev;
+	struct http_req *probe_req;
+};
+
 struct isol8_engine {
 	struct loop *loop;
 	struct resolver *resolver; /* the filtered network's */
@@ -53,15 +69,7 @@ struct isol8_engine {
 	uint64_t closing_until;
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
-	/* dockerd going away and coming back (engine_docker.c) */
-	int docker_down;    /* no admission: probing until it answers */
-	int docker_seen;    /* it answered this engine once */
-	int docker_gave_up; /* waited in vain: fail at once till it answers */
-	int down_said;      /* the outage was announced (a warning) */
-	uint64_t down_since;
-	uint64_t probe_ms; /* the next back-off */
-	struct event *probe_ev;
-	struct http_req *probe_req;
+	struct engine_docker dw; /* whether dockerd is there */
 };
 
 /* mask.c */
@@ -99,12 +107,30 @@ int engine_limits_opts(struct isol8_engine_opts *, struct err **);
 int engine_docker_hold(
     struct isol8_engine *, const struct err *, unsigned, int);
 void engine_docker_seen(struct isol8_engine *);
+int engine_docker_admits(const struct isol8_engine *);
 void engine_docker_free(struct isol8_engine *);
+
+/* engine_plan.c: a request checked and made into what its run sends */
+struct plan {
+	struct pool_spec spec; /* the pool key (its strings: below) */
+	char *image;
+	char *network;
+	struct proto_buf frames; /* PUT_FILE (files, code), then RUN */
+	unsigned acks;           /* the OKs the PUT_FILEs will get */
+	char **outputs;          /* files to read back, checked paths */
+	size_t noutputs;
+	uint64_t timeout_ms;
+	uint64_t max_output;
+	uint64_t max_output_file;
+	int filtered; /* the filtered network: a proxy on the host */
+	char *session;
+};
+int plan_make(const struct isol8_request *, int, struct plan *, struct err **);
+void plan_free(struct plan *);
 
 /* engine_run.c */
 int engine_spec(const struct isol8_request *, struct pool_spec *, char **,
     char **, struct err **);
-void engine_run_step(struct isol8_run *);
 void engine_run_abort(struct isol8_run *);
 unsigned engine_fail_queued(struct isol8_engine *, const struct err *);
 

@@ -217,6 +217,9 @@ test_cancel_removes_the_container(void)
 	wait_jobs(&j, 1);
 	CHECK(j.failed && j.error.code == ISOL8_ECANCELLED);
 	CHECK(now_ms() - t0 < 5000);
+	if (strcmp(buf_cstr(&j.out), "started\n") != 0)
+		fprintf(stderr, "out=[%s] err=[%s]\n", buf_cstr(&j.out),
+		    buf_cstr(&j.err));
 	CHECK(strcmp(buf_cstr(&j.out), "started\n") == 0);
 	CHECK(j.container[0] != '\0');
 	isol8_engine_free(e);

@@ -574,12 +574,8 @@ test_cancel_queued(void)
  * The slot frees while a cancelled run still waits in the queue for its
  * cancellation to take effect: the run that held the slot and the queued
  * one cancelled in the same turn. Both end, cancelled, once each; the
- * queued one never gets a container, and the engine goes on.
- *
- * KNOWN BUG (src/engine, reported by branch tests10): the first run's
- * run_finish() calls engine_kick(), whose loop takes the queue's head --
- * the cancelled run -- and engine_run_step() returns for it without
- * taking it off the queue or using the slot: engine_kick() spins forever.
+ * queued one never gets a container, and the engine goes on. (It used to
+ * spin: engine_kick() took the cancelled head of the queue for ever.)
  */
 static int
 test_cancel_queued_as_the_slot_frees(void)
@@ -796,11 +792,6 @@ int
 main(void)
 {
 	static struct known_bug bugs[] = {
-		{ test_cancel_queued_as_the_slot_frees,
-		    "test_cancel_queued_as_the_slot_frees",
-		    "engine_kick() spins on a cancelled run at the queue's "
-		    "head",
-		    -1 },
 		{ test_free_with_an_agent_not_ready,
 		    "test_free_with_an_agent_not_ready",
 		    "engine free leaves boxes being created running on a freed "
@@ -822,6 +813,7 @@ main(void)
 	RUN_TEST(test_lost_sandbox);
 	RUN_TEST(test_malformed_frames);
 	RUN_TEST(test_cancel_queued);
+	RUN_TEST(test_cancel_queued_as_the_slot_frees);
 	RUN_TEST(test_cancel_acquire);
 	RUN_TEST(test_cancel_running);
 	RUN_TEST(test_free_in_every_state);
