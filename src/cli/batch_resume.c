@@ -28,8 +28,7 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "cli.h"
-#include "../util/util.h"
+#include "batch.h"
 
 #define RESUME_CHUNK (64u << 10)
 
