@@ -116,6 +116,13 @@ test_malformed(void)
 		{ "{\"code\":\"\"}", "the code is empty" },
 		{ "{\"code\":\"x\",\"env\":{},\"env\":{}}",
 		    "`env` is given twice" },
+		/* It used to write past the second array (heap overflow). */
+		{ "{\"code\":\"x\",\"files\":{\"a\":\"1\"},"
+		  "\"files\":{\"b\":\"2\",\"c\":\"3\"}}",
+		    "`files` is given twice" },
+		{ "{\"code\":\"x\",\"outputs\":[\"a\"],\"outputs\":[\"b\","
+		  "\"c\"]}",
+		    "`outputs` is given twice" },
 		{ "{\"code\":\"x\",\"runtime\":\"bash\",\"runtime\":\"node\"}",
 		    "`runtime` is given twice" },
 		/* Limits: the engine's table, as for flags and the config. */
