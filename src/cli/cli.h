@@ -1,7 +1,14 @@
 /*
  * cli: the isol8 command, a thin client of the public API (isol8.h). One
  * file per command (cmd_<name>.c, one table entry each), the configuration
- * file (config.c), and shared exit codes and output helpers.
+ * file (config.c), and shared exit codes and output helpers. The larger
+ * commands keep their insides in files of their own: batch.h (batch_*.c),
+ * bench.h (bench_docker.c), run_files.c. JSON in and out goes through the
+ * shared wire format (src/api/api.h).
+ *
+ * Errors: helpers report through struct err (the last parameter); a
+ * command says an error once, where it decides the exit status
+ * (cli_fail, cli_exit_for).
  */
 #ifndef ISOL8_CLI_H
 #define ISOL8_CLI_H

@@ -74,17 +74,13 @@ progress_cb(evutil_socket_t fd, short what, void *arg)
  * jobs run again -- so that the file ends with one line per job.
  */
 static int
-load_resume(struct batch *b, const char *path, int same)
+load_resume(struct batch *b, const char *path, int same, struct err **errp)
 {
 	struct batch_resume rs;
-	struct err *e = NULL;
 
-	if (batch_resume_load(path, same, &b->resume, &rs, &e) == -1) {
-		cli_error("--resume: cannot %s `%s`: %s",
-		    same ? "repair" : "read", path, e->msg);
-		err_free(&e);
-		return -1;
-	}
+	if (batch_resume_load(path, same, &b->resume, &rs, errp) == -1)
+		return err_wrap(errp, "--resume: cannot %s `%s`",
+		    same ? "repair" : "read", path);
 	if (same && !b->quiet && rs.torn)
 		cli_error("--resume: `%s` ended with a torn line (its writer "
 		          "was killed): cut, that job runs again",
@@ -190,8 +186,8 @@ batch_opt(struct batch *b, int ch, const char *arg, struct batch_paths *p,
 	case 'r':
 		if (!isol8_runtime_known(arg))
 			return err_set(errp, ERR_INVALID,
-			    "unknown runtime `%s` (python, node, bun, deno, "
-			    "bash)",
+			    "unknown runtime `%s` "
+			    "(python, node, bun, deno, bash)",
 			    arg);
 		b->defaults.runtime = arg;
 		return 0;
@@ -259,27 +255,24 @@ batch_args(struct batch *b, int argc, char **argv, struct batch_paths *p)
 
 /* The job list, an earlier results file, and where results go. */
 static int
-batch_open(struct batch *b, const struct batch_paths *p)
+batch_open(struct batch *b, const struct batch_paths *p, struct err **errp)
 {
 	struct stat st, os;
 	char *dircopy;
 	int same, fd = 0;
 
 	if (strcmp(p->jobs, "-") != 0) {
-		if ((fd = open(p->jobs, O_RDONLY | O_CLOEXEC)) == -1) {
-			cli_error(
-			    "cannot read `%s`: %s", p->jobs, strerror(errno));
-			return -1;
-		}
+		if ((fd = open(p->jobs, O_RDONLY | O_CLOEXEC)) == -1)
+			return err_set(errp, ERR_SYS, "cannot read `%s`: %s",
+			    p->jobs, strerror(errno));
 		dircopy = xstrdup(p->jobs);
 		b->dir = xstrdup(dirname(dircopy));
 		free(dircopy);
 	}
 	batch_reader_init(&b->rd, fd);
-	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
-		cli_error("`%s` is not a job file", p->jobs);
-		return -1;
-	}
+	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode))
+		return err_set(
+		    errp, ERR_INVALID, "`%s` is not a job file", p->jobs);
 	if (S_ISREG(st.st_mode))
 		b->st.total_lines = batch_count_lines(fd);
 	else
@@ -288,7 +281,7 @@ batch_open(struct batch *b, const struct batch_paths *p)
 	same = p->resume != NULL && p->out != NULL &&
 	    stat(p->resume, &os) == 0 && stat(p->out, &st) == 0 &&
 	    os.st_ino == st.st_ino && os.st_dev == st.st_dev;
-	if (p->resume != NULL && load_resume(b, p->resume, same) == -1)
+	if (p->resume != NULL && load_resume(b, p->resume, same, errp) == -1)
 		return -1;
 	if (p->out == NULL) {
 		b->emit.out = &cli_stdout;
@@ -296,10 +289,9 @@ batch_open(struct batch *b, const struct batch_paths *p)
 	}
 	b->emit.out = &b->file;
 	cli_out_init(&b->file, fopen(p->out, same ? "ae" : "we"), p->out);
-	if (b->file.f == NULL) {
-		cli_error("cannot write `%s`: %s", p->out, strerror(errno));
-		return -1;
-	}
+	if (b->file.f == NULL)
+		return err_set(errp, ERR_SYS, "cannot write `%s`: %s", p->out,
+		    strerror(errno));
 	return 0;
 }
 
@@ -379,11 +371,8 @@ batch_setup(struct batch *b, int argc, char **argv, struct batch_paths *p)
 	struct err *cerr = NULL;
 	int rc;
 
-	if (config_load(&b->cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		return EXIT_USAGE;
-	}
+	if (config_load(&b->cfg, NULL, &cerr) == -1)
+		return cli_fail(&cerr, EXIT_USAGE);
 	isol8_request_init(&b->defaults);
 	config_request(&b->cfg, &b->defaults);
 	b->defaults.runtime = b->cfg.runtime;
@@ -424,6 +413,7 @@ cmd_batch(int argc, char **argv)
 {
 	struct batch *b = xcalloc(1, sizeof *b);
 	struct batch_paths paths = { NULL, NULL, NULL };
+	struct err *e = NULL;
 	int rc;
 
 	b->rd.fd = -1;
@@ -432,9 +422,10 @@ cmd_batch(int argc, char **argv)
 		rc = rc == -1 ? 0 : rc; /* -1: --help */
 		goto out;
 	}
-	rc = EXIT_USAGE;
-	if (batch_open(b, &paths) == -1)
+	if (batch_open(b, &paths, &e) == -1) {
+		rc = cli_fail(&e, EXIT_USAGE);
 		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	b->base = event_base_new();
 	if ((rc = batch_engine(b)) != 0)

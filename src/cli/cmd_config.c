@@ -152,11 +152,8 @@ cmd_config(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (config_load(&cfg, file, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		return EXIT_USAGE;
-	}
+	if (config_load(&cfg, file, &cerr) == -1)
+		return cli_fail(&cerr, EXIT_USAGE);
 	if (json)
 		config_print_json(&cfg);
 	else

@@ -617,8 +617,8 @@ run_network(const struct run_opts *o, const struct cli_config *cfg,
 	if ((o->nallow + o->ndeny > 0 || o->allow_private || o->log_network) &&
 	    (req->network == NULL || strcmp(req->network, "filtered") != 0))
 		return err_set(errp, ERR_INVALID,
-		    "--allow, --deny, --allow-private and --log-network go "
-		    "with --net filtered");
+		    "--allow, --deny, --allow-private and --log-network "
+		    "go with --net filtered");
 	config_network(cfg, req);
 	if (o->allow_private)
 		req->net_allow_private = 1;

@@ -18,9 +18,7 @@ session_engine(struct cli_config *cfg, int *rc)
 	struct err *cerr = NULL;
 
 	if (config_load(cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		*rc = EXIT_USAGE;
+		*rc = cli_fail(&cerr, EXIT_USAGE);
 		return NULL;
 	}
 	config_engine_opts(cfg, &eo);

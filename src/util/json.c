@@ -69,8 +69,7 @@ json_parse(const char *text, size_t len, struct err **errp)
 	}
 	if (json_too_deep(text, len, JSON_MAX_DEPTH)) {
 		err_set(errp, ERR_LIMIT,
-		    "JSON document nests arrays and objects deeper than %u "
-		    "levels",
+		    "JSON document nested deeper than %u levels",
 		    JSON_MAX_DEPTH);
 		return NULL;
 	}
