@@ -8,14 +8,16 @@
  *
  * A request (api_request_parse) is one JSON object with the field names of
  * docs/batch.md: id, runtime, code | file | cmd, stdin, timeout, memory,
- * cpu, pids, env, files, outputs. Parsing is strict and bounded: the text
- * at most JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels, id 256 bytes,
- * env API_MAX_ENV names, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS,
- * a `file` ISOL8_MAX_CODE bytes; every limit goes through the engine's own
- * parser (isol8_request_parse_limit), so a flag, a configuration key and a
- * request field accept the same values. An error names the field
- * ("`cpu` must be at least 0.01 ..."), never the caller's context (the
- * batch adds "line 7: ").
+ * cpu, pids, env, files, outputs. Parsing is strict (unknown fields, a
+ * field given twice, wrong types are errors) and bounded: the text at most
+ * JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env
+ * API_MAX_ENV names, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS, a
+ * `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
+ * through the engine's own parser (isol8_request_parse_limit), so a flag,
+ * a configuration key and a request field accept the same values. An
+ * error names the field ("`cpu` must be at least 0.01 ..."), never the
+ * caller's context (the batch adds "line 7: "). A string ends at its
+ * first \u0000: yajl's tree keeps C strings.
  *
  * A result (api_result_write) is the JSON object of `isol8 run --json`
  * (API_RUN) or of a batch result line (API_JOB), written with yajl_gen

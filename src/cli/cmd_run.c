@@ -153,6 +153,8 @@ run_usage(FILE *f)
 	    "unavailable, 4 images\nmissing, 125 internal error.\n");
 }
 
+/* ---- the run: its callbacks, stdin, signals, the status ---- */
+
 /* Deliver program output; a sink that failed stops the run, once. */
 static void
 ctx_write(struct run_ctx *c, struct cli_out *o, const char *data, size_t len)
@@ -396,6 +398,8 @@ detach_refill(struct run_ctx *c)
 	event_reinit(c->base);
 	return 0;
 }
+
+/* ---- the flags into a request ---- */
 
 enum {
 	O_CMD = 256,
@@ -701,6 +705,8 @@ run_opts_free(struct run_opts *o)
 	run_files_free(&o->files);
 	buf_free(&o->code);
 }
+
+/* ---- the command: parse, request, loop, report ---- */
 
 /* --out FILE: opened before the run, so that a bad path fails first. */
 static int
