@@ -452,6 +452,40 @@ test_resume_long_line(void)
 	return 0;
 }
 
+/*
+ * A line nested deeper than JSON_MAX_DEPTH is not a result, even with an
+ * id and a null error: the scan stops there instead of letting yajl keep a
+ * byte per level (a line of `[` as long as the file grew memory with it).
+ */
+static int
+test_resume_deep_line(void)
+{
+	struct batch_ids done = { 0 };
+	struct batch_resume st;
+	struct err *e = NULL;
+	struct buf b = { 0 };
+	char path[64], *text;
+	int i;
+
+	buf_addstr(&b, "{\"id\":\"deep\",\"line\":1,\"error\":null,\"x\":");
+	for (i = 0; i < 100; i++)
+		buf_addstr(&b, "[");
+	for (i = 0; i < 100; i++)
+		buf_addstr(&b, "]");
+	buf_addstr(&b, "}\n" R("a"));
+	CHECK(results_file(path, buf_cstr(&b)) == 0);
+	CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+	CHECK(st.results == 1 && st.dropped == 1 && !st.torn);
+	CHECK(has(&done, "a") && !has(&done, "deep"));
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, R("a")) == 0);
+	free(text);
+	batch_ids_free(&done);
+	buf_free(&b);
+	unlink(path);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -464,5 +498,6 @@ main(void)
 	RUN_TEST(test_resume_torn_line);
 	RUN_TEST(test_resume_repair_one_line_per_job);
 	RUN_TEST(test_resume_long_line);
+	RUN_TEST(test_resume_deep_line);
 	return TAP_DONE();
 }
