@@ -689,9 +689,9 @@ engine_run_step(struct isol8_run *run)
 		run->state = RUN_ACQUIRE;
 		run->unreachable_at = docker_unreachable(pool_docker(e->pool));
 		if (run->session != NULL)
-			run->sopen = pool_session_open(pool_docker(e->pool),
-			    &run->spec, run->session, e->opts.session_idle_ms,
-			    run_acquired, run);
+			run->sopen =
+			    pool_session_open(e->pool, &run->spec, run->session,
+			        e->opts.session_idle_ms, run_acquired, run);
 		else
 			run->wait = pool_acquire(
 			    e->pool, &run->spec, run_acquired, run);
@@ -975,7 +975,7 @@ run_finish(struct isol8_run *run, struct err *e)
 		pool_acquire_cancel(run->wait);
 	run->wait = NULL;
 	if (run->sopen != NULL)
-		pool_session_cancel(run->sopen, pool_inflight(eng->pool));
+		pool_session_cancel(run->sopen);
 	run->sopen = NULL;
 	if (run->box != NULL) {
 		run->result.container_id = box_id(run->box);
