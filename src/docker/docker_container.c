@@ -185,9 +185,12 @@ remove_logged(const struct docker_reply *r, const struct err *e, void *arg)
 	struct docker *d = arg;
 
 	(void)r;
-	/* Unreachable: removed once dockerd is back (docker_client.c). */
-	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CANCELLED &&
-	    e->kind != ERR_UNAVAILABLE)
+	/*
+	 * Gone already (404), being removed by someone else (409); dockerd
+	 * unreachable: removed once it is back (docker_client.c).
+	 */
+	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CONFLICT &&
+	    e->kind != ERR_CANCELLED && e->kind != ERR_UNAVAILABLE)
 		log_warnx(docker_log(d), "removing a container: %s", e->msg);
 }
 

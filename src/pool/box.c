@@ -454,19 +454,6 @@ box_attach_closed(const struct err *e, void *arg)
 	box_broken(b, le);
 }
 
-/* A removal nobody waits for; a failure that matters is logged. */
-static void
-box_removed(const struct docker_reply *rep, const struct err *e, void *arg)
-{
-	struct docker *d = arg;
-
-	(void)rep;
-	/* Unreachable: removed once dockerd is back (docker_client.c). */
-	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CANCELLED &&
-	    e->kind != ERR_UNAVAILABLE)
-		log_warnx(docker_log(d), "removing a container: %s", e->msg);
-}
-
 /* Remove the container: made, being made, or possibly made (e). */
 static void
 box_remove(struct box *b, const struct err *e)
@@ -476,13 +463,13 @@ box_remove(struct box *b, const struct err *e)
 		docker_container_create_abandon(b->d, b->req, b->name);
 		b->req = NULL;
 	} else if (b->id != NULL)
-		docker_container_remove(b->d, b->id, 1, box_removed, b->d);
+		docker_container_remove(b->d, b->id, 1, NULL, NULL);
 	else if (b->name != NULL && e != NULL && e->kind == ERR_UNAVAILABLE)
 		/*
 		 * dockerd went away during the create: it may have made the
 		 * container all the same. Removed by name once it is back.
 		 */
-		docker_container_remove(b->d, b->name, 1, box_removed, b->d);
+		docker_container_remove(b->d, b->name, 1, NULL, NULL);
 }
 
 /*

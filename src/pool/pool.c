@@ -299,6 +299,18 @@ slot_queued(const struct pool_slot *slot)
 	return n;
 }
 
+/* Boxes of the slot at hand in acquires, not handed over yet. */
+static int
+slot_handing(const struct pool_slot *slot)
+{
+	const struct pool_wait *w;
+	int n = 0;
+
+	TAILQ_FOREACH (w, &slot->p->waits, entry)
+		n += w->slot == slot && w->box != NULL;
+	return n;
+}
+
 static struct pool_wait *
 slot_first_queued(const struct pool_slot *slot)
 {
@@ -1029,7 +1041,8 @@ slot_may_make(struct pool *p, struct pool_slot *slot)
 		return 0;
 	/* With reuse, lent ones come back: waiters wait for them. */
 	return !p->o.reuse ||
-	    slot->lent + pool_ops(p, slot, OPS_BOX | (1u << OP_SCRUB)) +
+	    slot->lent + slot_handing(slot) +
+	        pool_ops(p, slot, OPS_BOX | (1u << OP_SCRUB)) +
 	        slot_nready(slot) <
 	    (int)(p->o.size > 0 ? p->o.size : 1);
 }
@@ -1101,7 +1114,8 @@ pool_refill(struct pool *p, struct pool_slot *slot)
 		 */
 		have = slot_nready(slot) + pool_ops(p, slot, OPS_BOX);
 		if (p->o.reuse)
-			have += pool_ops(p, slot, 1u << OP_SCRUB) + slot->lent;
+			have += pool_ops(p, slot, 1u << OP_SCRUB) +
+			    slot->lent + slot_handing(slot);
 		else
 			have -= slot_queued(slot);
 		if (have >= (int)p->o.size)
