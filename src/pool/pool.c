@@ -1114,8 +1114,8 @@ pool_refill(struct pool *p, struct pool_slot *slot)
 		 */
 		have = slot_nready(slot) + pool_ops(p, slot, OPS_BOX);
 		if (p->o.reuse)
-			have += pool_ops(p, slot, 1u << OP_SCRUB) +
-			    slot->lent + slot_handing(slot);
+			have += pool_ops(p, slot, 1u << OP_SCRUB) + slot->lent +
+			    slot_handing(slot);
 		else
 			have -= slot_queued(slot);
 		if (have >= (int)p->o.size)
