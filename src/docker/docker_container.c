@@ -154,7 +154,7 @@ struct remove_call {
 	void *arg;
 };
 
-/* Dropped unanswered (docker_free()): no longer in flight. */
+/* Ended (or dropped unanswered by docker_free()): no longer in flight. */
 static void
 remove_call_free(void *arg)
 {
@@ -169,13 +169,16 @@ static void
 remove_done(const struct docker_reply *r, const struct err *e, void *arg)
 {
 	struct remove_call *rc = arg;
+	docker_cb cb = rc->cb;
+	void *cb_arg = rc->arg;
 
 	/* dockerd went away: remove it once it is back (docker_client.c). */
 	if (e != NULL && e->kind == ERR_UNAVAILABLE)
 		docker_grave_add(rc->d, rc->target);
-	if (rc->cb != NULL)
-		rc->cb(r, e, rc->arg);
+	/* Not in flight any more when the caller hears of it. */
 	remove_call_free(rc);
+	if (cb != NULL)
+		cb(r, e, cb_arg);
 }
 
 /* A removal nobody waits for: only what is worth saying is logged. */
