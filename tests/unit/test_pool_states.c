@@ -13,7 +13,9 @@
  * - a session opener cancelled in every state (CREATING, INSPECTING,
  *   CLAIMING, RETRYING), or drained, never calls back, removes a session
  *   it was making and never one it was joining;
- * - with reuse, a run that fails frees its key for the next acquire.
+ * - with reuse, a run that fails frees its key for the next acquire;
+ * - the Docker client freed with an abandoned create in flight frees what
+ *   it held for it.
  */
 #include <string.h>
 
@@ -490,6 +492,32 @@ test_reuse_failed_run_frees_the_key(void)
 	return 0;
 }
 
+/*
+ * The Docker client freed while a create it adopted (a box closed during
+ * its create) is still unanswered -- an engine's drain ran out of time:
+ * the call is dropped, what the client held for it freed (ASan: no leak),
+ * nobody is called.
+ */
+static int
+test_docker_free_drops_an_abandoned_create(void)
+{
+	struct pool_opts o = opts(0, 0, 0);
+	struct fixture x;
+	struct calls c = { 0 };
+
+	setup(&x, &o);
+	x.sim->create_delay_ms = 5000;
+	pool_acquire(x.p, &spec, calls_cb, &c);
+	WAIT_FOR(x.sim->creates == 1, 3000);
+	pool_free(x.p); /* the box is closed: its create goes to the client */
+	CHECK(docker_busy(x.d)); /* a removal to come */
+	docker_free(x.d);
+	turn(50);
+	CHECK(c.n == 0);
+	fake_dockerd_free(x.f);
+	return 0;
+}
+
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -514,6 +542,7 @@ main(void)
 	RUN_TEST(test_cancel_acquire_in_every_state);
 	RUN_TEST(test_cancel_session_open_in_every_state);
 	RUN_TEST(test_reuse_failed_run_frees_the_key);
+	RUN_TEST(test_docker_free_drops_an_abandoned_create);
 	rc = TAP_DONE();
 	event_free(tick);
 	event_base_loop(loop_base(loop), EVLOOP_NONBLOCK);
