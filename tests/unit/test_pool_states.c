@@ -493,6 +493,32 @@ test_reuse_failed_run_frees_the_key(void)
 }
 
 /*
+ * The agent's READY may come before dockerd's answer to the start: it is
+ * kept, and the box is ready once both came -- not before, not never.
+ */
+static int
+test_ready_before_the_start_answers(void)
+{
+	struct pool_opts o = opts(0, 0, 0);
+	struct fixture x;
+	struct calls c = { 0 };
+
+	setup(&x, &o);
+	x.sim->start_delay_ms = HOLD_MS;
+	pool_acquire(x.p, &spec, calls_cb, &c);
+	WAIT_FOR(x.sim->hellos == 1, 3000);
+	turn(HOLD_MS / 4);
+	CHECK(c.n == 0); /* READY came; the start has not answered */
+	WAIT_FOR(c.n == 1, 3000);
+	CHECK(c.n == 1 && c.box != NULL && c.err == NULL);
+	pool_release(x.p, &spec, c.box, 0);
+	pool_free(x.p);
+	CHECK(finish(&x) == 0);
+	CHECK(x.live == 0);
+	return 0;
+}
+
+/*
  * The Docker client freed while a create it adopted (a box closed during
  * its create) is still unanswered -- an engine's drain ran out of time:
  * the call is dropped, what the client held for it freed (ASan: no leak),
@@ -542,6 +568,7 @@ main(void)
 	RUN_TEST(test_cancel_acquire_in_every_state);
 	RUN_TEST(test_cancel_session_open_in_every_state);
 	RUN_TEST(test_reuse_failed_run_frees_the_key);
+	RUN_TEST(test_ready_before_the_start_answers);
 	RUN_TEST(test_docker_free_drops_an_abandoned_create);
 	rc = TAP_DONE();
 	event_free(tick);
