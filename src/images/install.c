@@ -8,7 +8,8 @@
  * Each installer is an argv template, never a shell command line: the
  * packages (normalised by packages.c, so none looks like an option, a
  * path or a URL) are separate argv elements after a "--" where the
- * installer has one. Template elements:
+ * installer has one (pip, npm, apt; bun and deno have none). Template
+ * elements:
  *
  *	$PIP $NPM   the configured registry (the URL was checked here)
  *	$DIR        where packages go: build_dir or run_dir
@@ -73,7 +74,9 @@ static const char *const bun_env[] = { "HOME=$HOME",
 	"BUN_INSTALL_CACHE_DIR=$CACHE", "NPM_CONFIG_REGISTRY=$NPM",
 	"DO_NOT_TRACK=1", NULL };
 
-static const char *const deno_argv[] = { "deno", "cache", "--", "$PKGS", NULL };
+/* No "--": deno takes what follows it as the script's arguments and
+ * caches nothing (and says nothing). */
+static const char *const deno_argv[] = { "deno", "cache", "$PKGS", NULL };
 static const char *const deno_env[] = { "HOME=$HOME", "DENO_DIR=$DIR",
 	"NPM_CONFIG_REGISTRY=$NPM", "DENO_NO_UPDATE_CHECK=1", NULL };
 static const char *const deno_baked_env[] = { "DENO_DIR=" PKG_DENO_DIR, NULL };

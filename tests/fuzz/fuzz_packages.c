@@ -124,7 +124,8 @@ check_installer(const char *rt, const struct pkgs *l)
 		if (strcmp(c.argv[first + i], l->v[i]) != 0)
 			FAIL();
 	/* Options end before the specs, where the installer can say so. */
-	if (strcmp(rt, "bun") != 0 && strcmp(c.argv[first - 1], "--") != 0)
+	if (strcmp(rt, "bun") != 0 && strcmp(rt, "deno") != 0 &&
+	    strcmp(c.argv[first - 1], "--") != 0)
 		FAIL();
 	install_cmd_free(&c);
 }
