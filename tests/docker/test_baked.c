@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -483,25 +484,64 @@ failed_setup(struct images_opts *o, const char *rt, const char *want_in_msg)
 	return 0;
 }
 
+/* A CA file of one certificate of the system's, picked by the time (so
+ * that its layers are new to the build cache). */
+static int
+one_cert(char *path)
+{
+	struct buf all = { 0 };
+	struct err *e = NULL;
+	const char *p, *q;
+	int fd, k, rc = -1;
+
+	if (read_file(CA_SYSTEM_BUNDLE, 8u << 20, &all, &e) == -1 ||
+	    (fd = mkstemp(path)) == -1) {
+		err_free(&e);
+		buf_free(&all);
+		return -1;
+	}
+	buf_add(&all, "", 1);
+	p = all.data;
+	for (k = (int)(time(NULL) % 64); k > 0 && p != NULL; k--)
+		if ((p = strstr(p + 1, "-----BEGIN CERTIFICATE-----")) == NULL)
+			p = strstr(all.data, "-----BEGIN CERTIFICATE-----");
+	p = p ? strstr(p, "-----BEGIN CERTIFICATE-----") : NULL;
+	q = p ? strstr(p, "-----END CERTIFICATE-----") : NULL;
+	if (q != NULL && write(fd, p, (size_t)(q - p) + 25) == (q - p) + 25)
+		rc = 0;
+	close(fd);
+	buf_free(&all);
+	return rc;
+}
+
 static int
 test_failures(void)
 {
 	static const char *const nosuch[] = { "isol8-nosuch" };
 	static const char *const npm_nosuch[] = { "isol8-no-such-package-zz9" };
 	struct images_opts o;
+	char ca[] = "/tmp/isol8-test-ca.XXXXXX";
+	int rc;
 
 	opts_init(&o);
 	o.python = (struct isol8_packages){ nosuch, 1 };
 	CHECK(failed_setup(&o, "python", "isol8-nosuch") == 0);
 	CHECK(strstr(progress.data, "isol8-nosuch") != NULL);
 
-	/* The registry moved somewhere nothing answers: the baked list is
-	 * installed again from it, and fails. */
+	/*
+	 * The registry moved somewhere nothing answers: the baked list is
+	 * installed again from it, and fails. With a CA bundle this image
+	 * has not seen, the build makes layers before the install fails:
+	 * they must go too.
+	 */
 	opts_init(&o);
 	o.registries.pip_index_url = "http://127.0.0.1:1/simple";
-	CHECK(failed_setup(&o, "python",
-	          "installing python packages (isol8extra isol8probe==2.0)") ==
-	    0);
+	o.ca_bundle = ca;
+	CHECK(one_cert(ca) == 0);
+	rc = failed_setup(&o, "python",
+	    "installing python packages (isol8extra isol8probe==2.0)");
+	unlink(ca);
+	CHECK(rc == 0);
 
 	opts_init(&o);
 	o.node = (struct isol8_packages){ npm_nosuch, 1 };
