@@ -56,9 +56,10 @@ static const struct {
 	{ "kernel.sh", kernel_sh, &kernel_sh_len },
 };
 
-#define TAIL_LINES 12 /* of a failed installer's output, in the error */
-#define TAIL_LINE_MAX 240
-#define NEW_IDS_MAX 16 /* layers one build makes */
+#define TAIL_LINES 16     /* of a build's output, kept for its error */
+#define TAIL_LINE_MAX 120 /* the end of each (where the reason is) */
+#define TAIL_TELL 3       /* lines an error carries */
+#define NEW_IDS_MAX 16    /* layers one build makes */
 
 /* What one build said: progress, the last lines, the layers it made. */
 struct build_log {
@@ -140,7 +141,7 @@ static void
 build_line_one(struct setup *s, const char *line, size_t len)
 {
 	struct build_log *l = &s->log;
-	char clean[TAIL_LINE_MAX];
+	char clean[1024];
 	size_t n;
 
 	clean_line(clean, sizeof clean, line, len);
@@ -168,8 +169,12 @@ build_line_one(struct setup *s, const char *line, size_t len)
 		return;
 	if (l->installing)
 		say(s, "    %s", clean);
+	/* Long lines (pip's retries) end with what went wrong: keep that. */
+	n = strlen(clean);
 	free(l->tail[l->next]);
-	l->tail[l->next] = xstrdup(clean);
+	l->tail[l->next] = n <= TAIL_LINE_MAX
+	    ? xstrdup(clean)
+	    : xasprintf("...%s", clean + n - (TAIL_LINE_MAX - 3));
 	l->next = (l->next + 1) % TAIL_LINES;
 }
 
@@ -415,6 +420,54 @@ context_make(
 }
 
 /*
+ * How much a line of the installer's output tells: 2 if it names one of
+ * the packages (pip's "No matching distribution found for x", npm's "404
+ * ... x", apt's "Unable to locate package x"), 1 if it says error, else 0.
+ */
+static int
+telling(const char *rt, const struct pkgs *pkgs, const char *line)
+{
+	size_t i, skip, n;
+
+	if (strstr(line, "complete log") != NULL)
+		return 0; /* npm's pointer to a file in the build container */
+	for (i = 0; i < pkgs->n; i++) {
+		skip = strcmp(rt, "deno") == 0 ? 4 : 0;
+		skip += pkgs->v[i][skip] == '@';
+		n = pkg_name_len(rt, pkgs->v[i]) - skip;
+		if (n > 0 && memmem(line, strlen(line), pkgs->v[i] + skip, n))
+			return 2;
+	}
+	return strstr(line, "rror") != NULL || strncmp(line, "E: ", 3) == 0;
+}
+
+/* The installer's last TAIL_TELL most telling lines, joined. */
+static void
+build_reason(struct setup *s, const struct runtime *rt, const struct pkgs *pkgs,
+    struct buf *out)
+{
+	struct build_log *l = &s->log;
+	const char *pick[TAIL_TELL];
+	size_t i, k, n;
+	int want;
+
+	for (want = 2; want >= 0; want--) {
+		for (n = 0, i = TAIL_LINES; i > 0 && n < TAIL_TELL; i--) {
+			k = (l->next + i - 1) % TAIL_LINES;
+			if (l->tail[k] != NULL &&
+			    telling(rt->name, pkgs, l->tail[k]) >= want)
+				pick[n++] = l->tail[k];
+		}
+		if (n > 0)
+			break;
+	}
+	while (n > 0)
+		buf_printf(out, "%s%s", out->len ? " | " : "", pick[--n]);
+	if (out->len == 0)
+		buf_addstr(out, "nothing");
+}
+
+/*
  * A build failed: say why in the installer's words when its step failed,
  * and remove the layers this build made (no tag moved; none of them is
  * anyone's), newest first.
@@ -425,24 +478,18 @@ build_failed(struct setup *s, const struct runtime *rt, const char *tag,
 {
 	struct build_log *l = &s->log;
 	cleanup_free char *list = pkgs_label(pkgs);
-	struct buf tail = { 0 };
-	size_t i, k;
+	struct buf why = { 0 };
 
-	for (i = 0; i < TAIL_LINES; i++) {
-		k = (l->next + i) % TAIL_LINES;
-		if (l->tail[k] != NULL)
-			buf_printf(&tail, "\n  %s", l->tail[k]);
-	}
 	if (l->installing) {
+		build_reason(s, rt, pkgs, &why);
 		err_free(errp);
 		err_set(errp, ERR_DOCKER,
-		    "installing %s packages (%s) into %s failed; the installer "
-		    "said:%s",
-		    rt->name, list, tag,
-		    tail.len ? buf_cstr(&tail) : " nothing");
+		    "installing %s packages (%.100s%s) into %s failed: %s",
+		    rt->name, list, strlen(list) > 100 ? "..." : "", tag,
+		    buf_cstr(&why));
 	} else
 		err_wrap(errp, "building %s", tag);
-	buf_free(&tail);
+	buf_free(&why);
 	while (l->nids > 0) {
 		struct docker_sync rc = { .arg = s };
 

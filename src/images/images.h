@@ -53,6 +53,7 @@ int pkgs_from_label(struct pkgs *, const char *, const char *, struct err **);
 char *pkgs_label(const struct pkgs *);
 int pkgs_missing(const char *, const struct pkgs *, const struct pkgs *,
     struct pkgs *, struct err **);
+size_t pkg_name_len(const char *, const char *);
 void pkgs_free(struct pkgs *);
 
 /* install.c: the installers, at build time and at run time. */

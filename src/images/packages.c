@@ -732,6 +732,16 @@ pkgs_missing(const char *runtime, const struct pkgs *have,
 	return 0;
 }
 
+/* The length of a normalised spec's package name (deno: with npm:/jsr:). */
+size_t
+pkg_name_len(const char *runtime, const char *spec)
+{
+	size_t e;
+
+	return eco_find(runtime, &e, NULL) == 0 ? spec_key(e, spec)
+	                                        : strlen(spec);
+}
+
 void
 pkgs_free(struct pkgs *l)
 {

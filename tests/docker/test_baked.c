@@ -460,7 +460,8 @@ test_add_and_repin(void)
 /* A failing install: a clear error naming the packages and carrying the
  * installer's words; the tag stays where it was; no layer is left. */
 static int
-failed_setup(struct images_opts *o, const char *rt, const char *want_in_msg)
+failed_setup(struct images_opts *o, const char *rt, const char *want_in_msg,
+    const char *reason)
 {
 	struct err *e = NULL;
 	char before[80], after[80];
@@ -476,6 +477,9 @@ failed_setup(struct images_opts *o, const char *rt, const char *want_in_msg)
 		return 1;
 	}
 	fprintf(stderr, "# the error: %s\n", e->msg);
+	/* The installer's own words, within what isol8_error carries. */
+	CHECK(strstr(e->msg, reason) != NULL &&
+	    (size_t)(strstr(e->msg, reason) - e->msg) + strlen(reason) < 512);
 	err_free(&e);
 	image_facts(rt, after, NULL, NULL, 0);
 	CHECK(strcmp(before, after) == 0);
@@ -525,7 +529,8 @@ test_failures(void)
 
 	opts_init(&o);
 	o.python = (struct isol8_packages){ nosuch, 1 };
-	CHECK(failed_setup(&o, "python", "isol8-nosuch") == 0);
+	CHECK(failed_setup(&o, "python", "isol8-nosuch",
+	          "No matching distribution found for isol8-nosuch") == 0);
 	CHECK(strstr(progress.data, "isol8-nosuch") != NULL);
 
 	/*
@@ -539,13 +544,16 @@ test_failures(void)
 	o.ca_bundle = ca;
 	CHECK(one_cert(ca) == 0);
 	rc = failed_setup(&o, "python",
-	    "installing python packages (isol8extra isol8probe==2.0)");
+	    "installing python packages (isol8extra isol8probe==2.0)",
+	    "Connection refused");
 	unlink(ca);
 	CHECK(rc == 0);
 
 	opts_init(&o);
 	o.node = (struct isol8_packages){ npm_nosuch, 1 };
-	CHECK(failed_setup(&o, "node", "isol8-no-such-package-zz9") == 0);
+	CHECK(
+	    failed_setup(&o, "node", "isol8-no-such-package-zz9",
+	        "'isol8-no-such-package-zz9@*' is not in this registry") == 0);
 	return 0;
 }
 
@@ -576,7 +584,8 @@ test_replace_to_plain(void)
 	return 0;
 }
 
-/* Our runtime images go; the base stays as a cache for the next run. */
+/* Our runtime images go (before and after the tests); the base stays as
+ * a cache for the next run. */
 static void
 cleanup_images(void)
 {
@@ -620,6 +629,7 @@ main(void)
 		fprintf(stderr, "engine: %s\n", err.message);
 		return 1;
 	}
+	cleanup_images(); /* what an interrupted run may have left */
 	RUN_TEST(test_bad_input);
 	RUN_TEST(test_plain);
 	RUN_TEST(test_bake);
