@@ -360,16 +360,49 @@ ISOL8_API void isol8_output_free(struct isol8_output *out);
 
 /* ---- images ---- */
 
+/*
+ * Package specs of one runtime (docs/packages.md): each item is one spec
+ * or a comma-separated list of them, at most 256 packages of at most 214
+ * bytes each. python: a PEP 508 name with optional [extras] and version
+ * clauses ("numpy", "pandas>=2,<3"); node, bun: an npm name, scoped or
+ * not, with an optional @version, range or tag ("zod@3", "@types/node");
+ * deno: "npm:NAME[@V]" or "jsr:@SCOPE/NAME[@V]"; bash: a Debian package
+ * with an optional =version ("jq"). Options, paths, URLs, aliases, spaces
+ * and shell metacharacters are refused (ISOL8_EINVAL naming the item).
+ */
+struct isol8_packages {
+	const char *const *items;
+	size_t len;
+};
+
 struct isol8_setup_opts {
 	int force;              /* rebuild even when up to date */
 	const char *agent_path; /* NULL: $ISOL8_AGENT or next to us */
 	void (*progress)(const char *, void *);
 	void *arg;
+	/*
+	 * Packages baked into each runtime's image isol8/<runtime>:latest,
+	 * installed at build time with the host's network. By default the
+	 * lists are added to what each image already carries (a later spec
+	 * of a package replaces its earlier one), so setup with no lists
+	 * keeps what is baked. With packages_replace each image carries
+	 * exactly its list here: an empty one makes the plain image again.
+	 */
+	struct isol8_packages python, node, bun, deno, bash;
+	int packages_replace;
+	const char *pip_index_url; /* NULL: https://pypi.org/simple */
+	const char *npm_registry;  /* NULL: https://registry.npmjs.org/ */
+	const char *ca_bundle;     /* a PEM file of CA certificates added
+				      to every image's trust store, or NULL */
 };
 
 ISOL8_API void isol8_setup_opts_init(struct isol8_setup_opts *opts);
 ISOL8_API int isol8_setup_sync(struct isol8_engine *engine,
     const struct isol8_setup_opts *opts, struct isol8_error *err);
+/* Check a runtime's package specs as setup would (ISOL8_EINVAL naming
+ * the first bad item); 0 when every item is valid. */
+ISOL8_API int isol8_packages_check(const char *runtime,
+    const struct isol8_packages *packages, struct isol8_error *err);
 
 /* Runtimes: the names isol8 knows, and the one a file name implies. */
 ISOL8_API const char *isol8_runtime_for_path(const char *path);
