@@ -55,9 +55,12 @@ enum isol8_code {
 	ISOL8_ELIMIT,       /* a size from outside went over its limit */
 	ISOL8_ENOTFOUND,    /* no such session, file or container */
 	ISOL8_EINTERNAL,
-	ISOL8_ELOST, /* the sandbox went away mid-run (its container was
+	ISOL8_ELOST,    /* the sandbox went away mid-run (its container was
 			killed, dockerd restarted): the program may have
 			run, in part or whole (result.may_have_run) */
+	ISOL8_EINSTALL, /* installing the request's packages failed: the
+			   code did not run (the message names them and
+			   carries the installer's last lines) */
 };
 
 /* Errors are reported into a caller-owned struct. */
@@ -96,6 +99,11 @@ struct isol8_engine_opts {
 	 * "isol8: ..." lines on stderr. Called from the loop. */
 	void (*log)(enum isol8_log_level level, const char *line, void *arg);
 	void *log_arg;
+	/* Where run-time installs (isol8_request.packages) come from; NULL:
+	 * the public ones (docs/packages.md). A registry given here is
+	 * reachable even at a private address. */
+	const char *pip_index_url; /* python: a PEP 503 index */
+	const char *npm_registry;  /* node, bun, deno's npm: specifiers */
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *opts);
@@ -181,6 +189,15 @@ struct isol8_request {
 	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
+	/*
+	 * Packages the code needs (pip, npm, bun or deno specs of the
+	 * runtime; docs/packages.md): what the image has baked costs
+	 * nothing, the rest is installed into /sandbox before the code, as
+	 * the sandbox user, through the filtered proxy to the registries
+	 * only, within the run's timeout (result.install_ms). Not for bash.
+	 */
+	const char *const *packages;
+	size_t packages_len;
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *req);
@@ -277,6 +294,7 @@ struct isol8_result {
 	uint64_t run_ms;             /* the program's wall time */
 	uint64_t total_ms;           /* from isol8_run_start() to done */
 	uint64_t queued_ms;          /* waiting for a slot and a container */
+	uint64_t install_ms;         /* installing packages (in total_ms) */
 	uint64_t cpu_ms;             /* user + system CPU of all processes */
 	uint64_t peak_rss_kb;        /* peak resident memory, main process */
 	uint64_t stdout_bytes;       /* as produced, before masking */

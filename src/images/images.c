@@ -56,15 +56,11 @@ static const struct {
 	{ "kernel.sh", kernel_sh, &kernel_sh_len },
 };
 
-#define TAIL_LINES 16     /* of a build's output, kept for its error */
-#define TAIL_LINE_MAX 120 /* the end of each (where the reason is) */
-#define TAIL_TELL 3       /* lines an error carries */
-#define NEW_IDS_MAX 16    /* layers one build makes */
+#define NEW_IDS_MAX 16 /* layers one build makes */
 
 /* What one build said: progress, the last lines, the layers it made. */
 struct build_log {
-	char *tail[TAIL_LINES];
-	size_t next;
+	struct install_log tail; /* the installer's last lines */
 	char *new_ids[NEW_IDS_MAX];
 	size_t nids;
 	int cached;     /* this step came from the build cache */
@@ -100,37 +96,12 @@ say(struct setup *s, const char *fmt, ...)
 	s->o->progress(line, s->o->arg);
 }
 
-/* An output line made printable: escape sequences dropped, capped. */
-static void
-clean_line(char *dst, size_t size, const char *src, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (c == 0x1b) { /* CSI ... final byte */
-			if (i + 1 < len && src[i + 1] == '[')
-				for (i += 2; i < len &&
-				     !(src[i] >= '@' && src[i] <= '~');
-				     i++)
-					;
-			continue;
-		}
-		dst[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	dst[o] = '\0';
-}
-
 static void
 build_log_reset(struct build_log *l)
 {
 	size_t i;
 
-	for (i = 0; i < TAIL_LINES; i++) {
-		free(l->tail[i]);
-		l->tail[i] = NULL;
-	}
+	install_log_free(&l->tail);
 	for (i = 0; i < l->nids; i++)
 		free(l->new_ids[i]);
 	memset(l, 0, sizeof *l);
@@ -144,7 +115,7 @@ build_line_one(struct setup *s, const char *line, size_t len)
 	char clean[1024];
 	size_t n;
 
-	clean_line(clean, sizeof clean, line, len);
+	install_line_clean(clean, sizeof clean, line, len);
 	if (clean[0] == '\0')
 		return;
 	if (strncmp(clean, "Step ", 5) == 0) {
@@ -169,13 +140,7 @@ build_line_one(struct setup *s, const char *line, size_t len)
 		return;
 	if (l->installing)
 		say(s, "    %s", clean);
-	/* Long lines (pip's retries) end with what went wrong: keep that. */
-	n = strlen(clean);
-	free(l->tail[l->next]);
-	l->tail[l->next] = n <= TAIL_LINE_MAX
-	    ? xstrdup(clean)
-	    : xasprintf("...%s", clean + n - (TAIL_LINE_MAX - 3));
-	l->next = (l->next + 1) % TAIL_LINES;
+	install_log_add(&l->tail, clean);
 }
 
 static void
@@ -420,54 +385,6 @@ context_make(
 }
 
 /*
- * How much a line of the installer's output tells: 2 if it names one of
- * the packages (pip's "No matching distribution found for x", npm's "404
- * ... x", apt's "Unable to locate package x"), 1 if it says error, else 0.
- */
-static int
-telling(const char *rt, const struct pkgs *pkgs, const char *line)
-{
-	size_t i, skip, n;
-
-	if (strstr(line, "complete log") != NULL)
-		return 0; /* npm's pointer to a file in the build container */
-	for (i = 0; i < pkgs->n; i++) {
-		skip = strcmp(rt, "deno") == 0 ? 4 : 0;
-		skip += pkgs->v[i][skip] == '@';
-		n = pkg_name_len(rt, pkgs->v[i]) - skip;
-		if (n > 0 && memmem(line, strlen(line), pkgs->v[i] + skip, n))
-			return 2;
-	}
-	return strstr(line, "rror") != NULL || strncmp(line, "E: ", 3) == 0;
-}
-
-/* The installer's last TAIL_TELL most telling lines, joined. */
-static void
-build_reason(struct setup *s, const struct runtime *rt, const struct pkgs *pkgs,
-    struct buf *out)
-{
-	struct build_log *l = &s->log;
-	const char *pick[TAIL_TELL];
-	size_t i, k, n;
-	int want;
-
-	for (want = 2; want >= 0; want--) {
-		for (n = 0, i = TAIL_LINES; i > 0 && n < TAIL_TELL; i--) {
-			k = (l->next + i - 1) % TAIL_LINES;
-			if (l->tail[k] != NULL &&
-			    telling(rt->name, pkgs, l->tail[k]) >= want)
-				pick[n++] = l->tail[k];
-		}
-		if (n > 0)
-			break;
-	}
-	while (n > 0)
-		buf_printf(out, "%s%s", out->len ? " | " : "", pick[--n]);
-	if (out->len == 0)
-		buf_addstr(out, "nothing");
-}
-
-/*
  * A build failed: say why in the installer's words when its step failed,
  * and remove the layers this build made (no tag moved; none of them is
  * anyone's), newest first.
@@ -481,7 +398,7 @@ build_failed(struct setup *s, const struct runtime *rt, const char *tag,
 	struct buf why = { 0 };
 
 	if (l->installing) {
-		build_reason(s, rt, pkgs, &why);
+		install_log_reason(&s->log.tail, rt->name, pkgs, &why);
 		err_free(errp);
 		err_set(errp, ERR_DOCKER,
 		    "installing %s packages (%.100s%s) into %s failed: %s",

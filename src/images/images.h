@@ -78,6 +78,21 @@ void install_cmd_free(struct install_cmd *);
 int install_dockerfile(struct buf *, const char *, const struct registries *,
     const struct pkgs *, struct err **);
 const char *const *install_baked_env(const char *);
+/* What an installer said, for its error: the last lines, cleaned. */
+#define INSTALL_TAIL_LINES 16     /* kept */
+#define INSTALL_TAIL_LINE_MAX 120 /* the end of each (the reason is there) */
+#define INSTALL_TAIL_TELL 3       /* lines an error carries */
+struct install_log {
+	char *tail[INSTALL_TAIL_LINES];
+	size_t next;
+	struct buf partial; /* a line not ended yet (install_log_feed) */
+};
+void install_line_clean(char *, size_t, const char *, size_t);
+void install_log_add(struct install_log *, const char *);
+void install_log_feed(struct install_log *, const void *, size_t);
+void install_log_reason(
+    struct install_log *, const char *, const struct pkgs *, struct buf *);
+void install_log_free(struct install_log *);
 void strv_free(char **);
 
 /* trust.c: the CA bundle, one certificate per file. */

@@ -373,9 +373,11 @@ install_cmd_free(struct install_cmd *c)
 static void
 json_strv(struct buf *b, const char *s)
 {
-	buf_add(b, ", \"", 3);
-	json_escape(b, s, strlen(s));
-	buf_add(b, "\"", 1);
+	yajl_gen g = json_gen_new();
+
+	buf_add(b, ", ", 2);
+	json_str_add(g, s);
+	json_gen_take(g, b);
 }
 
 /*
@@ -415,4 +417,139 @@ install_baked_env(const char *runtime)
 	const struct installer *in = installer_find(runtime, NULL);
 
 	return in != NULL ? in->baked_env : no_env;
+}
+
+/* ---- what the installer said ---- */
+
+/* An output line made printable: escape sequences dropped, capped. */
+void
+install_line_clean(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == 0x1b) { /* CSI ... final byte */
+			if (i + 1 < len && src[i + 1] == '[')
+				for (i += 2; i < len &&
+				     !(src[i] >= '@' && src[i] <= '~');
+				     i++)
+					;
+			continue;
+		}
+		dst[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	dst[o] = '\0';
+}
+
+/* Keep a clean line; long ones (pip's retries) by their end, the reason. */
+void
+install_log_add(struct install_log *l, const char *clean)
+{
+	size_t n = strlen(clean);
+
+	if (n == 0)
+		return;
+	free(l->tail[l->next]);
+	l->tail[l->next] = n <= INSTALL_TAIL_LINE_MAX
+	    ? xstrdup(clean)
+	    : xasprintf("...%s", clean + n - (INSTALL_TAIL_LINE_MAX - 3));
+	l->next = (l->next + 1) % INSTALL_TAIL_LINES;
+}
+
+/* Raw output as it comes (lines split anywhere): cleaned lines kept. */
+void
+install_log_feed(struct install_log *l, const void *data, size_t len)
+{
+	const char *p = data, *nl;
+	char clean[1024];
+
+	while (len > 0) {
+		nl = memchr(p, '\n', len);
+		if (nl == NULL) {
+			/* Only the end of a long line is kept. */
+			if (len > sizeof clean - 1) {
+				p += len - (sizeof clean - 1);
+				len = sizeof clean - 1;
+			}
+			if (l->partial.len + len > sizeof clean - 1)
+				l->partial.len = 0;
+			buf_add(&l->partial, p, len);
+			return;
+		}
+		if (l->partial.len > 0) {
+			buf_add(&l->partial, p, (size_t)(nl - p));
+			install_line_clean(clean, sizeof clean,
+			    (const char *)l->partial.data, l->partial.len);
+			l->partial.len = 0;
+		} else
+			install_line_clean(
+			    clean, sizeof clean, p, (size_t)(nl - p));
+		install_log_add(l, clean);
+		len -= (size_t)(nl - p) + 1;
+		p = nl + 1;
+	}
+}
+
+/*
+ * How much a line of the installer's output tells: 2 if it names one of
+ * the packages (pip's "No matching distribution found for x", npm's "404
+ * ... x", apt's "Unable to locate package x"), 1 if it says error, else 0.
+ */
+static int
+telling(const char *rt, const struct pkgs *pkgs, const char *line)
+{
+	size_t i, skip, n;
+
+	if (strstr(line, "complete log") != NULL)
+		return 0; /* npm's pointer to a file in the build container */
+	for (i = 0; i < pkgs->n; i++) {
+		skip = strcmp(rt, "deno") == 0 ? 4 : 0;
+		skip += pkgs->v[i][skip] == '@';
+		n = pkg_name_len(rt, pkgs->v[i]) - skip;
+		if (n > 0 && memmem(line, strlen(line), pkgs->v[i] + skip, n))
+			return 2;
+	}
+	return strstr(line, "rror") != NULL || strncmp(line, "E: ", 3) == 0;
+}
+
+/* The installer's last INSTALL_TAIL_TELL most telling lines, joined. */
+void
+install_log_reason(struct install_log *l, const char *rt,
+    const struct pkgs *pkgs, struct buf *out)
+{
+	const char *pick[INSTALL_TAIL_TELL];
+	size_t i, k, n, start = out->len;
+	int want;
+
+	if (l->partial.len > 0) /* the last line, unended */
+		install_log_feed(l, "\n", 1);
+	for (want = 2; want >= 0; want--) {
+		for (n = 0, i = INSTALL_TAIL_LINES;
+		     i > 0 && n < INSTALL_TAIL_TELL; i--) {
+			k = (l->next + i - 1) % INSTALL_TAIL_LINES;
+			if (l->tail[k] != NULL &&
+			    telling(rt, pkgs, l->tail[k]) >= want)
+				pick[n++] = l->tail[k];
+		}
+		if (n > 0)
+			break;
+	}
+	while (n > 0)
+		buf_printf(
+		    out, "%s%s", out->len > start ? " | " : "", pick[--n]);
+	if (out->len == start)
+		buf_addstr(out, "nothing");
+}
+
+void
+install_log_free(struct install_log *l)
+{
+	size_t i;
+
+	for (i = 0; i < INSTALL_TAIL_LINES; i++)
+		free(l->tail[i]);
+	buf_free(&l->partial);
+	memset(l, 0, sizeof *l);
 }
