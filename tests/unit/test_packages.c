@@ -632,6 +632,48 @@ test_public(void)
 	return 0;
 }
 
+/* What an installer said: lines split anywhere, cleaned, the telling
+ * ones picked for the error. */
+static int
+test_install_log(void)
+{
+	struct install_log l = { 0 };
+	struct pkgs p = { 0 };
+	struct buf why = { 0 };
+	static const char out[] =
+	    "Looking in indexes: http://127.0.0.1/simple\n"
+	    "ERROR: Could not find a version that satisfies the requirement "
+	    "isol8-nosuch\n\x1b[31mERROR: No matching distribution found for "
+	    "isol8-nosuch\x1b[0m";
+	size_t i;
+
+	CHECK(pkgs_add(&p, "python", "isol8-nosuch", NULL) == 0);
+	/* Fed a byte at a time: the same lines as at once. */
+	for (i = 0; i < sizeof out - 1; i++)
+		install_log_feed(&l, out + i, 1);
+	install_log_reason(&l, "python", &p, &why);
+	CHECK(strcmp(buf_cstr(&why),
+	          "ERROR: Could not find a version that satisfies the "
+	          "requirement isol8-nosuch | ERROR: No matching distribution "
+	          "found for isol8-nosuch") == 0);
+	install_log_free(&l);
+	buf_free(&why);
+	/* Nothing said: "nothing"; a very long line keeps its end. */
+	install_log_reason(&l, "python", &p, &why);
+	CHECK(strcmp(buf_cstr(&why), "nothing") == 0);
+	buf_free(&why);
+	for (i = 0; i < 5000; i++)
+		install_log_feed(&l, "x", 1);
+	install_log_feed(&l, "the reason\n", 11);
+	install_log_reason(&l, "python", &p, &why);
+	CHECK(strlen(buf_cstr(&why)) <= INSTALL_TAIL_LINE_MAX);
+	CHECK(strstr(buf_cstr(&why), "xthe reason") != NULL);
+	install_log_free(&l);
+	buf_free(&why);
+	pkgs_free(&p);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -645,5 +687,6 @@ main(void)
 	RUN_TEST(test_dockerfile);
 	RUN_TEST(test_ca);
 	RUN_TEST(test_public);
+	RUN_TEST(test_install_log);
 	return TAP_DONE();
 }
