@@ -158,6 +158,7 @@ struct install {
 	int exited, bad_exit;     /* ... its EXIT came */
 	struct proto_exit exit;
 	uint64_t t0, ms;
+	char *env[3]; /* the code's (install_code_env) */
 };
 void install_start(struct install *, struct isol8_engine *, const struct plan *,
     void (*)(void *), void *);
@@ -166,7 +167,7 @@ int install_send(struct install *, uint64_t, egress_send_cb, egress_pending_cb,
     void *, struct proto_buf *, struct err **);
 void install_frame(struct install *, int, const unsigned char *, uint32_t);
 struct err *install_verdict(struct install *);
-const char *const *install_code_env(const struct install *);
+const char *const *install_code_env(struct install *);
 void install_free(struct install *);
 
 /* engine_run.c */

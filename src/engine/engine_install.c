@@ -21,6 +21,7 @@
 #include "engine.h"
 
 #define INSTALL_OUTPUT_CAP (64ull << 20) /* the installer's, then killed */
+#define RUN_DENO_DIR "/sandbox/.deno"    /* install.c's run-time $DIR */
 #define INSTALL_NODE_LINK                                                      \
 	"mkdir -p /tmp/.isol8 && ln -sfn /sandbox/node_modules "               \
 	"/tmp/.isol8/node_modules && exec \"$@\""
@@ -251,20 +252,24 @@ install_verdict(struct install *in)
 }
 
 /*
- * The environment the code needs for its packages: where the image keeps
- * the baked ones, unless this run installed its own (deno's DENO_DIR).
+ * The environment the code needs for its packages: deno's cache (where
+ * the image keeps the baked ones, unless this run installed its own) and
+ * the registry it was filled from (deno keeps a cache per registry).
  */
 const char *const *
-install_code_env(const struct install *in)
+install_code_env(struct install *in)
 {
-	static const char *const run_env[] = { "DENO_DIR=/sandbox/.deno",
-		NULL };
+	const struct plan *pl = in->plan;
+	int baked = pl->runtime != NULL && strcmp(pl->runtime, "deno") == 0 &&
+	    in->have.n > 0 && !in->sent;
 
-	if (in->plan->runtime != NULL &&
-	    strcmp(in->plan->runtime, "deno") == 0 && in->have.n > 0 &&
-	    !in->sent)
-		return install_baked_env("deno");
-	return run_env;
+	if (in->env[0] == NULL) {
+		in->env[0] = xstrdup(baked ? install_baked_env("deno")[0]
+		                           : "DENO_DIR=" RUN_DENO_DIR);
+		in->env[1] = xasprintf(
+		    "NPM_CONFIG_REGISTRY=%s", registry_url(&in->e->reg, 1));
+	}
+	return (const char *const *)in->env;
 }
 
 void
@@ -276,5 +281,7 @@ install_free(struct install *in)
 	pkgs_free(&in->have);
 	pkgs_free(&in->missing);
 	install_log_free(&in->log);
+	free(in->env[0]);
+	free(in->env[1]);
 	memset(in, 0, sizeof *in);
 }

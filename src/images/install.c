@@ -357,7 +357,9 @@ install_cmd(struct install_cmd *c, const char *runtime, enum install_when when,
 			strv_add(&c->env, &ne, s);
 	for (t = install_trust_env; *t != NULL; t++)
 		strv_add(&c->env, &ne, xstrdup(*t));
-	c->cwd = xstrdup(when == INSTALL_BUILD ? "/" : in->run_dir);
+	/* The directories are the argv's and environment's ($DIR): deno's
+	 * cache is made by deno itself, inside the sandbox's home. */
+	c->cwd = xstrdup(when == INSTALL_BUILD ? "/" : "/sandbox");
 	return 0;
 }
 

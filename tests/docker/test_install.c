@@ -122,6 +122,36 @@ test_node_esm(void)
 	return 0;
 }
 
+/* bun: into /sandbox/node_modules too; deno: npm: specs, its cache. */
+static int
+test_bun_deno(void)
+{
+	static const char *const bun[] = { "isol8-probe@2.0.0" };
+	static const char *const deno[] = { "npm:isol8-probe@1.0.0" };
+	struct isol8_output out;
+	struct isol8_error err;
+	int rc;
+
+	rc = run("bun", "import p from 'isol8-probe'; console.log(p.value)",
+	    bun, 1, NULL, &out, &err);
+	if (rc != 0)
+		fprintf(stderr, "# bun: %s\n", err.message);
+	CHECK(rc == 0);
+	CHECK(strcmp(out.stdout_data, "isol8-probe 2.0.0\n") == 0);
+	isol8_output_free(&out);
+	rc = run("deno",
+	    "import p from 'npm:isol8-probe@1.0.0'; console.log(p.value)", deno,
+	    1, NULL, &out, &err);
+	if (rc != 0)
+		fprintf(stderr, "# deno: %s\n", err.message);
+	else if (out.result.exit_code != 0)
+		fprintf(stderr, "# deno: %s\n", out.stderr_data);
+	CHECK(rc == 0);
+	CHECK(strcmp(out.stdout_data, "isol8-probe 1.0.0\n") == 0);
+	isol8_output_free(&out);
+	return 0;
+}
+
 /* A package no registry has: the run fails, the code never runs. */
 static int
 test_failing(void)
@@ -237,6 +267,7 @@ main(void)
 	RUN_TEST(test_refused);
 	RUN_TEST(test_python);
 	RUN_TEST(test_node_esm);
+	RUN_TEST(test_bun_deno);
 	RUN_TEST(test_failing);
 	RUN_TEST(test_code_offline);
 	RUN_TEST(test_session);
