@@ -282,6 +282,7 @@ struct isol8_net_event {
 	const char *port;
 	int allowed;
 	const char *reason; /* when refused */
+	int install;        /* the installer's (packages), not the code's */
 };
 
 struct isol8_result {

@@ -40,7 +40,27 @@ cli_fail(struct err **errp, int status)
 	return status;
 }
 
-/* The exit code and a one-line remedy for an engine error. */
+/* The exit status of an engine error (docs/cli.md "Exit status"). */
+int
+cli_exit_code(const struct isol8_error *e)
+{
+	switch (e->code) {
+	case ISOL8_EUNAVAILABLE:
+		return EXIT_NODOCKER;
+	case ISOL8_ENOIMAGE:
+		return EXIT_NOIMAGE;
+	case ISOL8_EINSTALL:
+		return EXIT_INSTALL;
+	case ISOL8_EINVAL:
+		return EXIT_USAGE;
+	case ISOL8_ECANCELLED:
+		return EXIT_INTERRUPTED;
+	default:
+		return EXIT_INTERNAL;
+	}
+}
+
+/* The exit status and a one-line remedy for an engine error. */
 int
 cli_exit_for(const struct isol8_error *e)
 {
@@ -51,24 +71,23 @@ cli_exit_for(const struct isol8_error *e)
 		    "start it with `scripts/dockerd-up.sh` (or `dockerd &`) "
 		    "as root, then retry",
 		    e->message);
-		return EXIT_NODOCKER;
+		break;
 	case ISOL8_ENOIMAGE:
 		cli_error("%s; the runtime images are missing or stale: run "
 		          "`isol8 setup`",
 		    e->message);
-		return EXIT_NOIMAGE;
+		break;
 	case ISOL8_EINSTALL:
-		cli_error("%s", e->message);
-		return EXIT_INSTALL;
 	case ISOL8_EINVAL:
 		cli_error("%s", e->message);
-		return EXIT_USAGE;
+		break;
 	case ISOL8_ECANCELLED:
-		return EXIT_INTERRUPTED;
+		break;
 	default:
 		cli_error("%s: %s", isol8_strerror(e->code), e->message);
-		return EXIT_INTERNAL;
+		break;
 	}
+	return cli_exit_code(e);
 }
 
 /*

@@ -140,6 +140,7 @@ int cli_out_finish(int);
 
 /* cli.c */
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+int cli_exit_code(const struct isol8_error *);
 int cli_exit_for(const struct isol8_error *);
 void cli_engine_free(struct event_base *, struct isol8_engine *, uint64_t);
 void cli_base_free(struct event_base *);

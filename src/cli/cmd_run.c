@@ -333,7 +333,9 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 	if (c->interrupted)
 		return 128 + c->interrupted; /* 130 for Ctrl-C, 143 for TERM */
 	if (c->failed)
-		return c->json ? EXIT_INTERNAL : cli_exit_for(&c->error);
+		/* --json: the message is in the object's `error`. */
+		return c->json ? cli_exit_code(&c->error)
+		               : cli_exit_for(&c->error);
 	if (r->state_lost != ISOL8_STATE_KEPT && !c->quiet)
 		state_notice(c, req);
 	if (r->timed_out) {

@@ -70,7 +70,7 @@ struct install_cmd {
 extern const char *const install_trust_env[];
 const char *registry_url(const struct registries *, int);
 int registries_check(const struct registries *, struct err **);
-int install_hosts(
+int install_endpoints(
     const char *, const struct registries *, char ***, struct err **);
 int install_cmd(struct install_cmd *, const char *, enum install_when,
     const struct registries *, const struct pkgs *, struct err **);

@@ -455,7 +455,7 @@ test_installers(void)
 	    e->kind == ERR_INVALID && strstr(e->msg, "root") != NULL &&
 	    strstr(e->msg, "isol8 setup --bash") != NULL);
 	err_free(&e);
-	CHECK(install_hosts("bash", &r, &hosts, &e) == -1);
+	CHECK(install_endpoints("bash", &r, &hosts, &e) == -1);
 	err_free(&e);
 	pkgs_free(&p);
 
@@ -464,20 +464,21 @@ test_installers(void)
 	err_free(&e);
 
 	/* The proxy's allow lists. */
-	CHECK(install_hosts("python", NULL, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "pypi.org") == 0 &&
-	    strcmp(hosts[1], "files.pythonhosted.org") == 0 &&
+	CHECK(install_endpoints("python", NULL, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "pypi.org:443") == 0 &&
+	    strcmp(hosts[1], "files.pythonhosted.org:443") == 0 &&
 	    hosts[2] == NULL);
 	strv_free(hosts);
-	CHECK(install_hosts("python", &r, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "127.0.0.1") == 0 && hosts[1] == NULL);
+	CHECK(install_endpoints("python", &r, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "127.0.0.1:8080") == 0 && hosts[1] == NULL);
 	strv_free(hosts);
-	CHECK(install_hosts("node", NULL, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "registry.npmjs.org") == 0 && hosts[1] == NULL);
+	CHECK(install_endpoints("node", NULL, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "registry.npmjs.org:443") == 0 &&
+	    hosts[1] == NULL);
 	strv_free(hosts);
-	CHECK(install_hosts("deno", &r, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "npm.example.com") == 0 &&
-	    strcmp(hosts[1], "jsr.io") == 0);
+	CHECK(install_endpoints("deno", &r, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "npm.example.com:443") == 0 &&
+	    strcmp(hosts[1], "jsr.io:443") == 0);
 	strv_free(hosts);
 	return 0;
 }
@@ -507,8 +508,8 @@ test_registries(void)
 		}
 	}
 	r.npm_registry = "https://NPM.Example.com:8443/x";
-	CHECK(install_hosts("bun", &r, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "npm.example.com") == 0);
+	CHECK(install_endpoints("bun", &r, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "npm.example.com:8443") == 0);
 	strv_free(hosts);
 	for (i = 0; bad[i] != NULL; i++) {
 		r.npm_registry = NULL;
