@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "../util/util.h"
+#include "batch.h"
 
 /* The hash of an id of len bytes. */
 uint64_t

@@ -17,7 +17,9 @@
  *
  * Memory does not grow with the file: lines are streamed through yajl's
  * event parser, which holds one token at a time (at most the longest
- * string of a line, which the batch that wrote it held in memory too).
+ * string of a line, which the batch that wrote it held in memory too) and
+ * a byte per level of nesting, cut at JSON_MAX_DEPTH (a deeper line is not
+ * a result).
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -28,8 +30,7 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "cli.h"
-#include "../util/util.h"
+#include "batch.h"
 
 #define RESUME_CHUNK (64u << 10)
 
@@ -120,6 +121,11 @@ scan_key(void *ctx, const unsigned char *k, size_t len)
 	return 1;
 }
 
+/*
+ * An array or object opens. Deeper than JSON_MAX_DEPTH, the line is not
+ * a result (the batch never writes one) and the parse stops: yajl keeps a
+ * byte per level, so a line of a billion `[` would take a gigabyte.
+ */
 static int
 scan_open(struct scan *s, int map)
 {
@@ -127,8 +133,7 @@ scan_open(struct scan *s, int map)
 		s->top_map = map;
 	else
 		scan_value(s, 0);
-	s->depth++;
-	return 1;
+	return ++s->depth <= (int)JSON_MAX_DEPTH;
 }
 
 static int

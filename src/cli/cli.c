@@ -1,7 +1,9 @@
 /*
  * What every command shares: error messages, the exit code and remedy for
  * an engine error, flag value parsing (sizes, numbers, KEY=VALUE lists),
- * and the limit flags of `run` and `batch`.
+ * and the limit flags of `run` and `batch`. Helpers report through
+ * struct err (the last parameter); a command says the error once, at its
+ * top, with cli_fail().
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -23,6 +25,19 @@ cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * Say a CLI error (struct err, the convention of every helper here) once,
+ * free it, and return the exit status it stands for.
+ */
+int
+cli_fail(struct err **errp, int status)
+{
+	if (*errp != NULL)
+		cli_error("%s", (*errp)->msg);
+	err_free(errp);
+	return status;
 }
 
 /* The exit code and a one-line remedy for an engine error. */
@@ -57,6 +72,7 @@ cli_exit_for(const struct isol8_error *e)
  * Free an engine that runs on the command's own event_base: first turn
  * that base, at most ms, until the engine's background work (removals,
  * refills) is done -- the engine never turns a base that is not its own.
+ * What freeing starts (its last removals) ends in cli_base_free().
  */
 void
 cli_engine_free(struct event_base *base, struct isol8_engine *e, uint64_t ms)
@@ -68,20 +84,32 @@ cli_engine_free(struct event_base *base, struct isol8_engine *e, uint64_t ms)
 	while (isol8_engine_busy(e) && now_ms() < until)
 		event_base_loop(base, EVLOOP_ONCE);
 	isol8_engine_free(e);
-	/* What free left (its last removals, if any) ends on this turn. */
-	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Free the command's base once the command's own events are gone: a freed
+ * engine may still have its last removals there, bounded by its own
+ * deadline (isol8.h), and the base runs until nothing of it is left.
+ */
+void
+cli_base_free(struct event_base *base)
+{
+	if (base == NULL)
+		return;
+	event_base_dispatch(base);
+	event_base_free(base);
 }
 
 /* KEY=VALUE into a growing array of key/value pairs. */
 int
-cli_kv(const char *flag, const char *arg, struct isol8_kv **kv, size_t *n)
+cli_kv(const char *flag, const char *arg, struct isol8_kv **kv, size_t *n,
+    struct err **errp)
 {
 	const char *eq = strchr(arg, '=');
 
-	if (eq == NULL || eq == arg) {
-		cli_error("%s wants KEY=VALUE, got `%s`", flag, arg);
-		return -1;
-	}
+	if (eq == NULL || eq == arg)
+		return err_set(errp, ERR_INVALID,
+		    "%s wants KEY=VALUE, got `%s`", flag, arg);
 	*kv = xreallocarray(*kv, *n + 1, sizeof **kv);
 	(*kv)[*n].key = xstrndup(arg, (size_t)(eq - arg));
 	(*kv)[*n].value = xstrdup(eq + 1);
@@ -118,24 +146,26 @@ cli_kv_free(struct isol8_kv *kv, size_t n)
 	free(kv);
 }
 
+/* A whole number from 1 to max. */
 int
-cli_uint(const char *flag, const char *arg, uint64_t max, uint64_t *out)
+cli_uint(const char *flag, const char *arg, uint64_t max, uint64_t *out,
+    struct err **errp)
 {
-	if (parse_uint(arg, max, out) == -1 || *out == 0) {
-		cli_error("%s wants a whole number from 1 to %llu, got `%s`",
-		    flag, (unsigned long long)max, arg);
-		return -1;
-	}
+	if (parse_uint(arg, max, out) == -1 || *out == 0)
+		return err_set(errp, ERR_INVALID,
+		    "%s wants a whole number from 1 to %llu, got `%s`", flag,
+		    (unsigned long long)max, arg);
 	return 0;
 }
 
 /*
  * A limit flag (CLI_LIMIT_OPTIONS) into req: 1 when handled, -1 for a bad
- * value (said on stderr), 0 when ch is not a limit flag. The engine's
- * table says what is valid (isol8_request_parse_limit).
+ * value, 0 when ch is not a limit flag. The engine's table says what is
+ * valid (isol8_request_parse_limit).
  */
 int
-cli_limit_opt(int ch, const char *arg, struct isol8_request *req)
+cli_limit_opt(
+    int ch, const char *arg, struct isol8_request *req, struct err **errp)
 {
 	static const struct {
 		int ch;
@@ -157,21 +187,17 @@ cli_limit_opt(int ch, const char *arg, struct isol8_request *req)
 		if (flags[i].ch != ch)
 			continue;
 		if (isol8_request_parse_limit(
-		        req, flags[i].limit, arg, flags[i].flag, &err) == -1) {
-			cli_error("%s", err.message);
-			return -1;
-		}
+		        req, flags[i].limit, arg, flags[i].flag, &err) == -1)
+			return err_set(errp, ERR_INVALID, "%s", err.message);
 		return 1;
 	}
 	switch (ch) {
 	case CLI_O_NET:
 		if (strcmp(arg, "none") != 0 && strcmp(arg, "host") != 0 &&
-		    strcmp(arg, "filtered") != 0) {
-			cli_error(
+		    strcmp(arg, "filtered") != 0)
+			return err_set(errp, ERR_INVALID,
 			    "--net wants none, host or filtered, got `%s`",
 			    arg);
-			return -1;
-		}
 		req->network = arg;
 		return 1;
 	case CLI_O_IMAGE:

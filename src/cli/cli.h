@@ -1,7 +1,14 @@
 /*
  * cli: the isol8 command, a thin client of the public API (isol8.h). One
  * file per command (cmd_<name>.c, one table entry each), the configuration
- * file (config.c), and shared exit codes and output helpers.
+ * file (config.c), and shared exit codes and output helpers. The larger
+ * commands keep their insides in files of their own: batch.h (batch_*.c),
+ * bench.h (bench_docker.c), run_files.c. JSON in and out goes through the
+ * shared wire format (src/api/api.h).
+ *
+ * Errors: helpers report through struct err (the last parameter); a
+ * command says an error once, where it decides the exit status
+ * (cli_fail, cli_exit_for).
  */
 #ifndef ISOL8_CLI_H
 #define ISOL8_CLI_H
@@ -54,30 +61,6 @@ struct cli_config {
 	uint64_t batch_docker_wait_ms; /* "batch": {"dockerWaitMs"} */
 };
 
-/* One job of `isol8 batch`, as parsed from its line. */
-struct batch_job {
-	long line;
-	char *id;      /* given, or the line number */
-	char *runtime; /* NULL: the default */
-	char *code;
-	size_t code_len;
-	char *cmd;
-	char *stdin_data;
-	size_t stdin_len;
-	uint64_t timeout_ms; /* 0: the default */
-	uint64_t memory;
-	double cpus;
-	int64_t pids;
-	struct isol8_kv *env;
-	size_t env_len;
-	struct isol8_file *files;
-	size_t files_len;
-	char **outputs;
-	size_t outputs_len;
-	char *error; /* why this line cannot run, or NULL */
-};
-
-#define BATCH_MAX_LINE (8u << 20)
 #define BATCH_DOCKER_WAIT_MS 60000          /* --docker-wait default */
 #define BATCH_DOCKER_WAIT_MAX (86400000ull) /* a day */
 
@@ -124,34 +107,17 @@ void config_request(const struct cli_config *, struct isol8_request *);
 void config_network(const struct cli_config *, struct isol8_request *);
 int config_load(struct cli_config *, const char *, struct err **);
 void config_free(struct cli_config *);
-void config_print(const struct cli_config *, int);
 void config_engine_opts(const struct cli_config *, struct isol8_engine_opts *);
 
-/* batch_job.c */
-int batch_job_parse(
-    const char *, size_t, long, const char *, struct batch_job *);
-void batch_job_free(struct batch_job *);
-
-/* batch_ids.c: sets of job ids (their hashes) */
-struct batch_ids {
-	uint64_t *slot;
-	size_t cap;
+/* run_files.c: --files DIR into a request, --get files out of a result */
+struct run_files {
+	struct isol8_file *f;
 	size_t n;
+	size_t bytes;
 };
-uint64_t batch_id_hash(const char *, size_t);
-int batch_ids_add(struct batch_ids *, uint64_t);
-int batch_ids_has(const struct batch_ids *, uint64_t);
-void batch_ids_free(struct batch_ids *);
-
-/* batch_resume.c: an earlier results file, read (and repaired) */
-struct err;
-struct batch_resume {
-	uint64_t results; /* final results found (and kept) */
-	uint64_t dropped; /* other complete lines: dropped by a repair */
-	int torn;         /* the last line had no newline */
-};
-int batch_resume_load(const char *, int, struct batch_ids *,
-    struct batch_resume *, struct err **);
+int run_files_dir(const char *, struct run_files *, struct err **);
+void run_files_free(struct run_files *);
+int run_files_get(const struct isol8_result *, char *const *);
 
 /* cli_out.c: checked result sinks (stdout, --out, results files) */
 struct cli_out {
@@ -171,14 +137,17 @@ int cli_out_failed(const struct cli_out *);
 int cli_out_status(const struct cli_out *);
 int cli_out_finish(int);
 
-/* main.c */
+/* cli.c */
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 int cli_exit_for(const struct isol8_error *);
 void cli_engine_free(struct event_base *, struct isol8_engine *, uint64_t);
-int cli_kv(const char *, const char *, struct isol8_kv **, size_t *);
+void cli_base_free(struct event_base *);
+int cli_kv(
+    const char *, const char *, struct isol8_kv **, size_t *, struct err **);
 void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);
 void cli_kv_free(struct isol8_kv *, size_t);
-int cli_uint(const char *, const char *, uint64_t, uint64_t *);
-int cli_limit_opt(int, const char *, struct isol8_request *);
+int cli_uint(const char *, const char *, uint64_t, uint64_t *, struct err **);
+int cli_limit_opt(int, const char *, struct isol8_request *, struct err **);
+int cli_fail(struct err **, int);
 
 #endif

@@ -61,11 +61,8 @@ cmd_cleanup(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (config_load(&cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		return EXIT_USAGE;
-	}
+	if (config_load(&cfg, NULL, &cerr) == -1)
+		return cli_fail(&cerr, EXIT_USAGE);
 	config_engine_opts(&cfg, &eo);
 	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
 		config_free(&cfg);

@@ -1,10 +1,124 @@
 /*
- * isol8 config: print the resolved configuration and where it came from.
+ * isol8 config: print the resolved configuration (config.c loads it) and
+ * where it came from, for people or, with --json, as one object whose keys
+ * are the configuration file's own (docs/config.md).
  */
 #include <getopt.h>
 
 #include "cli.h"
 #include "../util/util.h"
+
+static void
+config_print_text(const struct cli_config *c)
+{
+	size_t i;
+
+	printf("source:         %s\n",
+	    c->source ? c->source : "(built-in defaults)");
+	printf("runtime:        %s\n", c->runtime);
+	printf("timeout:        %llu ms\n",
+	    (unsigned long long)c->limits.timeout_ms);
+	printf("memory:         %llu bytes\n",
+	    (unsigned long long)c->limits.memory);
+	printf("cpu:            %g cores\n", c->limits.cpus);
+	printf("pids:           %lld\n", (long long)c->limits.pids);
+	printf("sandbox size:   %llu bytes\n",
+	    (unsigned long long)c->limits.sandbox_size);
+	printf("tmp size:       %llu bytes\n",
+	    (unsigned long long)c->limits.tmp_size);
+	printf("max output:     %llu bytes\n",
+	    (unsigned long long)c->limits.max_output);
+	printf("network:        %s\n", c->network);
+	for (i = 0; i < c->net_allow_len; i++)
+		printf("network allow:  %s\n", c->net_allow[i]);
+	for (i = 0; i < c->net_deny_len; i++)
+		printf("network deny:   %s\n", c->net_deny[i]);
+	if (c->net_allow_private)
+		printf("network:        private addresses allowed\n");
+	printf("image:          %s\n",
+	    c->image ? c->image : "(isol8/<runtime>:latest)");
+	printf("docker host:    %s\n",
+	    c->docker_host ? c->docker_host
+	                   : "(DOCKER_HOST or unix:///var/run/docker.sock)");
+	printf("max concurrent: %u\n", c->max_concurrent);
+	printf("pool:           size %u, idle %llu ms, reuse %s\n",
+	    c->pool_size, (unsigned long long)c->pool_idle_ms,
+	    c->pool_reuse ? "on" : "off");
+	printf("batch:          wait %llu ms for dockerd\n",
+	    (unsigned long long)c->batch_docker_wait_ms);
+	for (i = 0; i < c->env_len; i++)
+		printf(
+		    "env:            %s=%s\n", c->env[i].key, c->env[i].value);
+}
+
+static void
+json_strv(yajl_gen g, const char *key, char *const *v, size_t n)
+{
+	size_t i;
+
+	json_key(g, key);
+	yajl_gen_array_open(g);
+	for (i = 0; i < n; i++)
+		json_str_add(g, v[i]);
+	yajl_gen_array_close(g);
+}
+
+/* "defaults": the run limits and settings every run starts from. */
+static void
+config_json_defaults(yajl_gen g, const struct cli_config *c)
+{
+	json_key(g, "defaults");
+	yajl_gen_map_open(g);
+	json_kstr(g, "runtime", c->runtime);
+	json_kuint(g, "timeoutMs", c->limits.timeout_ms);
+	json_kuint(g, "memory", c->limits.memory);
+	json_knumf(g, "cpu", "%g", c->limits.cpus);
+	json_kint(g, "pids", c->limits.pids);
+	json_kuint(g, "sandboxSize", c->limits.sandbox_size);
+	json_kuint(g, "tmpSize", c->limits.tmp_size);
+	json_kuint(g, "maxOutput", c->limits.max_output);
+	json_kstr(g, "network", c->network);
+	json_kstr_or_null(g, "image", c->image);
+	yajl_gen_map_close(g);
+}
+
+static void
+config_print_json(const struct cli_config *c)
+{
+	struct buf o = { 0 };
+	yajl_gen g = json_gen_new();
+	size_t i;
+
+	yajl_gen_map_open(g);
+	json_kstr_or_null(g, "source", c->source);
+	config_json_defaults(g, c);
+	json_key(g, "pool");
+	yajl_gen_map_open(g);
+	json_kuint(g, "size", c->pool_size);
+	json_kuint(g, "idleMs", c->pool_idle_ms);
+	json_kbool(g, "reuse", c->pool_reuse);
+	yajl_gen_map_close(g);
+	json_key(g, "batch");
+	yajl_gen_map_open(g);
+	json_kuint(g, "dockerWaitMs", c->batch_docker_wait_ms);
+	yajl_gen_map_close(g);
+	json_kuint(g, "maxConcurrent", c->max_concurrent);
+	json_key(g, "env");
+	yajl_gen_map_open(g);
+	for (i = 0; i < c->env_len; i++)
+		json_kstr(g, c->env[i].key, c->env[i].value);
+	yajl_gen_map_close(g);
+	json_key(g, "network");
+	yajl_gen_map_open(g);
+	json_strv(g, "allow", c->net_allow, c->net_allow_len);
+	json_strv(g, "deny", c->net_deny, c->net_deny_len);
+	json_kbool(g, "allowPrivate", c->net_allow_private);
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+	json_gen_take(g, &o);
+	printf("%.*s\n", (int)o.len, o.data);
+	buf_free(&o);
+}
 
 static int
 cmd_config(int argc, char **argv)
@@ -38,12 +152,12 @@ cmd_config(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (config_load(&cfg, file, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		return EXIT_USAGE;
-	}
-	config_print(&cfg, json);
+	if (config_load(&cfg, file, &cerr) == -1)
+		return cli_fail(&cerr, EXIT_USAGE);
+	if (json)
+		config_print_json(&cfg);
+	else
+		config_print_text(&cfg);
 	config_free(&cfg);
 	return 0;
 }

@@ -2,8 +2,13 @@
  * isol8 run: one execution. Code comes from -e, a file, or stdin; when it
  * comes from -e or a file, a piped stdin becomes the program's stdin and is
  * streamed with backpressure. Output streams as it arrives (and to --out);
- * --json prints one result object instead. The exit status is the
- * program's own, or one of the codes in cli.h (docs/cli.md).
+ * --json prints one result object instead (api_result_write, the shape
+ * `isol8 serve` answers with too). The exit status is the program's own,
+ * or one of the codes in cli.h (docs/cli.md).
+ *
+ * The command is four steps: the flags into struct run_opts (run_parse),
+ * those into a request (run_code, run_request), the run on the command's
+ * own event_base (run_loop), and what it says and returns (run_report).
  *
  * Output that cannot be delivered ends the run: the first failed write to
  * stdout, to the program's stderr or to --out is said once (cli_out.c),
@@ -11,7 +16,6 @@
  * or 141 without a message when stdout's reader went away (`| head`).
  */
 #include <sys/stat.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,11 +27,44 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "../api/api.h"
 #include "../util/util.h"
 
 #define RUN_STDIN_HIGH (1u << 20)
 #define RUN_MAX_CODE (16u << 20)
+#define MAX_GETS 16
+#define MAX_PATTERNS 64
 
+/* What the flags asked for, and the storage the request points into. */
+struct run_opts {
+	const char *eval;
+	const char *cmd;
+	const char *file;
+	const char *runtime;
+	const char *out_path;
+	const char *stdin_data;
+	struct isol8_kv *env; /* the configuration's, then --env */
+	size_t nenv;
+	struct isol8_kv *secrets;
+	size_t nsec;
+	struct run_files files;
+	const char *gets[MAX_GETS];
+	size_t ngets;
+	const char *allow[MAX_PATTERNS];
+	size_t nallow;
+	const char *deny[MAX_PATTERNS];
+	size_t ndeny;
+	int allow_private;
+	int log_network;
+	int json;
+	int quiet;
+	int help;
+	struct buf code;
+	const char *outputs[MAX_GETS]; /* --get: the sandbox paths */
+	char *locals[MAX_GETS];        /* and the local names */
+};
+
+/* The run in flight, on the command's own event_base. */
 struct run_ctx {
 	struct event_base *base;
 	struct isol8_engine *e;
@@ -37,183 +74,24 @@ struct run_ctx {
 	int output_lost;     /* a sink failed: the run was stopped */
 	int json;
 	int quiet;
+	int log_network;
+	char *const *locals;
 	struct buf out;
 	struct buf err;
-	struct isol8_result result;
+	struct buf report; /* --json: the object; --log-network: the array */
+	struct isol8_result result; /* its pointers cleared: on_done only */
 	struct isol8_error error;
-	char container[80];
 	int failed;
 	int done;
 	int stdin_regular;
-	char *const *locals;
 	int fetch_failed;
 	int exit_status;
 	struct event *stdin_ev;
 	struct event *stdin_retry;
+	struct event *sigint;
+	struct event *sigterm;
 	int interrupted;
-	int log_network;
-	struct buf net; /* the filtered network's decisions, a JSON array */
 };
-
-#define MAX_GETS 16
-#define MAX_PATTERNS 64
-#define FILES_MAX_TOTAL (64u << 20)
-#define FILES_MAX_COUNT ISOL8_MAX_FILES
-
-struct run_files {
-	struct isol8_file *f;
-	size_t n;
-	size_t bytes;
-};
-
-static void
-run_files_free(struct run_files *rf)
-{
-	size_t i;
-
-	for (i = 0; i < rf->n; i++) {
-		free((char *)(uintptr_t)rf->f[i].path);
-		free((void *)(uintptr_t)rf->f[i].data);
-	}
-	free(rf->f);
-	memset(rf, 0, sizeof *rf);
-}
-
-/* One regular file of a --files directory, read into rf. */
-static int
-files_add(struct run_files *rf, const char *full, const char *rel, size_t size)
-{
-	struct err *e = NULL;
-	struct buf b;
-
-	if (rf->n == FILES_MAX_COUNT || rf->bytes + size > FILES_MAX_TOTAL) {
-		cli_error("--files: more than %d files or %u MiB",
-		    FILES_MAX_COUNT, FILES_MAX_TOTAL >> 20);
-		return -1;
-	}
-	buf_init(&b);
-	if (read_file(full, FILES_MAX_TOTAL, &b, &e) == -1) {
-		cli_error("--files: %s", e->msg);
-		err_free(&e);
-		return -1;
-	}
-	rf->f = xreallocarray(rf->f, rf->n + 1, sizeof *rf->f);
-	rf->f[rf->n].path = xstrdup(rel);
-	rf->f[rf->n].data = b.data ? b.data : xstrdup("");
-	rf->f[rf->n++].len = b.len;
-	rf->bytes += b.len;
-	return 0;
-}
-
-/*
- * Collect a local directory for /sandbox: regular files only, symbolic
- * links never followed, the usual bulky folders skipped, bounded.
- */
-static int
-files_walk(const char *root, const char *rel, struct run_files *rf, int depth)
-{
-	static const char *const skip[] = { ".git", "node_modules",
-		"__pycache__", ".venv", "venv", ".tox", ".mypy_cache" };
-	struct dirent *de;
-	struct stat st;
-	char *dir, *sub, *full;
-	DIR *d;
-	size_t i;
-	int rc = 0;
-
-	dir = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
-	if (depth > 32 || (d = opendir(dir)) == NULL) {
-		cli_error("--files: cannot read `%s`: %s", dir,
-		    depth > 32 ? "too deep" : strerror(errno));
-		free(dir);
-		return -1;
-	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		for (i = 0; i < nitems(skip); i++)
-			if (strcmp(de->d_name, skip[i]) == 0)
-				break;
-		if (i < nitems(skip))
-			continue;
-		sub = *rel ? xasprintf("%s/%s", rel, de->d_name)
-		           : xstrdup(de->d_name);
-		full = xasprintf("%s/%s", root, sub);
-		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
-			rc = files_walk(root, sub, rf, depth + 1);
-		else if (lstat(full, &st) == 0 && S_ISREG(st.st_mode))
-			rc = files_add(rf, full, sub, (size_t)st.st_size);
-		free(sub);
-		free(full);
-	}
-	closedir(d);
-	free(dir);
-	return rc;
-}
-
-static int
-files_dir(const char *dir, struct run_files *rf)
-{
-	struct stat st;
-
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		cli_error("--files wants a directory, `%s` is not one", dir);
-		return -1;
-	}
-	return files_walk(dir, "", rf, 0);
-}
-
-/*
- * A --get file, never through an existing symbolic link: every byte
- * written (short writes continue) and the close checked; -1 with errno.
- */
-static int
-write_local(const char *path, const char *data, size_t len)
-{
-	ssize_t n;
-	int fd, saved;
-
-	fd = open(
-	    path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd == -1)
-		return -1;
-	while (len > 0) {
-		if ((n = write(fd, data, len)) == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			saved = n == 0 ? EIO : errno;
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return close(fd);
-}
-
-/* Write the --get files; 1 when one could not be read or written. */
-static int
-fetch_outputs(struct run_ctx *c, const struct isol8_result *r)
-{
-	size_t i;
-	int failed = 0;
-
-	for (i = 0; i < r->outputs_len; i++) {
-		const struct isol8_output_file *o = &r->outputs[i];
-
-		if (o->error != NULL) {
-			cli_error("--get %s: %s", o->path, o->error);
-			failed = 1;
-		} else if (write_local(c->locals[i], o->data, o->len) == -1) {
-			cli_error("--get: cannot write `%s`: %s", c->locals[i],
-			    strerror(errno));
-			failed = 1;
-		}
-	}
-	return failed;
-}
 
 static void
 run_usage(FILE *f)
@@ -275,6 +153,8 @@ run_usage(FILE *f)
 	    "unavailable, 4 images\nmissing, 125 internal error.\n");
 }
 
+/* ---- the run: its callbacks, stdin, signals, the status ---- */
+
 /* Deliver program output; a sink that failed stops the run, once. */
 static void
 ctx_write(struct run_ctx *c, struct cli_out *o, const char *data, size_t len)
@@ -310,33 +190,29 @@ on_stderr(const char *data, size_t len, void *arg)
 		ctx_write(c, &cli_stderr, data, len);
 }
 
-/* The filtered network's decisions as a JSON array (empty: none). */
+/*
+ * What the report needs from a result that is valid now only: the --json
+ * object, or the --log-network decisions (when there were any).
+ */
 static void
-net_events_json(struct buf *b, const struct isol8_result *r)
+ctx_report(struct run_ctx *c, const struct isol8_result *res,
+    const struct isol8_error *e)
 {
-	const struct isol8_net_event *ev;
-	size_t i;
+	struct api_result a = { 0 };
 
-	buf_addstr(b, "[");
-	for (i = 0; i < r->net_events_len; i++) {
-		ev = &r->net_events[i];
-		buf_addstr(b, i ? ",{\"method\":\"" : "{\"method\":\"");
-		json_escape(b, ev->method, strlen(ev->method));
-		buf_addstr(b, "\",\"host\":\"");
-		json_escape(b, ev->host, strlen(ev->host));
-		buf_printf(b, "\",\"port\":%s,\"action\":\"%s\"", ev->port,
-		    ev->allowed ? "allow" : "block");
-		if (ev->reason != NULL) {
-			buf_addstr(b, ",\"reason\":\"");
-			json_escape(b, ev->reason, strlen(ev->reason));
-			buf_addstr(b, "\"");
-		}
-		buf_addstr(b, "}");
-	}
-	if (r->net_events_dropped > 0)
-		buf_printf(b, "%s{\"dropped\":%llu}", i ? "," : "",
-		    (unsigned long long)r->net_events_dropped);
-	buf_addstr(b, "]");
+	if (c->json) {
+		a.runtime = c->runtime;
+		a.res = res;
+		a.out = c->out.data;
+		a.out_len = c->out.len;
+		a.err = c->err.data;
+		a.err_len = c->err.len;
+		a.error = e != NULL ? e->message : NULL;
+		api_result_write(API_RUN, &a, &c->report);
+		buf_addstr(&c->report, "\n");
+	} else if (c->log_network &&
+	    (res->net_events_len > 0 || res->net_events_dropped > 0))
+		api_network_write(res, &c->report);
 }
 
 static void
@@ -345,17 +221,15 @@ on_done(const struct isol8_result *res, const struct isol8_error *e, void *arg)
 	struct run_ctx *c = arg;
 
 	c->result = *res;
-	c->fetch_failed = fetch_outputs(c, res);
-	net_events_json(&c->net, res);
-	c->result.net_events = NULL;
-	if (res->container_id != NULL)
-		snprintf(
-		    c->container, sizeof c->container, "%s", res->container_id);
 	c->result.container_id = NULL;
+	c->result.outputs = NULL;
+	c->result.net_events = NULL;
+	c->fetch_failed = run_files_get(res, c->locals);
 	if (e != NULL) {
 		c->error = *e;
 		c->failed = 1;
 	}
+	ctx_report(c, res, e);
 	c->done = 1;
 	c->run = NULL;
 	if (c->stdin_ev != NULL)
@@ -410,50 +284,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	c->interrupted = (int)sig;
 	if (c->run != NULL)
 		isol8_run_cancel(c->run);
-}
-
-static void
-print_json(struct run_ctx *c)
-{
-	struct buf b = { 0 };
-	const struct isol8_result *r = &c->result;
-
-	buf_addstr(&b, "{\"runtime\":\"");
-	json_escape(&b, c->runtime, strlen(c->runtime));
-	buf_addstr(&b, "\",\"stdout\":\"");
-	json_escape(&b, c->out.data ? c->out.data : "", c->out.len);
-	buf_addstr(&b, "\",\"stderr\":\"");
-	json_escape(&b, c->err.data ? c->err.data : "", c->err.len);
-	buf_printf(&b,
-	    "\",\"exitCode\":%d,\"signal\":%d,\"timedOut\":%s,"
-	    "\"oomKilled\":%s,\"truncated\":%s,\"stateLost\":%s,"
-	    "\"durationMs\":%llu,"
-	    "\"totalMs\":%llu,\"queuedMs\":%llu,\"cpuMs\":%llu,"
-	    "\"peakRssKb\":%llu,\"stdoutBytes\":%llu,\"stderrBytes\":%llu,"
-	    "\"containerId\":\"%s\",",
-	    r->exit_code, r->signal, r->timed_out ? "true" : "false",
-	    r->oom_killed ? "true" : "false", r->truncated ? "true" : "false",
-	    r->state_lost != ISOL8_STATE_KEPT ? "true" : "false",
-	    (unsigned long long)r->run_ms, (unsigned long long)r->total_ms,
-	    (unsigned long long)r->queued_ms, (unsigned long long)r->cpu_ms,
-	    (unsigned long long)r->peak_rss_kb,
-	    (unsigned long long)r->stdout_bytes,
-	    (unsigned long long)r->stderr_bytes, c->container);
-	if (c->net.len > 2) {
-		buf_addstr(&b, "\"network\":");
-		buf_add(&b, c->net.data, c->net.len);
-		buf_addstr(&b, ",");
-	}
-	buf_addstr(&b, "\"error\":");
-	if (c->failed) {
-		buf_addstr(&b, "\"");
-		json_escape(&b, c->error.message, strlen(c->error.message));
-		buf_addstr(&b, "\"");
-	} else
-		buf_addstr(&b, "null");
-	buf_addstr(&b, "}\n");
-	cli_out_write(&cli_stdout, b.data, b.len);
-	buf_free(&b);
 }
 
 /* A session's interpreter ended: say that its variables are gone. */
@@ -569,375 +399,483 @@ detach_refill(struct run_ctx *c)
 	return 0;
 }
 
+/* ---- the flags into a request ---- */
+
+enum {
+	O_CMD = 256,
+	O_OUT,
+	O_STDIN,
+	O_ENV,
+	O_SECRET,
+	O_JSON,
+	O_LATER,
+	O_PERSIST,
+	O_SESSION,
+	O_FILES,
+	O_GET,
+	O_ALLOW,
+	O_DENY,
+	O_ALLOW_PRIVATE,
+	O_LOG_NET,
+};
+
+static const struct option run_options[] = {
+	{ "eval", required_argument, NULL, 'e' },
+	{ "cmd", required_argument, NULL, O_CMD },
+	{ "runtime", required_argument, NULL, 'r' },
+	{ "out", required_argument, NULL, O_OUT },
+	{ "stdin", required_argument, NULL, O_STDIN },
+	{ "env", required_argument, NULL, O_ENV },
+	{ "secret", required_argument, NULL, O_SECRET },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	CLI_LIMIT_OPTIONS,
+	{ "help", no_argument, NULL, 'h' },
+	{ "persistent", no_argument, NULL, O_PERSIST },
+	{ "session", required_argument, NULL, O_SESSION },
+	{ "files", required_argument, NULL, O_FILES },
+	{ "get", required_argument, NULL, O_GET },
+	{ "host", required_argument, NULL, O_LATER },
+	{ "key", required_argument, NULL, O_LATER },
+	{ "allow", required_argument, NULL, O_ALLOW },
+	{ "deny", required_argument, NULL, O_DENY },
+	{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
+	{ "log-network", no_argument, NULL, O_LOG_NET },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* An --allow or --deny pattern, MAX_PATTERNS of each at most. */
 static int
-read_code(const char *path, struct buf *b)
+run_pattern(struct run_opts *o, int allow, const char *arg, struct err **errp)
 {
-	struct err *e = NULL;
+	if ((allow ? o->nallow : o->ndeny) == MAX_PATTERNS)
+		return err_set(errp, ERR_INVALID,
+		    "at most %d --allow and %d --deny patterns", MAX_PATTERNS,
+		    MAX_PATTERNS);
+	if (allow)
+		o->allow[o->nallow++] = arg;
+	else
+		o->deny[o->ndeny++] = arg;
+	return 0;
+}
+
+/* One flag into o (the limit flags into req); -1 for a bad one. */
+static int
+run_opt(struct run_opts *o, struct isol8_request *req, int ch, const char *arg,
+    struct err **errp)
+{
+	switch (ch) {
+	case 'e':
+		o->eval = arg;
+		return 0;
+	case O_CMD:
+		o->cmd = arg;
+		return 0;
+	case 'r':
+		o->runtime = arg;
+		return 0;
+	case O_OUT:
+		o->out_path = arg;
+		return 0;
+	case O_STDIN:
+		o->stdin_data = arg;
+		return 0;
+	case O_ENV:
+		return cli_kv("--env", arg, &o->env, &o->nenv, errp);
+	case O_SECRET:
+		return cli_kv("--secret", arg, &o->secrets, &o->nsec, errp);
+	case O_PERSIST:
+		if (req->session == NULL)
+			req->session = "default";
+		return 0;
+	case O_SESSION:
+		req->session = arg;
+		return 0;
+	case O_FILES:
+		return run_files_dir(arg, &o->files, errp);
+	case O_GET:
+		if (o->ngets == MAX_GETS)
+			return err_set(
+			    errp, ERR_INVALID, "at most %d --get", MAX_GETS);
+		o->gets[o->ngets++] = arg;
+		return 0;
+	case O_JSON:
+		o->json = 1;
+		return 0;
+	case 'q':
+		o->quiet = 1;
+		return 0;
+	case O_ALLOW:
+	case O_DENY:
+		return run_pattern(o, ch == O_ALLOW, arg, errp);
+	case O_ALLOW_PRIVATE:
+		o->allow_private = 1;
+		return 0;
+	case O_LOG_NET:
+		o->log_network = 1;
+		return 0;
+	}
+	/* Not a limit flag either: getopt said what was wrong. */
+	return cli_limit_opt(ch, arg, req, errp) == 1 ? 0 : -1;
+}
+
+/*
+ * The flags and the FILE into o (limits into req, over the configured
+ * ones); -1 on a usage error. --help stops the parse (o->help).
+ */
+static int
+run_parse(int argc, char **argv, struct run_opts *o, struct isol8_request *req,
+    struct err **errp)
+{
+	int ch, idx = 0;
+
+	while (
+	    (ch = getopt_long(argc, argv, "e:r:qh", run_options, &idx)) != -1) {
+		if (ch == 'h') {
+			o->help = 1;
+			return 0;
+		}
+		if (ch == O_LATER)
+			return err_set(errp, ERR_INVALID,
+			    "--%s is not available in this version",
+			    run_options[idx].name);
+		if (run_opt(o, req, ch, optarg, errp) == -1)
+			return -1;
+	}
+	if (optind < argc)
+		o->file = argv[optind++];
+	if (optind < argc)
+		return err_set(errp, ERR_INVALID,
+		    "unexpected argument `%s` (one FILE at most)",
+		    argv[optind]);
+	if ((o->eval != NULL) + (o->cmd != NULL) + (o->file != NULL) > 1)
+		return err_set(
+		    errp, ERR_INVALID, "give only one of -e, --cmd and FILE");
+	if (o->runtime != NULL && !isol8_runtime_known(o->runtime))
+		return err_set(errp, ERR_INVALID,
+		    "unknown runtime `%s` (python, node, bun, deno, bash)",
+		    o->runtime);
+	return 0;
+}
+
+/* A script's text (path NULL: stdin), at most RUN_MAX_CODE bytes. */
+static int
+read_code(const char *path, struct buf *b, struct err **errp)
+{
 	struct stat st;
 
-	if (path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		cli_error("`%s` is a directory, not a script", path);
-		return -1;
+	if (path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return err_set(errp, ERR_INVALID,
+		    "`%s` is a directory, not a script", path);
+	return read_file(path ? path : "/dev/stdin", RUN_MAX_CODE, b, errp);
+}
+
+/* The code and its runtime: -e, --cmd, FILE (by extension) or stdin. */
+static int
+run_code(struct run_opts *o, struct isol8_request *req, const char *dflt,
+    struct err **errp)
+{
+	const char *ext;
+
+	if (o->file != NULL) {
+		if (o->runtime == NULL &&
+		    (o->runtime = isol8_runtime_for_path(o->file)) == NULL)
+			return err_set(errp, ERR_INVALID,
+			    "cannot tell the runtime of `%s` from its "
+			    "extension: give --runtime",
+			    o->file);
+		if ((ext = strrchr(o->file, '.')) != NULL &&
+		    strcmp(o->runtime, "node") == 0)
+			req->file_ext = ext; /* .cjs stays CommonJS */
+		if (read_code(o->file, &o->code, errp) == -1)
+			return -1;
+	} else if (o->eval == NULL && o->cmd == NULL) {
+		if (isatty(0))
+			return err_set(errp, ERR_INVALID,
+			    "no code: give -e CODE, FILE, or pipe code on "
+			    "stdin (see isol8 run --help)");
+		if (read_code(NULL, &o->code, errp) == -1)
+			return -1;
 	}
-	if (read_file(path ? path : "/dev/stdin", RUN_MAX_CODE, b, &e) == -1) {
-		cli_error("%s", e->msg);
-		err_free(&e);
-		return -1;
+	if (o->runtime == NULL)
+		o->runtime = o->cmd != NULL ? "bash" : dflt;
+	req->runtime = o->runtime;
+	if (o->cmd != NULL)
+		req->cmd = o->cmd;
+	else if (o->eval != NULL)
+		req->code = o->eval;
+	else {
+		req->code = o->code.data ? o->code.data : "";
+		req->code_len = o->code.len;
+		if (o->code.len == 0)
+			return err_set(errp, ERR_INVALID, "the code is empty");
 	}
 	return 0;
+}
+
+/* The filtered network: the file's rules, flags replacing each list. */
+static int
+run_network(const struct run_opts *o, const struct cli_config *cfg,
+    struct isol8_request *req, struct err **errp)
+{
+	if ((o->nallow + o->ndeny > 0 || o->allow_private || o->log_network) &&
+	    (req->network == NULL || strcmp(req->network, "filtered") != 0))
+		return err_set(errp, ERR_INVALID,
+		    "--allow, --deny, --allow-private and --log-network "
+		    "go with --net filtered");
+	config_network(cfg, req);
+	if (o->allow_private)
+		req->net_allow_private = 1;
+	if (o->nallow > 0) {
+		req->net_allow = o->allow;
+		req->net_allow_len = o->nallow;
+	}
+	if (o->ndeny > 0) {
+		req->net_deny = o->deny;
+		req->net_deny_len = o->ndeny;
+	}
+	return 0;
+}
+
+/* --get PATH[:LOCAL]: the sandbox path, and the local name (its base). */
+static void
+run_gets(struct run_opts *o)
+{
+	const char *colon, *base;
+	size_t i;
+
+	for (i = 0; i < o->ngets; i++) {
+		colon = strchr(o->gets[i], ':');
+		o->outputs[i] = colon
+		    ? xstrndup(o->gets[i], (size_t)(colon - o->gets[i]))
+		    : xstrdup(o->gets[i]);
+		base = strrchr(o->outputs[i], '/');
+		o->locals[i] = xstrdup(colon && colon[1] ? colon + 1
+		        : base                           ? base + 1
+		                                         : o->outputs[i]);
+	}
+}
+
+/*
+ * The rest of the request: env, network rules, files, --get, secrets and
+ * stdin -- --stdin DATA, or a piped stdin streamed when the code came
+ * from -e, --cmd or FILE.
+ */
+static int
+run_request(struct run_opts *o, const struct cli_config *cfg,
+    struct isol8_request *req, int *stdin_regular, struct err **errp)
+{
+	struct stat st;
+
+	req->env = o->env;
+	req->env_len = o->nenv;
+	if (run_network(o, cfg, req, errp) == -1)
+		return -1;
+	req->files = o->files.f;
+	req->files_len = o->files.n;
+	run_gets(o);
+	req->outputs = o->outputs;
+	req->outputs_len = o->ngets;
+	req->secrets = o->secrets;
+	req->secrets_len = o->nsec;
+	if (o->stdin_data != NULL) {
+		req->stdin_data = o->stdin_data;
+		req->stdin_len = strlen(o->stdin_data);
+	} else if ((o->eval != NULL || o->cmd != NULL || o->file != NULL) &&
+	    !isatty(0) && fstat(0, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
+	        S_ISSOCK(st.st_mode))) {
+		req->stdin_stream = 1;
+		*stdin_regular = S_ISREG(st.st_mode);
+	}
+	return 0;
+}
+
+static void
+run_opts_free(struct run_opts *o)
+{
+	size_t i;
+
+	cli_kv_free(o->env, o->nenv);
+	cli_kv_free(o->secrets, o->nsec);
+	for (i = 0; i < o->ngets; i++) {
+		free((char *)(uintptr_t)o->outputs[i]);
+		free(o->locals[i]);
+	}
+	run_files_free(&o->files);
+	buf_free(&o->code);
+}
+
+/* ---- the command: parse, request, loop, report ---- */
+
+/* --out FILE: opened before the run, so that a bad path fails first. */
+static int
+run_open_out(struct run_ctx *c, const char *path, struct err **errp)
+{
+	if (path == NULL)
+		return 0;
+	cli_out_init(&c->file, fopen(path, "we"), path);
+	if (c->file.f == NULL)
+		return err_set(errp, ERR_SYS, "cannot write `%s`: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+/* Ctrl-C and TERM, and a streamed stdin, on the run's base. */
+static void
+run_events(struct run_ctx *c, const struct isol8_request *req)
+{
+	c->sigint = evsignal_new(c->base, SIGINT, on_signal, c);
+	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, c);
+	event_add(c->sigint, NULL);
+	event_add(c->sigterm, NULL);
+	if (!req->stdin_stream)
+		return;
+	c->stdin_retry = evtimer_new(c->base, stdin_pump, c);
+	if (c->stdin_regular)
+		event_active(c->stdin_retry, EV_TIMEOUT, 0);
+	else {
+		c->stdin_ev = event_new(c->base, 0, EV_READ, stdin_pump, c);
+		event_add(c->stdin_ev, NULL);
+	}
+}
+
+/*
+ * The run, on the command's own event_base, until its on_done. 0, or the
+ * exit status when the engine or the run could not start.
+ */
+static int
+run_loop(struct run_ctx *c, const struct isol8_request *req,
+    const struct isol8_engine_opts *eo)
+{
+	static const struct isol8_callbacks cbs = { on_stdout, on_stderr,
+		on_done };
+	struct isol8_error err;
+
+	signal(SIGPIPE, SIG_IGN);
+	c->base = event_base_new();
+	if ((c->e = isol8_engine_new(c->base, eo, &err)) == NULL)
+		return cli_exit_for(&err);
+	if ((c->run = isol8_run_start(c->e, req, &cbs, c, &err)) == NULL)
+		return cli_exit_for(&err);
+	run_events(c, req);
+	while (!c->done)
+		event_base_loop(c->base, EVLOOP_ONCE);
+	return 0;
+}
+
+/*
+ * What the run says -- the --json object, the network decisions, a note
+ * on stderr -- and the exit status it stands for.
+ */
+static int
+run_report(struct run_ctx *c, const struct isol8_request *req)
+{
+	int rc;
+
+	if (c->json)
+		cli_out_write(&cli_stdout, c->report.data, c->report.len);
+	else if (c->report.len > 0) {
+		/* One line: the decisions as a JSON array, on stderr. */
+		fprintf(stderr, "isol8: network: %.*s\n", (int)c->report.len,
+		    c->report.data);
+	}
+	rc = run_status(c, req);
+	if (rc == 0 && c->fetch_failed)
+		rc = 1;
+	if (c->interrupted && !c->quiet && req->session != NULL)
+		cli_error(
+		    "interrupted; the run in session `%s` was sent SIGINT "
+		    "(killed if still going 2 s later)",
+		    req->session);
+	else if (c->interrupted && !c->quiet)
+		cli_error("interrupted; the sandbox was removed");
+	return run_outputs_status(c, rc);
+}
+
+/*
+ * The run is over; replacements for the warm container it used may still
+ * be being created. Then a detached child finishes them and the caller
+ * gets the status now (in the child, the engine is freed here).
+ */
+static void
+run_finish(struct run_ctx *c, int rc)
+{
+	if (c->interrupted || !isol8_engine_busy(c->e))
+		return;
+	c->exit_status = rc;
+	if (detach_refill(c) == 0) {
+		cli_engine_free(c->base, c->e, 30000); /* refills */
+		c->e = NULL;
+	}
+}
+
+static void
+run_ctx_free(struct run_ctx *c)
+{
+	cli_engine_free(c->base, c->e, CLI_DRAIN_MS);
+	if (c->sigint != NULL)
+		event_free(c->sigint);
+	if (c->sigterm != NULL)
+		event_free(c->sigterm);
+	if (c->stdin_ev != NULL)
+		event_free(c->stdin_ev);
+	if (c->stdin_retry != NULL)
+		event_free(c->stdin_retry);
+	cli_base_free(c->base);
+	if (c->file.f != NULL)
+		cli_out_close(
+		    &c->file); /* nothing was written: a usage error */
+	buf_free(&c->out);
+	buf_free(&c->err);
+	buf_free(&c->report);
 }
 
 static int
 cmd_run(int argc, char **argv)
 {
-	enum {
-		O_CMD = 256,
-		O_OUT,
-		O_STDIN,
-		O_ENV,
-		O_SECRET,
-		O_JSON,
-		O_LATER,
-		O_PERSIST,
-		O_SESSION,
-		O_FILES,
-		O_GET,
-		O_ALLOW,
-		O_DENY,
-		O_ALLOW_PRIVATE,
-		O_LOG_NET,
-	};
-	static const struct option opts[] = {
-		{ "eval", required_argument, NULL, 'e' },
-		{ "cmd", required_argument, NULL, O_CMD },
-		{ "runtime", required_argument, NULL, 'r' },
-		{ "out", required_argument, NULL, O_OUT },
-		{ "stdin", required_argument, NULL, O_STDIN },
-		{ "env", required_argument, NULL, O_ENV },
-		{ "secret", required_argument, NULL, O_SECRET },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
-		CLI_LIMIT_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ "persistent", no_argument, NULL, O_PERSIST },
-		{ "session", required_argument, NULL, O_SESSION },
-		{ "files", required_argument, NULL, O_FILES },
-		{ "get", required_argument, NULL, O_GET },
-		{ "host", required_argument, NULL, O_LATER },
-		{ "key", required_argument, NULL, O_LATER },
-		{ "allow", required_argument, NULL, O_ALLOW },
-		{ "deny", required_argument, NULL, O_DENY },
-		{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
-		{ "log-network", no_argument, NULL, O_LOG_NET },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const struct isol8_callbacks cbs = { on_stdout, on_stderr,
-		on_done };
+	struct run_opts o;
 	struct run_ctx c;
 	struct cli_config cfg;
 	struct isol8_request req;
 	struct isol8_engine_opts eo;
-	struct isol8_error err;
-	struct isol8_kv *env = NULL, *secrets = NULL;
-	size_t nenv = 0, nsec = 0, i;
-	struct buf code = { 0 };
-	struct run_files files = { 0 };
-	const char *gets[MAX_GETS], *outputs[MAX_GETS];
-	const char *allow[MAX_PATTERNS], *deny[MAX_PATTERNS];
-	size_t nallow = 0, ndeny = 0;
-	int allow_private = 0;
-	char *locals[MAX_GETS];
-	size_t ngets = 0;
-	struct event *sigint = NULL, *sigterm = NULL;
-	const char *eval = NULL, *cmd = NULL, *file = NULL, *runtime = NULL;
-	const char *out_path = NULL, *stdin_data = NULL, *ext = NULL;
-	struct err *cerr = NULL;
-	struct stat st;
-	int ch, rc = EXIT_USAGE;
+	struct err *e = NULL;
+	int rc;
 
+	memset(&o, 0, sizeof o);
 	memset(&c, 0, sizeof c);
-	if (config_load(&cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		return EXIT_USAGE;
-	}
+	if (config_load(&cfg, NULL, &e) == -1)
+		return cli_fail(&e, EXIT_USAGE);
 	isol8_request_init(&req);
 	config_request(&cfg, &req);
 	/* The config's env first: --env may override it (later wins). */
-	cli_kv_copy(cfg.env, cfg.env_len, &env, &nenv);
-
-	while ((ch = getopt_long(argc, argv, "e:r:qh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'e':
-			eval = optarg;
-			break;
-		case O_CMD:
-			cmd = optarg;
-			break;
-		case 'r':
-			runtime = optarg;
-			break;
-		case O_OUT:
-			out_path = optarg;
-			break;
-		case O_STDIN:
-			stdin_data = optarg;
-			break;
-		case O_ENV:
-			if (cli_kv("--env", optarg, &env, &nenv) == -1)
-				goto out;
-			break;
-		case O_SECRET:
-			if (cli_kv("--secret", optarg, &secrets, &nsec) == -1)
-				goto out;
-			break;
-		case O_PERSIST:
-			if (req.session == NULL)
-				req.session = "default";
-			break;
-		case O_SESSION:
-			req.session = optarg;
-			break;
-		case O_FILES:
-			if (files_dir(optarg, &files) == -1)
-				goto out;
-			break;
-		case O_GET:
-			if (ngets == MAX_GETS) {
-				cli_error("at most %d --get", MAX_GETS);
-				goto out;
-			}
-			gets[ngets++] = optarg;
-			break;
-		case O_JSON:
-			c.json = 1;
-			break;
-		case 'q':
-			c.quiet = 1;
-			break;
-		case 'h':
-			run_usage(stdout);
-			rc = 0;
-			goto out;
-		case O_ALLOW:
-		case O_DENY:
-			if ((ch == O_ALLOW ? nallow : ndeny) == MAX_PATTERNS) {
-				cli_error("at most %d --allow and %d --deny "
-				          "patterns",
-				    MAX_PATTERNS, MAX_PATTERNS);
-				goto out;
-			}
-			if (ch == O_ALLOW)
-				allow[nallow++] = optarg;
-			else
-				deny[ndeny++] = optarg;
-			break;
-		case O_ALLOW_PRIVATE:
-			allow_private = 1;
-			break;
-		case O_LOG_NET:
-			c.log_network = 1;
-			break;
-		case O_LATER:
-			cli_error("%s is not available in this version",
-			    argv[optind - 1]);
-			goto out;
-		default:
-			if (cli_limit_opt(ch, optarg, &req) == 1)
-				break;
-			goto out;
-		}
-	}
-	if (optind < argc)
-		file = argv[optind++];
-	if (optind < argc) {
-		cli_error("unexpected argument `%s` (one FILE at most)",
-		    argv[optind]);
+	cli_kv_copy(cfg.env, cfg.env_len, &o.env, &o.nenv);
+	if (run_parse(argc, argv, &o, &req, &e) == -1 ||
+	    (!o.help &&
+	        (run_code(&o, &req, cfg.runtime, &e) == -1 ||
+	            run_request(&o, &cfg, &req, &c.stdin_regular, &e) == -1 ||
+	            run_open_out(&c, o.out_path, &e) == -1))) {
+		rc = cli_fail(&e, EXIT_USAGE);
 		goto out;
 	}
-	if ((eval != NULL) + (cmd != NULL) + (file != NULL) > 1) {
-		cli_error("give only one of -e, --cmd and FILE");
+	if (o.help) {
+		run_usage(stdout);
+		rc = 0;
 		goto out;
 	}
-	if (runtime != NULL && !isol8_runtime_known(runtime)) {
-		cli_error("unknown runtime `%s` (python, node, bun, deno, "
-		          "bash)",
-		    runtime);
-		goto out;
-	}
-	if (file != NULL) {
-		if (runtime == NULL &&
-		    (runtime = isol8_runtime_for_path(file)) == NULL) {
-			cli_error("cannot tell the runtime of `%s` from its "
-			          "extension: give --runtime",
-			    file);
-			goto out;
-		}
-		if ((ext = strrchr(file, '.')) != NULL &&
-		    strcmp(runtime, "node") == 0)
-			req.file_ext = ext; /* .cjs stays CommonJS */
-		if (read_code(file, &code) == -1)
-			goto out;
-	} else if (eval == NULL && cmd == NULL) {
-		if (isatty(0)) {
-			cli_error("no code: give -e CODE, FILE, or pipe code "
-			          "on stdin (see isol8 run --help)");
-			goto out;
-		}
-		if (read_code(NULL, &code) == -1)
-			goto out;
-	}
-	if (runtime == NULL)
-		runtime = cmd != NULL ? "bash" : cfg.runtime;
-	req.runtime = runtime;
-	c.runtime = runtime;
-	if (cmd != NULL)
-		req.cmd = cmd;
-	else if (eval != NULL)
-		req.code = eval;
-	else {
-		req.code = code.data ? code.data : "";
-		req.code_len = code.len;
-		if (code.len == 0) {
-			cli_error("the code is empty");
-			goto out;
-		}
-	}
-	req.env = env;
-	req.env_len = nenv;
-	if ((nallow + ndeny > 0 || allow_private || c.log_network) &&
-	    (req.network == NULL || strcmp(req.network, "filtered") != 0)) {
-		cli_error("--allow, --deny, --allow-private and --log-network "
-		          "go with --net filtered");
-		goto out;
-	}
-	/* The file's rules; flags replace them (each list as a whole). */
-	config_network(&cfg, &req);
-	if (allow_private)
-		req.net_allow_private = 1;
-	if (nallow > 0) {
-		req.net_allow = allow;
-		req.net_allow_len = nallow;
-	}
-	if (ndeny > 0) {
-		req.net_deny = deny;
-		req.net_deny_len = ndeny;
-	}
-	req.files = files.f;
-	req.files_len = files.n;
-	for (i = 0; i < ngets; i++) {
-		const char *colon = strchr(gets[i], ':');
-		const char *base;
-
-		outputs[i] = colon
-		    ? xstrndup(gets[i], (size_t)(colon - gets[i]))
-		    : xstrdup(gets[i]);
-		base = strrchr(outputs[i], '/');
-		locals[i] = xstrdup(colon && colon[1] ? colon + 1
-		        : base                        ? base + 1
-		                                      : outputs[i]);
-	}
-	req.outputs = outputs;
-	req.outputs_len = ngets;
-	req.secrets = secrets;
-	req.secrets_len = nsec;
-	if (stdin_data != NULL) {
-		req.stdin_data = stdin_data;
-		req.stdin_len = strlen(stdin_data);
-	} else if ((eval != NULL || cmd != NULL || file != NULL) &&
-	    !isatty(0) && fstat(0, &st) == 0 &&
-	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
-	        S_ISSOCK(st.st_mode))) {
-		req.stdin_stream = 1;
-		c.stdin_regular = S_ISREG(st.st_mode);
-	}
-	if (out_path != NULL) {
-		cli_out_init(&c.file, fopen(out_path, "we"), out_path);
-		if (c.file.f == NULL) {
-			cli_error(
-			    "cannot write `%s`: %s", out_path, strerror(errno));
-			goto out;
-		}
-	}
-
-	signal(SIGPIPE, SIG_IGN);
-	c.base = event_base_new();
+	c.runtime = o.runtime;
+	c.json = o.json;
+	c.quiet = o.quiet;
+	c.log_network = o.log_network;
+	c.locals = o.locals;
 	config_engine_opts(&cfg, &eo);
-	if ((c.e = isol8_engine_new(c.base, &eo, &err)) == NULL) {
-		rc = cli_exit_for(&err);
-		goto out;
-	}
-	c.locals = locals;
-	if ((c.run = isol8_run_start(c.e, &req, &cbs, &c, &err)) == NULL) {
-		rc = cli_exit_for(&err);
-		goto out;
-	}
-	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
-	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
-	event_add(sigint, NULL);
-	event_add(sigterm, NULL);
-	if (req.stdin_stream) {
-		c.stdin_retry = evtimer_new(c.base, stdin_pump, &c);
-		if (c.stdin_regular)
-			event_active(c.stdin_retry, EV_TIMEOUT, 0);
-		else {
-			c.stdin_ev =
-			    event_new(c.base, 0, EV_READ, stdin_pump, &c);
-			event_add(c.stdin_ev, NULL);
-		}
-	}
-	while (!c.done)
-		event_base_loop(c.base, EVLOOP_ONCE);
-	if (c.json)
-		print_json(&c);
-	else if (c.log_network && c.net.len > 2) {
-		/* One line: the decisions as a JSON array, on stderr. */
-		fprintf(stderr, "isol8: network: %.*s\n", (int)c.net.len,
-		    c.net.data);
-	}
-	rc = run_status(&c, &req);
-	if (rc == 0 && c.fetch_failed)
-		rc = 1;
-	if (c.interrupted && !c.quiet && req.session != NULL)
-		cli_error(
-		    "interrupted; the run in session `%s` was sent SIGINT "
-		    "(killed if still going 2 s later)",
-		    req.session);
-	else if (c.interrupted && !c.quiet)
-		cli_error("interrupted; the sandbox was removed");
-	rc = run_outputs_status(&c, rc);
-	if (!c.interrupted && isol8_engine_busy(c.e)) {
-		c.exit_status = rc;
-		if (detach_refill(&c) == 0) {
-			cli_engine_free(c.base, c.e, 30000); /* refills */
-			c.e = NULL;
-		}
+	if ((rc = run_loop(&c, &req, &eo)) == 0) {
+		rc = run_report(&c, &req);
+		run_finish(&c, rc);
 	}
 out:
-	cli_engine_free(c.base, c.e, CLI_DRAIN_MS);
-	if (sigint != NULL)
-		event_free(sigint);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	if (c.stdin_ev != NULL)
-		event_free(c.stdin_ev);
-	if (c.stdin_retry != NULL)
-		event_free(c.stdin_retry);
-	if (c.base != NULL)
-		event_base_free(c.base);
-	if (c.file.f != NULL)
-		cli_out_close(&c.file); /* nothing was written: a usage error */
-	cli_kv_free(env, nenv);
-	cli_kv_free(secrets, nsec);
-	for (i = 0; i < ngets; i++) {
-		free((char *)(uintptr_t)outputs[i]);
-		free(locals[i]);
-	}
-	run_files_free(&files);
-	buf_free(&code);
-	buf_free(&c.out);
-	buf_free(&c.err);
-	buf_free(&c.net);
+	run_ctx_free(&c);
+	run_opts_free(&o);
 	config_free(&cfg);
 	return rc;
 }

@@ -18,15 +18,57 @@ session_engine(struct cli_config *cfg, int *rc)
 	struct err *cerr = NULL;
 
 	if (config_load(cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		*rc = EXIT_USAGE;
+		*rc = cli_fail(&cerr, EXIT_USAGE);
 		return NULL;
 	}
 	config_engine_opts(cfg, &eo);
-	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL)
+	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
 		*rc = cli_exit_for(&err);
+		config_free(cfg);
+	}
 	return e;
+}
+
+/* `session ls --json`: an array of objects, one per session. */
+static void
+session_ls_json(const struct isol8_session_info *s, size_t n)
+{
+	struct buf o = { 0 };
+	yajl_gen g = json_gen_new();
+	size_t i;
+
+	yajl_gen_array_open(g);
+	for (i = 0; i < n; i++) {
+		yajl_gen_map_open(g);
+		json_kstr(g, "name", s[i].name);
+		json_kstr(g, "image", s[i].image);
+		json_kstr(g, "status", s[i].status);
+		json_kint(g, "created", s[i].created);
+		json_kuint(g, "memory", s[i].memory);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	json_gen_take(g, &o);
+	printf("%.*s\n", (int)o.len, o.data);
+	buf_free(&o);
+}
+
+static void
+session_ls_table(const struct isol8_session_info *s, size_t n)
+{
+	char when[32];
+	size_t i;
+
+	printf("%-24s %-22s %-9s %-20s %s\n", "NAME", "IMAGE", "STATUS",
+	    "CREATED", "MEMORY");
+	for (i = 0; i < n; i++) {
+		time_t t = (time_t)s[i].created;
+
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+		printf("%-24s %-22s %-9s %-20s %llu MiB\n", s[i].name,
+		    s[i].image, s[i].status, when,
+		    (unsigned long long)(s[i].memory >> 20));
+	}
 }
 
 static int
@@ -36,44 +78,17 @@ session_ls(int json)
 	struct isol8_engine *e;
 	struct isol8_error err;
 	struct cli_config cfg;
-	struct buf o = { 0 };
-	char when[32];
-	size_t n = 0, i;
+	size_t n = 0;
 	int rc = 0;
 
 	if ((e = session_engine(&cfg, &rc)) == NULL)
 		return rc;
 	if (isol8_session_list(e, &s, &n, &err) == -1)
 		rc = cli_exit_for(&err);
-	else if (json) {
-		buf_addstr(&o, "[");
-		for (i = 0; i < n; i++) {
-			buf_printf(&o, "%s{\"name\":\"", i ? "," : "");
-			json_escape(&o, s[i].name, strlen(s[i].name));
-			buf_addstr(&o, "\",\"image\":\"");
-			json_escape(&o, s[i].image, strlen(s[i].image));
-			buf_printf(&o,
-			    "\",\"status\":\"%s\",\"created\":%lld,"
-			    "\"memory\":%llu}",
-			    s[i].status, (long long)s[i].created,
-			    (unsigned long long)s[i].memory);
-		}
-		buf_addstr(&o, "]\n");
-		fputs(o.data, stdout);
-		buf_free(&o);
-	} else {
-		printf("%-24s %-22s %-9s %-20s %s\n", "NAME", "IMAGE", "STATUS",
-		    "CREATED", "MEMORY");
-		for (i = 0; i < n; i++) {
-			time_t t = (time_t)s[i].created;
-
-			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S",
-			    localtime(&t));
-			printf("%-24s %-22s %-9s %-20s %llu MiB\n", s[i].name,
-			    s[i].image, s[i].status, when,
-			    (unsigned long long)(s[i].memory >> 20));
-		}
-	}
+	else if (json)
+		session_ls_json(s, n);
+	else
+		session_ls_table(s, n);
 	free(s);
 	isol8_engine_free(e);
 	config_free(&cfg);

@@ -98,11 +98,8 @@ cmd_setup(int argc, char **argv)
 		cli_error("setup takes no arguments");
 		return EXIT_USAGE;
 	}
-	if (config_load(&cfg, NULL, &cerr) == -1) {
-		cli_error("%s", cerr->msg);
-		err_free(&cerr);
-		return EXIT_USAGE;
-	}
+	if (config_load(&cfg, NULL, &cerr) == -1)
+		return cli_fail(&cerr, EXIT_USAGE);
 	config_engine_opts(&cfg, &eo);
 	so.progress = setup_progress;
 	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {

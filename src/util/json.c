@@ -1,12 +1,53 @@
 /*
- * JSON over yajl. Parsing is capped at JSON_MAX_BODY before yajl sees a
- * byte; lookups take a NULL-terminated path of object keys. Generation goes
- * through a yajl_gen whose output is taken into a struct buf.
+ * JSON over yajl. Parsing is capped before yajl sees a byte: at most
+ * JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels of arrays and objects
+ * (yajl's tree is built and freed recursively: a line of 4 million `[`
+ * took 350 MB and overflowed the stack). Lookups take a NULL-terminated
+ * path of object keys.
+ *
+ * Generation goes through a yajl_gen whose output is taken into a struct
+ * buf. Every string passes json_utf8() first: yajl_gen writes the bytes it
+ * is given (its validation is off: with it on, a bad string is silently
+ * left out), and sandbox output, file names and error messages are
+ * arbitrary bytes, so invalid UTF-8 is repaired to U+FFFD before it is
+ * written. The output is always valid JSON.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/*
+ * Whether text nests arrays and objects deeper than max. Strings are
+ * skipped; for valid JSON the count is exact, and for a prefix yajl
+ * accepts before an error it is the depth yajl builds, so an input that
+ * passes never makes yajl nest deeper.
+ */
+static int
+json_too_deep(const char *text, size_t len, unsigned max)
+{
+	unsigned depth = 0;
+	int in_string = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++; /* the escaped byte cannot end the string */
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"')
+			in_string = 1;
+		else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return 1;
+		} else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+	}
+	return 0;
+}
 
 yajl_val
 json_parse(const char *text, size_t len, struct err **errp)
@@ -24,6 +65,12 @@ json_parse(const char *text, size_t len, struct err **errp)
 	/* yajl_tree_parse wants a C string; a NUL inside is malformed. */
 	if (memchr(text, '\0', len) != NULL) {
 		err_set(errp, ERR_PROTO, "JSON document contains a NUL byte");
+		return NULL;
+	}
+	if (json_too_deep(text, len, JSON_MAX_DEPTH)) {
+		err_set(errp, ERR_LIMIT,
+		    "JSON document nested deeper than %u levels",
+		    JSON_MAX_DEPTH);
 		return NULL;
 	}
 	copy = xstrndup(text, len);
@@ -131,16 +178,83 @@ json_gen_take(yajl_gen g, struct buf *b)
 	yajl_gen_free(g);
 }
 
+/*
+ * The length of the valid UTF-8 sequence at p (left bytes available), or 0
+ * when p does not start one: a stray continuation byte, a truncated
+ * sequence, an overlong form, a surrogate, or beyond U+10FFFF.
+ */
+static size_t
+utf8_seq(const unsigned char *p, size_t left)
+{
+	uint32_t cp;
+	size_t n, k;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 1, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 2, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 3, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n >= left)
+		return 0;
+	for (k = 1; k <= n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n + 1;
+}
+
+/*
+ * s as valid UTF-8: s itself when it is (the common case, no copy), else
+ * a copy in tmp where every byte that does not start a valid sequence is
+ * U+FFFD. *outlen is the length of what is returned.
+ */
+const char *
+json_utf8(const char *s, size_t len, struct buf *tmp, size_t *outlen)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len && (n = utf8_seq(p + i, len - i)) > 0)
+		i += n;
+	*outlen = len;
+	if (i == len)
+		return s;
+	buf_add(tmp, s, i);
+	while (i < len) {
+		if ((n = utf8_seq(p + i, len - i)) > 0)
+			buf_add(tmp, p + i, n);
+		else
+			buf_addstr(tmp, "\xef\xbf\xbd");
+		i += n > 0 ? n : 1;
+	}
+	*outlen = tmp->len;
+	return tmp->data;
+}
+
 void
 json_str_add(yajl_gen g, const char *s)
 {
 	json_strn_add(g, s, strlen(s));
 }
 
+/* A string of len bytes (NULs included: they become \u0000), repaired. */
 void
 json_strn_add(yajl_gen g, const char *s, size_t len)
 {
-	yajl_gen_string(g, (const unsigned char *)s, len);
+	struct buf tmp = { 0 };
+	const char *v = json_utf8(s, len, &tmp, &len);
+
+	yajl_gen_string(g, (const unsigned char *)v, len);
+	buf_free(&tmp);
 }
 
 void
@@ -157,10 +271,60 @@ json_kstr(yajl_gen g, const char *k, const char *v)
 }
 
 void
+json_kstrn(yajl_gen g, const char *k, const char *v, size_t len)
+{
+	json_key(g, k);
+	json_strn_add(g, v, len);
+}
+
+/* k: v, or k: null when v is NULL. */
+void
+json_kstr_or_null(yajl_gen g, const char *k, const char *v)
+{
+	json_key(g, k);
+	if (v != NULL)
+		json_str_add(g, v);
+	else
+		yajl_gen_null(g);
+}
+
+void
 json_kint(yajl_gen g, const char *k, long long v)
 {
 	json_key(g, k);
 	yajl_gen_integer(g, v);
+}
+
+/* An unsigned 64-bit value, exact (yajl_gen_integer takes long long). */
+void
+json_kuint(yajl_gen g, const char *k, uint64_t v)
+{
+	char text[24];
+	int n = snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+
+	json_key(g, k);
+	yajl_gen_number(g, text, (size_t)n);
+}
+
+/*
+ * A number written with a printf format ("%.2f"), so that a figure keeps
+ * the precision people read; the caller passes finite values only.
+ */
+void
+json_knumf(yajl_gen g, const char *k, const char *fmt, ...)
+{
+	char text[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	json_key(g, k);
+	if (n < 0 || (size_t)n >= sizeof text)
+		yajl_gen_null(g);
+	else
+		yajl_gen_number(g, text, (size_t)n);
 }
 
 void
@@ -168,70 +332,4 @@ json_kbool(yajl_gen g, const char *k, int v)
 {
 	json_key(g, k);
 	yajl_gen_bool(g, v);
-}
-
-/*
- * Append s as a JSON string body (no quotes). Bytes that are not valid UTF-8
- * become U+FFFD so that output from sandboxed programs is always valid JSON.
- */
-void
-json_escape(struct buf *b, const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n, k;
-	uint32_t cp;
-
-	while (i < len) {
-		unsigned char c = p[i];
-
-		if (c < 0x80) {
-			switch (c) {
-			case '"':
-				buf_addstr(b, "\\\"");
-				break;
-			case '\\':
-				buf_addstr(b, "\\\\");
-				break;
-			case '\n':
-				buf_addstr(b, "\\n");
-				break;
-			case '\r':
-				buf_addstr(b, "\\r");
-				break;
-			case '\t':
-				buf_addstr(b, "\\t");
-				break;
-			default:
-				if (c < 0x20)
-					buf_printf(b, "\\u%04x", c);
-				else
-					buf_add(b, &c, 1);
-			}
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			goto bad;
-		for (k = 1; k <= n; k++) {
-			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 &&
-		        (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			goto bad;
-		buf_add(b, p + i, n + 1);
-		i += n + 1;
-		continue;
-	bad:
-		buf_addstr(b, "\xef\xbf\xbd");
-		i++;
-	}
 }

@@ -101,6 +101,7 @@ void be64_put(void *, uint64_t);
 
 /* json.c */
 #define JSON_MAX_BODY (8u << 20)
+#define JSON_MAX_DEPTH 64u /* nested arrays and objects */
 yajl_val json_parse(const char *, size_t, struct err **);
 const char *json_str(yajl_val, const char *, ...);
 int json_int(yajl_val, long long *, const char *, ...);
@@ -110,11 +111,15 @@ yajl_gen json_gen_new(void);
 void json_gen_take(yajl_gen, struct buf *);
 void json_key(yajl_gen, const char *);
 void json_kstr(yajl_gen, const char *, const char *);
+void json_kstrn(yajl_gen, const char *, const char *, size_t);
+void json_kstr_or_null(yajl_gen, const char *, const char *);
 void json_kint(yajl_gen, const char *, long long);
+void json_kuint(yajl_gen, const char *, uint64_t);
+void json_knumf(yajl_gen, const char *, const char *, ...) PRINTFLIKE(3, 4);
 void json_kbool(yajl_gen, const char *, int);
 void json_str_add(yajl_gen, const char *);
 void json_strn_add(yajl_gen, const char *, size_t);
-void json_escape(struct buf *, const char *, size_t);
+const char *json_utf8(const char *, size_t, struct buf *, size_t *);
 
 /* stats.c */
 #define HIST_BUCKETS 1200 /* log-spaced, 1 % wide: 0.1 ms .. ~16 h */

@@ -1,6 +1,8 @@
 /* batch job parser: the full format, and every malformed case names the
- * key and the line. --resume: which results are final, and the repair of a
- * results file (torn last line, error and duplicate lines). */
+ * key and the line. The job list reader (line numbers, overlong lines) and
+ * the ordered emitter (its bound). --resume: which results are final, and
+ * the repair of a results file (torn last line, error and duplicate
+ * lines). */
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,7 +10,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "cli/cli.h"
+#include "cli/batch.h"
 #include "util/util.h"
 
 static int
@@ -21,6 +23,7 @@ static int
 test_full_job(void)
 {
 	struct batch_job j;
+	const struct isol8_request *q = &j.api.req;
 
 	CHECK(parse("{\"id\":\"a1\",\"runtime\":\"node\",\"code\":\"x\","
 	            "\"stdin\":\"in\",\"timeout\":500,\"memory\":\"64m\","
@@ -30,12 +33,12 @@ test_full_job(void)
 	            "\"outputs\":[\"out.txt\"]}",
 	          &j) == 0);
 	CHECK(j.error == NULL && strcmp(j.id, "a1") == 0 && j.line == 7);
-	CHECK(strcmp(j.runtime, "node") == 0 && strcmp(j.code, "x") == 0);
-	CHECK(j.stdin_len == 2 && j.timeout_ms == 500);
-	CHECK(j.memory == 64u << 20 && j.cpus == 0.5 && j.pids == 8);
-	CHECK(j.env_len == 1 && strcmp(j.env[0].value, "1") == 0);
-	CHECK(j.files_len == 1 && j.files[0].len == 2);
-	CHECK(j.outputs_len == 1 && strcmp(j.outputs[0], "out.txt") == 0);
+	CHECK(strcmp(q->runtime, "node") == 0 && strcmp(q->code, "x") == 0);
+	CHECK(q->stdin_len == 2 && q->timeout_ms == 500);
+	CHECK(q->memory == 64u << 20 && q->cpus == 0.5 && q->pids == 8);
+	CHECK(q->env_len == 1 && strcmp(q->env[0].value, "1") == 0);
+	CHECK(q->files_len == 1 && q->files[0].len == 2);
+	CHECK(q->outputs_len == 1 && strcmp(q->outputs[0], "out.txt") == 0);
 	batch_job_free(&j);
 	/* No id: the line number; a numeric id is fine. */
 	CHECK(parse("{\"cmd\":\"ls\"}", &j) == 0 && strcmp(j.id, "7") == 0);
@@ -47,13 +50,13 @@ test_full_job(void)
 	CHECK(parse("{\"code\":\"x\",\"cpu\":0.01,\"memory\":6291456,"
 	            "\"pids\":2,\"timeout\":\"30s\"}",
 	          &j) == 0);
-	CHECK(j.cpus == 0.01 && j.memory == 6u << 20 && j.pids == 2);
-	CHECK(j.timeout_ms == 30000);
+	CHECK(q->cpus == 0.01 && q->memory == 6u << 20 && q->pids == 2);
+	CHECK(q->timeout_ms == 30000);
 	batch_job_free(&j);
 	CHECK(parse("{\"code\":\"x\",\"pids\":4194304,\"timeout\":86400000,"
 	            "\"memory\":\"1024t\",\"cpu\":\"1\"}",
 	          &j) == 0);
-	CHECK(j.pids == 4194304 && j.timeout_ms == 86400000 && j.cpus == 1);
+	CHECK(q->pids == 4194304 && q->timeout_ms == 86400000 && q->cpus == 1);
 	batch_job_free(&j);
 	return 0;
 }
@@ -71,7 +74,8 @@ test_file_source(void)
 	snprintf(
 	    line, sizeof line, "{\"file\":\"%s\"}", strrchr(path, '/') + 1);
 	CHECK(parse(line, &j) == 0);
-	CHECK(j.code_len == 9 && strcmp(j.runtime, "python") == 0);
+	CHECK(j.api.req.code_len == 9);
+	CHECK(strcmp(j.api.req.runtime, "python") == 0);
 	batch_job_free(&j);
 	unlink(path);
 	CHECK(parse("{\"file\":\"no-such-file.py\"}", &j) == -1);
@@ -109,6 +113,18 @@ test_malformed(void)
 		{ "{\"code\":\"x\",\"outputs\":[1]}", "`outputs`" },
 		{ "{\"code\":\"x\",\"stdin\":5}", "`stdin`" },
 		{ "{\"file\":\"\"}", "`file`" },
+		{ "{\"code\":\"\"}", "the code is empty" },
+		{ "{\"code\":\"x\",\"env\":{},\"env\":{}}",
+		    "`env` is given twice" },
+		/* It used to write past the second array (heap overflow). */
+		{ "{\"code\":\"x\",\"files\":{\"a\":\"1\"},"
+		  "\"files\":{\"b\":\"2\",\"c\":\"3\"}}",
+		    "`files` is given twice" },
+		{ "{\"code\":\"x\",\"outputs\":[\"a\"],\"outputs\":[\"b\","
+		  "\"c\"]}",
+		    "`outputs` is given twice" },
+		{ "{\"code\":\"x\",\"runtime\":\"bash\",\"runtime\":\"node\"}",
+		    "`runtime` is given twice" },
 		/* Limits: the engine's table, as for flags and the config. */
 		{ "{\"code\":\"x\",\"cpu\":0.001}",
 		    "`cpu` must be at least 0.01 (Docker's minimum" },
@@ -152,6 +168,142 @@ test_malformed(void)
 		CHECK(j.id != NULL); /* the error result still has an id */
 		batch_job_free(&j);
 	}
+	return 0;
+}
+
+/* A job list in a file; its descriptor, read from the start. */
+static int
+jobs_file(const char *text, size_t len)
+{
+	char path[] = "/tmp/isol8-jobs-XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd == -1 || write(fd, text, len) != (ssize_t)len)
+		return -1;
+	unlink(path);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/*
+ * Lines come out with their numbers, blank ones too; a line over
+ * BATCH_MAX_LINE is skipped to its newline and comes out as LONG (its
+ * number counts); the last line needs no newline, an overlong one neither.
+ */
+static int
+test_reader_lines(void)
+{
+	size_t big = BATCH_MAX_LINE + 100, n;
+	struct batch_reader r;
+	char *text = xmalloc(2 * big + 64);
+	const char *line;
+	int fd;
+
+	n = (size_t)sprintf(text, "a\n\n");
+	memset(text + n, 'x', big);
+	n += big;
+	n += (size_t)sprintf(text + n, "\nb\n");
+	memset(text + n, 'y', big);
+	n += big;
+	CHECK((fd = jobs_file(text, n)) >= 0);
+	batch_reader_init(&r, fd);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LINE);
+	CHECK(n == 1 && line[0] == 'a' && r.lineno == 1);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LINE);
+	CHECK(n == 0 && r.lineno == 2);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LONG);
+	CHECK(r.lineno == 3);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LINE);
+	CHECK(n == 1 && line[0] == 'b' && r.lineno == 4);
+	CHECK(!batch_reader_done(&r));
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LONG);
+	CHECK(r.lineno == 5);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_END);
+	CHECK(batch_reader_done(&r) && r.in.len < (1u << 20));
+	batch_reader_free(&r);
+	close(fd);
+	/* A last line without its newline. */
+	CHECK((fd = jobs_file("{}\nlast", 7)) >= 0);
+	batch_reader_init(&r, fd);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LINE && n == 2);
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_LINE);
+	CHECK(n == 4 && memcmp(line, "last", 4) == 0 && r.lineno == 2);
+	CHECK(batch_reader_done(&r));
+	CHECK(batch_reader_next(&r, &line, &n) == BATCH_NEXT_END);
+	batch_reader_free(&r);
+	close(fd);
+	free(text);
+	return 0;
+}
+
+/* --order input: results come out in line order, NULLs pass their turn. */
+static int
+test_emit_order(void)
+{
+	static struct batch_emit em; /* 16 KB: not on the stack */
+	struct cli_out out;
+	char buf[64];
+	FILE *f = tmpfile();
+	size_t n;
+
+	memset(&em, 0, sizeof em);
+	cli_out_init(&out, f, "results");
+	em.out = &out;
+	em.ordered = 1;
+	CHECK(batch_emit(&em, 2, xstrdup("2\n")) == 0 && em.nheld == 1);
+	CHECK(batch_emit(&em, 1, NULL) == 0 && em.nheld == 2);
+	CHECK(batch_emit(&em, 0, xstrdup("0\n")) == 0 && em.nheld == 0);
+	CHECK(batch_emit(&em, 3, xstrdup("3\n")) == 0 && em.next == 4);
+	rewind(f);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	CHECK(strcmp(buf, "0\n2\n3\n") == 0);
+	fclose(f);
+	return 0;
+}
+
+/*
+ * The scheduler's bound with --order input: the first job is slow, the
+ * others end at once, four run at a time. Results held while the first
+ * runs must fit in BATCH_ORDER_MAX: batch_emit_room() counts the jobs in
+ * flight, each of which may end up held. Counting only the held results
+ * (as before) let three more in after 1023 held, past the array's end.
+ */
+static int
+test_emit_bound(void)
+{
+	static struct batch_emit em;
+	uint64_t running[4], seq = 0;
+	unsigned conc = 4, inflight = 0, i;
+	struct cli_out out;
+	FILE *f = fopen("/dev/null", "w");
+	int maxheld = 0;
+
+	memset(&em, 0, sizeof em);
+	cli_out_init(&out, f, "/dev/null");
+	em.out = &out;
+	em.ordered = 1;
+	for (;;) {
+		/* batch_pump: take lines while there is room. */
+		while (inflight < conc && seq < 5000 &&
+		    batch_emit_room(&em, inflight))
+			running[inflight++] = seq++;
+		/* Every job but line 0 ends. */
+		for (i = 0; i < inflight && running[i] == 0; i++)
+			;
+		if (i == inflight)
+			break;
+		CHECK(batch_emit(&em, running[i], xstrdup("r\n")) == 0);
+		running[i] = running[--inflight];
+		if (em.nheld > maxheld)
+			maxheld = em.nheld;
+		CHECK(em.nheld <= BATCH_ORDER_MAX);
+	}
+	CHECK(maxheld == BATCH_ORDER_MAX - 1 && seq == BATCH_ORDER_MAX);
+	/* Line 0 ends: everything held goes out, in order. */
+	CHECK(batch_emit(&em, 0, xstrdup("0\n")) == 0);
+	CHECK(em.nheld == 0 && em.next == seq);
+	fclose(f);
 	return 0;
 }
 
@@ -300,14 +452,52 @@ test_resume_long_line(void)
 	return 0;
 }
 
+/*
+ * A line nested deeper than JSON_MAX_DEPTH is not a result, even with an
+ * id and a null error: the scan stops there instead of letting yajl keep a
+ * byte per level (a line of `[` as long as the file grew memory with it).
+ */
+static int
+test_resume_deep_line(void)
+{
+	struct batch_ids done = { 0 };
+	struct batch_resume st;
+	struct err *e = NULL;
+	struct buf b = { 0 };
+	char path[64], *text;
+	int i;
+
+	buf_addstr(&b, "{\"id\":\"deep\",\"line\":1,\"error\":null,\"x\":");
+	for (i = 0; i < 100; i++)
+		buf_addstr(&b, "[");
+	for (i = 0; i < 100; i++)
+		buf_addstr(&b, "]");
+	buf_addstr(&b, "}\n" R("a"));
+	CHECK(results_file(path, buf_cstr(&b)) == 0);
+	CHECK(batch_resume_load(path, 1, &done, &st, &e) == 0);
+	CHECK(st.results == 1 && st.dropped == 1 && !st.torn);
+	CHECK(has(&done, "a") && !has(&done, "deep"));
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, R("a")) == 0);
+	free(text);
+	batch_ids_free(&done);
+	buf_free(&b);
+	unlink(path);
+	return 0;
+}
+
 int
 main(void)
 {
 	RUN_TEST(test_full_job);
 	RUN_TEST(test_file_source);
 	RUN_TEST(test_malformed);
+	RUN_TEST(test_reader_lines);
+	RUN_TEST(test_emit_order);
+	RUN_TEST(test_emit_bound);
 	RUN_TEST(test_resume_torn_line);
 	RUN_TEST(test_resume_repair_one_line_per_job);
 	RUN_TEST(test_resume_long_line);
+	RUN_TEST(test_resume_deep_line);
 	return TAP_DONE();
 }

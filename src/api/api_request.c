@@ -1,0 +1,441 @@
+/*
+ * A request as JSON (api.h, docs/batch.md "Jobs") into a struct
+ * isol8_request with owned storage. One table says which fields exist and
+ * which function takes each; a field given twice, an unknown field and a
+ * value of the wrong type are errors naming the field. Everything from
+ * outside is bounded before it is kept: the text by json_parse (size and
+ * depth), the counts here, a `file` by read_file, the limits by the
+ * engine's own table (isol8_request_parse_limit).
+ *
+ * Invariant: whatever api_request_parse() returns, the request is
+ * initialised and owns only what api_request_free() frees; r->req points
+ * into that storage (or at the defaults' strings, after
+ * api_request_defaults()).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "../util/util.h"
+
+/* The parse of one request: the fields seen so far. */
+struct parse {
+	struct api_request *r;
+	const struct api_request_opts *o;
+	const char *file; /* `file`'s path, read once every field is known */
+	int sources;      /* of code, file, cmd */
+	uint32_t seen;    /* a bit per field of the table */
+};
+
+struct field {
+	const char *key;
+	int (*take)(
+	    struct parse *, const struct field *, yajl_val, struct err **);
+	enum isol8_limit limit; /* field_limit's */
+};
+
+static int
+not_a(const struct field *f, const char *what, struct err **errp)
+{
+	return err_set(errp, ERR_INVALID, "`%s` must be %s", f->key, what);
+}
+
+/* A string field into *out (owned); its length in *len. */
+static int
+take_string(const struct field *f, yajl_val v, char **out, size_t *len,
+    struct err **errp)
+{
+	if (!YAJL_IS_STRING(v))
+		return not_a(f, "a string", errp);
+	*out = xstrdup(v->u.string);
+	if (len != NULL)
+		*len = strlen(*out);
+	return 0;
+}
+
+/* `id` is read before the other fields (api_request_parse). */
+static int
+field_id(struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	(void)p;
+	(void)f;
+	(void)v;
+	(void)errp;
+	return 0;
+}
+
+static int
+field_runtime(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (take_string(f, v, &r->runtime, NULL, errp) == -1)
+		return -1;
+	if (!isol8_runtime_known(r->runtime))
+		return err_set(errp, ERR_INVALID,
+		    "unknown runtime `%.64s` (python, node, bun, deno, bash)",
+		    r->runtime);
+	r->req.runtime = r->runtime;
+	return 0;
+}
+
+static int
+field_code(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	p->sources++;
+	if (take_string(f, v, &r->code, &r->req.code_len, errp) == -1)
+		return -1;
+	r->req.code = r->code;
+	return 0;
+}
+
+static int
+field_cmd(struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	p->sources++;
+	if (take_string(f, v, &r->cmd, NULL, errp) == -1)
+		return -1;
+	r->req.cmd = r->cmd;
+	return 0;
+}
+
+static int
+field_file(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	p->sources++;
+	if (!p->o->allow_file)
+		return err_set(errp, ERR_INVALID,
+		    "`file` (a local file) is not allowed here: give `code`");
+	if (!YAJL_IS_STRING(v) || v->u.string[0] == '\0')
+		return not_a(f, "a path", errp);
+	if (strlen(v->u.string) > API_MAX_PATH)
+		return err_set(errp, ERR_LIMIT,
+		    "`file` is longer than %d bytes", API_MAX_PATH);
+	p->file = v->u.string;
+	return 0;
+}
+
+static int
+field_stdin(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (take_string(f, v, &r->stdin_data, &r->req.stdin_len, errp) == -1)
+		return -1;
+	r->req.stdin_data = r->stdin_data;
+	return 0;
+}
+
+/*
+ * A limit: a JSON number as written ("1e3" stays 1e3) or a string ("256m",
+ * "30s"), checked by the engine's table.
+ */
+static int
+field_limit(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct isol8_error e;
+	const char *text = NULL;
+	char name[80];
+
+	if (YAJL_IS_STRING(v))
+		text = v->u.string;
+	else if (YAJL_IS_NUMBER(v))
+		text = v->u.number.r;
+	snprintf(name, sizeof name, "`%.64s`", f->key);
+	if (text == NULL)
+		return err_set(
+		    errp, ERR_INVALID, "%s must be a number or a string", name);
+	if (isol8_request_parse_limit(&p->r->req, f->limit, text, name, &e) ==
+	    -1)
+		return err_set(errp, ERR_INVALID, "%s", e.message);
+	return 0;
+}
+
+static int
+field_env(struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+	size_t i;
+
+	if (!YAJL_IS_OBJECT(v))
+		return not_a(f, "an object of strings", errp);
+	if (v->u.object.len > API_MAX_ENV)
+		return err_set(errp, ERR_LIMIT, "`env` has more than %d names",
+		    API_MAX_ENV);
+	r->env =
+	    v->u.object.len ? xcalloc(v->u.object.len, sizeof *r->env) : NULL;
+	for (i = 0; i < v->u.object.len; i++) {
+		const char *k = v->u.object.keys[i];
+
+		if (!YAJL_IS_STRING(v->u.object.values[i]) || *k == '\0' ||
+		    strchr(k, '=') != NULL)
+			return err_set(errp, ERR_INVALID,
+			    "`env.%.64s` must be a string with a valid name",
+			    k);
+		r->env[r->env_len].key = xstrdup(k);
+		r->env[r->env_len++].value =
+		    xstrdup(v->u.object.values[i]->u.string);
+	}
+	r->req.env = r->env;
+	r->req.env_len = r->env_len;
+	return 0;
+}
+
+static int
+field_files(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+	const char *text;
+	size_t i;
+
+	if (!YAJL_IS_OBJECT(v))
+		return not_a(f, "an object of path: content", errp);
+	if (v->u.object.len > ISOL8_MAX_FILES)
+		return err_set(errp, ERR_LIMIT,
+		    "`files` has more than %d entries", ISOL8_MAX_FILES);
+	r->files =
+	    v->u.object.len ? xcalloc(v->u.object.len, sizeof *r->files) : NULL;
+	for (i = 0; i < v->u.object.len; i++) {
+		if (!YAJL_IS_STRING(v->u.object.values[i]))
+			return err_set(errp, ERR_INVALID,
+			    "`files.%.64s` must be a string",
+			    v->u.object.keys[i]);
+		text = v->u.object.values[i]->u.string;
+		r->files[r->files_len].path = xstrdup(v->u.object.keys[i]);
+		r->files[r->files_len].data = xstrdup(text);
+		r->files[r->files_len++].len = strlen(text);
+	}
+	r->req.files = r->files;
+	r->req.files_len = r->files_len;
+	return 0;
+}
+
+static int
+field_outputs(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+	size_t i;
+
+	if (!YAJL_IS_ARRAY(v))
+		return not_a(f, "an array of paths", errp);
+	if (v->u.array.len > ISOL8_MAX_OUTPUTS)
+		return err_set(errp, ERR_LIMIT,
+		    "`outputs` has more than %d paths", ISOL8_MAX_OUTPUTS);
+	r->outputs =
+	    v->u.array.len ? xcalloc(v->u.array.len, sizeof *r->outputs) : NULL;
+	for (i = 0; i < v->u.array.len; i++) {
+		if (!YAJL_IS_STRING(v->u.array.values[i]))
+			return err_set(
+			    errp, ERR_INVALID, "`outputs` must hold strings");
+		r->outputs[r->outputs_len++] =
+		    xstrdup(v->u.array.values[i]->u.string);
+	}
+	r->req.outputs = (const char *const *)r->outputs;
+	r->req.outputs_len = r->outputs_len;
+	return 0;
+}
+
+/* Every field of a request (docs/batch.md): at most 32, one bit each. */
+static const struct field fields[] = {
+	{ "id", field_id, 0 },
+	{ "runtime", field_runtime, 0 },
+	{ "code", field_code, 0 },
+	{ "file", field_file, 0 },
+	{ "cmd", field_cmd, 0 },
+	{ "stdin", field_stdin, 0 },
+	{ "timeout", field_limit, ISOL8_LIMIT_TIMEOUT },
+	{ "memory", field_limit, ISOL8_LIMIT_MEMORY },
+	{ "cpu", field_limit, ISOL8_LIMIT_CPUS },
+	{ "pids", field_limit, ISOL8_LIMIT_PIDS },
+	{ "env", field_env, 0 },
+	{ "files", field_files, 0 },
+	{ "outputs", field_outputs, 0 },
+};
+_Static_assert(sizeof fields / sizeof fields[0] <= 32, "one bit a field");
+
+/*
+ * The id, before anything else can fail: a non-empty string of at most
+ * API_MAX_ID bytes, or an integer (kept as its digits).
+ */
+static int
+request_id(struct api_request *r, yajl_val root, struct err **errp)
+{
+	yajl_val v = json_get(root, "id", NULL);
+
+	if (v == NULL)
+		return 0;
+	if (YAJL_IS_STRING(v) && v->u.string[0] != '\0' &&
+	    strlen(v->u.string) <= API_MAX_ID)
+		r->id = xstrdup(v->u.string);
+	else if (YAJL_IS_INTEGER(v))
+		r->id = xasprintf("%lld", YAJL_GET_INTEGER(v));
+	else
+		return err_set(errp, ERR_INVALID,
+		    "`id` must be a non-empty string of at most %d bytes",
+		    API_MAX_ID);
+	return 0;
+}
+
+/* `file`'s contents become the code; its extension may tell the runtime. */
+static int
+request_file(struct parse *p, struct err **errp)
+{
+	struct api_request *r = p->r;
+	cleanup_free char *full = NULL;
+	struct buf b = { 0 };
+	const char *rt;
+
+	full = p->file[0] == '/' || p->o->dir == NULL
+	    ? xstrdup(p->file)
+	    : xasprintf("%s/%s", p->o->dir, p->file);
+	if (read_file(full, ISOL8_MAX_CODE, &b, errp) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	r->code = b.data ? b.data : xstrdup("");
+	r->req.code = r->code;
+	r->req.code_len = b.len;
+	if (r->runtime == NULL &&
+	    (rt = isol8_runtime_for_path(p->file)) != NULL) {
+		r->runtime = xstrdup(rt);
+		r->req.runtime = r->runtime;
+	}
+	return 0;
+}
+
+/* Each field of the object through its entry of the table. */
+static int
+request_fields(struct parse *p, yajl_val root, struct err **errp)
+{
+	const char *k;
+	size_t i, j;
+
+	for (i = 0; i < root->u.object.len; i++) {
+		k = root->u.object.keys[i];
+		for (j = 0; j < nitems(fields); j++)
+			if (strcmp(k, fields[j].key) == 0)
+				break;
+		if (j == nitems(fields))
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `%.64s`", k);
+		if (p->seen & (1u << j))
+			return err_set(
+			    errp, ERR_INVALID, "`%s` is given twice", k);
+		p->seen |= 1u << j;
+		if (fields[j].take(
+		        p, &fields[j], root->u.object.values[i], errp) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+api_request_parse(const char *text, size_t len,
+    const struct api_request_opts *o, struct api_request *r, struct err **errp)
+{
+	static const struct api_request_opts none = { 0, NULL };
+	cleanup_yajl yajl_val root = NULL;
+	struct parse p;
+
+	memset(r, 0, sizeof *r);
+	memset(&p, 0, sizeof p);
+	p.r = r;
+	p.o = o != NULL ? o : &none;
+	if ((root = json_parse(text, len, errp)) == NULL)
+		return -1;
+	if (!YAJL_IS_OBJECT(root))
+		return err_set(
+		    errp, ERR_INVALID, "a request must be a JSON object");
+	if (request_id(r, root, errp) == -1 ||
+	    request_fields(&p, root, errp) == -1)
+		return -1;
+	if (p.sources != 1)
+		return err_set(errp, ERR_INVALID,
+		    "give exactly one of `code`, `file` and `cmd`");
+	if (p.file != NULL && request_file(&p, errp) == -1)
+		return -1;
+	if (r->req.code != NULL && r->req.code_len == 0)
+		return err_set(errp, ERR_INVALID, "the code is empty");
+	return 0;
+}
+
+void
+api_request_defaults(struct api_request *r, const struct isol8_request *def)
+{
+	struct isol8_request *q = &r->req;
+	size_t n = def->env_len + r->env_len;
+
+	if (q->runtime == NULL)
+		q->runtime = def->runtime;
+	q->timeout_ms = q->timeout_ms ? q->timeout_ms : def->timeout_ms;
+	q->memory = q->memory ? q->memory : def->memory;
+	q->cpus = q->cpus > 0 ? q->cpus : def->cpus;
+	q->pids = q->pids ? q->pids : def->pids;
+	q->sandbox_size = q->sandbox_size ? q->sandbox_size : def->sandbox_size;
+	q->tmp_size = q->tmp_size ? q->tmp_size : def->tmp_size;
+	q->max_output = q->max_output ? q->max_output : def->max_output;
+	q->max_output_file =
+	    q->max_output_file ? q->max_output_file : def->max_output_file;
+	if (q->network == NULL) {
+		q->network = def->network;
+		q->net_allow = def->net_allow;
+		q->net_allow_len = def->net_allow_len;
+		q->net_deny = def->net_deny;
+		q->net_deny_len = def->net_deny_len;
+		q->net_allow_private = def->net_allow_private;
+	}
+	if (q->image == NULL)
+		q->image = def->image;
+	/* The defaults' environment first, the request's after. */
+	free(r->env_all);
+	r->env_all = NULL;
+	if (n > 0) {
+		r->env_all = xcalloc(n, sizeof *r->env_all);
+		if (def->env_len > 0)
+			memcpy(r->env_all, def->env,
+			    def->env_len * sizeof *r->env_all);
+		if (r->env_len > 0)
+			memcpy(r->env_all + def->env_len, r->env,
+			    r->env_len * sizeof *r->env_all);
+	}
+	q->env = r->env_all;
+	q->env_len = n;
+}
+
+void
+api_request_free(struct api_request *r)
+{
+	size_t i;
+
+	free(r->id);
+	free(r->runtime);
+	free(r->code);
+	free(r->cmd);
+	free(r->stdin_data);
+	for (i = 0; i < r->env_len; i++) {
+		free((char *)(uintptr_t)r->env[i].key);
+		free((char *)(uintptr_t)r->env[i].value);
+	}
+	free(r->env);
+	free(r->env_all);
+	for (i = 0; i < r->files_len; i++) {
+		free((char *)(uintptr_t)r->files[i].path);
+		free((void *)(uintptr_t)r->files[i].data);
+	}
+	free(r->files);
+	for (i = 0; i < r->outputs_len; i++)
+		free(r->outputs[i]);
+	free(r->outputs);
+	memset(r, 0, sizeof *r);
+}
