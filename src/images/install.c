@@ -370,12 +370,15 @@ install_cmd_free(struct install_cmd *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* ", " and s as a JSON string (yajl escapes it). */
 static void
 json_strv(struct buf *b, const char *s)
 {
-	buf_add(b, ", \"", 3);
-	json_escape(b, s, strlen(s));
-	buf_add(b, "\"", 1);
+	yajl_gen g = json_gen_new();
+
+	buf_add(b, ", ", 2);
+	json_str_add(g, s);
+	json_gen_take(g, b);
 }
 
 /*
