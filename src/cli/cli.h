@@ -84,6 +84,8 @@ extern const char *const cli_runtimes[CLI_NRUNTIMES];
 
 extern const struct cli_cmd cmd_run_entry;
 extern const struct cli_cmd cmd_setup_entry;
+extern const struct cli_cmd cmd_build_entry;
+extern const struct cli_cmd cmd_list_custom_entry;
 extern const struct cli_cmd cmd_config_entry;
 extern const struct cli_cmd cmd_bench_entry;
 extern const struct cli_cmd cmd_batch_entry;
