@@ -42,24 +42,35 @@ nowarm() { printf '{"pool":{"size":0}%s}\n' "$1" >isol8.config.json; }
 nowarm
 
 # --- a setup-only image: the command ran at build time, as root --------
+# The third command (a file's text) has what Dockerfiles and JSON quote.
+printf '%s\n' 'echo "home=$HOME q=\" b=\\ d=\$" >> /opt/isol8test-marker' >quoting.sh
 build --base bash --setup "echo built-by-setup > /opt/isol8test-marker" \
-	--setup "id -u >> /opt/isol8test-marker" --tag "$T-sh:1" --force
+	--setup "id -u >> /opt/isol8test-marker" --setup quoting.sh \
+	--tag "$T-sh:1" --force
 expect "setup-only build succeeds" '[ "$rc" = 0 ]'
 expect "it says so with the tag" 'printf %s "$out" | grep -q "Custom image build complete" && printf %s "$out" | grep -qF "Image: $T-sh:1"'
 label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1"; }
 expect "labels: custom, runtime" \
 	'[ "$(label "$T-sh:1" org.isol8.custom)" = true ] && [ "$(label "$T-sh:1" org.isol8.runtime)" = bash ]'
-expect "label: the setup commands as a JSON array" \
-	'[ "$(label "$T-sh:1" org.isol8.setup)" = "[\"echo built-by-setup > /opt/isol8test-marker\",\"id -u >> /opt/isol8test-marker\"]" ]'
+label "$T-sh:1" org.isol8.setup >setup-label.json
+expect "label: the setup commands as a JSON array, byte for byte" \
+	'python3 -c "
+import json, sys
+want = [\"echo built-by-setup > /opt/isol8test-marker\", \"id -u >> /opt/isol8test-marker\", open(sys.argv[2]).read()]
+got = json.loads(open(sys.argv[1]).read())
+assert got == want, (got, want)
+" setup-label.json quoting.sh'
 expect "the agent and kernels are the plain image's" \
 	'docker run --rm --entrypoint /bin/sh "$T-sh:1" -c "test -x /isol8-agent && test -f /usr/lib/isol8/kernel.py"'
 run -r bash --image "$T-sh:1" --net none -e 'cat /opt/isol8test-marker'
-expect "a run in it reads what setup left (as root: uid 0)" \
+expect "a run in it reads what setup left (as root: uid 0, HOME /root)" \
 	'[ "$rc" = 0 ] && [ "$out" = "built-by-setup
-0" ]'
+0
+home=/root q=\" b=\\ d=\$" ]'
 id1=$(docker image inspect -f '{{.Id}}' "$T-sh:1")
 build --base bash --setup "echo built-by-setup > /opt/isol8test-marker" \
-	--setup "id -u >> /opt/isol8test-marker" --tag "$T-sh:1"
+	--setup "id -u >> /opt/isol8test-marker" --setup quoting.sh \
+	--tag "$T-sh:1"
 expect "an unchanged build builds nothing" \
 	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "is up to date" && [ "$(docker image inspect -f "{{.Id}}" "$T-sh:1")" = "$id1" ]'
 
@@ -88,8 +99,8 @@ expect "the message names the setup commands and the tag" \
 expect "no image under the tag" '! docker image inspect "$T-fail:1" >/dev/null 2>&1'
 
 # --- a name holding an image isol8 build did not make ------------------
-base=$(docker images --format '{{.Repository}}:{{.Tag}}' isol8/base | head -n 1)
-docker tag "$base" "$T-foreign:1"
+# An image of the test's own (an empty file system), never a shared one.
+tar cf - -T /dev/null | docker import - "$T-foreign:1" >/dev/null
 fid=$(docker image inspect -f '{{.Id}}' "$T-foreign:1")
 build --base bash --setup "true" --tag "$T-foreign:1"
 expect "a foreign image's name is refused (exit 2)" \
