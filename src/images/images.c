@@ -29,6 +29,7 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -898,6 +899,29 @@ tag_component(const char *p, size_t n)
 	return 1;
 }
 
+/* A registry host: name labels of letters, digits and inner - or ., and
+ * an optional :port. */
+static int
+tag_host(const char *p, size_t n)
+{
+	const char *colon = memchr(p, ':', n);
+	size_t h = colon ? (size_t)(colon - p) : n, i, port;
+
+	if (h == 0 || !isalnum((unsigned char)p[0]) ||
+	    !isalnum((unsigned char)p[h - 1]))
+		return 0;
+	for (i = 0; i < h; i++)
+		if (!isalnum((unsigned char)p[i]) &&
+		    ((p[i] != '.' && p[i] != '-') ||
+		        (p[i] == '.' && !isalnum((unsigned char)p[i + 1]))))
+			return 0;
+	if (colon == NULL)
+		return 1;
+	port = n - h - 1;
+	return port >= 1 && port <= 5 &&
+	    strspn(colon + 1, "0123456789") >= port;
+}
+
 /*
  * A custom image's name, as Docker's references are (a registry host
  * with an optional port first, lower-case path components, an optional
@@ -916,6 +940,8 @@ images_tag_check(const char *ref, const char *repo, struct err **errp)
 	slash = strrchr(ref, '/');
 	colon = strrchr(slash ? slash : ref, ':');
 	end = colon ? colon : ref + len;
+	if (end == ref || end[-1] == '/')
+		goto bad;
 	if (colon != NULL &&
 	    (colon[1] == '\0' || strlen(colon + 1) > 128 || colon[1] == '.' ||
 	        colon[1] == '-' ||
@@ -931,9 +957,7 @@ images_tag_check(const char *ref, const char *repo, struct err **errp)
 		if (first && slash != NULL &&
 		    (memchr(p, '.', n) || memchr(p, ':', n) ||
 		        (n == 9 && strncmp(p, "localhost", 9) == 0))) {
-			if (p[strspn(p,
-			        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
-			        "nopqrstuvwxyz0123456789.-:")] != '/')
+			if (!tag_host(p, n))
 				goto bad;
 			continue;
 		}
