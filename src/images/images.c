@@ -19,6 +19,14 @@
  *    superseded images themselves (never the current ones). A build that
  *    fails changes no tag and removes the layers it made.
  *
+ * isol8 build (images_opts.custom_tag) makes one custom image the same
+ * way under the caller's name: exactly its list, then its setup commands
+ * as one `bash -e` RUN (exec form, the script a JSON string), labelled
+ * org.isol8.custom and org.isol8.setup (the commands, a JSON array quoted
+ * for the Dockerfile: \ " $). It never takes a name under isol8/ (or the
+ * repository in use) nor one holding an image without org.isol8.custom,
+ * and removes only what it superseded (no prune).
+ *
  * Setup waits for each Docker call (docker_sync_wait) on a loop that must
  * be the caller's own (the engine checks), and blocks only while the
  * (non-Docker) rootfs script runs. Every list, registry and the CA bundle
