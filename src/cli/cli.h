@@ -38,6 +38,8 @@ struct cli_cmd {
 	int (*exec)(int, char **);
 };
 
+#define CLI_NRUNTIMES 5
+
 /* Everything the configuration file can set; flags override it. */
 struct cli_config {
 	char *source; /* the file it came from, or NULL */
@@ -60,13 +62,31 @@ struct cli_config {
 	size_t net_deny_len;
 	int net_allow_private;
 	uint64_t batch_docker_wait_ms; /* "batch": {"dockerWaitMs"} */
+	/*
+	 * "dependencies": per runtime (cli_runtimes[] order), the package
+	 * specs setup bakes before the command line's, as written.
+	 * "packages": the registries and CA bundle (NULL: the library's
+	 * defaults). Setup and build pass them to the image builds; they
+	 * are kept here for the engine's options too, where run-time
+	 * installs will take the registries (docs/packages.md).
+	 */
+	char **deps[CLI_NRUNTIMES];
+	size_t deps_len[CLI_NRUNTIMES];
+	char *pip_index_url; /* "packages": {"pipIndexUrl"} */
+	char *npm_registry;  /* "packages": {"npmRegistry"} */
+	char *ca_bundle;     /* "packages": {"caBundle"}, a readable file */
 };
+
+/* The runtimes, in the order of cli_config.deps (config.c). */
+extern const char *const cli_runtimes[CLI_NRUNTIMES];
 
 #define BATCH_DOCKER_WAIT_MS 60000          /* --docker-wait default */
 #define BATCH_DOCKER_WAIT_MAX (86400000ull) /* a day */
 
 extern const struct cli_cmd cmd_run_entry;
 extern const struct cli_cmd cmd_setup_entry;
+extern const struct cli_cmd cmd_build_entry;
+extern const struct cli_cmd cmd_list_custom_entry;
 extern const struct cli_cmd cmd_config_entry;
 extern const struct cli_cmd cmd_bench_entry;
 extern const struct cli_cmd cmd_batch_entry;

@@ -8,6 +8,28 @@
 #include "cli.h"
 #include "../util/util.h"
 
+/* What setup bakes: the lists, the registries, the CA bundle. */
+static void
+config_text_packages(const struct cli_config *c)
+{
+	size_t r, i;
+
+	for (r = 0; r < CLI_NRUNTIMES; r++) {
+		if (c->deps_len[r] == 0)
+			continue;
+		printf("dependencies:   %s:", cli_runtimes[r]);
+		for (i = 0; i < c->deps_len[r]; i++)
+			printf(" %s", c->deps[r][i]);
+		printf("\n");
+	}
+	printf("pip index:      %s\n",
+	    c->pip_index_url ? c->pip_index_url : "(https://pypi.org/simple)");
+	printf("npm registry:   %s\n",
+	    c->npm_registry ? c->npm_registry
+	                    : "(https://registry.npmjs.org/)");
+	printf("CA bundle:      %s\n", c->ca_bundle ? c->ca_bundle : "(none)");
+}
+
 static void
 config_print_text(const struct cli_config *c)
 {
@@ -49,6 +71,7 @@ config_print_text(const struct cli_config *c)
 	for (i = 0; i < c->env_len; i++)
 		printf(
 		    "env:            %s=%s\n", c->env[i].key, c->env[i].value);
+	config_text_packages(c);
 }
 
 static void
@@ -79,6 +102,25 @@ config_json_defaults(yajl_gen g, const struct cli_config *c)
 	json_kuint(g, "maxOutput", c->limits.max_output);
 	json_kstr(g, "network", c->network);
 	json_kstr_or_null(g, "image", c->image);
+	yajl_gen_map_close(g);
+}
+
+/* "dependencies" (every runtime, as written) and "packages". */
+static void
+config_json_packages(yajl_gen g, const struct cli_config *c)
+{
+	size_t r;
+
+	json_key(g, "dependencies");
+	yajl_gen_map_open(g);
+	for (r = 0; r < CLI_NRUNTIMES; r++)
+		json_strv(g, cli_runtimes[r], c->deps[r], c->deps_len[r]);
+	yajl_gen_map_close(g);
+	json_key(g, "packages");
+	yajl_gen_map_open(g);
+	json_kstr_or_null(g, "pipIndexUrl", c->pip_index_url);
+	json_kstr_or_null(g, "npmRegistry", c->npm_registry);
+	json_kstr_or_null(g, "caBundle", c->ca_bundle);
 	yajl_gen_map_close(g);
 }
 
@@ -114,6 +156,7 @@ config_print_json(const struct cli_config *c)
 	json_strv(g, "deny", c->net_deny, c->net_deny_len);
 	json_kbool(g, "allowPrivate", c->net_allow_private);
 	yajl_gen_map_close(g);
+	config_json_packages(g, c);
 	yajl_gen_map_close(g);
 	json_gen_take(g, &o);
 	printf("%.*s\n", (int)o.len, o.data);

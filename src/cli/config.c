@@ -7,6 +7,7 @@
  * by the engine's table of limits (isol8_*_parse_limit), as flags and job
  * fields are: one syntax, one set of bounds, one wording.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,10 @@
 #define CONFIG_MAX_SIZE (1u << 20)
 
 static void strv_free(char **, size_t);
+static void config_packages_free(struct cli_config *);
+
+const char *const cli_runtimes[CLI_NRUNTIMES] = { "python", "node", "bun",
+	"deno", "bash" };
 
 static void
 config_defaults(struct cli_config *c)
@@ -48,6 +53,7 @@ config_free(struct cli_config *c)
 	free(c->network);
 	free(c->image);
 	free(c->docker_host);
+	config_packages_free(c);
 	memset(c, 0, sizeof *c);
 }
 
@@ -307,6 +313,130 @@ config_batch_obj(struct cli_config *c, yajl_val o, struct err **errp)
 	return 0;
 }
 
+static void
+config_packages_free(struct cli_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_NRUNTIMES; i++)
+		strv_free(c->deps[i], c->deps_len[i]);
+	free(c->pip_index_url);
+	free(c->npm_registry);
+	free(c->ca_bundle);
+}
+
+/*
+ * "dependencies": {"python": ["numpy", ...], ...}, each list checked as
+ * setup would (isol8_packages_check); a string is a one-item list.
+ */
+static int
+config_dependencies_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	struct isol8_packages p;
+	struct isol8_error e;
+	char key[64];
+	size_t i, r, n;
+	yajl_val v;
+
+	if (!YAJL_IS_OBJECT(o))
+		return bad(errp, "dependencies",
+		    "an object of package lists per runtime");
+	for (i = 0; i < o->u.object.len; i++) {
+		v = o->u.object.values[i];
+		for (r = 0; r < CLI_NRUNTIMES; r++)
+			if (strcmp(o->u.object.keys[i], cli_runtimes[r]) == 0)
+				break;
+		if (r == CLI_NRUNTIMES)
+			return err_set(errp, ERR_INVALID,
+			    "unknown key `dependencies.%s` (python, node, bun, "
+			    "deno, bash)",
+			    o->u.object.keys[i]);
+		snprintf(key, sizeof key, "dependencies.%s", cli_runtimes[r]);
+		strv_free(c->deps[r], c->deps_len[r]);
+		c->deps[r] = NULL;
+		c->deps_len[r] = 0;
+		if (YAJL_IS_STRING(v)) {
+			c->deps[r] = xcalloc(2, sizeof *c->deps[r]);
+			c->deps[r][c->deps_len[r]++] = xstrdup(v->u.string);
+		} else {
+			for (n = 0; YAJL_IS_ARRAY(v) && n < v->u.array.len &&
+			     YAJL_IS_STRING(v->u.array.values[n]);
+			     n++)
+				;
+			if (!YAJL_IS_ARRAY(v) || n < v->u.array.len ||
+			    n > ISOL8_PACKAGES_MAX)
+				return bad(errp, key,
+				    "an array of at most 256 package specs");
+			c->deps[r] = xcalloc(n + 1, sizeof *c->deps[r]);
+			for (; c->deps_len[r] < n; c->deps_len[r]++)
+				c->deps[r][c->deps_len[r]] =
+				    xstrdup(v->u.array.values[c->deps_len[r]]
+				                ->u.string);
+		}
+		p.items = (const char *const *)c->deps[r];
+		p.len = c->deps_len[r];
+		if (isol8_packages_check(cli_runtimes[r], &p, &e) == -1)
+			return err_set(
+			    errp, ERR_INVALID, "`%s`: %s", key, e.message);
+	}
+	return 0;
+}
+
+/* "packages.caBundle": a readable file, relative to the file's folder. */
+static int
+config_ca_bundle(struct cli_config *c, yajl_val v, struct err **errp)
+{
+	cleanup_free char *dir = NULL;
+	const char *slash;
+
+	if (get_str(v, "packages.caBundle", &c->ca_bundle, errp) == -1)
+		return -1;
+	if (c->ca_bundle[0] != '/' && c->source != NULL &&
+	    (slash = strrchr(c->source, '/')) != NULL) {
+		dir = xasprintf("%.*s/%s", (int)(slash - c->source), c->source,
+		    c->ca_bundle);
+		free(c->ca_bundle);
+		c->ca_bundle = xstrdup(dir);
+	}
+	if (access(c->ca_bundle, R_OK) == -1)
+		return err_set(errp, ERR_INVALID,
+		    "`packages.caBundle`: %s: %s (a PEM file of CA "
+		    "certificates)",
+		    c->ca_bundle, strerror(errno));
+	return 0;
+}
+
+/* "packages": the registries installers use, and the CA bundle. */
+static int
+config_packages_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	struct isol8_error e;
+	const char *k;
+	size_t i;
+	int rc = 0;
+
+	if (!YAJL_IS_OBJECT(o))
+		return bad(errp, "packages", "an object");
+	for (i = 0; i < o->u.object.len && rc == 0; i++) {
+		k = o->u.object.keys[i];
+		if (strcmp(k, "pipIndexUrl") == 0)
+			rc = get_str(o->u.object.values[i],
+			    "packages.pipIndexUrl", &c->pip_index_url, errp);
+		else if (strcmp(k, "npmRegistry") == 0)
+			rc = get_str(o->u.object.values[i],
+			    "packages.npmRegistry", &c->npm_registry, errp);
+		else if (strcmp(k, "caBundle") == 0)
+			rc = config_ca_bundle(c, o->u.object.values[i], errp);
+		else
+			rc = err_set(
+			    errp, ERR_INVALID, "unknown key `packages.%s`", k);
+	}
+	if (rc == 0 &&
+	    isol8_registries_check(c->pip_index_url, c->npm_registry, &e) == -1)
+		rc = err_set(errp, ERR_INVALID, "`packages`: %s", e.message);
+	return rc;
+}
+
 static int
 config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
@@ -358,6 +488,10 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 			    ISOL8_LIMIT_MAX_CONCURRENT, &eo, errp);
 		else if (strcmp(k, "dockerHost") == 0)
 			rc = get_str(v, "dockerHost", &c->docker_host, errp);
+		else if (strcmp(k, "dependencies") == 0)
+			rc = config_dependencies_obj(c, v, errp);
+		else if (strcmp(k, "packages") == 0)
+			rc = config_packages_obj(c, v, errp);
 		else
 			rc = err_set(errp, ERR_INVALID, "unknown key `%s`", k);
 	}
@@ -416,6 +550,9 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 	o->pool_idle_ms = c->pool_idle_ms;
 	o->session_idle_ms = c->session_idle_ms;
 	o->pool_reuse = c->pool_reuse;
+	/* Run-time installs come from the same registries as setup's. */
+	o->pip_index_url = c->pip_index_url;
+	o->npm_registry = c->npm_registry;
 }
 
 /* The configured defaults of a run, into a request. */

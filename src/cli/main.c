@@ -15,6 +15,8 @@ static const struct cli_cmd *const cmd_table[] = {
 	&cmd_run_entry,
 	&cmd_batch_entry,
 	&cmd_setup_entry,
+	&cmd_build_entry,
+	&cmd_list_custom_entry,
 	&cmd_session_entry,
 	&cmd_cleanup_entry,
 	&cmd_bench_entry,

@@ -381,6 +381,7 @@ install_cmd_free(struct install_cmd *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* ", " and s as a JSON string (yajl escapes it). */
 static void
 json_strv(struct buf *b, const char *s)
 {

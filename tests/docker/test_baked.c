@@ -641,6 +641,9 @@ main(void)
 	RUN_TEST(test_failures);
 	RUN_TEST(test_replace_to_plain);
 	rc = TAP_DONE();
+	/* The last runs' containers are still being removed: an image in
+	 * use would stay. */
+	isol8_engine_drain(eng, 60000);
 	cleanup_images();
 	isol8_engine_free(eng);
 	docker_free(dk);

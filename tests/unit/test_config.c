@@ -237,6 +237,131 @@ test_batch_docker_wait(void)
 	return 0;
 }
 
+/* "dependencies": per runtime, as written, each item checked by name. */
+static int
+test_dependencies(void)
+{
+	struct cli_config c;
+	char msg[512], big[256 * 4 + 64];
+	size_t i, o;
+
+	CHECK(load("{}", &c, msg, sizeof msg) == 0);
+	for (i = 0; i < CLI_NRUNTIMES; i++)
+		CHECK(c.deps_len[i] == 0 && c.deps[i] == NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"python\":[\"numpy\",\"pandas>=2,<3\"],"
+	           "\"node\":[\"lodash\"],\"deno\":\"npm:zod,jsr:@std/path\","
+	           "\"bash\":[]}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(strcmp(cli_runtimes[0], "python") == 0 && c.deps_len[0] == 2);
+	CHECK(strcmp(c.deps[0][0], "numpy") == 0);
+	CHECK(strcmp(c.deps[0][1], "pandas>=2,<3") == 0); /* as written */
+	CHECK(c.deps_len[1] == 1 && strcmp(c.deps[1][0], "lodash") == 0);
+	CHECK(c.deps_len[2] == 0 && c.deps_len[4] == 0);
+	CHECK(c.deps_len[3] == 1 &&
+	    strcmp(c.deps[3][0], "npm:zod,jsr:@std/path") == 0);
+	config_free(&c);
+	/* A bad item: the key and the item named, the ecosystem's words. */
+	CHECK(load("{\"dependencies\":{\"python\":[\"numpy\",\"--index-url="
+	           "http://x\"]}}",
+	          &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.python`") != NULL);
+	CHECK(strstr(msg, "--index-url=http://x") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"node\":[\"../evil\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.node`") != NULL &&
+	    strstr(msg, "../evil") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"bash\":[\"jq; rm -rf /\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.bash`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"ruby\":[\"rails\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "unknown key `dependencies.ruby`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"python\":[1]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.python` must be an array") != NULL);
+	config_free(&c);
+	CHECK(
+	    load("{\"dependencies\":[\"numpy\"]}", &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies` must be an object") != NULL);
+	config_free(&c);
+	/* 257 items: over the bound. */
+	o = (size_t)snprintf(big, sizeof big, "{\"dependencies\":{\"bash\":[");
+	for (i = 0; i < 257; i++)
+		o += (size_t)snprintf(
+		    big + o, sizeof big - o, "%s\"a\"", i ? "," : "");
+	snprintf(big + o, sizeof big - o, "]}}");
+	CHECK(load(big, &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "at most 256") != NULL);
+	config_free(&c);
+	return 0;
+}
+
+/* "packages": registries checked at load, the CA bundle must exist. */
+static int
+test_packages_keys(void)
+{
+	struct cli_config c;
+	char msg[512], json[512], ca[] = "/tmp/isol8-ca-XXXXXX";
+	const char *base;
+	int fd;
+
+	CHECK(load("{}", &c, msg, sizeof msg) == 0);
+	CHECK(c.pip_index_url == NULL && c.npm_registry == NULL &&
+	    c.ca_bundle == NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"pipIndexUrl\":\"http://127.0.0.1:8999/"
+	           "simple\",\"npmRegistry\":\"https://npm.example.com/\"}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(strcmp(c.pip_index_url, "http://127.0.0.1:8999/simple") == 0);
+	CHECK(strcmp(c.npm_registry, "https://npm.example.com/") == 0);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"pipIndexUrl\":\"ftp://x/simple\"}}", &c,
+	          msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages`") != NULL &&
+	    strstr(msg, "pipIndexUrl") != NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"npmRegistry\":\"https://u:p@r.example/"
+	           "\"}}",
+	          &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "npmRegistry") != NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"npmRegistry\":\"\"}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages.npmRegistry` must be") != NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"pipIndex\":\"http://x/\"}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "unknown key `packages.pipIndex`") != NULL);
+	config_free(&c);
+	/* caBundle: a missing file fails at load, naming it. */
+	CHECK(load("{\"packages\":{\"caBundle\":\"/nonexistent/ca.pem\"}}", &c,
+	          msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages.caBundle`") != NULL &&
+	    strstr(msg, "/nonexistent/ca.pem") != NULL);
+	config_free(&c);
+	if ((fd = mkstemp(ca)) == -1)
+		return 1;
+	close(fd);
+	snprintf(json, sizeof json, "{\"packages\":{\"caBundle\":\"%s\"}}", ca);
+	CHECK(load(json, &c, msg, sizeof msg) == 0);
+	CHECK(strcmp(c.ca_bundle, ca) == 0);
+	config_free(&c);
+	/* Relative: to the configuration file's folder (both in /tmp). */
+	base = strrchr(ca, '/') + 1;
+	snprintf(
+	    json, sizeof json, "{\"packages\":{\"caBundle\":\"%s\"}}", base);
+	CHECK(load(json, &c, msg, sizeof msg) == 0);
+	CHECK(c.ca_bundle != NULL && strcmp(c.ca_bundle, ca) == 0);
+	config_free(&c);
+	unlink(ca);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -250,6 +375,8 @@ main(void)
 	RUN_TEST(test_errors_name_the_key);
 	RUN_TEST(test_limit_keys);
 	RUN_TEST(test_batch_docker_wait);
+	RUN_TEST(test_dependencies);
+	RUN_TEST(test_packages_keys);
 	unlink(path);
 	return TAP_DONE();
 }

@@ -675,6 +675,53 @@ test_install_log(void)
 	return 0;
 }
 
+/* isol8 build's image names: Docker's references, never isol8/... */
+static int
+test_tags(void)
+{
+	static const struct {
+		const char *in, *out;
+	} good[] = {
+		{ "my-img", "my-img:latest" },
+		{ "my-img:v1", "my-img:v1" },
+		{ "team/py_env:2024.1-rc_2", "team/py_env:2024.1-rc_2" },
+		{ "localhost:5000/a/b", "localhost:5000/a/b:latest" },
+		{ "my-reg.example:443/a", "my-reg.example:443/a:latest" },
+		{ "registry.example.com/x:Y", "registry.example.com/x:Y" },
+		{ "isol8-test-setup-only:1796043946",
+		    "isol8-test-setup-only:1796043946" },
+		{ "isol8x/y", "isol8x/y:latest" },
+		{ "isol8", "isol8:latest" },
+	};
+	static const char *const bad[] = { "", "Upper", "a//b", "/a", "a/",
+		"-a", "a-", "a:", "a:-x", "a:.x", "a:b c", "a b", "a@sha256:00",
+		"a:b:c", "a/..", "../x/y", "-h/x", "h-/x", "h..i/x", "h:/x",
+		"h:123456/x", "h:1a/x", "a;b", "a\nb", "a\tb", "../x", "a/B" };
+	struct err *e = NULL;
+	char *t;
+	size_t i;
+
+	for (i = 0; i < nitems(good); i++) {
+		t = images_tag_check(good[i].in, "isol8test", &e);
+		CHECK(t != NULL && strcmp(t, good[i].out) == 0);
+		free(t);
+	}
+	for (i = 0; i < nitems(bad); i++) {
+		CHECK(images_tag_check(bad[i], NULL, &e) == NULL);
+		CHECK(e != NULL && strstr(e->msg, "image name") != NULL);
+		err_free(&e);
+	}
+	/* setup's repository, and the tests' */
+	CHECK(images_tag_check("isol8/python:latest", NULL, &e) == NULL);
+	CHECK(strstr(e->msg, "isol8/ is where setup keeps") != NULL);
+	err_free(&e);
+	CHECK(images_tag_check("isol8/mine", NULL, &e) == NULL);
+	err_free(&e);
+	CHECK(images_tag_check("isol8test/python", "isol8test", &e) == NULL);
+	err_free(&e);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -689,5 +736,6 @@ main(void)
 	RUN_TEST(test_ca);
 	RUN_TEST(test_public);
 	RUN_TEST(test_install_log);
+	RUN_TEST(test_tags);
 	return TAP_DONE();
 }
