@@ -374,20 +374,36 @@ run_outputs_status(struct run_ctx *c, int rc)
 /*
  * The run is over but replacements for the warm container we used are
  * still being created: let a detached child finish them, so the caller
- * gets our exit status now. Returns in the child only (0), or -1.
+ * gets our exit status now. The parent exits only once the child has let
+ * go of the caller's stdin, stdout and stderr (the pipe's EOF): a caller
+ * that reads our output to its end and then waits for our exit must find
+ * both, in that order, never the exit with the pipes still open. Returns
+ * in the child only (0), or -1.
  */
 static int
 detach_refill(struct run_ctx *c)
 {
 	pid_t pid;
-	int fd;
+	int fd, gone[2];
+	char b;
 
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) == -1)
+	if (pipe2(gone, O_CLOEXEC) == -1)
 		return -1;
-	if (pid > 0)
+	if ((pid = fork()) == -1) {
+		close(gone[0]);
+		close(gone[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(gone[1]);
+		/* EOF: the child has closed its end after its dup2()s. */
+		while (read(gone[0], &b, 1) == -1 && errno == EINTR)
+			;
 		_exit(c->exit_status);
+	}
+	close(gone[0]);
 	setsid();
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		dup2(fd, 0);
@@ -395,6 +411,7 @@ detach_refill(struct run_ctx *c)
 		dup2(fd, 2);
 		close(fd);
 	}
+	close(gone[1]);
 	event_reinit(c->base);
 	return 0;
 }
