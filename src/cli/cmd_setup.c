@@ -75,7 +75,7 @@ cmd_setup(int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "usage: isol8 setup [--force] [--agent PATH]\n\n"
+			    "Usage: isol8 setup [--force] [--agent PATH]\n\n"
 			    "Check Docker, build the runtime images "
 			    "isol8/{python,node,bun,deno,bash} offline\n(a "
 			    "no-op when up to date), and print each runtime's "
@@ -100,6 +100,7 @@ cmd_setup(int argc, char **argv)
 	}
 	if (config_load(&cfg, NULL, &cerr) == -1)
 		return cli_fail(&cerr, EXIT_USAGE);
+	config_start(&cfg, "setup", 0);
 	config_engine_opts(&cfg, &eo);
 	so.progress = setup_progress;
 	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
