@@ -179,7 +179,7 @@ struct isol8_request {
 	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
-	const char *workdir; /* where the program starts: NULL /sandbox, or
+	const char *workdir;      /* where the program starts: NULL /sandbox, or
 				an absolute path below it (no `.`/`..`;
 				not with a session's interpreter) */
 };

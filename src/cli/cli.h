@@ -46,20 +46,20 @@ struct cli_cmd {
  * fetch code (run_fetch.c), the original isol8's policy and names.
  */
 struct cli_remote {
-	int enabled;                /* off unless the file turns it on */
-	char **schemes;             /* allowedSchemes: ["https"] */
+	int enabled;    /* off unless the file turns it on */
+	char **schemes; /* allowedSchemes: ["https"] */
 	size_t schemes_len;
-	char **allow_hosts;         /* allowedHosts: none means every host */
+	char **allow_hosts; /* allowedHosts: none means every host */
 	size_t allow_hosts_len;
-	char **block_hosts;         /* blockedHosts: loopback, private... */
+	char **block_hosts; /* blockedHosts: loopback, private... */
 	size_t block_hosts_len;
-	uint64_t max_size;          /* maxCodeSize: 10 MiB */
-	uint64_t timeout_ms;        /* fetchTimeoutMs: 30 s */
-	int require_hash;           /* requireHash: --hash is a must */
-	int allow_private;          /* allowPrivate (ours): connect to
+	uint64_t max_size;   /* maxCodeSize: 10 MiB */
+	uint64_t timeout_ms; /* fetchTimeoutMs: 30 s */
+	int require_hash;    /* requireHash: --hash is a must */
+	int allow_private;   /* allowPrivate (ours): connect to
 				       private and loopback addresses */
-	char *github_base;          /* githubBaseUrl (ours) */
-	char *gist_base;            /* gistBaseUrl (ours) */
+	char *github_base;   /* githubBaseUrl (ours) */
+	char *gist_base;     /* gistBaseUrl (ours) */
 };
 #define REMOTE_MAX_SIZE_DEFAULT (10u << 20)
 #define REMOTE_MAX_SIZE_MAX (16u << 20) /* the engine's largest code */
@@ -89,7 +89,7 @@ struct cli_config {
 	size_t net_deny_len;
 	int net_allow_private;
 	uint64_t batch_docker_wait_ms; /* "batch": {"dockerWaitMs"} */
-	int debug;      /* "debug": --debug for every command */
+	int debug;                     /* "debug": --debug for every command */
 	int auto_prune; /* "cleanup.autoPrune": idle sessions end */
 	struct cli_remote remote;
 	/* The original isol8's keys that mean nothing here: one line each,

@@ -93,10 +93,10 @@ config_text_remote(const struct cli_remote *r)
 	for (i = 0; i < r->schemes_len; i++)
 		printf("%s%s", i ? ", " : "", r->schemes[i]);
 	putchar('\n');
-	print_list("Allowed hosts", r->allow_hosts, r->allow_hosts_len,
-	    "(any)");
-	print_list("Blocked hosts", r->block_hosts, r->block_hosts_len,
-	    "(none)");
+	print_list(
+	    "Allowed hosts", r->allow_hosts, r->allow_hosts_len, "(any)");
+	print_list(
+	    "Blocked hosts", r->block_hosts, r->block_hosts_len, "(none)");
 	row("Private hosts", "%s", r->allow_private ? "allowed" : "refused");
 	row("Max code size", "%llu bytes", (unsigned long long)r->max_size);
 	row("Fetch timeout", "%llums", (unsigned long long)r->timeout_ms);
@@ -125,7 +125,8 @@ config_print_text(const struct cli_config *c)
 	print_list("Allow", c->net_allow, c->net_allow_len,
 	    "(none: every public host)");
 	print_list("Deny", c->net_deny, c->net_deny_len, "(none)");
-	row("Private hosts", "%s", c->net_allow_private ? "allowed" : "refused");
+	row("Private hosts", "%s",
+	    c->net_allow_private ? "allowed" : "refused");
 	config_text_remote(&c->remote);
 	section("Sessions");
 	if (c->auto_prune)
@@ -133,15 +134,17 @@ config_print_text(const struct cli_config *c)
 		    (unsigned long long)c->session_idle_ms,
 		    (unsigned long long)(c->session_idle_ms + 30000) / 60000);
 	else
-		row("Idle expiry", "none (cleanup.autoPrune false: kept %llu "
-		                   "days at most)",
+		row("Idle expiry",
+		    "none (cleanup.autoPrune false: kept %llu "
+		    "days at most)",
 		    CLI_SESSION_KEEP_MS / 86400000);
 	section("Pool");
 	row("Size", "%u warm per runtime and limits", c->pool_size);
 	row("Idle expiry", "%llums", (unsigned long long)c->pool_idle_ms);
 	row("Reuse", "%s", c->pool_reuse ? "yes" : "no");
 	section("Batch");
-	row("Docker wait", "%llums", (unsigned long long)c->batch_docker_wait_ms);
+	row("Docker wait", "%llums",
+	    (unsigned long long)c->batch_docker_wait_ms);
 	putchar('\n');
 }
 

@@ -395,17 +395,18 @@ run_one(struct run_ctx *c, const struct isol8_request *req)
 
 /* A --url's code, fetched on the base: 0, or the exit status. */
 static int
-run_fetch_code(struct run_ctx *c, struct run_opts *o,
-    struct isol8_request *req, const struct cli_config *cfg)
+run_fetch_code(struct run_ctx *c, struct run_opts *o, struct isol8_request *req,
+    const struct cli_config *cfg)
 {
 	struct err *e = NULL;
 
-	if (run_fetch(c->base, &cfg->remote, o->fetch_url, o->hash,
-	        o->insecure, &c->interrupted, &o->code, &e) == -1) {
+	if (run_fetch(c->base, &cfg->remote, o->fetch_url, o->hash, o->insecure,
+	        &c->interrupted, &o->code, &e) == -1) {
 		if (c->interrupted) {
 			err_free(&e);
 			if (!c->quiet)
-				cli_error("interrupted while fetching the code");
+				cli_error(
+				    "interrupted while fetching the code");
 			return 128 + c->interrupted;
 		}
 		return cli_fail(&e, EXIT_USAGE);
@@ -569,13 +570,16 @@ run_debug(const struct run_opts *o, const struct isol8_request *req)
 	cli_debugf("[Run] Memory: %s, CPU: %g, pids: %lld", mem, req->cpus,
 	    (long long)req->pids);
 	cli_debugf("[Run] Code source: %s%s",
-	    o->fetch_url ? "url=" : o->cmd ? "cmd" : "inline/file/stdin",
+	    o->fetch_url ? "url="
+	        : o->cmd ? "cmd"
+	                 : "inline/file/stdin",
 	    o->fetch_url ? o->fetch_url : "");
 	if (req->code != NULL)
 		cli_debugf("[Run] Code length: %zu bytes",
 		    req->code_len ? req->code_len : strlen(req->code));
 	if (o->nsetups > 0)
-		cli_debugf("[Run] Setup script: %zu bytes", o->setup.script.len);
+		cli_debugf(
+		    "[Run] Setup script: %zu bytes", o->setup.script.len);
 	if (req->workdir != NULL || o->workdir_abs != NULL)
 		cli_debugf("[Run] Workdir: %s", o->workdir_abs);
 	free(mem);

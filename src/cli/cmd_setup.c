@@ -50,6 +50,7 @@ cmd_setup(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "agent", required_argument, NULL, 'a' },
 		{ "prewarm", no_argument, NULL, 'p' },
+		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,6 +74,9 @@ cmd_setup(int argc, char **argv)
 		case 'p':
 			prewarm = 1;
 			break;
+		case 'd':
+			cli_debug_on("setup");
+			break;
 		case 'h':
 			printf(
 			    "Usage: isol8 setup [--force] [--agent PATH]\n\n"
@@ -88,7 +92,8 @@ cmd_setup(int argc, char **argv)
 			    "                  configured defaults (pool.size "
 			    "each), so that the\n"
 			    "                  first `isol8 run` is fast "
-			    "too\n");
+			    "too\n"
+			    "      --debug     debug lines on stderr\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -110,8 +115,9 @@ cmd_setup(int argc, char **argv)
 	rc = isol8_setup_sync(e, &so, &err) == 0 ? 0 : cli_exit_for(&err);
 	if (rc == 0 && prewarm)
 		rc = setup_prewarm(e, &cfg);
+	/* The original's last line, which its users' scripts look for. */
 	if (rc == 0)
-		printf("setup complete\n");
+		printf("\n[DONE] Setup complete!\n");
 	isol8_engine_free(e);
 	config_free(&cfg);
 	return rc;

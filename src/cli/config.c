@@ -250,8 +250,8 @@ static const struct {
 
 /* A key of "defaults" that is not a limit. */
 static int
-config_default_key(struct cli_config *c, const char *k, yajl_val v,
-    struct err **errp)
+config_default_key(
+    struct cli_config *c, const char *k, yajl_val v, struct err **errp)
 {
 	int ro = 1;
 
@@ -278,9 +278,10 @@ config_default_key(struct cli_config *c, const char *k, yajl_val v,
 		if (get_bool(v, "defaults.readonlyRootFs", &ro, errp) == -1)
 			return -1;
 		if (!ro)
-			config_warnf(c, "`defaults.readonlyRootFs` false is ignored: "
-			        "the root filesystem is always read-only "
-			        "(write to /sandbox or /tmp)");
+			config_warnf(c,
+			    "`defaults.readonlyRootFs` false is ignored: "
+			    "the root filesystem is always read-only "
+			    "(write to /sandbox or /tmp)");
 	} else
 		return err_set(
 		    errp, ERR_INVALID, "unknown key `defaults.%s`", k);
@@ -368,12 +369,13 @@ config_pool_size(struct cli_config *c, yajl_val v, struct isol8_engine_opts *eo,
 				return -1;
 		} else if (strcmp(k, "dirty") == 0) {
 			if (!YAJL_IS_INTEGER(v->u.object.values[i]))
-				return bad(errp, "poolSize.dirty",
-				    "a whole number");
+				return bad(
+				    errp, "poolSize.dirty", "a whole number");
 			if (YAJL_GET_INTEGER(v->u.object.values[i]) != 0)
-				config_warnf(c, "`poolSize.dirty` is ignored: a warm "
-				        "container serves one run (pool.reuse "
-				        "scrubs and reuses, for batch)");
+				config_warnf(c,
+				    "`poolSize.dirty` is ignored: a warm "
+				    "container serves one run (pool.reuse "
+				    "scrubs and reuses, for batch)");
 		} else
 			return err_set(
 			    errp, ERR_INVALID, "unknown key `poolSize.%s`", k);
@@ -454,8 +456,8 @@ config_session_obj(struct cli_config *c, const char *sect, yajl_val o,
 			        errp) == -1)
 				return -1;
 		} else
-			return err_set(errp, ERR_INVALID,
-			    "unknown key `%s.%s`", sect, k);
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `%s.%s`", sect, k);
 	}
 	return 0;
 }
@@ -479,19 +481,21 @@ config_security_obj(struct cli_config *c, yajl_val o, struct err **errp)
 				return bad(errp, "security.seccomp",
 				    "\"strict\", \"unconfined\" or \"custom\"");
 			if (strcmp(v->u.string, "strict") != 0)
-				config_warnf(c, "`security.seccomp` \"%s\" is ignored: "
-				        "isol8's own seccomp profile always "
-				        "applies",
+				config_warnf(c,
+				    "`security.seccomp` \"%s\" is ignored: "
+				    "isol8's own seccomp profile always "
+				    "applies",
 				    v->u.string);
 		} else if (strcmp(k, "customProfilePath") == 0) {
 			if (!YAJL_IS_STRING(v))
 				return bad(errp, "security.customProfilePath",
 				    "a string");
-			config_warnf(c, "`security.customProfilePath` is ignored: "
-			        "isol8's own seccomp profile always applies");
+			config_warnf(c,
+			    "`security.customProfilePath` is ignored: "
+			    "isol8's own seccomp profile always applies");
 		} else
-			return err_set(errp, ERR_INVALID,
-			    "unknown key `security.%s`", k);
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `security.%s`", k);
 	}
 	return 0;
 }
@@ -501,8 +505,8 @@ config_security_obj(struct cli_config *c, yajl_val o, struct err **errp)
  * for their type and turned into a warning. 1 when k is one of them.
  */
 static int
-config_ignored(struct cli_config *c, const char *k, yajl_val v, int *rc,
-    struct err **errp)
+config_ignored(
+    struct cli_config *c, const char *k, yajl_val v, int *rc, struct err **errp)
 {
 	static const struct {
 		const char *key;
@@ -527,19 +531,22 @@ config_ignored(struct cli_config *c, const char *k, yajl_val v, int *rc,
 			    strcmp(k, "prebuiltImages") == 0 ? "an array"
 			                                     : "an object");
 		else
-			config_warnf(c, "`%s` is ignored: %s", k, ignored[i].why);
+			config_warnf(
+			    c, "`%s` is ignored: %s", k, ignored[i].why);
 		return 1;
 	}
 	if (strcmp(k, "poolStrategy") != 0)
 		return 0;
-	if (!YAJL_IS_STRING(v) || (strcmp(v->u.string, "fast") != 0 &&
-	                              strcmp(v->u.string, "secure") != 0))
+	if (!YAJL_IS_STRING(v) ||
+	    (strcmp(v->u.string, "fast") != 0 &&
+	        strcmp(v->u.string, "secure") != 0))
 		*rc = bad(errp, k, "\"fast\" or \"secure\"");
 	else if (strcmp(v->u.string, "fast") == 0)
 		/* "secure" (a fresh container for every run) is ours. */
-		config_warnf(c, "`poolStrategy` \"fast\" is ignored: every run gets a "
-		        "fresh container (pool.reuse scrubs and reuses, for "
-		        "batch)");
+		config_warnf(c,
+		    "`poolStrategy` \"fast\" is ignored: every run gets a "
+		    "fresh container (pool.reuse scrubs and reuses, for "
+		    "batch)");
 	return 1;
 }
 

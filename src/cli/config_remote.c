@@ -146,8 +146,7 @@ get_number(yajl_val v, const char *key, enum isol8_limit id, uint64_t max,
 	snprintf(name, sizeof name, "`%s`", key);
 	isol8_request_init(&req);
 	if (text == NULL)
-		return err_set(
-		    errp, ERR_INVALID, "`%s` must be a number", key);
+		return err_set(errp, ERR_INVALID, "`%s` must be a number", key);
 	if (isol8_request_parse_limit(&req, id, text, name, &e) == -1)
 		return err_set(errp, ERR_INVALID, "%s", e.message);
 	*out = id == ISOL8_LIMIT_TIMEOUT ? req.timeout_ms : req.max_output;
@@ -221,13 +220,15 @@ remote_key(struct cli_config *c, const char *k, yajl_val v, struct err **errp)
 		return get_base(
 		    v, "remoteCode.githubBaseUrl", &r->github_base, errp);
 	if (strcmp(k, "gistBaseUrl") == 0)
-		return get_base(v, "remoteCode.gistBaseUrl", &r->gist_base, errp);
+		return get_base(
+		    v, "remoteCode.gistBaseUrl", &r->gist_base, errp);
 	if (strcmp(k, "enableCache") == 0) {
 		if (get_flag(v, "remoteCode.enableCache", &on, errp) == -1)
 			return -1;
 		if (on)
-			config_warnf(c, "`remoteCode.enableCache` is ignored: "
-			                "code is fetched for every run");
+			config_warnf(c,
+			    "`remoteCode.enableCache` is ignored: "
+			    "code is fetched for every run");
 		return 0;
 	}
 	if (strcmp(k, "cacheTtl") == 0) {

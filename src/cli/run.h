@@ -17,9 +17,9 @@
 /* run_setup.c: --setup (a prelude, or a run of its own), --workdir */
 #define RUN_SETUP_MAX (1u << 20) /* bytes of setup script */
 struct run_setup {
-	struct buf script;          /* the --setup values, joined */
-	struct buf prelude;         /* the bash command line it becomes */
-	struct isol8_file *files;   /* the request's files and ours */
+	struct buf script;        /* the --setup values, joined */
+	struct buf prelude;       /* the bash command line it becomes */
+	struct isol8_file *files; /* the request's files and ours */
 	size_t nfiles;
 	struct isol8_request first; /* a session: the setup's own run */
 	int two_runs;
@@ -69,8 +69,8 @@ struct run_opts {
 
 /* run_opts.c */
 void run_usage(FILE *);
-int run_parse(int, char **, struct run_opts *, struct isol8_request *,
-    struct err **);
+int run_parse(
+    int, char **, struct run_opts *, struct isol8_request *, struct err **);
 int run_code(struct run_opts *, struct isol8_request *,
     const struct cli_config *, struct err **);
 int run_request(struct run_opts *, const struct cli_config *,

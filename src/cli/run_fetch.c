@@ -52,8 +52,8 @@ struct fetch {
 	unsigned redirects; /* followed so far */
 	long status;
 	struct buf *code;
-	int too_big;  /* more than maxCodeSize came: the transfer stopped */
-	int refused;  /* a connection to a private address was refused */
+	int too_big; /* more than maxCodeSize came: the transfer stopped */
+	int refused; /* a connection to a private address was refused */
 	struct err *err;
 };
 
@@ -109,8 +109,9 @@ fetch_url_ok(const struct cli_remote *p, const char *url, int insecure,
 		    "URL scheme `%s` not allowed (remoteCode.allowedSchemes)",
 		    scheme);
 	else if (egress_host(host, strlen(host), canon, sizeof canon) == -1)
-		err_set(errp, ERR_INVALID, "`%s`: a host name isol8 does not "
-		                           "take",
+		err_set(errp, ERR_INVALID,
+		    "`%s`: a host name isol8 does not "
+		    "take",
 		    host);
 	else if ((p->allow_hosts_len > 0 &&
 	             !host_matches(p->allow_hosts, p->allow_hosts_len,
@@ -157,8 +158,8 @@ run_fetch_url(const struct cli_remote *p, const char *url, const char *github,
 		return xasprintf("%s/%s", p->github_base, github);
 	}
 	if ((s = strchr(gist, '/')) == NULL || s == gist || s[1] == '\0') {
-		err_set(errp, ERR_INVALID, "--gist wants gistId/file.ext, got `%s`",
-		    gist);
+		err_set(errp, ERR_INVALID,
+		    "--gist wants gistId/file.ext, got `%s`", gist);
 		return NULL;
 	}
 	return xasprintf(
@@ -241,8 +242,8 @@ static void
 fetch_start(struct fetch *f)
 {
 	f->req = http_req_new(f->http, "GET", f->url);
-	http_req_outside(f->req,
-	    f->insecure ? "http,https" : "https", fetch_addr_ok, f);
+	http_req_outside(
+	    f->req, f->insecure ? "http,https" : "https", fetch_addr_ok, f);
 	http_req_stream(f->req, fetch_data, f);
 	http_req_timeout(f->req, (long)f->p->timeout_ms);
 	f->state = FETCH_GET;
@@ -284,18 +285,19 @@ fetch_got(struct fetch *f)
 		    "the code at `%s` is over remoteCode.maxCodeSize (%llu "
 		    "bytes)",
 		    f->url, (unsigned long long)f->p->max_size);
-	else if (f->err != NULL && f->refused)
-		err_wrap(&f->err,
-		    "`%s`: its host is a private, loopback or link-local "
-		    "address (remoteCode.allowPrivate)",
+	else if (f->err != NULL && f->refused) {
+		err_free(&f->err);
+		f->err = err_new(ERR_INVALID,
+		    "`%s`: not fetched from a private, loopback or link-local "
+		    "address (remoteCode.allowPrivate allows it)",
 		    f->url);
-	else if (f->err != NULL)
+	} else if (f->err != NULL)
 		err_wrap(&f->err, "cannot fetch `%s`", f->url);
 	else if (f->status >= 300 && f->status < 400 && f->next != NULL) {
 		if (++f->redirects > RUN_FETCH_REDIRECTS)
-			f->err = err_new(ERR_INVALID,
-			    "`%s`: more than %d redirects", f->url,
-			    RUN_FETCH_REDIRECTS);
+			f->err =
+			    err_new(ERR_INVALID, "`%s`: more than %d redirects",
+			        f->url, RUN_FETCH_REDIRECTS);
 		else if (fetch_url_ok(f->p, f->next, f->insecure, &f->err) ==
 		    0) {
 			free(f->url);

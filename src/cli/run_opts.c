@@ -361,15 +361,15 @@ read_code(const char *path, struct buf *b, struct err **errp)
  * when the run starts (run_fetch, on the loop).
  */
 static int
-run_code_url(struct run_opts *o, const struct cli_config *cfg,
-    struct err **errp)
+run_code_url(
+    struct run_opts *o, const struct cli_config *cfg, struct err **errp)
 {
 	cleanup_free char *path = NULL;
 
-	if ((o->fetch_url = run_fetch_url(&cfg->remote, o->url, o->github,
-	         o->gist, errp)) == NULL ||
-	    run_fetch_check(&cfg->remote, o->fetch_url, o->hash, o->insecure,
-	        errp) == -1)
+	if ((o->fetch_url = run_fetch_url(
+	         &cfg->remote, o->url, o->github, o->gist, errp)) == NULL ||
+	    run_fetch_check(
+	        &cfg->remote, o->fetch_url, o->hash, o->insecure, errp) == -1)
 		return -1;
 	path = xstrndup(o->fetch_url, strcspn(o->fetch_url, "?#"));
 	if (o->runtime == NULL &&

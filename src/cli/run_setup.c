@@ -112,8 +112,9 @@ run_workdir(const char *in, char **out, struct err **errp)
 	}
 	buf_addstr(&b, "");
 	len = b.len;
-	if (len == 0 || (strcmp(b.data, "/sandbox") != 0 &&
-	                    strncmp(b.data, "/sandbox/", 9) != 0)) {
+	if (len == 0 ||
+	    (strcmp(b.data, "/sandbox") != 0 &&
+	        strncmp(b.data, "/sandbox/", 9) != 0)) {
 		buf_free(&b);
 		return err_set(errp, ERR_INVALID,
 		    "Working directory must be inside /sandbox (--workdir "
@@ -130,8 +131,8 @@ run_workdir(const char *in, char **out, struct err **errp)
  * file it names when there is one, else a command; joined by newlines.
  */
 int
-run_setup_script(struct run_setup *s, const char *const *values, size_t n,
-    struct err **errp)
+run_setup_script(
+    struct run_setup *s, const char *const *values, size_t n, struct err **errp)
 {
 	struct buf text = { 0 };
 	size_t i;
@@ -167,8 +168,8 @@ add_file(struct run_setup *s, const char *path, const void *data, size_t len)
 
 /* The request's files, and whether one of them is in our staging place. */
 static int
-take_files(struct run_setup *s, const struct isol8_request *req,
-    struct err **errp)
+take_files(
+    struct run_setup *s, const struct isol8_request *req, struct err **errp)
 {
 	const char *p;
 	size_t i;
@@ -195,8 +196,9 @@ take_files(struct run_setup *s, const struct isol8_request *req,
 static void
 prelude_setup(struct buf *b, const char *code)
 {
-	buf_addstr(b, "mkdir -p " CODE_DIR " && mv -f -- " STAGE
-	              "/setup.sh " CODE_DIR "/setup.sh");
+	buf_addstr(b,
+	    "mkdir -p " CODE_DIR " && mv -f -- " STAGE "/setup.sh " CODE_DIR
+	    "/setup.sh");
 	if (code != NULL) {
 		buf_addstr(b, " && mv -f -- " STAGE "/code ");
 		quote(b, code);
@@ -251,12 +253,12 @@ prelude_exec(struct buf *b, const struct isol8_request *req,
 	buf_addstr(b, "exec env");
 	for (i = 0; i < nitems(added); i++)
 		buf_printf(b, " -u %s", added[i]);
+	buf_addstr(b, " --");
 	for (i = 0; i < nitems(added); i++)
 		if ((v = req_env(req, added[i])) != NULL) {
 			buf_printf(b, " %s=", added[i]);
 			quote(b, v);
 		}
-	buf_addstr(b, " --");
 	if (req->cmd != NULL) {
 		buf_addstr(b, " bash -c ");
 		quote(b, req->cmd);

@@ -282,8 +282,7 @@ http_opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct http_req *r = arg;
 
-	if (purpose != CURLSOCKTYPE_IPCXN ||
-	    !r->addr_cb(&a->addr, r->addr_arg))
+	if (purpose != CURLSOCKTYPE_IPCXN || !r->addr_cb(&a->addr, r->addr_arg))
 		return CURL_SOCKET_BAD;
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
@@ -308,7 +307,8 @@ http_req_outside(
 		r->state = HTTP_REQ_FAILED;
 	curl_easy_setopt(r->easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb);
+	curl_easy_setopt(
+	    r->easy, CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb);
 	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETDATA, r);
 }
 

@@ -248,23 +248,24 @@ test_original_keys(void)
 	struct cli_config c;
 	char msg[512];
 
-	CHECK(load("{\"maxConcurrent\":10,\"defaults\":{\"timeoutMs\":60000,"
-	           "\"memoryLimit\":\"1g\",\"cpuLimit\":0.5,\"network\":\"none\","
-	           "\"sandboxSize\":\"128m\",\"tmpSize\":\"64m\","
-	           "\"readonlyRootFs\":true},"
-	           "\"network\":{\"whitelist\":[\"a\\\\.com\"],"
-	           "\"blacklist\":[\"evil\"]},"
-	           "\"cleanup\":{\"autoPrune\":false,"
-	           "\"maxContainerAgeMs\":7200000},"
-	           "\"poolStrategy\":\"secure\",\"poolSize\":{\"clean\":3,"
-	           "\"dirty\":0},\"security\":{\"seccomp\":\"strict\"},"
-	           "\"remoteCode\":{\"enabled\":false,"
-	           "\"allowedSchemes\":[\"https\"],\"allowedHosts\":[],"
-	           "\"blockedHosts\":[\"^127(?:\\\\.[0-9]{1,3}){3}$\"],"
-	           "\"maxCodeSize\":10485760,\"fetchTimeoutMs\":30000,"
-	           "\"requireHash\":false,\"enableCache\":false,"
-	           "\"cacheTtl\":3600},\"debug\":true}",
-	          &c, msg, sizeof msg) == 0);
+	CHECK(
+	    load("{\"maxConcurrent\":10,\"defaults\":{\"timeoutMs\":60000,"
+	         "\"memoryLimit\":\"1g\",\"cpuLimit\":0.5,\"network\":\"none\","
+	         "\"sandboxSize\":\"128m\",\"tmpSize\":\"64m\","
+	         "\"readonlyRootFs\":true},"
+	         "\"network\":{\"whitelist\":[\"a\\\\.com\"],"
+	         "\"blacklist\":[\"evil\"]},"
+	         "\"cleanup\":{\"autoPrune\":false,"
+	         "\"maxContainerAgeMs\":7200000},"
+	         "\"poolStrategy\":\"secure\",\"poolSize\":{\"clean\":3,"
+	         "\"dirty\":0},\"security\":{\"seccomp\":\"strict\"},"
+	         "\"remoteCode\":{\"enabled\":false,"
+	         "\"allowedSchemes\":[\"https\"],\"allowedHosts\":[],"
+	         "\"blockedHosts\":[\"^127(?:\\\\.[0-9]{1,3}){3}$\"],"
+	         "\"maxCodeSize\":10485760,\"fetchTimeoutMs\":30000,"
+	         "\"requireHash\":false,\"enableCache\":false,"
+	         "\"cacheTtl\":3600},\"debug\":true}",
+	        &c, msg, sizeof msg) == 0);
 	CHECK(c.max_concurrent == 10 && c.limits.timeout_ms == 60000);
 	CHECK(c.limits.memory == 1ull << 30 && c.limits.cpus == 0.5);
 	CHECK(c.limits.sandbox_size == 128u << 20);
@@ -301,7 +302,8 @@ test_original_keys(void)
 	config_free(&c);
 	CHECK(load("{\"defaults\":{\"memoryLimit\":\"1k\"}}", &c, msg,
 	          sizeof msg) == -1);
-	CHECK(strstr(msg, "`defaults.memoryLimit` must be at least 6m") != NULL);
+	CHECK(
+	    strstr(msg, "`defaults.memoryLimit` must be at least 6m") != NULL);
 	config_free(&c);
 	return 0;
 }
@@ -342,8 +344,8 @@ test_remote_code(void)
 	          sizeof msg) == -1);
 	CHECK(strstr(msg, "`remoteCode.maxCodeSize` must be at most") != NULL);
 	config_free(&c);
-	CHECK(load("{\"remoteCode\":{\"gistBaseUrl\":\"file:///x\"}}", &c,
-	          msg, sizeof msg) == -1);
+	CHECK(load("{\"remoteCode\":{\"gistBaseUrl\":\"file:///x\"}}", &c, msg,
+	          sizeof msg) == -1);
 	config_free(&c);
 	CHECK(load("{\"remoteCode\":{\"enable\":true}}", &c, msg, sizeof msg) ==
 	    -1);
