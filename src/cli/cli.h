@@ -198,6 +198,7 @@ void cli_debug_on(const char *);
 void cli_engine_log(enum isol8_log_level, const char *, void *);
 int cli_exit_for(const struct isol8_error *);
 void cli_engine_free(struct event_base *, struct isol8_engine *, uint64_t);
+void cli_base_free(struct event_base *);
 int cli_kv(
     const char *, const char *, struct isol8_kv **, size_t *, struct err **);
 void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);
