@@ -98,7 +98,7 @@ config_text_remote(const struct cli_remote *r)
 	print_list(
 	    "Blocked hosts", r->block_hosts, r->block_hosts_len, "(none)");
 	row("Private hosts", "%s", r->allow_private ? "allowed" : "refused");
-	row("Max code size", "%llu bytes", (unsigned long long)r->max_size);
+	print_size("Max code size", r->max_size);
 	row("Fetch timeout", "%llums", (unsigned long long)r->timeout_ms);
 	row("Require hash", "%s", r->require_hash ? "yes" : "no");
 	row("GitHub base", "%s", r->github_base);

@@ -74,7 +74,7 @@ done
 
 # config: the original's layout and shape, sizes as sizes.
 t "config: the original's layout, sizes as sizes" \
-	'[ "$rc" = 0 ] && out_has "Isol8 Configuration" && out_has "Source: defaults" && out_has "── General ──" && out_has "── Defaults ──" && out_has "Memory limit:    512m" && out_has "Timeout:         30000ms"' config
+	'[ "$rc" = 0 ] && out_has "Isol8 Configuration" && out_has "Source: defaults" && out_has "── General ──" && out_has "── Defaults ──" && out_has "Memory limit:    512m" && out_has "Timeout:         30000ms" && out_has "Max code size:   10m"' config
 t "config --json: defaults in both names, sizes as sizes" \
 	'[ "$rc" = 0 ] && json "c[\"defaults\"][\"memoryLimit\"] == \"512m\" and c[\"defaults\"][\"memory\"] == \"512m\" and c[\"defaults\"][\"cpuLimit\"] == 1 and c[\"defaults\"][\"sandboxSize\"] == \"512m\" and c[\"defaults\"][\"tmpSize\"] == \"256m\" and c[\"debug\"] is False and c[\"network\"][\"whitelist\"] == [] and c[\"cleanup\"] == {\"autoPrune\": True, \"maxContainerAgeMs\": 3600000} and c[\"remoteCode\"][\"enabled\"] is False"' \
 	config --json
