@@ -182,8 +182,8 @@ struct isol8_request {
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
 	const char *workdir;      /* where the program starts: NULL /sandbox, or
-				an absolute path below it (no `.`/`..`;
-				not with a session's interpreter) */
+				a path below it (relative: to /sandbox; no
+				`.`/`..`; not with a session's interpreter) */
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *req);

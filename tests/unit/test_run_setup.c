@@ -82,6 +82,52 @@ test_workdir(void)
 	return 0;
 }
 
+static void
+never(const struct isol8_result *r, const struct isol8_error *e, void *arg)
+{
+	(void)r;
+	(void)e;
+	*(int *)arg = 1;
+}
+
+/*
+ * The engine's side of --workdir (req.workdir, engine_plan.c): a path
+ * outside /sandbox or not in its plain form is refused at once, without
+ * Docker; so is one with a session's interpreter.
+ */
+static int
+test_request_workdir(void)
+{
+	static const struct isol8_callbacks cbs = { NULL, NULL, never };
+	static const char *const bad[] = { "/etc", "/", "/sandbox/..",
+		"/sandbox/./x", "/sandboxes", "/tmp" };
+	struct isol8_engine *eng;
+	struct isol8_request req;
+	struct isol8_error err;
+	int called = 0;
+	size_t i;
+
+	CHECK((eng = isol8_engine_new(NULL, NULL, &err)) != NULL);
+	isol8_request_init(&req);
+	req.runtime = "python";
+	req.code = "1";
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		req.workdir = bad[i];
+		CHECK(isol8_run_start(eng, &req, &cbs, &called, &err) == NULL);
+		CHECK(err.code == ISOL8_EINVAL &&
+		    strstr(err.message, "workdir") != NULL);
+	}
+	req.workdir = "/sandbox/w";
+	req.session = "nb";
+	CHECK(isol8_run_start(eng, &req, &cbs, &called, &err) == NULL);
+	CHECK(err.code == ISOL8_EINVAL &&
+	    strstr(err.message, "a workdir does not go with a session") !=
+	        NULL);
+	isol8_engine_free(eng);
+	CHECK(!called);
+	return 0;
+}
+
 /* A one-use run: the prelude, the files staged, the code moved. */
 static int
 test_prelude(void)
@@ -186,6 +232,7 @@ main(void)
 {
 	RUN_TEST(test_mirror);
 	RUN_TEST(test_workdir);
+	RUN_TEST(test_request_workdir);
 	RUN_TEST(test_prelude);
 	RUN_TEST(test_session);
 	RUN_TEST(test_staging_is_ours);
