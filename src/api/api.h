@@ -8,10 +8,11 @@
  *
  * A request (api_request_parse) is one JSON object with the field names of
  * docs/batch.md: id, runtime, code | file | cmd, stdin, timeout, memory,
- * cpu, pids, env, files, outputs. Parsing is strict (unknown fields, a
+ * cpu, pids, env, files, outputs, packages. Parsing is strict (unknown fields, a
  * field given twice, wrong types are errors) and bounded: the text at most
  * JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env
- * API_MAX_ENV names, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS, a
+ * API_MAX_ENV names, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS,
+ * packages API_MAX_PACKAGES (each checked by the engine), a
  * `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
  * through the engine's own parser (isol8_request_parse_limit), so a flag,
  * a configuration key and a request field accept the same values. An
@@ -35,9 +36,10 @@
 struct buf;
 struct err;
 
-#define API_MAX_ID 256    /* bytes of a request's id */
-#define API_MAX_ENV 1024  /* names in a request's env */
-#define API_MAX_PATH 4096 /* bytes of a `file` path */
+#define API_MAX_ID 256       /* bytes of a request's id */
+#define API_MAX_ENV 1024     /* names in a request's env */
+#define API_MAX_PATH 4096    /* bytes of a `file` path */
+#define API_MAX_PACKAGES 256 /* the engine's bound (PKG_MAX) */
 
 /* How api_request_parse() treats what reaches outside the request. */
 struct api_request_opts {
@@ -71,6 +73,8 @@ struct api_request {
 	size_t files_len;
 	char **outputs;
 	size_t outputs_len;
+	char **packages;
+	size_t packages_len;
 };
 
 /*

@@ -220,29 +220,54 @@ field_files(
 	return 0;
 }
 
+/* An array of at most max strings, copied into *out. */
+static int
+strings(const struct field *f, yajl_val v, size_t max, const char *what,
+    char ***out, size_t *n, struct err **errp)
+{
+	size_t i;
+
+	if (!YAJL_IS_ARRAY(v))
+		return not_a(f, what, errp);
+	if (v->u.array.len > max)
+		return err_set(errp, ERR_LIMIT, "`%s` has more than %zu items",
+		    f->key, max);
+	*out = v->u.array.len ? xcalloc(v->u.array.len, sizeof **out) : NULL;
+	for (i = 0; i < v->u.array.len; i++) {
+		if (!YAJL_IS_STRING(v->u.array.values[i]))
+			return err_set(errp, ERR_INVALID,
+			    "`%s` must hold strings", f->key);
+		(*out)[(*n)++] = xstrdup(v->u.array.values[i]->u.string);
+	}
+	return 0;
+}
+
 static int
 field_outputs(
     struct parse *p, const struct field *f, yajl_val v, struct err **errp)
 {
 	struct api_request *r = p->r;
-	size_t i;
 
-	if (!YAJL_IS_ARRAY(v))
-		return not_a(f, "an array of paths", errp);
-	if (v->u.array.len > ISOL8_MAX_OUTPUTS)
-		return err_set(errp, ERR_LIMIT,
-		    "`outputs` has more than %d paths", ISOL8_MAX_OUTPUTS);
-	r->outputs =
-	    v->u.array.len ? xcalloc(v->u.array.len, sizeof *r->outputs) : NULL;
-	for (i = 0; i < v->u.array.len; i++) {
-		if (!YAJL_IS_STRING(v->u.array.values[i]))
-			return err_set(
-			    errp, ERR_INVALID, "`outputs` must hold strings");
-		r->outputs[r->outputs_len++] =
-		    xstrdup(v->u.array.values[i]->u.string);
-	}
+	if (strings(f, v, ISOL8_MAX_OUTPUTS, "an array of paths", &r->outputs,
+	        &r->outputs_len, errp) == -1)
+		return -1;
 	r->req.outputs = (const char *const *)r->outputs;
 	r->req.outputs_len = r->outputs_len;
+	return 0;
+}
+
+/* Checked by the engine against the runtime (docs/packages.md). */
+static int
+field_packages(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (strings(f, v, API_MAX_PACKAGES, "an array of package specs",
+	        &r->packages, &r->packages_len, errp) == -1)
+		return -1;
+	r->req.packages = (const char *const *)r->packages;
+	r->req.packages_len = r->packages_len;
 	return 0;
 }
 
@@ -261,6 +286,7 @@ static const struct field fields[] = {
 	{ "env", field_env, 0 },
 	{ "files", field_files, 0 },
 	{ "outputs", field_outputs, 0 },
+	{ "packages", field_packages, 0 },
 };
 _Static_assert(sizeof fields / sizeof fields[0] <= 32, "one bit a field");
 
@@ -437,5 +463,8 @@ api_request_free(struct api_request *r)
 	for (i = 0; i < r->outputs_len; i++)
 		free(r->outputs[i]);
 	free(r->outputs);
+	for (i = 0; i < r->packages_len; i++)
+		free(r->packages[i]);
+	free(r->packages);
 	memset(r, 0, sizeof *r);
 }

@@ -13,6 +13,7 @@
 #define MAX_GETS 16
 #define MAX_PATTERNS 64
 #define MAX_SETUPS 64
+#define MAX_INSTALL 256 /* the engine's bound too */
 
 /* run_setup.c: --setup (a prelude, or a run of its own), --workdir */
 #define RUN_SETUP_MAX (1u << 20) /* bytes of setup script */
@@ -43,6 +44,8 @@ struct run_opts {
 	size_t nallow;
 	const char *deny[MAX_PATTERNS];
 	size_t ndeny;
+	const char *install[MAX_INSTALL]; /* --install: package specs */
+	size_t ninstall;
 	const char *setups[MAX_SETUPS]; /* --setup, in order */
 	size_t nsetups;
 	const char *workdir; /* --workdir as given */

@@ -62,6 +62,12 @@ run_usage(FILE *f)
 	    "default)\n"
 	    "      --log-network      filtered: print what was let through "
 	    "or refused\n"
+	    "      --install PKG      a package the code needs (repeatable): "
+	    "pip, npm,\n"
+	    "                         bun or deno spec; what the image has "
+	    "baked is\n"
+	    "                         free, the rest installs first (exit "
+	    "5 if not)\n"
 	    "      --max-output S     stdout+stderr cap; the program is "
 	    "stopped (1m)\n"
 	    "      --out FILE         also write stdout to FILE\n"
@@ -126,6 +132,7 @@ enum {
 	O_GIST,
 	O_HASH,
 	O_INSECURE,
+	O_INSTALL,
 };
 
 static const struct option run_options[] = {
@@ -161,6 +168,7 @@ static const struct option run_options[] = {
 	{ "gist", required_argument, NULL, O_GIST },
 	{ "hash", required_argument, NULL, O_HASH },
 	{ "allow-insecure-code-url", no_argument, NULL, O_INSECURE },
+	{ "install", required_argument, NULL, O_INSTALL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -216,6 +224,12 @@ run_opt_compat(struct run_opts *o, int ch, const char *arg, struct err **errp)
 		return 0;
 	case O_INSECURE:
 		o->insecure = 1;
+		return 0;
+	case O_INSTALL:
+		if (o->ninstall == MAX_INSTALL)
+			return err_set(errp, ERR_INVALID,
+			    "at most %d --install", MAX_INSTALL);
+		o->install[o->ninstall++] = arg;
 		return 0;
 	}
 	return 1;
@@ -521,6 +535,8 @@ run_request(struct run_opts *o, const struct cli_config *cfg,
 	req->outputs_len = o->ngets;
 	req->secrets = o->secrets;
 	req->secrets_len = o->nsec;
+	req->packages = o->install;
+	req->packages_len = o->ninstall;
 	if (run_place(o, req, errp) == -1)
 		return -1;
 	if (o->stdin_data != NULL) {

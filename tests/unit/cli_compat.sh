@@ -54,7 +54,7 @@ t "config --debug: the same" \
 has_flags() {
 	for f in --eval --runtime --net --allow --deny --out --persistent \
 		--timeout --memory --cpu --image --pids-limit --max-output --secret \
-		--sandbox-size --tmp-size --stdin --url --github --gist --hash \
+		--sandbox-size --tmp-size --stdin --install --url --github --gist --hash \
 		--allow-insecure-code-url --no-stream --debug " --persist " \
 		--session-id --setup --workdir --files --log-network --cmd; do
 		out_has "$f" || { echo "# missing $f"; return 1; }
