@@ -189,6 +189,9 @@ struct isol8_request {
 	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
+	const char *workdir;      /* where the program starts: NULL /sandbox, or
+				a path below it (relative: to /sandbox; no
+				`.`/`..`; not with a session's interpreter) */
 	/*
 	 * Packages the code needs (pip, npm, bun or deno specs of the
 	 * runtime; docs/packages.md): what the image has baked costs

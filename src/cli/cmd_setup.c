@@ -103,7 +103,7 @@ setup_packages(const struct cli_config *cfg, const struct setup_lists *flags,
 static void
 setup_usage(void)
 {
-	printf("usage: isol8 setup [--force] [--agent PATH] [--prewarm]\n"
+	printf("Usage: isol8 setup [--force] [--agent PATH] [--prewarm]\n"
 	       "                   [--python LIST] [--node LIST] [--bun LIST] "
 	       "[--deno LIST]\n"
 	       "                   [--bash LIST] [--replace]\n\n"
@@ -131,7 +131,8 @@ setup_usage(void)
 	       "given (configuration\n"
 	       "                    and flags): how packages are removed; "
 	       "with no lists,\n"
-	       "                    every image is plain again\n\n"
+	       "                    every image is plain again\n"
+	       "      --debug       debug lines on stderr\n\n"
 	       "Registries and a CA bundle: the configuration's `packages` "
 	       "(docs/packages.md).\n");
 }
@@ -143,6 +144,7 @@ cmd_setup(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "agent", required_argument, NULL, 'a' },
 		{ "prewarm", no_argument, NULL, 'p' },
+		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "python", required_argument, NULL, 1000 },
 		{ "node", required_argument, NULL, 1001 },
@@ -180,6 +182,9 @@ cmd_setup(int argc, char **argv)
 		case 'r':
 			so.packages_replace = 1;
 			break;
+		case 'd':
+			cli_debug_on("setup");
+			break;
 		case 'h':
 			lists_free(&flags);
 			setup_usage();
@@ -198,6 +203,7 @@ cmd_setup(int argc, char **argv)
 		lists_free(&flags);
 		return cli_fail(&cerr, EXIT_USAGE);
 	}
+	config_start(&cfg, "setup", 0);
 	if (setup_packages(&cfg, &flags, &all, &so) == -1) {
 		lists_free(&flags);
 		lists_free(&all);
@@ -213,8 +219,9 @@ cmd_setup(int argc, char **argv)
 	rc = isol8_setup_sync(e, &so, &err) == 0 ? 0 : cli_exit_for(&err);
 	if (rc == 0 && prewarm)
 		rc = setup_prewarm(e, &cfg);
+	/* The original's last line, which its users' scripts look for. */
 	if (rc == 0)
-		printf("setup complete\n");
+		printf("\n[DONE] Setup complete!\n");
 	isol8_engine_free(e);
 out:
 	lists_free(&flags);

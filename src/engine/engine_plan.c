@@ -206,6 +206,7 @@ static int
 plan_check(const struct isol8_request *req, struct engine_limits *lim,
     size_t *code_len, struct err **errp)
 {
+	char *wd;
 	size_t i;
 	int filtered;
 
@@ -221,6 +222,11 @@ plan_check(const struct isol8_request *req, struct engine_limits *lim,
 		return err_set(errp, ERR_INVALID, "no runtime given");
 	if (req->argv != NULL && req->argv[0] == NULL)
 		return err_set(errp, ERR_INVALID, "empty argv");
+	if (req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0) {
+		if ((wd = sandbox_path(req->workdir, 0, errp)) == NULL)
+			return err_wrap(errp, "workdir");
+		free(wd);
+	}
 	if (engine_limits(req, lim, errp) == -1)
 		return -1;
 	filtered =
@@ -425,7 +431,7 @@ plan_make(const struct isol8_request *req, int reuse,
 {
 	struct engine_limits lim;
 	const struct runtime *rt;
-	char *file = NULL;
+	char *file = NULL, *cwd;
 	size_t i, code_len = 0;
 
 	memset(pl, 0, sizeof *pl);
@@ -433,6 +439,12 @@ plan_make(const struct isol8_request *req, int reuse,
 	    engine_spec(req, &pl->spec, &pl->image, &pl->network, errp) == -1)
 		return -1;
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
+	if (req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0 &&
+	    req->session != NULL && req->code != NULL && rt->kernel != NULL)
+		return err_set(errp, ERR_INVALID,
+		    "a workdir does not go with a session's %s interpreter "
+		    "(it stays where it started): change directory in the code",
+		    rt->name);
 	pl->runtime = req->runtime != NULL ? rt->name : NULL;
 	pl->filtered =
 	    req->network != NULL && strcmp(req->network, "filtered") == 0;
@@ -451,7 +463,11 @@ plan_make(const struct isol8_request *req, int reuse,
 	plan_argv(pl, req, rt, file);
 	free(file);
 	plan_env(pl, req);
-	proto_tlv_str(&pl->run_tail, PROTO_T_CWD, "/sandbox");
+	cwd = req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0
+	    ? sandbox_path(req->workdir, 0, NULL) /* checked */
+	    : xstrdup("/sandbox");
+	proto_tlv_str(&pl->run_tail, PROTO_T_CWD, cwd);
+	free(cwd);
 	proto_tlv_u64(&pl->run_tail, PROTO_T_OUTPUT_CAP, lim.max_output);
 	for (i = 0; i < pl->noutputs; i++)
 		proto_tlv_str(&pl->run_tail, PROTO_T_OUTPUT, pl->outputs[i]);
