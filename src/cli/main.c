@@ -41,7 +41,7 @@ usage(FILE *f)
 	    "  -h, --help     this help\n\n"
 	    "Commands:\n");
 	for (i = 0; i < nitems(cmd_table); i++)
-		fprintf(f, "  %-9s %s\n", cmd_table[i]->name,
+		fprintf(f, "  %-11s %s\n", cmd_table[i]->name,
 		    cmd_table[i]->summary);
 	fprintf(f, "\n`isol8 <command> --help` describes a command.\n");
 }

@@ -103,7 +103,8 @@ run_usage(FILE *f)
 	    "  -h, --help             this help\n\n"
 	    "Exit status: the program's; 124 timeout, 137 memory limit, 141 "
 	    "output\ntruncated, 130 interrupted, 2 usage, 3 Docker "
-	    "unavailable, 4 images\nmissing, 125 internal error.\n");
+	    "unavailable, 4 images\nmissing, 5 a package did not install, 125 "
+	    "internal error.\n");
 }
 
 enum {

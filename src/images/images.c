@@ -286,7 +286,7 @@ base_ensure(struct setup *s, struct err **errp)
 	    s->base_tag, sizeof s->base_tag, "%s/base:%.16s", s->repo, hex);
 	if (image_inspect(s, s->base_tag, &v, errp) == 0) {
 		yajl_tree_free(v);
-		say(s, "base image %s is up to date", s->base_tag);
+		say(s, "base image %s: Up to date", s->base_tag);
 		return 0;
 	}
 	if ((*errp)->kind != ERR_NOTFOUND)
@@ -580,7 +580,7 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	if (v != NULL) {
 		have = json_str(v, "Config", "Labels", LABEL_HASH, NULL);
 		if (have != NULL && strcmp(have, hex) == 0 && !s->o->force) {
-			say(s, "image %s is up to date%s%s", tag,
+			say(s, "image %s: Up to date%s%s", tag,
 			    pkgs.n ? ", with " : "", list);
 			rc = 0;
 			goto out;

@@ -79,7 +79,7 @@ build --base bash --setup "echo built-by-setup > /opt/isol8test-marker" \
 	--setup "id -u >> /opt/isol8test-marker" --setup quoting.sh \
 	--tag "$T-sh:1"
 expect "an unchanged build builds nothing" \
-	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "is up to date" && [ "$(docker image inspect -f "{{.Id}}" "$T-sh:1")" = "$id1" ]'
+	'[ "$rc" = 0 ] && printf %s "$out" | grep -q ": Up to date" && [ "$(docker image inspect -f "{{.Id}}" "$T-sh:1")" = "$id1" ]'
 
 # A warm container of it (its refill is detached: wait for it), then a
 # rebuild: both go.

@@ -147,7 +147,7 @@ id=$(image_id python)
 conf '{}'
 setup
 expect "a plain setup keeps what is baked and builds nothing" \
-	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "isol8/python:latest is up to date, with isol8extra isol8probe==2.0" && [ "$(image_id python)" = "$id" ]'
+	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "isol8/python:latest: Up to date, with isol8extra isol8probe==2.0" && [ "$(image_id python)" = "$id" ]'
 
 setup --replace --python isol8extra
 expect "--replace: exactly the lists given" \

@@ -6,7 +6,7 @@
 out=$("$ISOL8" setup 2>&1)
 rc=$?
 expect "setup when up to date builds nothing" \
-	'[ "$rc" = 0 ] && ! echo "$out" | grep -q "^building" && [ "$(echo "$out" | grep -c "is up to date")" = 6 ]'
+	'[ "$rc" = 0 ] && ! echo "$out" | grep -q "^building" && [ "$(echo "$out" | grep -c ": Up to date")" = 6 ]'
 out=$("$ISOL8" setup --force 2>&1)
 rc=$?
 expect "setup --force rebuilds and completes" \

@@ -415,7 +415,7 @@ test_unchanged(void)
 	CHECK(setup(&o, &e) == 0);
 	CHECK(strstr(progress.data, "building image") == NULL);
 	CHECK(strstr(progress.data,
-	          REPO "/python:latest is up to date, with "
+	          REPO "/python:latest: Up to date, with "
 	               "isol8probe==1.0") != NULL);
 	for (i = 0; i < nitems(rts); i++) {
 		image_facts(rts[i], after, NULL, NULL, 0);
@@ -447,7 +447,7 @@ test_add_and_repin(void)
 	          NULL, out, sizeof out) == 0 &&
 	    strcmp(out, "isol8probe 1.0, isol8extra 1.0") == 0);
 	/* node was not given a list: untouched. */
-	CHECK(strstr(progress.data, REPO "/node:latest is up to date") != NULL);
+	CHECK(strstr(progress.data, REPO "/node:latest: Up to date") != NULL);
 
 	opts_init(&o);
 	o.python = (struct isol8_packages){ repin, 1 };
