@@ -7,11 +7,15 @@
  * libisol8.so (its format is the tools', not the C library's).
  *
  * A request (api_request_parse) is one JSON object with the field names of
- * docs/batch.md: id, runtime, code | file | cmd, stdin, timeout, memory,
- * cpu, pids, env, files, outputs. Parsing is strict (unknown fields, a
- * field given twice, wrong types are errors) and bounded: the text at most
- * JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env
- * API_MAX_ENV names, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS, a
+ * docs/batch.md and docs/api.md: id, runtime, code | file | cmd, stdin |
+ * stdinStream, the limits (timeout, memory, cpu, pids, sandboxSize,
+ * tmpSize, maxOutput, maxOutputFile), env, secrets, files, outputs,
+ * network (allow, deny, allowPrivate), session, image, fileExt. Code,
+ * stdin and file contents are a string or {"base64": "..."}. Parsing is
+ * strict (unknown fields, a field given twice, wrong types are errors) and
+ * bounded: the text at most JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels,
+ * id API_MAX_ID bytes, env and secrets API_MAX_ENV names, allow and deny
+ * API_MAX_PATTERNS, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS, a
  * `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
  * through the engine's own parser (isol8_request_parse_limit), so a flag,
  * a configuration key and a request field accept the same values. An
@@ -19,10 +23,17 @@
  * caller's context (the batch adds "line 7: "). A string ends at its
  * first \u0000: yajl's tree keeps C strings.
  *
+ * api_request_write is the reverse, for the remote engine (src/remote):
+ * what it writes, api_request_parse reads back to the same request.
+ *
  * A result (api_result_write) is the JSON object of `isol8 run --json`
  * (API_RUN) or of a batch result line (API_JOB), written with yajl_gen
  * after the UTF-8 repair of util/json.c: sandbox output is arbitrary bytes,
- * the object is always valid JSON.
+ * the object is always valid JSON. api_result_read reads an API_RUN object
+ * back (the remote engine's `exit` event).
+ *
+ * The module is part of libisol8 (the remote engine speaks it) and uses
+ * only the public API (isol8.h) and util.
  */
 #ifndef ISOL8_API_H
 #define ISOL8_API_H
@@ -31,13 +42,12 @@
 #include <stdint.h>
 
 #include "isol8.h"
-
-struct buf;
-struct err;
+#include "../util/util.h"
 
 #define API_MAX_ID 256    /* bytes of a request's id */
 #define API_MAX_ENV 1024  /* names in a request's env */
 #define API_MAX_PATH 4096 /* bytes of a `file` path */
+#define API_MAX_PATTERNS 64 /* allow, deny */
 
 /* How api_request_parse() treats what reaches outside the request. */
 struct api_request_opts {
@@ -71,6 +81,16 @@ struct api_request {
 	size_t files_len;
 	char **outputs;
 	size_t outputs_len;
+	struct isol8_kv *secrets;
+	size_t secrets_len;
+	char *network;
+	char **allow;
+	size_t allow_len;
+	char **deny;
+	size_t deny_len;
+	char *session;
+	char *image;
+	char *file_ext;
 };
 
 /*
@@ -89,6 +109,12 @@ int api_request_parse(const char *, size_t, const struct api_request_opts *,
  */
 void api_request_defaults(struct api_request *, const struct isol8_request *);
 void api_request_free(struct api_request *);
+/*
+ * The request as one JSON object (with `id` when not NULL) appended to b;
+ * -1 for what has no JSON form (argv).
+ */
+int api_request_write(
+    const struct isol8_request *, const char *, struct buf *, struct err **);
 
 /* The two shapes of a result object. */
 enum api_shape {
@@ -110,6 +136,9 @@ struct api_result {
 	 * then no "outputs" object */
 	const char *const *outputs;
 	const char *error; /* why it failed, or NULL: it ran */
+	enum isol8_code code; /* API_RUN, with error: which (errorCode) */
+	int no_output;        /* API_RUN: no stdout/stderr keys (they were
+				 streamed: the server's `exit` event) */
 	int retried;       /* API_JOB: this was its second run */
 	int may_have_run;  /* API_JOB, with error: the code had reached the
 			      sandbox, it may have run in part */
@@ -125,5 +154,29 @@ struct api_result {
 void api_result_write(enum api_shape, const struct api_result *, struct buf *);
 /* The filtered network's decisions as a JSON array (docs/cli.md). */
 void api_network_write(const struct isol8_result *, struct buf *);
+
+/* An error code's name on the wire ("noimage"), and back (-1: unknown). */
+const char *api_code_name(enum isol8_code);
+int api_code_parse(const char *);
+
+/*
+ * An API_RUN object read back (api_result_read): the result with its
+ * pointers into the storage here, which api_result_doc_free() frees.
+ */
+struct api_result_doc {
+	struct isol8_result res;
+	int ran;    /* it had an exit code: res is the program's result */
+	char *error; /* or NULL */
+	enum isol8_code code;
+	char *runtime;
+	char *container_id;
+	struct buf out; /* "stdout", "stderr" when present */
+	struct buf err;
+	struct isol8_output_file *outputs; /* res.outputs: by request path */
+	char **output_paths;
+	struct isol8_net_event *net; /* res.net_events */
+};
+int api_result_read(const char *, size_t, struct api_result_doc *, struct err **);
+void api_result_doc_free(struct api_result_doc *);
 
 #endif

@@ -7,6 +7,7 @@
  * by the engine's table of limits (isol8_*_parse_limit), as flags and job
  * fields are: one syntax, one set of bounds, one wording.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,14 @@ config_free(struct cli_config *c)
 	free(c->network);
 	free(c->image);
 	free(c->docker_host);
+	free(c->server.listen);
+	free(c->server.unix_path);
+	free(c->server.tls_cert);
+	free(c->server.tls_key);
+	free(c->server.keys_file);
+	free(c->remote_host);
+	free(c->remote_key);
+	free(c->remote_ca);
 	memset(c, 0, sizeof *c);
 }
 
@@ -307,6 +316,124 @@ config_batch_obj(struct cli_config *c, yajl_val o, struct err **errp)
 	return 0;
 }
 
+/* A whole number of the "server" section, from min to max. */
+static int
+get_count(yajl_val v, const char *key, uint64_t min, uint64_t max,
+    uint64_t *out, struct err **errp)
+{
+	char want[96];
+
+	snprintf(want, sizeof want, "a whole number from %llu to %llu",
+	    (unsigned long long)min, (unsigned long long)max);
+	if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < (long long)min ||
+	    (uint64_t)YAJL_GET_INTEGER(v) > max)
+		return bad(errp, key, want);
+	*out = (uint64_t)YAJL_GET_INTEGER(v);
+	return 0;
+}
+
+/* "server": what `isol8 serve` listens on and how it bounds clients. */
+static int
+config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		uint64_t min, max;
+	} counts[] = {
+		{ "maxBody", offsetof(struct cli_server_config, max_body), 1024,
+		    1ull << 30 },
+		{ "maxHeaders", offsetof(struct cli_server_config, max_headers),
+		    1024, 1u << 20 },
+		{ "requestTimeoutMs",
+		    offsetof(struct cli_server_config, request_timeout_ms), 100,
+		    3600000 },
+		{ "idleTimeoutMs",
+		    offsetof(struct cli_server_config, idle_timeout_ms), 1000,
+		    86400000 },
+		{ "maxConnections",
+		    offsetof(struct cli_server_config, max_connections), 1,
+		    65536 },
+		{ "maxQueue", offsetof(struct cli_server_config, max_queue), 0,
+		    1000000 },
+		{ "maxRuns", offsetof(struct cli_server_config, max_runs), 1,
+		    4096 },
+		{ "heartbeatMs", offsetof(struct cli_server_config, heartbeat_ms),
+		    100, 3600000 },
+		{ "graceMs", offsetof(struct cli_server_config, grace_ms), 0,
+		    86400000 },
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "listen", offsetof(struct cli_server_config, listen) },
+		{ "unix", offsetof(struct cli_server_config, unix_path) },
+		{ "tlsCert", offsetof(struct cli_server_config, tls_cert) },
+		{ "tlsKey", offsetof(struct cli_server_config, tls_key) },
+		{ "keysFile", offsetof(struct cli_server_config, keys_file) },
+	};
+	char *base = (char *)&c->server, name[64];
+	size_t i, j;
+	const char *k;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		k = o->u.object.keys[i];
+		snprintf(name, sizeof name, "server.%.40s", k);
+		for (j = 0; j < nitems(counts); j++)
+			if (strcmp(k, counts[j].key) == 0)
+				break;
+		if (j < nitems(counts)) {
+			if (get_count(o->u.object.values[i], name, counts[j].min,
+			        counts[j].max,
+			        (uint64_t *)(void *)(base + counts[j].off),
+			        errp) == -1)
+				return -1;
+			continue;
+		}
+		for (j = 0; j < nitems(strs); j++)
+			if (strcmp(k, strs[j].key) == 0)
+				break;
+		if (j == nitems(strs))
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `server.%s`", k);
+		if (get_str(o->u.object.values[i], name,
+		        (char **)(void *)(base + strs[j].off), errp) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* "remote": the server `run --host` and a remote engine use. */
+static int
+config_remote_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	size_t i;
+	const char *k;
+	yajl_val v;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		k = o->u.object.keys[i];
+		v = o->u.object.values[i];
+		if (strcmp(k, "host") == 0) {
+			if (get_str(v, "remote.host", &c->remote_host, errp) ==
+			    -1)
+				return -1;
+		} else if (strcmp(k, "key") == 0) {
+			if (get_str(v, "remote.key", &c->remote_key, errp) ==
+			    -1)
+				return -1;
+		} else if (strcmp(k, "caCert") == 0) {
+			if (get_str(v, "remote.caCert", &c->remote_ca, errp) ==
+			    -1)
+				return -1;
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `remote.%s`", k);
+	}
+	return 0;
+}
+
 static int
 config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
@@ -331,7 +458,8 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 			continue;
 		if ((strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
 		        strcmp(k, "env") == 0 || strcmp(k, "network") == 0 ||
-		        strcmp(k, "session") == 0 || strcmp(k, "batch") == 0) &&
+		        strcmp(k, "session") == 0 || strcmp(k, "batch") == 0 ||
+		        strcmp(k, "server") == 0 || strcmp(k, "remote") == 0) &&
 		    !YAJL_IS_OBJECT(v))
 			return bad(errp, k, "an object");
 		if (strcmp(k, "defaults") == 0)
@@ -342,6 +470,10 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 			rc = config_network_obj(c, v, errp);
 		else if (strcmp(k, "batch") == 0)
 			rc = config_batch_obj(c, v, errp);
+		else if (strcmp(k, "server") == 0)
+			rc = config_server_obj(c, v, errp);
+		else if (strcmp(k, "remote") == 0)
+			rc = config_remote_obj(c, v, errp);
 		else if (strcmp(k, "env") == 0)
 			rc = config_env_obj(c, v, errp);
 		else if (strcmp(k, "session") == 0) {

@@ -14,6 +14,7 @@
 static const struct cli_cmd *const cmd_table[] = {
 	&cmd_run_entry,
 	&cmd_batch_entry,
+	&cmd_serve_entry,
 	&cmd_setup_entry,
 	&cmd_session_entry,
 	&cmd_cleanup_entry,

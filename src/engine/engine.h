@@ -69,6 +69,7 @@ struct isol8_engine {
 	uint64_t closing_until;
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
+	TAILQ_HEAD(, session_op) session_ops; /* engine_session.c */
 	struct engine_docker dw; /* whether dockerd is there */
 };
 
@@ -127,6 +128,9 @@ struct plan {
 };
 int plan_make(const struct isol8_request *, int, struct plan *, struct err **);
 void plan_free(struct plan *);
+
+/* engine_session.c */
+void engine_session_abort(struct isol8_engine *);
 
 /* engine_run.c */
 int engine_spec(const struct isol8_request *, struct pool_spec *, char **,
