@@ -106,8 +106,10 @@ ISOL8_API struct isol8_engine *isol8_engine_new(struct event_base *base,
  * Cancel every run (each gets its on_done with ISOL8_ECANCELLED now) and
  * let go of the warm containers. With its own loop the engine waits, at
  * most 10 s, until the containers it is removing are gone. On the caller's
- * base it never dispatches it: the removals finish there (keep it running
- * for a while, or wait for !isol8_engine_busy() before freeing).
+ * base it never dispatches it: the removals finish there, in at most 10 s,
+ * and then nothing of the engine is left on the base (event_base_dispatch
+ * returns once the caller's own events are gone too). Or wait for
+ * !isol8_engine_busy() before freeing.
  */
 ISOL8_API void isol8_engine_free(struct isol8_engine *engine);
 /* Whether background work (refills, removals) is still under way. */

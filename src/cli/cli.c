@@ -72,6 +72,7 @@ cli_exit_for(const struct isol8_error *e)
  * Free an engine that runs on the command's own event_base: first turn
  * that base, at most ms, until the engine's background work (removals,
  * refills) is done -- the engine never turns a base that is not its own.
+ * What freeing starts (its last removals) ends in cli_base_free().
  */
 void
 cli_engine_free(struct event_base *base, struct isol8_engine *e, uint64_t ms)
@@ -83,8 +84,20 @@ cli_engine_free(struct event_base *base, struct isol8_engine *e, uint64_t ms)
 	while (isol8_engine_busy(e) && now_ms() < until)
 		event_base_loop(base, EVLOOP_ONCE);
 	isol8_engine_free(e);
-	/* What free left (its last removals, if any) ends on this turn. */
-	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Free the command's base once the command's own events are gone: a freed
+ * engine may still have its last removals there, bounded by its own
+ * deadline (isol8.h), and the base runs until nothing of it is left.
+ */
+void
+cli_base_free(struct event_base *base)
+{
+	if (base == NULL)
+		return;
+	event_base_dispatch(base);
+	event_base_free(base);
 }
 
 /* KEY=VALUE into a growing array of key/value pairs. */

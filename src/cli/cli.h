@@ -163,6 +163,7 @@ int cli_out_finish(int);
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 int cli_exit_for(const struct isol8_error *);
 void cli_engine_free(struct event_base *, struct isol8_engine *, uint64_t);
+void cli_base_free(struct event_base *);
 int cli_kv(
     const char *, const char *, struct isol8_kv **, size_t *, struct err **);
 void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);

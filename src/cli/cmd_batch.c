@@ -348,8 +348,7 @@ batch_free(struct batch *b)
 		event_free(b->sigint);
 	if (b->sigterm != NULL)
 		event_free(b->sigterm);
-	if (b->base != NULL)
-		event_base_free(b->base);
+	cli_base_free(b->base);
 	if (b->rd.fd > 0)
 		close(b->rd.fd);
 	if (b->file.f != NULL)

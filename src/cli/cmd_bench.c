@@ -231,7 +231,7 @@ cmd_bench(int argc, char **argv)
 	if (b->loop != NULL)
 		event_base_loop(loop_base(b->loop), EVLOOP_NONBLOCK);
 	loop_free(b->loop);
-	event_base_free(b->base);
+	cli_base_free(b->base);
 	free(b);
 	return rc;
 }

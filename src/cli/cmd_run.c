@@ -822,8 +822,7 @@ run_ctx_free(struct run_ctx *c)
 		event_free(c->stdin_ev);
 	if (c->stdin_retry != NULL)
 		event_free(c->stdin_retry);
-	if (c->base != NULL)
-		event_base_free(c->base);
+	cli_base_free(c->base);
 	if (c->file.f != NULL)
 		cli_out_close(
 		    &c->file); /* nothing was written: a usage error */

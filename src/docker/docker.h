@@ -51,6 +51,8 @@ void docker_set_timeout(struct docker *, long);
 struct http_req *docker_call(struct docker *, const char *, const char *,
     const struct buf *, docker_cb, void *);
 void docker_cancel(struct http_req *);
+void docker_call_adopt(
+    struct docker *, struct http_req *, docker_cb, void *, void (*)(void *));
 char *docker_escape(const char *);
 void docker_ping(struct docker *, docker_cb, void *);
 struct http_req *docker_probe(struct docker *, long, docker_cb, void *);
@@ -91,6 +93,8 @@ struct docker_create {
 void docker_create_json(const struct docker_create *, struct buf *);
 struct http_req *docker_container_create(
     struct docker *, const struct docker_create *, docker_cb, void *);
+void docker_container_create_abandon(
+    struct docker *, struct http_req *, const char *);
 struct http_req *docker_container_start(
     struct docker *, const char *, docker_cb, void *);
 struct http_req *docker_container_remove(

@@ -9,6 +9,11 @@
  * the containers whose removal failed that way ("graves"): they are removed
  * again as soon as dockerd answers a request, so that an outage leaves no
  * container of ours behind. At most DOCKER_MAX_GRAVES are kept.
+ *
+ * Every call in flight is on `calls`: a caller that goes away may hand its
+ * call over to the client (docker_call_adopt(): an abandoned create whose
+ * container is removed when it answers), and docker_free() frees what the
+ * calls it drops unanswered still hold.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,16 @@ struct docker_grave {
 	TAILQ_ENTRY(docker_grave) entry;
 };
 
+/* A REST call in flight; `arg_free` set: the argument is the client's. */
+struct docker_call {
+	struct docker *d;
+	struct http_req *req;
+	docker_cb cb;
+	void *arg;
+	void (*arg_free)(void *);
+	TAILQ_ENTRY(docker_call) entry;
+};
+
 struct docker {
 	struct loop *loop;
 	struct http *http;
@@ -36,15 +51,10 @@ struct docker {
 	TAILQ_HEAD(, docker_grave) graves;
 	size_t ngraves;
 	unsigned removals; /* container removals in flight */
+	TAILQ_HEAD(, docker_call) calls;
 };
 
 static void docker_graves_flush(struct docker *);
-
-struct docker_call {
-	struct docker *d;
-	docker_cb cb;
-	void *arg;
-};
 
 struct docker *
 docker_new(struct loop *loop, const char *host, struct err **errp)
@@ -67,6 +77,7 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 	d->sock = xstrdup(host + 7);
 	d->timeout_ms = DOCKER_TIMEOUT_MS;
 	TAILQ_INIT(&d->graves);
+	TAILQ_INIT(&d->calls);
 	if ((d->http = http_new(loop, d->sock, DOCKER_MAX_CONNS, errp)) ==
 	    NULL) {
 		docker_free(d);
@@ -75,10 +86,17 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 	return d;
 }
 
+/*
+ * Free the client. Calls still in flight are dropped unanswered (their
+ * callers were told nothing: an engine frees its client only once idle,
+ * or after its bounded drain); what the client owned of them goes too.
+ */
 void
 docker_free(struct docker *d)
 {
 	struct docker_grave *g;
+	struct docker_call *c;
+	unsigned dropped = 0;
 
 	if (d == NULL)
 		return;
@@ -94,6 +112,16 @@ docker_free(struct docker *d)
 		free(g);
 	}
 	http_free(d->http);
+	while ((c = TAILQ_FIRST(&d->calls)) != NULL) {
+		TAILQ_REMOVE(&d->calls, c, entry);
+		if (c->arg_free != NULL)
+			c->arg_free(c->arg);
+		free(c);
+		dropped++;
+	}
+	if (dropped > 0)
+		log_debug(docker_log(d),
+		    "%u dockerd request(s) dropped unanswered", dropped);
 	free(d->sock);
 	free(d);
 }
@@ -179,6 +207,7 @@ docker_call_done(struct http_req *r, const struct err *herr, void *arg)
 		    reply.status);
 		e->http_status = reply.status;
 	}
+	TAILQ_REMOVE(&c->d->calls, c, entry);
 	c->cb(&reply, e, c->arg);
 	/* It answers: what an outage left behind can go now. */
 	if (herr == NULL && !TAILQ_EMPTY(&c->d->graves))
@@ -206,8 +235,10 @@ docker_submit(struct docker *d, struct http_req *r, docker_cb cb, void *arg)
 	struct docker_call *c = xcalloc(1, sizeof *c);
 
 	c->d = d;
+	c->req = r;
 	c->cb = cb;
 	c->arg = arg;
+	TAILQ_INSERT_TAIL(&d->calls, c, entry);
 	http_req_submit(r, docker_call_done, c);
 	return r;
 }
@@ -232,14 +263,48 @@ docker_call(struct docker *d, const char *method, const char *path,
 }
 
 /*
- * Stop a docker_call() request. Its callback never runs: the caller may
- * free what the callback would have used as soon as this returns.
+ * Stop a docker_call() request (not a build, import or exec start: those
+ * are not docker_calls). Its callback never runs: the caller may free
+ * what the callback would have used as soon as this returns.
  */
 void
 docker_cancel(struct http_req *r)
 {
-	if (r != NULL)
-		free(http_req_cancel(r)); /* the struct docker_call */
+	struct docker_call *c;
+
+	if (r == NULL || (c = http_req_cancel(r)) == NULL)
+		return;
+	TAILQ_REMOVE(&c->d->calls, c, entry);
+	if (c->arg_free != NULL)
+		c->arg_free(c->arg);
+	free(c);
+}
+
+/*
+ * Take over the answer of a call in flight: cb gets it, with arg, instead
+ * of the caller's callback (which never runs). With arg_free, arg is the
+ * client's from now on: freed if the call is dropped or cancelled.
+ */
+void
+docker_call_adopt(struct docker *d, struct http_req *r, docker_cb cb, void *arg,
+    void (*arg_free)(void *))
+{
+	struct docker_call *c;
+
+	TAILQ_FOREACH (c, &d->calls, entry)
+		if (c->req == r)
+			break;
+	if (c == NULL) {
+		/* Not in flight (a caller's bug): nothing will answer. */
+		log_warnx(
+		    docker_log(d), "dockerd call to adopt is not in flight");
+		if (arg_free != NULL)
+			arg_free(arg);
+		return;
+	}
+	c->cb = cb;
+	c->arg = arg;
+	c->arg_free = arg_free;
 }
 
 void

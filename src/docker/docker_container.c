@@ -2,6 +2,11 @@
  * Container operations. docker_create_json() is the whole container
  * configuration, hardening included, as one JSON document; the rest are
  * one request each.
+ *
+ * Removals are the client's own work, whoever asked: each is counted in
+ * docker_busy() until it answers, and so is a create its caller abandoned
+ * (docker_container_create_abandon()), whose container is removed as soon
+ * as the create answers -- nobody else is called back for it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -141,33 +146,99 @@ CONTAINER_OP(docker_container_start, "POST", "/containers/%s/start")
 CONTAINER_OP(docker_container_wait, "POST", "/containers/%s/wait")
 CONTAINER_OP(docker_container_inspect, "GET", "/containers/%s/json")
 
+/* A removal, or an abandoned create: the client's, counted in flight. */
 struct remove_call {
 	struct docker *d;
-	char *target;
+	char *target; /* an id or a name; an abandoned create: its name */
 	docker_cb cb;
 	void *arg;
 };
+
+/* Ended (or dropped unanswered by docker_free()): no longer in flight. */
+static void
+remove_call_free(void *arg)
+{
+	struct remove_call *rc = arg;
+
+	docker_removals(rc->d, -1);
+	free(rc->target);
+	free(rc);
+}
 
 static void
 remove_done(const struct docker_reply *r, const struct err *e, void *arg)
 {
 	struct remove_call *rc = arg;
+	docker_cb cb = rc->cb;
+	void *cb_arg = rc->arg;
 
 	/* dockerd went away: remove it once it is back (docker_client.c). */
 	if (e != NULL && e->kind == ERR_UNAVAILABLE)
 		docker_grave_add(rc->d, rc->target);
-	docker_removals(rc->d, -1);
-	if (rc->cb != NULL)
-		rc->cb(r, e, rc->arg);
-	free(rc->target);
-	free(rc);
+	/* Not in flight any more when the caller hears of it. */
+	remove_call_free(rc);
+	if (cb != NULL)
+		cb(r, e, cb_arg);
+}
+
+/* A removal nobody waits for: only what is worth saying is logged. */
+static void
+remove_logged(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct docker *d = arg;
+
+	(void)r;
+	/*
+	 * Gone already (404), being removed by someone else (409); dockerd
+	 * unreachable: removed once it is back (docker_client.c).
+	 */
+	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CONFLICT &&
+	    e->kind != ERR_CANCELLED && e->kind != ERR_UNAVAILABLE)
+		log_warnx(docker_log(d), "removing a container: %s", e->msg);
+}
+
+/*
+ * An abandoned create answered: remove what it made -- by its Id, or by
+ * its name when dockerd went away meanwhile (it may have made it all the
+ * same; a 409 means the name is another container's: left alone).
+ */
+static void
+abandoned_created(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct remove_call *rc = arg;
+	const char *id;
+
+	if (e == NULL && (id = json_str(r->json, "Id", NULL)) != NULL)
+		docker_container_remove(rc->d, id, 1, remove_logged, rc->d);
+	else if (e != NULL && e->kind == ERR_UNAVAILABLE && rc->target != NULL)
+		docker_container_remove(
+		    rc->d, rc->target, 1, remove_logged, rc->d);
+	remove_call_free(rc);
+}
+
+/*
+ * Give up on a create in flight (from docker_container_create(), named
+ * `name` or NULL): its callback never runs, and the container it makes is
+ * removed when it answers. Until then it counts as a removal in flight.
+ */
+void
+docker_container_create_abandon(
+    struct docker *d, struct http_req *create, const char *name)
+{
+	struct remove_call *rc = xcalloc(1, sizeof *rc);
+
+	rc->d = d;
+	rc->target = name != NULL ? xstrdup(name) : NULL;
+	docker_removals(d, 1);
+	docker_call_adopt(d, create, abandoned_created, rc, remove_call_free);
 }
 
 /*
  * Remove a container (id or name); force kills it first, and its volumes
  * go too. When dockerd cannot be reached, cb gets that error and the
  * removal is tried again once dockerd answers. Removals in flight keep
- * docker_busy() true. Never cancelled.
+ * docker_busy() true. Never cancelled; cb may be NULL (errors are logged
+ * then, if they matter).
  */
 struct http_req *
 docker_container_remove(
@@ -176,13 +247,16 @@ docker_container_remove(
 	cleanup_free char *path =
 	    xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
 	struct remove_call *rc = xcalloc(1, sizeof *rc);
+	struct http_req *r;
 
 	rc->d = d;
 	rc->target = xstrdup(id);
-	rc->cb = cb;
-	rc->arg = arg;
+	rc->cb = cb != NULL ? cb : remove_logged;
+	rc->arg = cb != NULL ? arg : d;
 	docker_removals(d, 1);
-	return docker_call(d, "DELETE", path, NULL, remove_done, rc);
+	r = docker_call(d, "DELETE", path, NULL, remove_done, rc);
+	docker_call_adopt(d, r, remove_done, rc, remove_call_free);
+	return r;
 }
 
 /*

@@ -420,10 +420,12 @@ run_release(struct isol8_run *run, enum run_end why)
 
 	if (run->box == NULL)
 		return;
-	if (run->plan.session != NULL && why != END_DEADLINE)
-		pool_session_release(run->box, clean);
-	else
+	if (run->plan.session == NULL)
 		pool_release(run->e->pool, &run->plan.spec, run->box, clean);
+	else if (why == END_DEADLINE) /* its agent is stuck: it goes */
+		box_close(run->box, BOX_REMOVE);
+	else
+		pool_session_release(run->box, clean);
 	run->box = NULL;
 }
 
@@ -454,7 +456,7 @@ run_close(struct isol8_run *run, enum run_end why)
 	if (run->wait != NULL)
 		pool_acquire_cancel(run->wait);
 	if (run->sopen != NULL)
-		pool_session_cancel(run->sopen, pool_inflight(e->pool));
+		pool_session_cancel(run->sopen);
 	run->wait = NULL;
 	run->sopen = NULL;
 
@@ -544,7 +546,7 @@ run_admit(struct isol8_run *run)
 	e->active++;
 	run->unreachable_at = docker_unreachable(e->docker);
 	if (run->plan.session != NULL)
-		run->sopen = pool_session_open(e->docker, &run->plan.spec,
+		run->sopen = pool_session_open(e->pool, &run->plan.spec,
 		    run->plan.session, e->opts.session_idle_ms, run_acquired,
 		    run);
 	else

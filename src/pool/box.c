@@ -1,9 +1,30 @@
 /*
  * A box: one hardened container running isol8-agent as PID 1, attached,
- * claimed with a HELLO nonce. Creation is a small state machine --
- * CREATE, then ATTACH, then START with the HELLO already queued, then
- * READY when the agent answers with our nonce -- and on any failure the
- * container is removed again (the first error is the one reported).
+ * claimed with a HELLO nonce. Its state moves in box_step() only:
+ *
+ *   box_create   CREATING -> ATTACHING -> STARTING -> HELLO -> READY
+ *   box_claim                ATTACHING -> HELLO -> READY (running already)
+ *   any state    -> CLOSED   (a failure before READY, or box_close())
+ *
+ * CREATING waits for dockerd's answer to the create, ATTACHING for the
+ * attach's upgrade (then HELLO is queued and the start asked for, so that
+ * no early frame is lost), STARTING for the start's answer, HELLO for the
+ * agent's READY with our nonce -- which may come before the start's
+ * answer: it is a fact recorded until then. Callbacks (dockerd's answers,
+ * the attach, the agent's frames, the timer) only record what happened in
+ * the box's facts and call box_step().
+ *
+ * box_close(box, end) is the one teardown, the owner's or a failure's:
+ * DETACH lets the container be (a one-shot agent exits by itself, a
+ * session stays), BYE tells the agent to exit first (AutoRemove removes
+ * it), REMOVE kills and removes the container -- a container whose create
+ * has not answered yet is removed when it answers: the create is handed
+ * over to the Docker client (docker_container_create_abandon()), so a
+ * closed box holds nothing and calls nobody back. A failure before READY
+ * removes what we created (unless its agent answered busy: then it is a
+ * session another process holds), never a container we only claimed; the
+ * first error is the one reported. A closed box's memory goes on a later
+ * loop turn (it may be closed from inside its own callbacks).
  *
  * The container's stdout carries agent frames, its stderr the agent's own
  * log lines. Frames are parsed here; READY frames are consumed, the rest go
@@ -22,22 +43,21 @@
 #define BOX_MAX_LOG_LINE 4096
 
 enum box_state {
-	BOX_CREATE,
-	BOX_ATTACH,
-	BOX_START,
-	BOX_READY,
-	BOX_CLOSED,
+	BOX_CREATING,  /* dockerd's answer to the create is due */
+	BOX_ATTACHING, /* the attach's upgrade is due */
+	BOX_STARTING,  /* dockerd's answer to the start is due */
+	BOX_HELLO,     /* running: the agent's READY is due */
+	BOX_READY,     /* the owner's: frames go to its callbacks */
+	BOX_CLOSED,    /* nothing in flight; freed on a later turn */
 };
 
 struct box {
 	struct docker *d;
-	enum box_state state;
+	enum box_state state; /* moved by box_step() only */
 	char *id;
-	char *name; /* given at creation: how to find it without its id */
-	struct http_req *req;
+	char *name;           /* we created it under this name; NULL: claimed */
+	struct http_req *req; /* the create or the start in flight */
 	struct docker_attach *attach;
-	int started;
-	int hello_ok;
 	struct buf rx;
 	struct buf log;
 	char nonce[33];
@@ -46,9 +66,13 @@ struct box {
 	void *ready_arg;
 	struct box_cbs cbs;
 	void *arg;
-	int discarding;
-	int owned; /* we created it: on failure, we remove it */
-	int *inflight;
+
+	/* Facts: recorded by the callbacks, read by box_step(). */
+	int attached;    /* the attach is upgraded */
+	int answered;    /* the agent's READY: our nonce, status 0 */
+	struct err *err; /* the first failure before READY */
+	int closing;     /* box_close() was called, with `end` */
+	enum box_end end;
 };
 
 static void box_created(
@@ -58,12 +82,9 @@ static void box_started(
 static void box_attach_ready(void *);
 static void box_attach_data(int, const char *, size_t, void *);
 static void box_attach_closed(const struct err *, void *);
+static void box_attach(struct box *);
 static void box_step(struct box *);
-static void box_fail(struct box *, struct err *);
 static void box_free_cb(void *);
-static void box_remove(struct box *);
-static void box_removed(
-    const struct docker_reply *, const struct err *, void *);
 
 /* A short stable name for a pool key (a label value). */
 void
@@ -169,6 +190,16 @@ box_config(const struct pool_spec *s, const char *kind, uint64_t idle_ms,
 	c->shm_size = BOX_SHM_SIZE;
 }
 
+/* Record the first failure before READY (later ones say less). */
+static void
+box_record_err(struct box *b, struct err *e)
+{
+	if (b->state < BOX_READY && b->err == NULL)
+		b->err = e;
+	else
+		err_free(&e);
+}
+
 static void
 box_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -176,11 +207,10 @@ box_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	box_fail(b,
-	    err_new(ERR_TIMEOUT,
-	        "container did not become ready "
-	        "within %d s",
+	box_record_err(b,
+	    err_new(ERR_TIMEOUT, "container did not become ready within %d s",
 	        BOX_CREATE_TIMEOUT_MS / 1000));
+	box_step(b);
 }
 
 static struct box *
@@ -201,8 +231,9 @@ box_new(struct docker *d, box_ready_cb cb, void *arg)
 }
 
 /*
- * Create, attach and start a container named `name` (NULL: dockerd picks);
- * cb gets the ready box, once.
+ * Create, attach and start a container named `name` (NULL: a random
+ * isol8-box- name; a name finds the container after an outage); cb gets
+ * the ready box or the error, once, later -- unless box_close() first.
  */
 struct box *
 box_create(struct docker *d, const struct pool_spec *spec, const char *name,
@@ -210,20 +241,37 @@ box_create(struct docker *d, const struct pool_spec *spec, const char *name,
 {
 	struct box *b = box_new(d, cb, arg);
 	struct box_conf bc;
+	char r[17];
 
+	if (name == NULL) {
+		random_hex(r, 8);
+		b->name = xasprintf("isol8-box-%s", r);
+	} else
+		b->name = xstrdup(name);
 	box_config(spec, "run", idle_ms, session, &bc);
-	bc.c.name = name;
-	b->name = name != NULL ? xstrdup(name) : NULL;
-	b->owned = 1;
-	b->state = BOX_CREATE;
+	bc.c.name = b->name;
+	b->state = BOX_CREATING;
 	b->req = docker_container_create(d, &bc.c, box_created, b);
 	return b;
 }
 
+/* A claim's first step, on the loop's next turn. */
+static void
+box_claim_cb(void *arg)
+{
+	struct box *b = arg;
+
+	if (b->state == BOX_CLOSED)
+		return;
+	box_attach(b);
+	box_step(b);
+}
+
 /*
- * Claim a running warm container: attach and HELLO. Its agent answers
- * busy if another process got there first; the container is never
- * removed here, whatever happens, since it is not ours until READY.
+ * Claim a running container: attach and HELLO. Its agent answers busy if
+ * another process got there first; a failure never removes it, since it
+ * is not ours until READY. The first step is on the next turn: cb never
+ * runs inside this call.
  */
 struct box *
 box_claim(struct docker *d, const char *id, box_ready_cb cb, void *arg)
@@ -231,9 +279,8 @@ box_claim(struct docker *d, const char *id, box_ready_cb cb, void *arg)
 	struct box *b = box_new(d, cb, arg);
 
 	b->id = xstrdup(id);
-	b->started = 1;
-	b->state = BOX_CREATE;
-	loop_defer(docker_loop(d), (loop_defer_cb)box_step, b);
+	b->state = BOX_ATTACHING;
+	loop_defer(docker_loop(d), box_claim_cb, b);
 	return b;
 }
 
@@ -242,38 +289,19 @@ box_created(const struct docker_reply *rep, const struct err *e, void *arg)
 {
 	struct box *b = arg;
 	const char *id;
+	struct err *ce;
 
 	b->req = NULL;
-	if (b->discarding) {
-		if (e == NULL && (id = json_str(rep->json, "Id", NULL)) != NULL)
-			b->id = xstrdup(id);
-		else if (e != NULL && e->kind == ERR_UNAVAILABLE &&
-		    b->name != NULL)
-			docker_container_remove(
-			    b->d, b->name, 1, box_removed, NULL);
-		box_remove(b);
-		return;
-	}
 	if (e != NULL) {
-		struct err *ce = err_dup(e);
-
+		ce = err_dup(e);
 		if (ce->kind == ERR_NOTFOUND)
 			ce->kind = ERR_IMAGE;
-		/*
-		 * dockerd went away during the create: it may have made the
-		 * container all the same. Removed by name once it is back.
-		 */
-		if (ce->kind == ERR_UNAVAILABLE && b->name != NULL)
-			docker_container_remove(
-			    b->d, b->name, 1, box_removed, NULL);
-		box_fail(b, ce);
-		return;
-	}
-	if ((id = json_str(rep->json, "Id", NULL)) == NULL) {
-		box_fail(b, err_new(ERR_PROTO, "dockerd: create gave no Id"));
-		return;
-	}
-	b->id = xstrdup(id);
+		box_record_err(b, ce);
+	} else if ((id = json_str(rep->json, "Id", NULL)) == NULL)
+		box_record_err(
+		    b, err_new(ERR_PROTO, "dockerd: create gave no Id"));
+	else
+		b->id = xstrdup(id);
 	box_step(b);
 }
 
@@ -284,11 +312,8 @@ box_started(const struct docker_reply *rep, const struct err *e, void *arg)
 
 	(void)rep;
 	b->req = NULL;
-	if (e != NULL) {
-		box_fail(b, err_dup(e));
-		return;
-	}
-	b->started = 1;
+	if (e != NULL)
+		box_record_err(b, err_dup(e));
 	box_step(b);
 }
 
@@ -296,15 +321,8 @@ static void
 box_attach_ready(void *arg)
 {
 	struct box *b = arg;
-	struct proto_buf pb = { 0 };
-	size_t at;
 
-	/* Queued now, read by the agent as soon as it starts. */
-	at = proto_frame_begin(&pb, PROTO_HELLO);
-	proto_tlv(&pb, PROTO_T_NONCE, b->nonce, 32);
-	proto_frame_end(&pb, at);
-	docker_attach_write(b->attach, pb.data, pb.len);
-	proto_buf_free(&pb);
+	b->attached = 1;
 	box_step(b);
 }
 
@@ -326,31 +344,26 @@ box_ready_frame(struct box *b, const unsigned char *p, uint32_t len)
 		else if (tag == PROTO_T_VERSION)
 			proto_u64_decode(val, vlen, tag, &version);
 	}
-	if (nonce == NULL || nlen != 32 || memcmp(nonce, b->nonce, 32) != 0)
+	if (nonce == NULL || nlen != 32 || memcmp(nonce, b->nonce, 32) != 0 ||
+	    b->state == BOX_READY)
 		return;
-	if (b->state == BOX_READY)
-		return;
-	if (version != PROTO_VERSION) {
-		box_fail(b,
+	if (version != PROTO_VERSION)
+		box_record_err(b,
 		    err_new(ERR_IMAGE,
-		        "the image's agent speaks protocol %llu, this "
-		        "isol8 speaks %d",
+		        "the image's agent speaks protocol %llu, this isol8 "
+		        "speaks %d",
 		        (unsigned long long)version, PROTO_VERSION));
-		return;
-	}
-	if (status != 0) {
+	else if (status != 0)
 		/*
 		 * Busy: healthy and in another claimant's hands (a session
-		 * joined between our create and our HELLO). Never remove it.
+		 * joined between our create and our HELLO). ERR_CONFLICT
+		 * says: never remove it.
 		 */
-		b->owned = 0;
-		box_fail(b,
+		box_record_err(b,
 		    err_new(ERR_CONFLICT,
-		        "container is claimed by "
-		        "another process"));
-		return;
-	}
-	b->hello_ok = 1;
+		        "container is claimed by another process"));
+	else
+		b->answered = 1;
 	box_step(b);
 }
 
@@ -373,6 +386,20 @@ box_agent_log(struct box *b, const char *data, size_t len)
 	}
 }
 
+/* The stream failed: the owner's to know once READY, else a failure. */
+static void
+box_broken(struct box *b, struct err *e)
+{
+	if (b->state == BOX_READY) {
+		if (b->cbs.lost != NULL)
+			b->cbs.lost(e, b->arg);
+		err_free(&e);
+		return;
+	}
+	box_record_err(b, e);
+	box_step(b);
+}
+
 static void
 box_attach_data(int stream, const char *data, size_t len, void *arg)
 {
@@ -391,15 +418,9 @@ box_attach_data(int stream, const char *data, size_t len, void *arg)
 	while (b->state != BOX_CLOSED && b->rx.len - off >= PROTO_HDR_LEN) {
 		if (proto_header((unsigned char *)b->rx.data + off, &type,
 		        &plen) == -1) {
-			struct err *e = err_new(ERR_PROTO,
-			    "agent sent a bad "
-			    "frame header");
-
-			if (b->state == BOX_READY && b->cbs.lost != NULL)
-				b->cbs.lost(e, b->arg);
-			else
-				box_fail(b, err_dup(e));
-			err_free(&e);
+			box_broken(b,
+			    err_new(
+			        ERR_PROTO, "agent sent a bad frame header"));
 			return;
 		}
 		if (b->rx.len - off - PROTO_HDR_LEN < plen)
@@ -425,77 +446,48 @@ box_attach_closed(const struct err *e, void *arg)
 	if (b->state == BOX_CLOSED)
 		return;
 	le = e ? err_dup(e)
-	       : err_new(ERR_PROTO,
-	             "the container's agent "
-	             "exited%s%s",
+	       : err_new(ERR_PROTO, "the container's agent exited%s%s",
 	             b->log.len ? ": " : "", buf_cstr(&b->log));
-	if (b->state != BOX_READY) {
-		box_fail(b, le);
-		return;
-	}
 	/* In use: the sandbox is gone (its container, or dockerd). */
-	le->kind = ERR_LOST;
-	if (b->cbs.lost != NULL)
-		b->cbs.lost(le, b->arg);
-	err_free(&le);
+	if (b->state == BOX_READY)
+		le->kind = ERR_LOST;
+	box_broken(b, le);
 }
 
-/* Advance creation: each step starts when the previous one is done. */
+/* Remove the container: made, being made, or possibly made (e). */
 static void
-box_step(struct box *b)
+box_remove(struct box *b, const struct err *e)
 {
-	struct err *e = NULL;
-	static const struct docker_attach_cbs cbs = { box_attach_ready,
-		box_attach_data, box_attach_closed };
+	if (b->state == BOX_CREATING && b->req != NULL) {
+		/* Removed when the create answers; nobody is called. */
+		docker_container_create_abandon(b->d, b->req, b->name);
+		b->req = NULL;
+	} else if (b->id != NULL)
+		docker_container_remove(b->d, b->id, 1, NULL, NULL);
+	else if (b->name != NULL && e != NULL && e->kind == ERR_UNAVAILABLE)
+		/*
+		 * dockerd went away during the create: it may have made the
+		 * container all the same. Removed by name once it is back.
+		 */
+		docker_container_remove(b->d, b->name, 1, NULL, NULL);
+}
 
-	if (b->state == BOX_CLOSED)
-		return;
-	switch (b->state) {
-	case BOX_CREATE:
-		b->state = BOX_ATTACH;
-		b->attach = docker_attach_start(b->d, b->id, &cbs, b, &e);
-		if (b->attach == NULL)
-			box_fail(b, e);
-		break;
-	case BOX_ATTACH:
-		/* Attached before start, so no early frame is lost. */
-		b->state = BOX_START;
-		if (!b->started)
-			b->req =
-			    docker_container_start(b->d, b->id, box_started, b);
-		break;
-	case BOX_START:
-		if (!b->started || !b->hello_ok)
-			break;
-		b->state = BOX_READY;
-		evtimer_del(b->timer);
-		b->ready_cb(b, NULL, b->ready_arg);
-		break;
-	case BOX_READY:
-	case BOX_CLOSED:
-		break;
+/*
+ * The one teardown: end as `end` says (e: the failure, if one ends it),
+ * stop everything, free later.
+ */
+static void
+box_end(struct box *b, enum box_end end, const struct err *e)
+{
+	struct proto_buf pb = { 0 };
+
+	if (end == BOX_BYE && b->state == BOX_READY) {
+		proto_frame(&pb, PROTO_BYE, NULL, 0);
+		docker_attach_write(b->attach, pb.data, pb.len);
+		proto_buf_free(&pb);
 	}
-}
-
-static void
-box_removed(const struct docker_reply *rep, const struct err *e, void *arg)
-{
-	int *inflight = arg;
-
-	(void)rep;
-	/* Unreachable: removed once dockerd is back (docker_client.c). */
-	if (e != NULL && e->kind != ERR_NOTFOUND && e->kind != ERR_CANCELLED &&
-	    e->kind != ERR_UNAVAILABLE)
-		log_warnx(NULL, "removing a container: %s", e->msg);
-	if (inflight != NULL)
-		(*inflight)--;
-}
-
-/* Stop everything of b; its memory goes on the next loop turn. */
-static void
-box_teardown(struct box *b)
-{
-	b->state = BOX_CLOSED;
+	if (end == BOX_REMOVE)
+		box_remove(b, e);
 	if (b->req != NULL)
 		docker_cancel(b->req);
 	b->req = NULL;
@@ -506,21 +498,102 @@ box_teardown(struct box *b)
 	loop_defer(docker_loop(b->d), box_free_cb, b);
 }
 
+/* Connect the attach; it is upgraded (or fails) later. */
 static void
-box_fail(struct box *b, struct err *e)
+box_attach(struct box *b)
 {
-	box_ready_cb cb = b->ready_cb;
-	void *arg = b->ready_arg;
+	static const struct docker_attach_cbs cbs = { box_attach_ready,
+		box_attach_data, box_attach_closed };
+	struct err *e = NULL;
 
-	if (b->state == BOX_CLOSED) {
-		err_free(&e);
-		return;
-	}
-	if (b->id != NULL && b->owned)
-		docker_container_remove(b->d, b->id, 1, box_removed, NULL);
-	box_teardown(b);
-	cb(NULL, e, arg);
-	err_free(&e);
+	b->attach = docker_attach_start(b->d, b->id, &cbs, b, &e);
+	if (b->attach == NULL)
+		box_record_err(b, e);
+}
+
+/*
+ * Attached: queue HELLO now -- the agent reads it as soon as it starts --
+ * then start the container we made (a claimed one runs already).
+ */
+static enum box_state
+box_hello(struct box *b)
+{
+	struct proto_buf pb = { 0 };
+	size_t at;
+
+	at = proto_frame_begin(&pb, PROTO_HELLO);
+	proto_tlv(&pb, PROTO_T_NONCE, b->nonce, 32);
+	proto_frame_end(&pb, at);
+	docker_attach_write(b->attach, pb.data, pb.len);
+	proto_buf_free(&pb);
+	if (b->name == NULL)
+		return BOX_HELLO;
+	b->req = docker_container_start(b->d, b->id, box_started, b);
+	return BOX_STARTING;
+}
+
+/* How a box that failed before READY goes: we remove what we made. */
+static enum box_end
+box_fail_end(const struct box *b, const struct err *e)
+{
+	/* Busy: a session another process holds; claimed: not ours. */
+	if (b->name == NULL || e->kind == ERR_CONFLICT)
+		return BOX_DETACH;
+	return BOX_REMOVE;
+}
+
+/*
+ * Move the box on from its facts until it rests: the only place its state
+ * changes. A failure before READY closes it and tells the creator; a
+ * close tells nobody.
+ */
+static void
+box_step(struct box *b)
+{
+	enum box_state was;
+	struct err *e;
+
+	do {
+		was = b->state;
+		if (b->state == BOX_CLOSED)
+			return;
+		if (b->closing || b->err != NULL) {
+			e = b->err;
+			b->err = NULL;
+			box_end(b, b->closing ? b->end : box_fail_end(b, e), e);
+			b->state = BOX_CLOSED;
+			if (!b->closing)
+				b->ready_cb(NULL, e, b->ready_arg);
+			err_free(&e);
+			return;
+		}
+		switch (b->state) {
+		case BOX_CREATING:
+			if (b->req != NULL)
+				break;
+			box_attach(b);
+			b->state = BOX_ATTACHING;
+			break;
+		case BOX_ATTACHING:
+			if (b->attached)
+				b->state = box_hello(b);
+			break;
+		case BOX_STARTING:
+			if (b->req == NULL)
+				b->state = BOX_HELLO;
+			break;
+		case BOX_HELLO:
+			if (!b->answered)
+				break;
+			b->state = BOX_READY;
+			evtimer_del(b->timer);
+			b->ready_cb(b, NULL, b->ready_arg);
+			break;
+		case BOX_READY:
+		case BOX_CLOSED:
+			break;
+		}
+	} while (b->state != was);
 }
 
 static void
@@ -531,6 +604,7 @@ box_free_cb(void *arg)
 	event_free(b->timer);
 	buf_free(&b->rx);
 	buf_free(&b->log);
+	err_free(&b->err);
 	free(b->id);
 	free(b->name);
 	free(b);
@@ -564,64 +638,16 @@ box_pending(struct box *b)
 	return b->attach ? docker_attach_pending(b->attach) : 0;
 }
 
-/* Tell the agent to exit (AutoRemove removes the container), detach. */
-void
-box_bye(struct box *b)
-{
-	struct proto_buf pb = { 0 };
-
-	proto_frame(&pb, PROTO_BYE, NULL, 0);
-	box_send(b, &pb);
-	proto_buf_free(&pb);
-	box_close(b);
-}
-
-/* Detach: the agent is one-shot and exits by itself (AutoRemove). */
-void
-box_close(struct box *b)
-{
-	if (b->state != BOX_CLOSED)
-		box_teardown(b);
-}
-
-/* Give up on a box: remove it if we created it, else just let go. */
-void
-box_abandon(struct box *b, int *inflight)
-{
-	if (b->owned)
-		box_discard(b, inflight);
-	else
-		box_close(b);
-}
-
-/* Remove the container (if any) in the background and tear b down. */
-static void
-box_remove(struct box *b)
-{
-	if (b->id != NULL)
-		docker_container_remove(
-		    b->d, b->id, 1, box_removed, b->inflight);
-	else if (b->inflight != NULL)
-		(*b->inflight)--;
-	box_teardown(b);
-}
-
 /*
- * Kill and remove the container now, in the background, with no further
- * callback; *inflight counts removals not yet answered. A box still being
- * created waits for its create to answer, then removes what it made.
+ * Let the box go, as `end` says; no callback of it runs afterwards (its
+ * creator's neither). Safe inside any of its callbacks.
  */
 void
-box_discard(struct box *b, int *inflight)
+box_close(struct box *b, enum box_end end)
 {
-	if (b->state == BOX_CLOSED || b->discarding)
+	if (b->state == BOX_CLOSED || b->closing)
 		return;
-	b->discarding = 1;
-	b->inflight = inflight;
-	if (inflight != NULL)
-		(*inflight)++;
-	evtimer_del(b->timer);
-	if (b->state == BOX_CREATE && b->req != NULL)
-		return;
-	box_remove(b);
+	b->closing = 1;
+	b->end = end;
+	box_step(b);
 }

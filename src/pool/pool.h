@@ -46,6 +46,13 @@ struct box_conf {
 
 typedef void (*box_ready_cb)(struct box *, const struct err *, void *);
 
+/* How a box ends (box_close()). */
+enum box_end {
+	BOX_DETACH, /* let the container be: it ends by itself, or stays */
+	BOX_BYE,    /* tell its agent to exit (AutoRemove removes it) */
+	BOX_REMOVE, /* kill and remove it (if still being created: once made) */
+};
+
 /* box.c */
 void pool_spec_key(const struct pool_spec *, char[17]);
 void pool_limits_key(const struct pool_spec *, char[17]);
@@ -54,15 +61,11 @@ void box_config(const struct pool_spec *, const char *, uint64_t, const char *,
 struct box *box_create(struct docker *, const struct pool_spec *, const char *,
     uint64_t, const char *, box_ready_cb, void *);
 struct box *box_claim(struct docker *, const char *, box_ready_cb, void *);
-void box_bye(struct box *);
-void box_abandon(struct box *, int *);
-
 void box_set_cbs(struct box *, const struct box_cbs *, void *);
 const char *box_id(const struct box *);
 void box_send(struct box *, const struct proto_buf *);
 size_t box_pending(struct box *);
-void box_close(struct box *);
-void box_discard(struct box *, int *);
+void box_close(struct box *, enum box_end);
 
 /* pool.c */
 struct pool_opts {
@@ -75,7 +78,6 @@ struct pool_opts {
 typedef void (*pool_acquire_cb)(struct box *, const struct err *, void *);
 void pool_opts_init(struct pool_opts *);
 struct docker *pool_docker(struct pool *);
-int *pool_inflight(struct pool *);
 struct pool *pool_new(struct docker *, const struct pool_opts *);
 void pool_prewarm(struct pool *, const struct pool_spec *);
 void pool_drain(struct pool *);
@@ -95,9 +97,13 @@ size_t pool_stats(const struct pool *, struct pool_stat *, size_t);
 
 /* session.c */
 struct session_open;
-struct session_open *pool_session_open(struct docker *,
-    const struct pool_spec *, const char *, uint64_t, pool_acquire_cb, void *);
-void pool_session_cancel(struct session_open *, int *);
+struct session_open *pool_session_open(struct pool *, const struct pool_spec *,
+    const char *, uint64_t, pool_acquire_cb, void *);
+void pool_session_cancel(struct session_open *);
 void pool_session_release(struct box *, int);
+
+/* pool.c, for session.c: the openers a pool holds (drained with it). */
+TAILQ_HEAD(session_opens, session_open);
+struct session_opens *pool_opens(struct pool *);
 
 #endif

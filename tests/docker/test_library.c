@@ -206,9 +206,11 @@ test_cancel_removes_the_container(void)
 	req.runtime = "python";
 	req.code = "import time\nprint('started', flush=True)\ntime.sleep(30)";
 	CHECK((run = isol8_run_start(e, &req, &cbs, &j, &err)) != NULL);
-	/* Cancelled once it is surely running (however loaded the host). */
+	/* Cancelled once it is surely running (however loaded the host):
+	 * its whole line is out (print writes the newline apart). */
 	t0 = now_ms();
-	while (j.out.len == 0 && !j.done && now_ms() - t0 < 60000)
+	while (strchr(buf_cstr(&j.out), '\n') == NULL && !j.done &&
+	    now_ms() - t0 < 60000)
 		event_base_loop(base, EVLOOP_ONCE);
 	CHECK(!j.done);
 	isol8_run_cancel(run);

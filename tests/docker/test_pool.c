@@ -83,7 +83,7 @@ test_hello_arbitrates_claims(void)
 	    NULL);
 	winner = a.box ? a.box : b.box;
 	CHECK(strcmp(box_id(winner), id) == 0);
-	box_bye(winner);
+	box_close(winner, BOX_BYE);
 	err_free(&a.err);
 	err_free(&b.err);
 	free(id);

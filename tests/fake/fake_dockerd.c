@@ -75,10 +75,12 @@ struct fake_conn {
 	struct evbuffer *out;    /* written by `wr` */
 	struct event *wr;
 	int closing;         /* freed once `out` is written */
-	struct event *later; /* a delayed create answer */
+	struct event *later; /* a delayed answer (or attach) */
 	int later_status;
-	char later_body[96];
-	size_t sent; /* of an endless body */
+	char *later_body;   /* NULL: an attach's upgrade */
+	int later_create;   /* it answers a create (creates_inflight) */
+	char later_ref[96]; /* an attach's container */
+	size_t sent;        /* of an endless body */
 	/* CONN_AGENT */
 	char id[96];
 	int busy;
@@ -117,8 +119,10 @@ conn_free(struct fake_conn *c)
 	TAILQ_REMOVE(&c->f->conns, c, entry);
 	if (c->later != NULL) {
 		event_free(c->later);
-		c->f->sim.creates_inflight--;
+		if (c->later_create)
+			c->f->sim.creates_inflight--;
 	}
+	free(c->later_body);
 	event_free(c->wr);
 	evbuffer_free(c->out);
 	bufferevent_free(c->bev);
@@ -602,7 +606,8 @@ agent_frame(struct fake_conn *c, int type, const unsigned char *p, uint32_t len)
 		break;
 	case PROTO_SCRUB:
 		s->scrubs++;
-		agent_frame_send(c, PROTO_OK, NULL, 0);
+		if (!s->scrub_silent)
+			agent_frame_send(c, PROTO_OK, NULL, 0);
 		break;
 	case PROTO_BYE:
 		s->byes++;
@@ -670,6 +675,8 @@ ctr_find(struct fake_dockerd *f, const char *ref)
 	return NULL;
 }
 
+static void sim_attach_now(struct fake_conn *, const char *);
+
 static void
 sim_later_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -679,8 +686,42 @@ sim_later_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	event_free(c->later);
 	c->later = NULL;
-	c->f->sim.creates_inflight--;
+	if (c->later_create)
+		c->f->sim.creates_inflight--;
+	c->later_create = 0;
+	if (c->later_body == NULL) {
+		sim_attach_now(c, c->later_ref);
+		return;
+	}
 	fake_reply(c, c->later_status, c->later_body);
+	free(c->later_body);
+	c->later_body = NULL;
+}
+
+/*
+ * Answer after ms (0: on the next turn; negative: now); body NULL: upgrade
+ * the attach to container `ref` then.
+ */
+static void
+sim_later(
+    struct fake_conn *c, int ms, int status, const char *body, const char *ref)
+{
+	struct timeval tv = { ms > 0 ? ms / 1000 : 0,
+		ms > 0 ? (ms % 1000) * 1000 : 0 };
+
+	if (ms < 0 && body != NULL) {
+		fake_reply(c, status, body);
+		return;
+	}
+	if (ms < 0) {
+		sim_attach_now(c, ref);
+		return;
+	}
+	c->later_status = status;
+	c->later_body = body != NULL ? strdup(body) : NULL;
+	snprintf(c->later_ref, sizeof c->later_ref, "%s", ref ? ref : "");
+	c->later = evtimer_new(c->f->base, sim_later_cb, c);
+	evtimer_add(c->later, &tv);
 }
 
 /* A create: registered now, answered after create_delay_ms. */
@@ -690,10 +731,9 @@ sim_create(struct fake_conn *c, const char *path, const char *body)
 	struct fake_dockerd *f = c->f;
 	struct fake_sim *s = &f->sim;
 	struct fake_ctr *ctr;
-	struct timeval tv = { s->create_delay_ms / 1000,
-		(s->create_delay_ms % 1000) * 1000 };
 	const char *q, *lim;
-	char name[96] = "";
+	char name[96] = "", answer[96];
+	int status;
 
 	s->creates++;
 	if (++s->creates_inflight > s->max_creates_inflight)
@@ -702,18 +742,17 @@ sim_create(struct fake_conn *c, const char *path, const char *body)
 		snprintf(
 		    name, sizeof name, "%.*s", (int)strcspn(q + 6, "&"), q + 6);
 	if (s->fail_creates) {
-		c->later_status = 500;
-		snprintf(c->later_body, sizeof c->later_body,
-		    "{\"message\":\"boom\"}");
+		status = 500;
+		snprintf(answer, sizeof answer, "{\"message\":\"boom\"}");
 	} else if (name[0] != '\0' && ctr_find(f, name) != NULL) {
 		s->conflicts++;
-		c->later_status = 409;
-		snprintf(c->later_body, sizeof c->later_body,
+		status = 409;
+		snprintf(answer, sizeof answer,
 		    "{\"message\":\"Conflict: name in use\"}");
 	} else {
-		c->later_status = 201;
-		snprintf(c->later_body, sizeof c->later_body,
-		    "{\"Id\":\"sim%08d\"}", ++f->next_id);
+		status = 201;
+		snprintf(answer, sizeof answer, "{\"Id\":\"sim%08d\"}",
+		    ++f->next_id);
 		if (f->nctrs < FAKE_MAX_CTRS) { /* beyond: not known */
 			ctr = &f->ctrs[f->nctrs++];
 			snprintf(
@@ -728,8 +767,8 @@ sim_create(struct fake_conn *c, const char *path, const char *body)
 			    NULL;
 		}
 	}
-	c->later = evtimer_new(f->base, sim_later_cb, c);
-	evtimer_add(c->later, &tv);
+	sim_later(c, s->create_delay_ms, status, answer, NULL);
+	c->later_create = 1;
 }
 
 static void
@@ -740,7 +779,8 @@ sim_inspect(struct fake_conn *c, const char *ref)
 
 	c->f->sim.inspects++;
 	if (ctr == NULL) {
-		fake_reply(c, 404, "{\"message\":\"No such container\"}");
+		sim_later(c, c->f->sim.inspect_delay_ms - 1, 404,
+		    "{\"message\":\"No such container\"}", NULL);
 		return;
 	}
 	snprintf(body, sizeof body,
@@ -748,7 +788,7 @@ sim_inspect(struct fake_conn *c, const char *ref)
 	    "\"running\",\"Running\":true},\"Config\":{\"Labels\":{"
 	    "\"" LABEL_KIND "\":\"%s\",\"" LABEL_LIMITS "\":\"%s\"}}}",
 	    ctr->id, ctr->name, ctr->session ? "session" : "run", ctr->limits);
-	fake_reply(c, 200, body);
+	sim_later(c, c->f->sim.inspect_delay_ms - 1, 200, body, NULL);
 }
 
 /* A delete: the container goes, and with it what is attached to it. */
@@ -777,19 +817,28 @@ sim_delete(struct fake_conn *c, const char *ref)
 	fake_reply(c, 204, "");
 }
 
+/* The attach's upgrade: from now on the connection is the agent's. */
 static void
-sim_attach(struct fake_conn *c, const char *ref)
+sim_attach_now(struct fake_conn *c, const char *ref)
 {
 	struct fake_sim *s = &c->f->sim;
+	struct fake_ctr *ctr = ctr_find(c->f, ref);
 
-	s->attaches++;
 	conn_write(c, up, sizeof up - 1);
 	c->kind = CONN_AGENT;
 	snprintf(c->id, sizeof c->id, "%s", ref);
-	/* Only warm containers (ids warmN) can be someone else's. */
-	c->busy = s->agent_busy && strncmp(ref, "warm", 4) == 0;
+	/* Warm containers (ids warmN) can be someone else's; sessions too. */
+	c->busy = (s->agent_busy && strncmp(ref, "warm", 4) == 0) ||
+	    (s->busy_sessions && ctr != NULL && ctr->session);
 	bufferevent_setcb(c->bev, agent_read_cb, NULL, conn_event_cb, c);
 	agent_read_cb(c->bev, c);
+}
+
+static void
+sim_attach(struct fake_conn *c, const char *ref)
+{
+	c->f->sim.attaches++;
+	sim_later(c, c->f->sim.attach_delay_ms - 1, 0, NULL, ref);
 }
 
 static void
@@ -805,10 +854,11 @@ sim_rename(struct fake_conn *c, const char *path)
 	if (i < 8 && s->warm[i] != NULL && !c->f->renamed[i]) {
 		c->f->renamed[i] = 1;
 		s->renames_ok++;
-		fake_reply(c, 204, "");
+		sim_later(c, s->rename_delay_ms - 1, 204, "", NULL);
 	} else {
 		s->renames_404++;
-		fake_reply(c, 404, "{\"message\":\"No such container\"}");
+		sim_later(c, s->rename_delay_ms - 1, 404,
+		    "{\"message\":\"No such container\"}", NULL);
 	}
 }
 
@@ -827,7 +877,8 @@ sim_list(struct fake_conn *c)
 		    i ? "," : "", i, s->warm[i]);
 	if (off < sizeof body)
 		snprintf(body + off, sizeof body - off, "]");
-	fake_reply(c, 200, body);
+	s->lists++;
+	sim_later(c, s->list_delay_ms - 1, 200, body, NULL);
 }
 
 static void
@@ -862,8 +913,11 @@ sim_request(struct fake_conn *c, const char *head, const char *body)
 		sim_delete(c, ref);
 	else if (strcmp(method, "GET") == 0 && ref[0] != '\0')
 		sim_inspect(c, ref);
-	else
-		fake_reply(c, 204, ""); /* start, kill: nothing to say */
+	else if (strstr(path, "/start") != NULL) {
+		c->f->sim.starts++;
+		sim_later(c, c->f->sim.start_delay_ms - 1, 204, "", NULL);
+	} else
+		fake_reply(c, 204, ""); /* kill: nothing to say */
 }
 
 /* ---- requests ---- */

@@ -81,14 +81,25 @@ struct fake_script {
  * AutoRemove -- after a one-shot run's EXIT, at BYE and when a script
  * dies; fake_dockerd_live() counts the containers still there. /_ping
  * answers 200 OK. A run whose stream ends as when dockerd dies during it
- * is a FAKE_RUN_CLOSE script.
+ * is a FAKE_RUN_CLOSE script. The other *_delay_ms hold an answer (an
+ * attach's upgrade) that long, to catch a client in the state that waits
+ * for it; 0 answers at once. busy_sessions: the agents of session
+ * containers answer busy, as when another process holds the session;
+ * scrub_silent: no OK to SCRUB (a scrub still going on).
  */
 struct fake_sim {
 	int create_delay_ms;
+	int start_delay_ms;
+	int attach_delay_ms;
+	int list_delay_ms;
+	int rename_delay_ms;
+	int inspect_delay_ms;
 	int fail_creates;
 	int agent_busy;
+	int busy_sessions;
 	int agent_silent;
 	int put_file_silent;
+	int scrub_silent;
 	int vanish_on_hello;
 	const char *warm[8];               /* unclaimed warm containers */
 	const struct fake_script *scripts; /* ends with a NULL cmd */
@@ -98,6 +109,8 @@ struct fake_sim {
 	int max_creates_inflight;
 	int conflicts;
 	int inspects;
+	int starts;
+	int lists;
 	int renames_ok;
 	int renames_404;
 	int attaches;

@@ -5,13 +5,11 @@
  * request's cmd). What is proven: output and results arrive as the agent
  * reports them; stdin reaches the agent; the host's own output cap and
  * hard deadline hold when the agent does not keep them; a lost or lying
- * agent is an ISOL8_EAGENT error; cancel and engine free work in every
- * state. In every test on_done comes exactly once and never from inside an
- * isol8 call, a container whose run did not end cleanly is deleted, and
- * none outlives its engine but a session's. Two tests of known bugs in
- * src/ run apart, as TAP TODOs (known_bug_start()).
+ * agent is an ISOL8_EAGENT error, a lost one ISOL8_ELOST; cancel and engine
+ * free work in every state. In every test on_done comes exactly once and
+ * never from inside an isol8 call, a container whose run did not end
+ * cleanly is deleted, and none outlives its engine but a session's.
  */
-#include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +19,7 @@
 #include "engine/engine.h"
 #include "fake/fake_dockerd.h"
 
-#define SETTLE_MS 30  /* after on_done: time for a second call to come */
-#define KNOWN_BUG_S 3 /* a known-bug test that takes longer hangs */
+#define SETTLE_MS 30 /* after on_done: time for a second call to come */
 
 static struct event_base *base;
 static int in_isol8; /* inside isol8_run_start/cancel: no on_done here */
@@ -193,51 +190,6 @@ cancel(struct isol8_run *run)
 	in_isol8 = 1;
 	isol8_run_cancel(run);
 	in_isol8 = 0;
-}
-
-/*
- * A test of a known bug in src/ that is not fixed yet. It runs in a child
- * process, alongside the other tests, with an alarm (the bug may hang it)
- * and is reported as a TAP TODO: "not ok ... # TODO known bug", which
- * neither fails the suite nor goes unseen, or "ok ... # TODO" once the bug
- * is fixed (then make it a RUN_TEST).
- */
-struct known_bug {
-	int (*fn)(void);
-	const char *name;
-	const char *bug;
-	pid_t pid;
-};
-
-static void
-known_bug_start(struct known_bug *kb)
-{
-	fflush(stdout);
-	fflush(stderr);
-	if ((kb->pid = fork()) == 0) {
-		alarm(KNOWN_BUG_S);
-		base = event_base_new();
-		_exit(kb->fn()); /* no exit handlers: they are the parent's */
-	}
-}
-
-static void
-known_bug_report(struct known_bug *kb)
-{
-	int status, rc;
-
-	if (kb->pid == -1 || waitpid(kb->pid, &status, 0) == -1)
-		status = 1 << 8;
-	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	tap_count++;
-	if (rc == 0)
-		printf("ok %d - %s # TODO known bug fixed? %s\n", tap_count,
-		    kb->name, kb->bug);
-	else
-		printf("not ok %d - %s # TODO known bug: %s (%s %d)\n",
-		    tap_count, kb->name, kb->bug, rc > 128 ? "signal" : "exit",
-		    rc > 128 ? rc - 128 : rc);
-	fflush(stdout);
 }
 
 /* on_done came once, not from inside isol8, and no second one follows. */
@@ -709,16 +661,9 @@ test_free_in_every_state(void)
  * Freed while the agent of the box being made for a run has not answered
  * HELLO yet: the run ends (cancelled) at once, the box is given up and its
  * container deleted promptly, and nothing of the engine runs afterwards --
- * not when the container's attach ends (here: the fake goes away).
- *
- * KNOWN BUG (src/pool + src/engine, reported by branch tests10):
- * pool_drain() cancels acquires and sends ready boxes BYE but does not
- * touch boxes still being created (counted in p->creating, held by no
- * list), so no DELETE comes; isol8_engine_free() waits ENGINE_DRAIN_MS
- * (10 s) for them, then engine_destroy() frees the Docker client while
- * the box's attach stream and 60 s timer are still on the base: when the
- * attach ends, box_fail() calls docker_container_remove() on the freed
- * client (heap-use-after-free under ASan; the box leaks otherwise).
+ * not when the container's attach ends (here: the fake goes away). (It
+ * was a known bug: pool_drain() left boxes being made alone, and their
+ * attach's end later removed the container on a freed Docker client.)
  */
 static int
 test_free_with_an_agent_not_ready(void)
@@ -791,18 +736,8 @@ test_session_runs(void)
 int
 main(void)
 {
-	static struct known_bug bugs[] = {
-		{ test_free_with_an_agent_not_ready,
-		    "test_free_with_an_agent_not_ready",
-		    "engine free leaves boxes being created running on a freed "
-		    "Docker client",
-		    -1 },
-	};
-	size_t i;
 	int rc;
 
-	for (i = 0; i < nitems(bugs); i++)
-		known_bug_start(&bugs[i]);
 	base = event_base_new();
 	RUN_TEST(test_exit_code_and_output);
 	RUN_TEST(test_unacknowledged_file_removes_the_container);
@@ -817,10 +752,9 @@ main(void)
 	RUN_TEST(test_cancel_acquire);
 	RUN_TEST(test_cancel_running);
 	RUN_TEST(test_free_in_every_state);
+	RUN_TEST(test_free_with_an_agent_not_ready);
 	RUN_TEST(test_session_runs);
 	RUN_TEST(test_hard_deadline);
-	for (i = 0; i < nitems(bugs); i++)
-		known_bug_report(&bugs[i]);
 	rc = TAP_DONE();
 	event_base_free(base);
 	return rc;
