@@ -1280,11 +1280,12 @@ pool_stats(const struct pool *p, struct pool_stat *out, size_t max)
 	TAILQ_FOREACH (s, &p->slots, entry) {
 		if (n < max) {
 			memcpy(out[n].key, s->key, sizeof out[n].key);
-			snprintf(out[n].image, sizeof out[n].image, "%s",
-			    s->image);
-			out[n].ready = (unsigned)(s->nready + s->warm_known);
+			snprintf(
+			    out[n].image, sizeof out[n].image, "%s", s->image);
+			out[n].ready =
+			    (unsigned)(slot_nready(s) + s->warm_known);
 			out[n].creating =
-			    (unsigned)(s->creating_boxes + s->creating_warm);
+			    (unsigned)pool_ops(p, s, OPS_CREATING);
 		}
 		n++;
 	}
