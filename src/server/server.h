@@ -35,6 +35,7 @@
 struct event;
 struct event_base;
 struct evbuffer;
+struct evbuffer_cb_entry;
 struct evhttp;
 struct evhttp_request;
 struct evhttp_connection;
@@ -45,12 +46,12 @@ struct server;
 
 /* Defaults of struct server_opts (docs/api.md "Limits"). */
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:3000"
-#define SERVER_MAX_BODY (16u << 20)      /* a PUT file: ISOL8_MAX_CODE */
-#define SERVER_MAX_HEADERS (16u << 10)   /* the request line and headers */
-#define SERVER_REQUEST_TIMEOUT_MS 10000  /* headers and body, in all */
-#define SERVER_IDLE_TIMEOUT_MS 60000     /* a read or write that stalls */
+#define SERVER_MAX_BODY (16u << 20)     /* a PUT file: ISOL8_MAX_CODE */
+#define SERVER_MAX_HEADERS (16u << 10)  /* the request line and headers */
+#define SERVER_REQUEST_TIMEOUT_MS 10000 /* headers and body, in all */
+#define SERVER_IDLE_TIMEOUT_MS 60000    /* a read or write that stalls */
 #define SERVER_MAX_CONNECTIONS 1024
-#define SERVER_MAX_QUEUE 256             /* requests waiting for a run */
+#define SERVER_MAX_QUEUE 256 /* requests waiting for a run */
 #define SERVER_HEARTBEAT_MS 15000
 #define SERVER_GRACE_MS 30000
 #define SERVER_BATCH_MAX_JOBS 100000
@@ -71,9 +72,9 @@ struct server_ceilings {
 	uint64_t pids;
 	uint64_t timeout_ms;
 	uint64_t max_output;
-	unsigned networks;  /* NET_* allowed; 0: all */
-	char **runtimes;    /* allowed runtimes; NULL: all */
-	char **images;      /* images a request may name; NULL: all */
+	unsigned networks;    /* NET_* allowed; 0: all */
+	char **runtimes;      /* allowed runtimes; NULL: all */
+	char **images;        /* images a request may name; NULL: all */
 	unsigned concurrency; /* its runs in flight; 0: the server's */
 	unsigned sessions;    /* sessions it may own ... */
 	int has_sessions;     /* ... when set (0: none at all) */
@@ -104,8 +105,8 @@ void key_ref(struct server_key *);
 void key_unref(struct server_keys *, struct server_key *);
 void key_defaults(const struct server_key *, const struct isol8_request *,
     struct isol8_request *);
-int key_check(const struct server_key *, const struct isol8_request *,
-    struct err **);
+int key_check(
+    const struct server_key *, const struct isol8_request *, struct err **);
 int key_name_valid(const char *);
 
 /* ---- the server ---- */
@@ -227,6 +228,8 @@ struct server_conn {
 	struct bufferevent *bev;   /* the filter evhttp reads and writes */
 	struct bufferevent *under; /* the socket (or TLS) bufferevent */
 	struct event *deadline;
+	struct event *flush;             /* the filter's output goes on */
+	struct evbuffer_cb_entry *outcb; /* additions to it schedule that */
 	/* facts */
 	int deadline_hit;
 	int freed; /* evhttp freed its bufferevent */
@@ -279,29 +282,29 @@ struct server_req {
 	struct evhttp_request *h; /* NULL once answered or the client went */
 	struct server_conn *conn;
 	struct server_key *key;
-	struct event *watch;   /* the client's socket, for its going away */
-	struct event *wake;    /* a step on a later turn */
-	int streaming;         /* a reply was started (SSE, JSON lines) */
+	struct event *watch; /* the client's socket, for its going away */
+	struct event *wake;  /* a step on a later turn */
+	int streaming;       /* a reply was started (SSE, JSON lines) */
 	/* it ended without a run (the server stops): the answer */
 	int fail_status;
 	enum isol8_code fail_code;
 	char *fail_msg;
 	/* facts */
-	int gone;       /* the client went away */
-	int granted;    /* slots granted, not yet used by start() */
-	unsigned runs;  /* runs (or engine calls) in flight */
-	int cancelled;  /* ops->cancel was called */
-	int finished;   /* nothing more to start */
-	int queued;     /* in s->waiting */
-	void *kind;     /* the kind's own state */
+	int gone;      /* the client went away */
+	int granted;   /* slots granted, not yet used by start() */
+	unsigned runs; /* runs (or engine calls) in flight */
+	int cancelled; /* ops->cancel was called */
+	int finished;  /* nothing more to start */
+	int queued;    /* in s->waiting */
+	void *kind;    /* the kind's own state */
 	uint64_t t0;
-	TAILQ_ENTRY(server_req) entry; /* s->reqs */
+	TAILQ_ENTRY(server_req) entry;  /* s->reqs */
 	TAILQ_ENTRY(server_req) qentry; /* s->waiting */
 };
 
 void server_handle(struct evhttp_request *, void *);
-struct server_req *req_new(struct server *, struct evhttp_request *,
-    const struct req_ops *, void *);
+struct server_req *req_new(
+    struct server *, struct evhttp_request *, const struct req_ops *, void *);
 void req_step(struct server_req *);
 void req_defer_step(struct server_req *);
 void req_run_done(struct server_req *);
@@ -313,8 +316,8 @@ void req_stream_write(struct server_req *, const void *, size_t);
 size_t req_stream_pending(struct server_req *);
 void req_stream_end(struct server_req *);
 int req_status_for(enum isol8_code);
-void req_refuse(struct server *, struct evhttp_request *, int,
-    enum isol8_code, const char *);
+void req_refuse(struct server *, struct evhttp_request *, int, enum isol8_code,
+    const char *);
 
 /* ---- admission (server_admit.c) ---- */
 
@@ -329,21 +332,19 @@ void admit_fail_waiting(struct server *, int, const char *);
 struct route_match {
 	char name[80]; /* {name} of /sessions/{name}... */
 };
-void route_execute(struct server *, struct evhttp_request *,
-    struct server_key *, int);
-void route_files(struct server *, struct evhttp_request *,
-    struct server_key *, const char *, int);
-void route_batch(
-    struct server *, struct evhttp_request *, struct server_key *);
+void route_execute(
+    struct server *, struct evhttp_request *, struct server_key *, int);
+void route_files(struct server *, struct evhttp_request *, struct server_key *,
+    const char *, int);
+void route_batch(struct server *, struct evhttp_request *, struct server_key *);
 void route_sessions(
     struct server *, struct evhttp_request *, struct server_key *);
 void route_session_delete(struct server *, struct evhttp_request *,
     struct server_key *, const char *);
-int session_internal(const struct server_key *, const char *, char *, size_t,
-    struct err **);
-int request_prepare(struct server *, struct server_key *,
-    struct api_request *, struct isol8_request *, char *, size_t, int *,
-    struct err **);
+int session_internal(
+    const struct server_key *, const char *, char *, size_t, struct err **);
+int request_prepare(struct server *, struct server_key *, struct api_request *,
+    struct isol8_request *, char *, size_t, int *, struct err **);
 
 /* ---- Server-Sent Events (server_sse.c) ---- */
 

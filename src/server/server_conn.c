@@ -18,6 +18,12 @@
  * and the count of open connections is exact (at max_connections the
  * listeners pause; the kernel's backlog holds the rest).
  *
+ * libevent 2.1's filter passes evhttp's output on only while its EV_WRITE
+ * is on, and evhttp adds a response before it enables writing (enabling
+ * moves nothing): a response would wait for a write event that never
+ * comes. So every addition to the filter's output schedules a flush on
+ * the next turn (conn->flush), when writing is on.
+ *
  * Invariant: conn->bev is valid while state != CLOSED; a server freed
  * before its connections' bufferevents orphans them (conn->s NULL).
  */
@@ -25,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -72,6 +79,8 @@ conn_close(struct server_conn *c)
 	c->state = CONN_CLOSED;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	event_free(c->flush);
+	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->outcb);
 	if (s != NULL) {
 		TAILQ_REMOVE(&s->conns, c, entry);
 		s->nconns--;
@@ -142,6 +151,27 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	conn_step(c);
 }
 
+/* Output evhttp added goes on to the socket (or TLS) bufferevent. */
+static void
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn *c = arg;
+
+	(void)fd, (void)what;
+	bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
+}
+
+static void
+conn_outbuf_cb(
+    struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct server_conn *c = arg;
+
+	(void)b;
+	if (info->n_added > 0)
+		event_active(c->flush, EV_TIMEOUT, 0);
+}
+
 /* evhttp freed the connection's bufferevent (from the loop). */
 static void
 conn_freed(void *arg)
@@ -172,8 +202,8 @@ conn_bevcb(struct event_base *base, void *arg)
 			bufferevent_openssl_set_allow_dirty_shutdown(
 			    c->under, 1);
 	} else
-		c->under = bufferevent_socket_new(
-		    base, -1, BEV_OPT_CLOSE_ON_FREE);
+		c->under =
+		    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->under == NULL) {
 		/* evhttp makes a plain one and fails the connection on
 		 * TLS; nothing of ours to track. */
@@ -187,6 +217,9 @@ conn_bevcb(struct event_base *base, void *arg)
 		free(c);
 		return NULL;
 	}
+	c->flush = event_new(base, -1, 0, conn_flush_cb, c);
+	c->outcb =
+	    evbuffer_add_cb(bufferevent_get_output(c->bev), conn_outbuf_cb, c);
 	c->deadline = evtimer_new(base, conn_deadline_cb, c);
 	c->state = CONN_WAIT;
 	TAILQ_INSERT_TAIL(&s->conns, c, entry);
