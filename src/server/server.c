@@ -102,8 +102,8 @@ listen_on(const struct sockaddr *sa, socklen_t len, const char *what,
 	evutil_socket_t fd;
 	int one = 1;
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(
+	    sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		err_set(errp, ERR_SYS, "cannot make a socket for %s: %s", what,
 		    strerror(errno));
@@ -185,8 +185,8 @@ server_listen_tcp(struct server *s, struct err **errp)
 		return -1;
 	if ((s->tcp = evhttp_accept_socket_with_handle(s->http, fd)) == NULL) {
 		close(fd);
-		return err_set(errp, ERR_SYS, "cannot accept on %s",
-		    s->o.listen);
+		return err_set(
+		    errp, ERR_SYS, "cannot accept on %s", s->o.listen);
 	}
 	return 0;
 }
@@ -202,8 +202,8 @@ server_listen_unix(struct server *s, struct err **errp)
 	if (s->o.unix_path == NULL)
 		return 0;
 	if (strlen(s->o.unix_path) >= sizeof sun.sun_path)
-		return err_set(errp, ERR_INVALID, "--unix path `%s` is too long",
-		    s->o.unix_path);
+		return err_set(errp, ERR_INVALID,
+		    "--unix path `%s` is too long", s->o.unix_path);
 	if (lstat(s->o.unix_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return err_set(errp, ERR_INVALID,
@@ -214,8 +214,8 @@ server_listen_unix(struct server *s, struct err **errp)
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, s->o.unix_path, strlen(s->o.unix_path));
-	if ((fd = listen_on((struct sockaddr *)&sun, sizeof sun,
-	         s->o.unix_path, errp)) == -1)
+	if ((fd = listen_on((struct sockaddr *)&sun, sizeof sun, s->o.unix_path,
+	         errp)) == -1)
 		return -1;
 	/* Whoever can reach the socket still needs a key. */
 	chmod(s->o.unix_path, 0660);
@@ -223,8 +223,8 @@ server_listen_unix(struct server *s, struct err **errp)
 	if ((s->unix_sock = evhttp_accept_socket_with_handle(s->http, fd)) ==
 	    NULL) {
 		close(fd);
-		return err_set(errp, ERR_SYS, "cannot accept on %s",
-		    s->o.unix_path);
+		return err_set(
+		    errp, ERR_SYS, "cannot accept on %s", s->o.unix_path);
 	}
 	return 0;
 }
@@ -283,6 +283,7 @@ server_new(struct event_base *base, struct isol8_engine *e,
 	}
 	s->kick = event_new(base, -1, 0, server_kick_cb, s);
 	s->stop_ev = event_new(base, -1, 0, server_stop_cb, s);
+	s->sweep = conn_sweep_new(s);
 	if (server_keys_load(s, errp) == -1 || server_tls(s, errp) == -1)
 		goto fail;
 	if ((s->http = evhttp_new(base)) == NULL) {
@@ -329,16 +330,16 @@ server_describe(const struct server *s, struct buf *b)
 		if (ss.ss_family == AF_INET6) {
 			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
-			evutil_inet_ntop(AF_INET6, &a->sin6_addr, host,
-			    sizeof host);
+			evutil_inet_ntop(
+			    AF_INET6, &a->sin6_addr, host, sizeof host);
 			port = ntohs(a->sin6_port);
 			buf_printf(b, "%s://[%s]:%d\n",
 			    s->ssl ? "https" : "http", host, port);
 		} else {
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
-			evutil_inet_ntop(AF_INET, &a->sin_addr, host,
-			    sizeof host);
+			evutil_inet_ntop(
+			    AF_INET, &a->sin_addr, host, sizeof host);
 			port = ntohs(a->sin_port);
 			buf_printf(b, "%s://%s:%d\n", s->ssl ? "https" : "http",
 			    host, port);
@@ -439,7 +440,6 @@ server_stop(
 void
 server_free(struct server *s)
 {
-	struct server_conn *c;
 	struct server_req *r;
 
 	if (s == NULL)
@@ -452,10 +452,9 @@ server_free(struct server *s)
 		server_unlisten(s);
 		evhttp_free(s->http);
 	}
-	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
-		TAILQ_REMOVE(&s->conns, c, entry);
-		conn_orphan(c);
-	}
+	conn_free_all(s);
+	if (s->sweep != NULL)
+		event_free(s->sweep);
 	keys_free(&s->keys);
 	if (s->ssl != NULL)
 		SSL_CTX_free(s->ssl);

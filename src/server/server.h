@@ -54,6 +54,7 @@ struct server;
 #define SERVER_MAX_QUEUE 256 /* requests waiting for a run */
 #define SERVER_HEARTBEAT_MS 15000
 #define SERVER_GRACE_MS 30000
+#define SERVER_SWEEP_MS 250 /* connections let go, deadlines */
 #define SERVER_BATCH_MAX_JOBS 100000
 
 /* ---- keys (server_keys.c) ---- */
@@ -202,6 +203,7 @@ struct server {
 	void (*stopped)(void *);
 	void *stopped_arg;
 	struct event *stop_ev; /* `stopped` on a later turn */
+	struct event *sweep;   /* connections (server_conn.c) */
 };
 
 struct server *server_new(struct event_base *, struct isol8_engine *,
@@ -223,16 +225,13 @@ enum conn_state {
 };
 
 struct server_conn {
-	struct server *s; /* NULL once the server is gone */
+	struct server *s;
 	enum conn_state state;
-	struct bufferevent *bev;   /* the filter evhttp reads and writes */
-	struct bufferevent *under; /* the socket (or TLS) bufferevent */
-	struct event *deadline;
-	struct event *flush;             /* the filter's output goes on */
-	struct evbuffer_cb_entry *outcb; /* additions to it schedule that */
+	struct bufferevent *bev; /* evhttp's; we hold a reference */
+	uint64_t since;          /* waiting for a request since (ms) */
 	/* facts */
 	int deadline_hit;
-	int freed; /* evhttp freed its bufferevent */
+	int freed; /* evhttp let go of it */
 	int busy;  /* a request is being answered */
 	uint64_t requests;
 	TAILQ_ENTRY(server_conn) entry;
@@ -241,7 +240,8 @@ struct server_conn {
 struct bufferevent *conn_bevcb(struct event_base *, void *);
 struct server_conn *conn_find(struct server *, struct evhttp_connection *);
 void conn_busy(struct server_conn *, int);
-void conn_orphan(struct server_conn *);
+void conn_free_all(struct server *);
+struct event *conn_sweep_new(struct server *);
 
 /* ---- requests (server_req.c) ---- */
 

@@ -11,27 +11,26 @@
  *	WAIT --(deadline)--> CUT --(evhttp frees it)--> CLOSED
  *	any --(evhttp frees it)--> CLOSED
  *
- * The bufferevent evhttp gets (evhttp_set_bevcb) is a filter -- passing
- * bytes through unchanged -- over the socket or TLS bufferevent: its
- * free_context tells this object, from the loop, that evhttp let the
- * connection go, so the object lives exactly as long as the connection
- * and the count of open connections is exact (at max_connections the
- * listeners pause; the kernel's backlog holds the rest).
+ * evhttp gets the socket (or TLS) bufferevent itself, and this object
+ * holds a reference on it (bufferevent_incref): when evhttp frees the
+ * connection the bufferevent stays, its callbacks cleared -- which the
+ * server's sweep (every SERVER_SWEEP_MS) sees: the object drops its
+ * reference (the socket closes then) and goes. The sweep also cuts the
+ * connections past their deadline. (A filter bufferevent over the socket
+ * would tell of the free at once, but libevent 2.1's filter holds a
+ * response until a write event that never comes, and evhttp closes the
+ * socket under the last bytes still in the socket's bufferevent.) At
+ * max_connections the listeners pause; the kernel's backlog holds the
+ * rest.
  *
- * libevent 2.1's filter passes evhttp's output on only while its EV_WRITE
- * is on, and evhttp adds a response before it enables writing (enabling
- * moves nothing): a response would wait for a write event that never
- * comes. So every addition to the filter's output schedules a flush on
- * the next turn (conn->flush), when writing is on.
- *
- * Invariant: conn->bev is valid while state != CLOSED; a server freed
- * before its connections' bufferevents orphans them (conn->s NULL).
+ * Invariant: c->bev holds our reference until the object goes; evhttp is
+ * done with it once its callbacks are all NULL (evhttp keeps an error
+ * callback set for as long as it uses a connection).
  */
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -71,34 +70,18 @@ conn_accepting(struct server *s)
 		    s->nconns);
 }
 
+/* The one end: our reference goes (the socket closes with it). */
 static void
 conn_close(struct server_conn *c)
 {
 	struct server *s = c->s;
 
 	c->state = CONN_CLOSED;
-	if (c->deadline != NULL)
-		event_free(c->deadline);
-	event_free(c->flush);
-	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->outcb);
-	if (s != NULL) {
-		TAILQ_REMOVE(&s->conns, c, entry);
-		s->nconns--;
-		conn_accepting(s);
-	}
+	TAILQ_REMOVE(&s->conns, c, entry);
+	s->nconns--;
+	bufferevent_decref(c->bev);
+	conn_accepting(s);
 	free(c);
-}
-
-/* The request deadline, from now. */
-static void
-conn_arm(struct server_conn *c)
-{
-	uint64_t ms = c->s->o.request_timeout_ms;
-	struct timeval tv = { (time_t)(ms / 1000),
-		(suseconds_t)(ms % 1000) * 1000 };
-
-	c->deadline_hit = 0;
-	evtimer_add(c->deadline, &tv);
 }
 
 /* The one place a connection's state moves. */
@@ -113,12 +96,11 @@ conn_step(struct server_conn *c)
 	}
 	switch (c->state) {
 	case CONN_WAIT:
-		if (c->busy) {
-			evtimer_del(c->deadline);
+		if (c->busy)
 			c->state = CONN_BUSY;
-		} else if (c->deadline_hit) {
+		else if (c->deadline_hit) {
 			/* Too slow: shut the socket; evhttp sees its end. */
-			fd = bufferevent_getfd(c->under);
+			fd = bufferevent_getfd(c->bev);
 			if (fd != -1)
 				shutdown(fd, SHUT_RDWR);
 			c->s->m.slow_clients++;
@@ -131,7 +113,7 @@ conn_step(struct server_conn *c)
 		break;
 	case CONN_BUSY:
 		if (!c->busy) {
-			conn_arm(c);
+			c->since = now_ms();
 			c->state = CONN_WAIT;
 		}
 		break;
@@ -141,45 +123,43 @@ conn_step(struct server_conn *c)
 	}
 }
 
+/*
+ * The sweep: connections evhttp let go of (their callbacks cleared) go;
+ * those waiting past the deadline for a whole request are cut.
+ */
 static void
-conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct server_conn *c = arg;
+	struct server *s = arg;
+	struct server_conn *c, *next;
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+	uint64_t now = now_ms();
 
 	(void)fd, (void)what;
-	c->deadline_hit = 1;
-	conn_step(c);
+	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		bufferevent_getcb(c->bev, &rcb, &wcb, &ecb, NULL);
+		if (rcb == NULL && wcb == NULL && ecb == NULL)
+			c->freed = 1;
+		else if (c->state == CONN_WAIT && !c->busy &&
+		    now - c->since >= s->o.request_timeout_ms)
+			c->deadline_hit = 1;
+		else
+			continue;
+		conn_step(c);
+	}
 }
 
-/* Output evhttp added goes on to the socket (or TLS) bufferevent. */
-static void
-conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+/* The server's sweep timer (server_new). */
+struct event *
+conn_sweep_new(struct server *s)
 {
-	struct server_conn *c = arg;
+	struct timeval tv = { 0, SERVER_SWEEP_MS * 1000 };
+	struct event *ev = event_new(s->base, -1, EV_PERSIST, conn_sweep_cb, s);
 
-	(void)fd, (void)what;
-	bufferevent_flush(c->bev, EV_WRITE, BEV_NORMAL);
-}
-
-static void
-conn_outbuf_cb(
-    struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct server_conn *c = arg;
-
-	(void)b;
-	if (info->n_added > 0)
-		event_active(c->flush, EV_TIMEOUT, 0);
-}
-
-/* evhttp freed the connection's bufferevent (from the loop). */
-static void
-conn_freed(void *arg)
-{
-	struct server_conn *c = arg;
-
-	c->freed = 1;
-	conn_step(c);
+	evtimer_add(ev, &tv);
+	return ev;
 }
 
 /*
@@ -190,43 +170,32 @@ struct bufferevent *
 conn_bevcb(struct event_base *base, void *arg)
 {
 	struct server *s = arg;
-	struct server_conn *c = xcalloc(1, sizeof *c);
+	struct server_conn *c;
+	struct bufferevent *bev;
 	SSL *ssl;
 
-	c->s = s;
 	if (s->ssl != NULL && (ssl = SSL_new(s->ssl)) != NULL) {
-		c->under = bufferevent_openssl_socket_new(base, -1, ssl,
+		bev = bufferevent_openssl_socket_new(base, -1, ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		/* Clients that close without close_notify are the norm. */
-		if (c->under != NULL)
-			bufferevent_openssl_set_allow_dirty_shutdown(
-			    c->under, 1);
+		if (bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	} else
-		c->under =
-		    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (c->under == NULL) {
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
 		/* evhttp makes a plain one and fails the connection on
 		 * TLS; nothing of ours to track. */
-		free(c);
 		return NULL;
-	}
-	c->bev = bufferevent_filter_new(
-	    c->under, NULL, NULL, BEV_OPT_CLOSE_ON_FREE, conn_freed, c);
-	if (c->bev == NULL) {
-		bufferevent_free(c->under);
-		free(c);
-		return NULL;
-	}
-	c->flush = event_new(base, -1, 0, conn_flush_cb, c);
-	c->outcb =
-	    evbuffer_add_cb(bufferevent_get_output(c->bev), conn_outbuf_cb, c);
-	c->deadline = evtimer_new(base, conn_deadline_cb, c);
+	c = xcalloc(1, sizeof *c);
+	c->s = s;
+	c->bev = bev;
+	bufferevent_incref(bev);
 	c->state = CONN_WAIT;
+	c->since = now_ms();
 	TAILQ_INSERT_TAIL(&s->conns, c, entry);
 	s->nconns++;
-	conn_arm(c);
 	conn_accepting(s);
-	return c->bev;
+	return bev;
 }
 
 /* The connection a request came on (NULL: not one of ours). */
@@ -240,7 +209,7 @@ conn_find(struct server *s, struct evhttp_connection *evcon)
 		return NULL;
 	bev = evhttp_connection_get_bufferevent(evcon);
 	TAILQ_FOREACH (c, &s->conns, entry)
-		if (c->bev == bev && c->state != CONN_CLOSED)
+		if (c->bev == bev && !c->freed)
 			return c;
 	return NULL;
 }
@@ -255,13 +224,12 @@ conn_busy(struct server_conn *c, int busy)
 	conn_step(c);
 }
 
-/* The server goes first: the object waits for its bufferevent alone. */
+/* The server goes (after evhttp_free): our references go. */
 void
-conn_orphan(struct server_conn *c)
+conn_free_all(struct server *s)
 {
-	if (c->deadline != NULL)
-		event_free(c->deadline);
-	c->deadline = NULL;
-	c->s = NULL;
-	c->state = CONN_CUT;
+	struct server_conn *c;
+
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
+		conn_close(c);
 }
