@@ -362,11 +362,17 @@ server_reload_keys(struct server *s, struct err **errp)
 	return 0;
 }
 
-/* The last request is closed while draining: stopped, on a later turn. */
+/*
+ * Draining, the last request closed and the last reply written: stopped,
+ * on a later turn.
+ */
 void
 server_drained(struct server *s)
 {
-	if (s->state != SERVER_DRAINING)
+	if (s->state != SERVER_DRAINING || s->nreqs > 0)
+		return;
+	/* The last replies reach the sockets first (within the grace). */
+	if (!s->grace_over && conn_writing(s))
 		return;
 	s->state = SERVER_STOPPED;
 	if (s->grace != NULL)
@@ -390,6 +396,7 @@ server_cut(struct server *s)
 		next = TAILQ_NEXT(r, entry);
 		req_defer_step(r);
 	}
+	server_drained(s);
 }
 
 static void
@@ -429,12 +436,9 @@ server_stop(
 	s->stopped_arg = arg;
 	server_unlisten(s);
 	admit_fail_waiting(s, 503, "the server is shutting down");
-	if (s->nreqs == 0) {
-		server_drained(s);
-		return;
-	}
 	s->grace = evtimer_new(s->base, server_grace_cb, s);
 	evtimer_add(s->grace, &tv);
+	server_drained(s);
 }
 
 void

@@ -241,6 +241,7 @@ struct bufferevent *conn_bevcb(struct event_base *, void *);
 struct server_conn *conn_find(struct server *, struct evhttp_connection *);
 void conn_busy(struct server_conn *, int);
 void conn_free_all(struct server *);
+int conn_writing(const struct server *);
 struct event *conn_sweep_new(struct server *);
 
 /* ---- requests (server_req.c) ---- */

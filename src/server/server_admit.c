@@ -66,7 +66,8 @@ admit_fits(const struct server *s, const struct server_req *r)
 {
 	unsigned kmax = r->key->c.concurrency;
 
-	return s->inflight < s->max_runs && (kmax == 0 || r->key->inflight < kmax);
+	return s->inflight < s->max_runs &&
+	    (kmax == 0 || r->key->inflight < kmax);
 }
 
 /* Grant slots in order while there is room. */

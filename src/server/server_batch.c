@@ -24,9 +24,9 @@
 
 #include "server.h"
 
-#define BATCH_HIGH (4u << 20)  /* unread result bytes: hold jobs back */
-#define BATCH_RETRY_MS 20      /* and look again */
-#define BATCH_IDS 131072       /* id hashes kept (a power of two) */
+#define BATCH_HIGH (4u << 20) /* unread result bytes: hold jobs back */
+#define BATCH_RETRY_MS 20     /* and look again */
+#define BATCH_IDS 131072      /* id hashes kept (a power of two) */
 
 struct bjob;
 
@@ -198,8 +198,8 @@ batch_start(struct server_req *r)
 	while ((line = batch_next_line(b, &len)) != NULL) {
 		if ((j = batch_job(b, line, len)) == NULL)
 			continue;
-		j->run = isol8_run_start(
-		    r->s->e, &j->api.req, &bjob_cbs, j, &err);
+		j->run =
+		    isol8_run_start(r->s->e, &j->api.req, &bjob_cbs, j, &err);
 		if (j->run == NULL) {
 			batch_line_error(b, j->line, j->id, err.message);
 			bjob_free(j);
@@ -260,7 +260,8 @@ bjob_stderr(const char *data, size_t len, void *arg)
 }
 
 static void
-bjob_done(const struct isol8_result *res, const struct isol8_error *e, void *arg)
+bjob_done(
+    const struct isol8_result *res, const struct isol8_error *e, void *arg)
 {
 	struct bjob *j = arg;
 	struct breq *b = j->b;
@@ -344,8 +345,8 @@ static const struct req_ops batch_ops = {
 
 /* ?concurrency=N: at most the key's ceiling and the server's runs. */
 static int
-batch_parallel(struct server *s, struct evhttp_request *h,
-    struct server_key *k, unsigned *out, struct err **errp)
+batch_parallel(struct server *s, struct evhttp_request *h, struct server_key *k,
+    unsigned *out, struct err **errp)
 {
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(h));
 	unsigned max = k->c.concurrency ? k->c.concurrency : s->max_runs;

@@ -82,6 +82,7 @@ conn_close(struct server_conn *c)
 	bufferevent_decref(c->bev);
 	conn_accepting(s);
 	free(c);
+	server_drained(s);
 }
 
 /* The one place a connection's state moves. */
@@ -115,6 +116,8 @@ conn_step(struct server_conn *c)
 		if (!c->busy) {
 			c->since = now_ms();
 			c->state = CONN_WAIT;
+			/* a stopping server waits for its last replies */
+			server_drained(c->s);
 		}
 		break;
 	case CONN_CUT:
@@ -222,6 +225,18 @@ conn_busy(struct server_conn *c, int busy)
 	if (busy)
 		c->requests++;
 	conn_step(c);
+}
+
+/* Whether a reply is still being written to some connection. */
+int
+conn_writing(const struct server *s)
+{
+	const struct server_conn *c;
+
+	TAILQ_FOREACH (c, &s->conns, entry)
+		if (c->busy && !c->freed)
+			return 1;
+	return 0;
 }
 
 /* The server goes (after evhttp_free): our references go. */

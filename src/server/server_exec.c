@@ -23,10 +23,10 @@
 #include "server.h"
 
 enum exec_kind {
-	EXEC_JSON,   /* POST /execute */
-	EXEC_SSE,    /* POST /execute/stream */
-	EXEC_PUT,    /* PUT /sessions/{name}/files */
-	EXEC_GET,    /* GET /sessions/{name}/files */
+	EXEC_JSON, /* POST /execute */
+	EXEC_SSE,  /* POST /execute/stream */
+	EXEC_PUT,  /* PUT /sessions/{name}/files */
+	EXEC_GET,  /* GET /sessions/{name}/files */
 };
 
 static const char *const true_argv[] = { "true", NULL };
@@ -61,8 +61,8 @@ static void exec_on_stderr(const char *, size_t, void *);
 static void exec_on_done(
     const struct isol8_result *, const struct isol8_error *, void *);
 
-static const struct isol8_callbacks exec_cbs = { exec_on_stdout,
-	exec_on_stderr, exec_on_done };
+static const struct isol8_callbacks exec_cbs = { exec_on_stdout, exec_on_stderr,
+	exec_on_done };
 
 /* An SSE chunk to the client (and the time, for the heartbeat). */
 static void
@@ -429,8 +429,8 @@ files_param(struct exec *x, const char *k, const char *v, struct err **errp)
 		if (strcmp(k, file_limits[i].name) == 0) {
 			if (isol8_request_parse_limit(
 			        q, file_limits[i].limit, v, k, &e) == -1)
-				return err_set(errp, ERR_INVALID, "%s",
-				    e.message);
+				return err_set(
+				    errp, ERR_INVALID, "%s", e.message);
 			return 0;
 		}
 	if (strcmp(k, "path") == 0) {
@@ -438,8 +438,8 @@ files_param(struct exec *x, const char *k, const char *v, struct err **errp)
 		x->path = xstrdup(v);
 	} else if (strcmp(k, "runtime") == 0) {
 		if (!isol8_runtime_known(v))
-			return err_set(errp, ERR_INVALID,
-			    "unknown runtime `%.64s`", v);
+			return err_set(
+			    errp, ERR_INVALID, "unknown runtime `%.64s`", v);
 		free(x->api.runtime);
 		x->api.runtime = xstrdup(v);
 		q->runtime = x->api.runtime;
@@ -520,8 +520,8 @@ route_files(struct server *s, struct evhttp_request *h, struct server_key *k,
 		exec_go(s, h, k, x);
 		return;
 	}
-	req_refuse(s, h, status, status == 403 ? ISOL8_ELIMIT : ISOL8_EINVAL,
-	    e->msg);
+	req_refuse(
+	    s, h, status, status == 403 ? ISOL8_ELIMIT : ISOL8_EINVAL, e->msg);
 	err_free(&e);
 	exec_destroy(x);
 }

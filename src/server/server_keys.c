@@ -185,8 +185,8 @@ parse_count(const char *k, const char *v, uint64_t min, uint64_t max,
 
 /* One ceiling, k=v, into c; the limits through the engine's table. */
 static int
-parse_ceiling(struct server_ceilings *c, const char *k, const char *v,
-    struct err **errp)
+parse_ceiling(
+    struct server_ceilings *c, const char *k, const char *v, struct err **errp)
 {
 	static const struct {
 		const char *name;
@@ -207,8 +207,8 @@ parse_ceiling(struct server_ceilings *c, const char *k, const char *v,
 		if (strcmp(k, limits[i].name) != 0)
 			continue;
 		memset(&r, 0, sizeof r);
-		if (isol8_request_parse_limit(
-		        &r, limits[i].limit, v, k, &e) == -1)
+		if (isol8_request_parse_limit(&r, limits[i].limit, v, k, &e) ==
+		    -1)
 			return err_set(errp, ERR_INVALID, "%s", e.message);
 		c->memory = r.memory ? r.memory : c->memory;
 		c->cpus = r.cpus > 0 ? r.cpus : c->cpus;
@@ -342,8 +342,8 @@ keys_load_file(const char *path, struct server_keys *keys, struct err **errp)
 			return -1;
 		}
 		if (keys_clash(keys, k) || ++n > KEYS_MAX) {
-			err_set(errp, ERR_INVALID,
-			    "%s: line %ld: key `%s` %s", path, lineno, k->name,
+			err_set(errp, ERR_INVALID, "%s: line %ld: key `%s` %s",
+			    path, lineno, k->name,
 			    n > KEYS_MAX ? "is one too many (4096 at most)"
 			                 : "repeats a name or a hash");
 			key_free(k);
@@ -549,8 +549,8 @@ key_check(const struct server_key *k, const struct isol8_request *q,
 	}
 	if (q->image != NULL && c->images != NULL &&
 	    !in_list(c->images, q->image)) {
-		snprintf(what, sizeof what, "run in the image `%.64s`",
-		    q->image);
+		snprintf(
+		    what, sizeof what, "run in the image `%.64s`", q->image);
 		return over(errp, k, "images", what);
 	}
 	if (q->session != NULL && c->has_sessions && c->sessions == 0)

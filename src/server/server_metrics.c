@@ -73,8 +73,8 @@ metrics_runs(const struct server_metrics *m, struct buf *b)
 	uint64_t cum = 0;
 	size_t i, j;
 
-	metric_head(b, "isol8_runs_total", "counter",
-	    "Runs by runtime and outcome.");
+	metric_head(
+	    b, "isol8_runs_total", "counter", "Runs by runtime and outcome.");
 	for (i = 0; i < nitems(runtimes); i++)
 		for (j = 0; j < OUT_COUNT; j++)
 			buf_printf(b,
@@ -148,7 +148,8 @@ metrics_write(struct server *s, struct buf *b)
 	buf_printf(b, "isol8_clients_gone_total %llu\n",
 	    (unsigned long long)m->client_gone);
 	metric_head(b, "isol8_slow_clients_total", "counter",
-	    "Connections cut off: a request took over server.requestTimeoutMs.");
+	    "Connections cut off: a request took over "
+	    "server.requestTimeoutMs.");
 	buf_printf(b, "isol8_slow_clients_total %llu\n",
 	    (unsigned long long)m->slow_clients);
 }

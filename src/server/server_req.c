@@ -179,8 +179,8 @@ req_new(struct server *s, struct evhttp_request *h, const struct req_ops *ops,
 	evhttp_connection_set_closecb(evcon, req_closecb, r);
 	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	if (fd != -1) {
-		r->watch = event_new(s->base, fd, EV_READ | EV_CLOSED | EV_PERSIST,
-		    req_watch_cb, r);
+		r->watch = event_new(s->base, fd,
+		    EV_READ | EV_CLOSED | EV_PERSIST, req_watch_cb, r);
 		event_add(r->watch, NULL);
 	}
 	TAILQ_INSERT_TAIL(&s->reqs, r, entry);
@@ -278,8 +278,8 @@ req_refuse(struct server *s, struct evhttp_request *h, int status,
 		evhttp_add_header(evhttp_request_get_output_headers(h),
 		    "WWW-Authenticate", "Bearer realm=\"isol8\"");
 	if (status == 429 || status == 503)
-		evhttp_add_header(evhttp_request_get_output_headers(h),
-		    "Retry-After", "1");
+		evhttp_add_header(
+		    evhttp_request_get_output_headers(h), "Retry-After", "1");
 	if (s->state != SERVER_RUNNING)
 		evhttp_add_header(evhttp_request_get_output_headers(h),
 		    "Connection", "close");
@@ -402,8 +402,9 @@ req_close(struct server_req *r, enum req_end why)
 	if (r->h != NULL && r->streaming)
 		req_stream_end(r);
 	else if (r->h != NULL)
-		req_error(r, 500, ISOL8_EINTERNAL, "the request ended without "
-		                                   "an answer");
+		req_error(r, 500, ISOL8_EINTERNAL,
+		    "the request ended without "
+		    "an answer");
 	if (r->conn != NULL && why != REQ_END_GONE)
 		r->conn = NULL;
 	log_debug(s->o.log, "request %llu (%s): %s after %llu ms",

@@ -143,8 +143,7 @@ route_metrics(struct server *s, struct evhttp_request *h)
 	struct buf b = { 0 };
 
 	metrics_write(s, &b);
-	route_reply(
-	    s, h, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+	route_reply(s, h, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 	buf_free(&b);
 }
 
@@ -160,8 +159,7 @@ route_complete_cb(struct evhttp_request *h, void *arg)
 static void
 route_conn(struct server *s, struct evhttp_request *h)
 {
-	struct server_conn *c =
-	    conn_find(s, evhttp_request_get_connection(h));
+	struct server_conn *c = conn_find(s, evhttp_request_get_connection(h));
 
 	if (c == NULL)
 		return;
@@ -224,27 +222,26 @@ server_handle(struct evhttp_request *h, void *arg)
 		return;
 	}
 	if ((route_methods[id].methods & m) == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(h),
-		    "Allow", route_methods[id].allow);
-		req_refuse(s, h, 405, ISOL8_EINVAL,
-		    "method not allowed here");
+		evhttp_add_header(evhttp_request_get_output_headers(h), "Allow",
+		    route_methods[id].allow);
+		req_refuse(s, h, 405, ISOL8_EINVAL, "method not allowed here");
 		return;
 	}
 	if (id == R_HEALTH) {
 		route_health(s, h, 0);
 		return;
 	}
-	k = keys_auth(&s->keys, evhttp_find_header(
-	                            evhttp_request_get_input_headers(h),
-	                            "Authorization"));
+	k = keys_auth(&s->keys,
+	    evhttp_find_header(
+	        evhttp_request_get_input_headers(h), "Authorization"));
 	if (k == NULL) {
 		req_refuse(s, h, 401, ISOL8_EINVAL,
 		    "a valid API key is required: Authorization: Bearer KEY");
 		return;
 	}
 	if (s->state != SERVER_RUNNING) {
-		req_refuse(s, h, 503, ISOL8_ECANCELLED,
-		    "the server is shutting down");
+		req_refuse(
+		    s, h, 503, ISOL8_ECANCELLED, "the server is shutting down");
 		return;
 	}
 	route_dispatch(s, h, id, k, name);

@@ -81,7 +81,12 @@ sess_free(struct server_req *r)
 }
 
 static const struct req_ops sess_ops = {
-	"sessions", NULL, NULL, NULL, sess_finish, sess_free,
+	"sessions",
+	NULL,
+	NULL,
+	NULL,
+	sess_finish,
+	sess_free,
 };
 
 static void

@@ -17,11 +17,11 @@
 #include "server.h"
 
 void
-sse_event(struct buf *b, uint64_t id, const char *event, const char *data,
-    size_t len)
+sse_event(
+    struct buf *b, uint64_t id, const char *event, const char *data, size_t len)
 {
-	buf_printf(b, "event: %s\nid: %llu\ndata: ", event,
-	    (unsigned long long)id);
+	buf_printf(
+	    b, "event: %s\nid: %llu\ndata: ", event, (unsigned long long)id);
 	buf_add(b, data, len);
 	buf_addstr(b, "\n\n");
 }
@@ -45,7 +45,8 @@ sse_output(struct buf *b, uint64_t id, int stream, const char *data, size_t len)
 	}
 	yajl_gen_map_close(g);
 	json_gen_take(g, &json);
-	sse_event(b, id, stream == 1 ? "stdout" : "stderr", json.data, json.len);
+	sse_event(
+	    b, id, stream == 1 ? "stdout" : "stderr", json.data, json.len);
 	buf_free(&tmp);
 	buf_free(&json);
 }

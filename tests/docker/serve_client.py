@@ -170,7 +170,7 @@ def vanish(addr, key):
         if not chunk:
             break
         raw += chunk
-        found = re.search(rb'"data":"([0-9a-f]{12})\\n"', raw)
+        found = re.search(rb'"data":"([0-9a-f]{12})', raw)
     s.close()
     print(found.group(1).decode() if found else "none")
 
