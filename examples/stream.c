@@ -79,6 +79,9 @@ main(int argc, char **argv)
 	}
 	event_base_dispatch(base);
 	isol8_engine_free(engine);
+	/* The engine's last removals finish on our base (at most 10 s):
+	 * dispatch returns once nothing of it is left. */
+	event_base_dispatch(base);
 	event_base_free(base);
 	return 0;
 }

@@ -55,9 +55,12 @@ enum isol8_code {
 	ISOL8_ELIMIT,       /* a size from outside went over its limit */
 	ISOL8_ENOTFOUND,    /* no such session, file or container */
 	ISOL8_EINTERNAL,
-	ISOL8_ELOST, /* the sandbox went away mid-run (its container was
+	ISOL8_ELOST,    /* the sandbox went away mid-run (its container was
 			killed, dockerd restarted): the program may have
 			run, in part or whole (result.may_have_run) */
+	ISOL8_EINSTALL, /* installing the request's packages failed: the
+			   code did not run (the message names them and
+			   carries the installer's last lines) */
 };
 
 /* Errors are reported into a caller-owned struct. */
@@ -96,6 +99,11 @@ struct isol8_engine_opts {
 	 * "isol8: ..." lines on stderr. Called from the loop. */
 	void (*log)(enum isol8_log_level level, const char *line, void *arg);
 	void *log_arg;
+	/* Where run-time installs (isol8_request.packages) come from; NULL:
+	 * the public ones (docs/packages.md). A registry given here is
+	 * reachable even at a private address. */
+	const char *pip_index_url; /* python: a PEP 503 index */
+	const char *npm_registry;  /* node, bun, deno's npm: specifiers */
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *opts);
@@ -181,6 +189,15 @@ struct isol8_request {
 	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
+	/*
+	 * Packages the code needs (pip, npm, bun or deno specs of the
+	 * runtime; docs/packages.md): what the image has baked costs
+	 * nothing, the rest is installed into /sandbox before the code, as
+	 * the sandbox user, through the filtered proxy to the registries
+	 * only, within the run's timeout (result.install_ms). Not for bash.
+	 */
+	const char *const *packages;
+	size_t packages_len;
 };
 
 ISOL8_API void isol8_request_init(struct isol8_request *req);
@@ -288,6 +305,7 @@ struct isol8_result {
 	uint64_t run_ms;             /* the program's wall time */
 	uint64_t total_ms;           /* from isol8_run_start() to done */
 	uint64_t queued_ms;          /* waiting for a slot and a container */
+	uint64_t install_ms;         /* installing packages (in total_ms) */
 	uint64_t cpu_ms;             /* user + system CPU of all processes */
 	uint64_t peak_rss_kb;        /* peak resident memory, main process */
 	uint64_t stdout_bytes;       /* as produced, before masking */
@@ -384,16 +402,49 @@ ISOL8_API void isol8_output_free(struct isol8_output *out);
 
 /* ---- images ---- */
 
+/*
+ * Package specs of one runtime (docs/packages.md): each item is one spec
+ * or a comma-separated list of them, at most 256 packages of at most 214
+ * bytes each. python: a PEP 508 name with optional [extras] and version
+ * clauses ("numpy", "pandas>=2,<3"); node, bun: an npm name, scoped or
+ * not, with an optional @version, range or tag ("zod@3", "@types/node");
+ * deno: "npm:NAME[@V]" or "jsr:@SCOPE/NAME[@V]"; bash: a Debian package
+ * with an optional =version ("jq"). Options, paths, URLs, aliases, spaces
+ * and shell metacharacters are refused (ISOL8_EINVAL naming the item).
+ */
+struct isol8_packages {
+	const char *const *items;
+	size_t len;
+};
+
 struct isol8_setup_opts {
 	int force;              /* rebuild even when up to date */
 	const char *agent_path; /* NULL: $ISOL8_AGENT or next to us */
 	void (*progress)(const char *, void *);
 	void *arg;
+	/*
+	 * Packages baked into each runtime's image isol8/<runtime>:latest,
+	 * installed at build time with the host's network. By default the
+	 * lists are added to what each image already carries (a later spec
+	 * of a package replaces its earlier one), so setup with no lists
+	 * keeps what is baked. With packages_replace each image carries
+	 * exactly its list here: an empty one makes the plain image again.
+	 */
+	struct isol8_packages python, node, bun, deno, bash;
+	int packages_replace;
+	const char *pip_index_url; /* NULL: https://pypi.org/simple */
+	const char *npm_registry;  /* NULL: https://registry.npmjs.org/ */
+	const char *ca_bundle;     /* a PEM file of CA certificates added
+				      to every image's trust store, or NULL */
 };
 
 ISOL8_API void isol8_setup_opts_init(struct isol8_setup_opts *opts);
 ISOL8_API int isol8_setup_sync(struct isol8_engine *engine,
     const struct isol8_setup_opts *opts, struct isol8_error *err);
+/* Check a runtime's package specs as setup would (ISOL8_EINVAL naming
+ * the first bad item); 0 when every item is valid. */
+ISOL8_API int isol8_packages_check(const char *runtime,
+    const struct isol8_packages *packages, struct isol8_error *err);
 
 /* Runtimes: the names isol8 knows, and the one a file name implies. */
 ISOL8_API const char *isol8_runtime_for_path(const char *path);

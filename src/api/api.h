@@ -10,12 +10,14 @@
  * docs/batch.md and docs/api.md: id, runtime, code | file | cmd, stdin |
  * stdinStream, the limits (timeout, memory, cpu, pids, sandboxSize,
  * tmpSize, maxOutput, maxOutputFile), env, secrets, files, outputs,
- * network (allow, deny, allowPrivate), session, image, fileExt. Code,
- * stdin and file contents are a string or {"base64": "..."}. Parsing is
- * strict (unknown fields, a field given twice, wrong types are errors) and
- * bounded: the text at most JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels,
- * id API_MAX_ID bytes, env and secrets API_MAX_ENV names, allow and deny
- * API_MAX_PATTERNS, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS, a
+ * packages, network (allow, deny, allowPrivate), session, image, fileExt.
+ * Code, stdin and file contents are a string or {"base64": "..."}.
+ * Parsing is strict (unknown fields, a field given twice, wrong types are
+ * errors) and bounded: the text at most JSON_MAX_BODY bytes and
+ * JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env and secrets API_MAX_ENV
+ * names, allow and deny API_MAX_PATTERNS, files ISOL8_MAX_FILES, outputs
+ * ISOL8_MAX_OUTPUTS, packages API_MAX_PACKAGES (each checked by the
+ * engine), a
  * `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
  * through the engine's own parser (isol8_request_parse_limit), so a flag,
  * a configuration key and a request field accept the same values. An
@@ -44,10 +46,11 @@
 #include "isol8.h"
 #include "../util/util.h"
 
-#define API_MAX_ID 256    /* bytes of a request's id */
-#define API_MAX_ENV 1024  /* names in a request's env */
-#define API_MAX_PATH 4096 /* bytes of a `file` path */
-#define API_MAX_PATTERNS 64 /* allow, deny */
+#define API_MAX_ID 256       /* bytes of a request's id */
+#define API_MAX_ENV 1024     /* names in a request's env */
+#define API_MAX_PATH 4096    /* bytes of a `file` path */
+#define API_MAX_PATTERNS 64  /* allow, deny */
+#define API_MAX_PACKAGES 256 /* the engine's bound (PKG_MAX) */
 
 /* How api_request_parse() treats what reaches outside the request. */
 struct api_request_opts {
@@ -91,6 +94,8 @@ struct api_request {
 	char *session;
 	char *image;
 	char *file_ext;
+	char **packages;
+	size_t packages_len;
 };
 
 /*
@@ -135,12 +140,12 @@ struct api_result {
 	/* the request's output paths (res->outputs_len of them), or NULL:
 	 * then no "outputs" object */
 	const char *const *outputs;
-	const char *error; /* why it failed, or NULL: it ran */
+	const char *error;    /* why it failed, or NULL: it ran */
 	enum isol8_code code; /* API_RUN, with error: which (errorCode) */
 	int no_output;        /* API_RUN: no stdout/stderr keys (they were
 				 streamed: the server's `exit` event) */
-	int retried;       /* API_JOB: this was its second run */
-	int may_have_run;  /* API_JOB, with error: the code had reached the
+	int retried;          /* API_JOB: this was its second run */
+	int may_have_run;     /* API_JOB, with error: the code had reached the
 			      sandbox, it may have run in part */
 };
 
@@ -165,7 +170,7 @@ int api_code_parse(const char *);
  */
 struct api_result_doc {
 	struct isol8_result res;
-	int ran;    /* it had an exit code: res is the program's result */
+	int ran;     /* it had an exit code: res is the program's result */
 	char *error; /* or NULL */
 	enum isol8_code code;
 	char *runtime;
@@ -176,7 +181,8 @@ struct api_result_doc {
 	char **output_paths;
 	struct isol8_net_event *net; /* res.net_events */
 };
-int api_result_read(const char *, size_t, struct api_result_doc *, struct err **);
+int api_result_read(
+    const char *, size_t, struct api_result_doc *, struct err **);
 void api_result_doc_free(struct api_result_doc *);
 
 #endif

@@ -80,28 +80,6 @@ take_bytes(const struct field *f, yajl_val v, char **out, size_t *len,
 	return 0;
 }
 
-/* An array of at most max strings, into a NULL-terminated owned vector. */
-static int
-take_strv(const struct field *f, yajl_val v, size_t max, char ***out,
-    size_t *n, struct err **errp)
-{
-	size_t i;
-
-	if (!YAJL_IS_ARRAY(v))
-		return not_a(f, "an array of strings", errp);
-	if (v->u.array.len > max)
-		return err_set(errp, ERR_LIMIT, "`%s` has more than %zu entries",
-		    f->key, max);
-	*out = xcalloc(v->u.array.len + 1, sizeof **out);
-	for (i = 0; i < v->u.array.len; i++) {
-		if (!YAJL_IS_STRING(v->u.array.values[i]))
-			return err_set(errp, ERR_INVALID,
-			    "`%s` must hold strings", f->key);
-		(*out)[(*n)++] = xstrdup(v->u.array.values[i]->u.string);
-	}
-	return 0;
-}
-
 /* `id` is read before the other fields (api_request_parse). */
 static int
 field_id(struct parse *p, const struct field *f, yajl_val v, struct err **errp)
@@ -290,8 +268,8 @@ field_files(
 	for (i = 0; i < v->u.object.len; i++) {
 		snprintf(name, sizeof name, "files.%.64s", v->u.object.keys[i]);
 		one.key = name;
-		if (take_bytes(&one, v->u.object.values[i], &data, &len,
-		        errp) == -1)
+		if (take_bytes(
+		        &one, v->u.object.values[i], &data, &len, errp) == -1)
 			return -1;
 		r->files[r->files_len].path = xstrdup(v->u.object.keys[i]);
 		r->files[r->files_len].data = data;
@@ -302,27 +280,37 @@ field_files(
 	return 0;
 }
 
+/* An array of at most max strings, copied into *out. */
+static int
+strings(const struct field *f, yajl_val v, size_t max, const char *what,
+    char ***out, size_t *n, struct err **errp)
+{
+	size_t i;
+
+	if (!YAJL_IS_ARRAY(v))
+		return not_a(f, what, errp);
+	if (v->u.array.len > max)
+		return err_set(errp, ERR_LIMIT, "`%s` has more than %zu items",
+		    f->key, max);
+	*out = v->u.array.len ? xcalloc(v->u.array.len, sizeof **out) : NULL;
+	for (i = 0; i < v->u.array.len; i++) {
+		if (!YAJL_IS_STRING(v->u.array.values[i]))
+			return err_set(errp, ERR_INVALID,
+			    "`%s` must hold strings", f->key);
+		(*out)[(*n)++] = xstrdup(v->u.array.values[i]->u.string);
+	}
+	return 0;
+}
+
 static int
 field_outputs(
     struct parse *p, const struct field *f, yajl_val v, struct err **errp)
 {
 	struct api_request *r = p->r;
-	size_t i;
 
-	if (!YAJL_IS_ARRAY(v))
-		return not_a(f, "an array of paths", errp);
-	if (v->u.array.len > ISOL8_MAX_OUTPUTS)
-		return err_set(errp, ERR_LIMIT,
-		    "`outputs` has more than %d paths", ISOL8_MAX_OUTPUTS);
-	r->outputs =
-	    v->u.array.len ? xcalloc(v->u.array.len, sizeof *r->outputs) : NULL;
-	for (i = 0; i < v->u.array.len; i++) {
-		if (!YAJL_IS_STRING(v->u.array.values[i]))
-			return err_set(
-			    errp, ERR_INVALID, "`outputs` must hold strings");
-		r->outputs[r->outputs_len++] =
-		    xstrdup(v->u.array.values[i]->u.string);
-	}
+	if (strings(f, v, ISOL8_MAX_OUTPUTS, "an array of paths", &r->outputs,
+	        &r->outputs_len, errp) == -1)
+		return -1;
 	r->req.outputs = (const char *const *)r->outputs;
 	r->req.outputs_len = r->outputs_len;
 	return 0;
@@ -354,14 +342,14 @@ field_patterns(
 
 	p->filter_rules++;
 	if (allow) {
-		if (take_strv(f, v, API_MAX_PATTERNS, &r->allow, &r->allow_len,
-		        errp) == -1)
+		if (strings(f, v, API_MAX_PATTERNS, "an array of patterns",
+		        &r->allow, &r->allow_len, errp) == -1)
 			return -1;
 		r->req.net_allow = (const char *const *)r->allow;
 		r->req.net_allow_len = r->allow_len;
 	} else {
-		if (take_strv(f, v, API_MAX_PATTERNS, &r->deny, &r->deny_len,
-		        errp) == -1)
+		if (strings(f, v, API_MAX_PATTERNS, "an array of patterns",
+		        &r->deny, &r->deny_len, errp) == -1)
 			return -1;
 		r->req.net_deny = (const char *const *)r->deny;
 		r->req.net_deny_len = r->deny_len;
@@ -398,6 +386,21 @@ field_text(
 	return 0;
 }
 
+/* Checked by the engine against the runtime (docs/packages.md). */
+static int
+field_packages(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (strings(f, v, API_MAX_PACKAGES, "an array of package specs",
+	        &r->packages, &r->packages_len, errp) == -1)
+		return -1;
+	r->req.packages = (const char *const *)r->packages;
+	r->req.packages_len = r->packages_len;
+	return 0;
+}
+
 /*
  * Every field of a request (docs/batch.md, docs/api.md): at most 32, one
  * bit each.
@@ -429,6 +432,7 @@ static const struct field fields[] = {
 	{ "session", field_text, 0 },
 	{ "image", field_text, 0 },
 	{ "fileExt", field_text, 0 },
+	{ "packages", field_packages, 0 },
 };
 _Static_assert(sizeof fields / sizeof fields[0] <= 32, "one bit a field");
 
@@ -628,6 +632,9 @@ api_request_free(struct api_request *r)
 	free(r->session);
 	free(r->image);
 	free(r->file_ext);
+	for (i = 0; i < r->packages_len; i++)
+		free(r->packages[i]);
+	free(r->packages);
 	memset(r, 0, sizeof *r);
 }
 

@@ -150,6 +150,7 @@ gen_run(yajl_gen g, const struct api_result *a)
 		json_kuint(g, "durationMs", r->run_ms);
 		json_kuint(g, "totalMs", r->total_ms);
 		json_kuint(g, "queuedMs", r->queued_ms);
+		json_kuint(g, "installMs", r->install_ms);
 		json_kuint(g, "cpuMs", r->cpu_ms);
 		json_kuint(g, "peakRssKb", r->peak_rss_kb);
 		json_kuint(g, "stdoutBytes", r->stdout_bytes);
@@ -201,6 +202,7 @@ gen_job(yajl_gen g, const struct api_result *a)
 	json_key(g, "durations");
 	yajl_gen_map_open(g);
 	json_kuint(g, "queuedMs", r->queued_ms);
+	json_kuint(g, "installMs", r->install_ms);
 	json_kuint(g, "runMs", r->run_ms);
 	json_kuint(g, "totalMs", r->total_ms);
 	yajl_gen_map_close(g);

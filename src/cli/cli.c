@@ -57,6 +57,9 @@ cli_exit_for(const struct isol8_error *e)
 		          "`isol8 setup`",
 		    e->message);
 		return EXIT_NOIMAGE;
+	case ISOL8_EINSTALL:
+		cli_error("%s", e->message);
+		return EXIT_INSTALL;
 	case ISOL8_EINVAL:
 		cli_error("%s", e->message);
 		return EXIT_USAGE;

@@ -22,6 +22,7 @@
 #define EXIT_USAGE 2
 #define EXIT_NODOCKER 3
 #define EXIT_NOIMAGE 4
+#define EXIT_INSTALL 5 /* the request's packages did not install */
 #define EXIT_TIMEOUT 124
 #define EXIT_INTERNAL 125
 #define EXIT_INTERRUPTED 130

@@ -34,6 +34,7 @@
 #define RUN_MAX_CODE (16u << 20)
 #define MAX_GETS 16
 #define MAX_PATTERNS 64
+#define MAX_INSTALL 256 /* the engine's bound too */
 
 /* What the flags asked for, and the storage the request points into. */
 struct run_opts {
@@ -54,6 +55,8 @@ struct run_opts {
 	size_t nallow;
 	const char *deny[MAX_PATTERNS];
 	size_t ndeny;
+	const char *install[MAX_INSTALL]; /* --install: package specs */
+	size_t ninstall;
 	int allow_private;
 	int log_network;
 	int json;
@@ -126,6 +129,12 @@ run_usage(FILE *f)
 	    "default)\n"
 	    "      --log-network      filtered: print what was let through "
 	    "or refused\n"
+	    "      --install PKG      a package the code needs (repeatable): "
+	    "pip, npm,\n"
+	    "                         bun or deno spec; what the image has "
+	    "baked is\n"
+	    "                         free, the rest installs first (exit "
+	    "5 if not)\n"
 	    "      --max-output S     stdout+stderr cap; the program is "
 	    "stopped (1m)\n"
 	    "      --out FILE         also write stdout to FILE\n"
@@ -417,6 +426,7 @@ enum {
 	O_DENY,
 	O_ALLOW_PRIVATE,
 	O_LOG_NET,
+	O_INSTALL,
 };
 
 static const struct option run_options[] = {
@@ -441,6 +451,7 @@ static const struct option run_options[] = {
 	{ "deny", required_argument, NULL, O_DENY },
 	{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
 	{ "log-network", no_argument, NULL, O_LOG_NET },
+	{ "install", required_argument, NULL, O_INSTALL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -513,6 +524,12 @@ run_opt(struct run_opts *o, struct isol8_request *req, int ch, const char *arg,
 		return 0;
 	case O_LOG_NET:
 		o->log_network = 1;
+		return 0;
+	case O_INSTALL:
+		if (o->ninstall == MAX_INSTALL)
+			return err_set(errp, ERR_INVALID,
+			    "at most %d --install", MAX_INSTALL);
+		o->install[o->ninstall++] = arg;
 		return 0;
 	}
 	/* Not a limit flag either: getopt said what was wrong. */
@@ -678,6 +695,8 @@ run_request(struct run_opts *o, const struct cli_config *cfg,
 	req->outputs_len = o->ngets;
 	req->secrets = o->secrets;
 	req->secrets_len = o->nsec;
+	req->packages = o->install;
+	req->packages_len = o->ninstall;
 	if (o->stdin_data != NULL) {
 		req->stdin_data = o->stdin_data;
 		req->stdin_len = strlen(o->stdin_data);

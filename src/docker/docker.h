@@ -116,7 +116,7 @@ struct http_req *docker_image_list(
 struct http_req *docker_image_remove(
     struct docker *, const char *, int, docker_cb, void *);
 struct http_req *docker_image_build(struct docker *, const struct buf *,
-    const char *, docker_line_cb, docker_cb, void *);
+    const char *, const char *, docker_line_cb, docker_cb, void *);
 struct http_req *docker_image_import(struct docker *, int, off_t, const char *,
     const char *, docker_line_cb, docker_cb, void *);
 

@@ -118,15 +118,22 @@ progress_submit(
 	return r;
 }
 
-/* Build an image from an in-memory tar context holding a Dockerfile. */
+/*
+ * Build an image from an in-memory tar context holding a Dockerfile. Its
+ * RUN steps use the network named by networkmode ("host": the host's own,
+ * loopback included), or dockerd's default when NULL.
+ */
 struct http_req *
 docker_image_build(struct docker *d, const struct buf *context, const char *tag,
-    docker_line_cb line_cb, docker_cb cb, void *arg)
+    const char *networkmode, docker_line_cb line_cb, docker_cb cb, void *arg)
 {
 	cleanup_free char *esc = docker_escape(tag), *path = NULL;
+	cleanup_free char *net =
+	    networkmode ? docker_escape(networkmode) : NULL;
 	struct http_req *r;
 
-	path = xasprintf("/build?t=%s&rm=1&forcerm=1", esc);
+	path = xasprintf("/build?t=%s&rm=1&forcerm=1%s%s", esc,
+	    net ? "&networkmode=" : "", net ? net : "");
 	r = docker_req_new(d, "POST", path);
 	http_req_header(r, "Content-Type: application/x-tar");
 	http_req_body(r, context->data, context->len);

@@ -28,6 +28,7 @@ static const char *const codes[] = {
 	[ISOL8_ENOTFOUND] = "not found",
 	[ISOL8_EINTERNAL] = "internal error",
 	[ISOL8_ELOST] = "sandbox lost",
+	[ISOL8_EINSTALL] = "package install failed",
 };
 
 const char *
@@ -82,6 +83,9 @@ engine_error(struct isol8_error *out, const struct err *e)
 	case ERR_LOST:
 		out->code = ISOL8_ELOST;
 		break;
+	case ERR_INSTALL:
+		out->code = ISOL8_EINSTALL;
+		break;
 	default:
 		out->code = ISOL8_EINTERNAL;
 		break;
@@ -127,7 +131,10 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		e->opts = *o;
 	else
 		isol8_engine_opts_init(&e->opts);
-	if (engine_limits_opts(&e->opts, &err) == -1) {
+	if (engine_limits_opts(&e->opts, &err) == -1 ||
+	    registries_check(&(struct registries){ e->opts.pip_index_url,
+	                         e->opts.npm_registry },
+	        &err) == -1) {
 		engine_error(errp, err);
 		err_free(&err);
 		free(e);
@@ -159,6 +166,13 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	po.shared = e->opts.pool_shared;
 	po.reuse = e->opts.pool_reuse && !e->opts.pool_shared;
 	e->pool = pool_new(e->docker, &po);
+	if (e->opts.pip_index_url != NULL)
+		e->reg.pip_index_url = e->reg_pip =
+		    xstrdup(e->opts.pip_index_url);
+	if (e->opts.npm_registry != NULL)
+		e->reg.npm_registry = e->reg_npm =
+		    xstrdup(e->opts.npm_registry);
+	e->opts.pip_index_url = e->opts.npm_registry = NULL; /* not ours */
 	e->resolver = resolver_new(e->loop, NULL);
 	return e;
 }
@@ -201,6 +215,8 @@ engine_destroy(struct isol8_engine *e)
 	docker_free(e->docker);
 	resolver_free(e->resolver);
 	loop_free(e->loop); /* runs the deferred frees still queued */
+	free(e->reg_pip);
+	free(e->reg_npm);
 	free(e);
 }
 

@@ -70,7 +70,9 @@ struct isol8_engine {
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
 	TAILQ_HEAD(, session_op) session_ops; /* engine_session.c */
-	struct engine_docker dw; /* whether dockerd is there */
+	struct engine_docker dw;              /* whether dockerd is there */
+	struct registries reg;                /* run-time installs: ... */
+	char *reg_pip, *reg_npm;              /* ... their URLs, owned */
 };
 
 /* mask.c */
@@ -116,9 +118,18 @@ struct plan {
 	struct pool_spec spec; /* the pool key (its strings: below) */
 	char *image;
 	char *network;
-	struct proto_buf frames; /* PUT_FILE (files, code), then RUN */
+	const char *runtime;     /* the runtimes table's, or NULL */
+	struct proto_buf frames; /* PUT_FILE (files, code) */
 	unsigned acks;           /* the OKs the PUT_FILEs will get */
-	char **outputs;          /* files to read back, checked paths */
+	/* The RUN frame is put together when it is sent (plan_run): the
+	 * time left and the image's packages are known then. */
+	struct proto_buf run_head; /* ARGV and ENV TLVs */
+	struct proto_buf run_tail; /* what follows TIMEOUT_MS */
+	struct pkgs packages;      /* to be there before the code */
+	char **registry_hosts;     /* where they come from */
+	int registry_private;      /* the operator named the registry */
+	int baked;                 /* the image's baked list matters */
+	char **outputs;            /* files to read back, checked paths */
 	size_t noutputs;
 	uint64_t timeout_ms;
 	uint64_t max_output;
@@ -126,11 +137,42 @@ struct plan {
 	int filtered; /* the filtered network: a proxy on the host */
 	char *session;
 };
-int plan_make(const struct isol8_request *, int, struct plan *, struct err **);
+int plan_make(const struct isol8_request *, int, const struct registries *,
+    struct plan *, struct err **);
+void plan_run(
+    const struct plan *, uint64_t, const char *const *, struct proto_buf *);
 void plan_free(struct plan *);
 
 /* engine_session.c */
 void engine_session_abort(struct isol8_engine *);
+
+/* engine_install.c: a run's packages, before its code */
+struct install {
+	struct isol8_engine *e;
+	const struct plan *plan;
+	void (*step)(void *); /* the run's: something was recorded */
+	void *arg;
+	struct http_req *inspect; /* the image's baked list, asked */
+	int inspected;            /* ... and known (or not to be had) */
+	struct pkgs have;         /* what the image has baked */
+	struct pkgs missing;      /* what the run installs */
+	struct egress *egress;    /* the installer's: registries only */
+	struct install_log log;   /* what the installer said */
+	int sent;                 /* its RUN went out ... */
+	int exited, bad_exit;     /* ... its EXIT came */
+	struct proto_exit exit;
+	uint64_t t0, ms;
+	char *env[3]; /* the code's (install_code_env) */
+};
+void install_start(struct install *, struct isol8_engine *, const struct plan *,
+    void (*)(void *), void *);
+int install_needed(struct install *, struct err **);
+int install_send(struct install *, uint64_t, egress_send_cb, egress_pending_cb,
+    void *, struct proto_buf *, struct err **);
+void install_frame(struct install *, int, const unsigned char *, uint32_t);
+struct err *install_verdict(struct install *);
+const char *const *install_code_env(struct install *);
+void install_free(struct install *);
 
 /* engine_run.c */
 int engine_spec(const struct isol8_request *, struct pool_spec *, char **,

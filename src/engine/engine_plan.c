@@ -274,23 +274,26 @@ plan_argv(struct plan *pl, const struct isol8_request *req,
 		/* In a session, into its interpreter: variables persist. The
 		 * kernel takes argv as the program would see it: the file. */
 		for (a = rt->kernel; *a != NULL; a++)
-			proto_tlv_str(&pl->frames, PROTO_T_KERNEL, *a);
-		proto_tlv_str(&pl->frames, PROTO_T_ARGV, rt->kernel[0]);
-		proto_tlv_str(&pl->frames, PROTO_T_ARGV, file);
+			proto_tlv_str(&pl->run_head, PROTO_T_KERNEL, *a);
+		proto_tlv_str(&pl->run_head, PROTO_T_ARGV, rt->kernel[0]);
+		proto_tlv_str(&pl->run_head, PROTO_T_ARGV, file);
 	} else if (req->code != NULL) {
 		for (a = rt->argv; *a != NULL; a++)
-			proto_tlv_str(&pl->frames, PROTO_T_ARGV,
+			proto_tlv_str(&pl->run_head, PROTO_T_ARGV,
 			    strcmp(*a, "@") == 0 ? file : *a);
 	} else if (req->cmd != NULL) {
-		proto_tlv_str(&pl->frames, PROTO_T_ARGV, "bash");
-		proto_tlv_str(&pl->frames, PROTO_T_ARGV, "-c");
-		proto_tlv_str(&pl->frames, PROTO_T_ARGV, req->cmd);
+		proto_tlv_str(&pl->run_head, PROTO_T_ARGV, "bash");
+		proto_tlv_str(&pl->run_head, PROTO_T_ARGV, "-c");
+		proto_tlv_str(&pl->run_head, PROTO_T_ARGV, req->cmd);
 	} else
 		for (a = req->argv; *a != NULL; a++)
-			proto_tlv_str(&pl->frames, PROTO_T_ARGV, *a);
+			proto_tlv_str(&pl->run_head, PROTO_T_ARGV, *a);
 }
 
-/* The environment of the RUN frame: ours, the request's, its secrets. */
+/*
+ * The environment of the RUN frame: ours, the request's, its secrets
+ * (DENO_DIR, which depends on the image's packages, comes at plan_run).
+ */
 static void
 plan_env(struct plan *pl, const struct isol8_request *req)
 {
@@ -298,8 +301,8 @@ plan_env(struct plan *pl, const struct isol8_request *req)
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/sandbox",
 		"LANG=C.UTF-8", "TMPDIR=/tmp", "PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/sandbox",
-		"NODE_PATH=/sandbox/node_modules", "DENO_DIR=/sandbox/.deno",
-		"DENO_NO_UPDATE_CHECK=1", "NO_UPDATE_NOTIFIER=1", NULL
+		"NODE_PATH=/sandbox/node_modules", "DENO_NO_UPDATE_CHECK=1",
+		"NO_UPDATE_NOTIFIER=1", NULL
 	};
 	static const char *const proxy_env[] = { "HTTP_PROXY", "HTTPS_PROXY",
 		"http_proxy", "https_proxy", NULL };
@@ -308,17 +311,18 @@ plan_env(struct plan *pl, const struct isol8_request *req)
 	size_t i;
 
 	for (a = base_env; *a != NULL; a++)
-		proto_tlv_str(&pl->frames, PROTO_T_ENV, *a);
+		proto_tlv_str(&pl->run_head, PROTO_T_ENV, *a);
 	for (i = 0; i < req->env_len; i++) {
 		kv = xasprintf("%s=%s", req->env[i].key, req->env[i].value);
-		proto_tlv_str(&pl->frames, PROTO_T_ENV, kv);
+		proto_tlv_str(&pl->run_head, PROTO_T_ENV, kv);
 		free(kv);
 	}
 	for (i = 0; i < req->secrets_len; i++) {
 		kv = xasprintf(
 		    "%s=%s", req->secrets[i].key, req->secrets[i].value);
-		proto_tlv_str(&pl->frames, PROTO_T_ENV, kv);
-		proto_tlv_str(&pl->frames, PROTO_T_SECRET, req->secrets[i].key);
+		proto_tlv_str(&pl->run_head, PROTO_T_ENV, kv);
+		proto_tlv_str(
+		    &pl->run_head, PROTO_T_SECRET, req->secrets[i].key);
 		free(kv);
 	}
 	if (!pl->filtered)
@@ -326,11 +330,12 @@ plan_env(struct plan *pl, const struct isol8_request *req)
 	/* The filtered network: the agent's relay on the loopback. */
 	for (a = proxy_env; *a != NULL; a++) {
 		kv = xasprintf("%s=http://127.0.0.1:%d", *a, EGRESS_PORT);
-		proto_tlv_str(&pl->frames, PROTO_T_ENV, kv);
+		proto_tlv_str(&pl->run_head, PROTO_T_ENV, kv);
 		free(kv);
 	}
-	proto_tlv_str(&pl->frames, PROTO_T_ENV, "NO_PROXY=localhost,127.0.0.1");
-	proto_tlv_u64(&pl->frames, PROTO_T_PROXY, EGRESS_PORT);
+	proto_tlv_str(
+	    &pl->run_head, PROTO_T_ENV, "NO_PROXY=localhost,127.0.0.1");
+	proto_tlv_u64(&pl->run_head, PROTO_T_PROXY, EGRESS_PORT);
 }
 
 /* The request's files, then the code as a file of its own. */
@@ -357,26 +362,57 @@ plan_files(struct plan *pl, const struct isol8_request *req,
 }
 
 /*
- * Check a request and make its plan: the pool key and every frame the
- * run sends. On error nothing is left to free but the plan (plan_free).
+ * The request's packages: valid specs of its runtime, one that can install
+ * at run time, and the registries' hosts (the installer's only network).
+ */
+static int
+plan_packages(struct plan *pl, const struct isol8_request *req,
+    const struct registries *reg, struct err **errp)
+{
+	/* deno finds its baked packages by DENO_DIR: the image decides. */
+	pl->baked = req->packages_len > 0 ||
+	    (pl->runtime != NULL && strcmp(pl->runtime, "deno") == 0);
+	if (req->packages_len == 0)
+		return 0;
+	if (req->runtime == NULL)
+		return err_set(errp, ERR_INVALID,
+		    "packages need a runtime (python, node, bun or deno)");
+	if (req->packages_len > PKG_MAX)
+		return err_set(errp, ERR_LIMIT, "at most %d packages", PKG_MAX);
+	if (pkgs_add_items(&pl->packages, pl->runtime, req->packages,
+	        req->packages_len, errp) == -1 ||
+	    install_hosts(pl->runtime, reg, &pl->registry_hosts, errp) == -1)
+		return -1;
+	pl->registry_private = strcmp(pl->runtime, "python") == 0
+	    ? reg->pip_index_url != NULL
+	    : reg->npm_registry != NULL;
+	return 0;
+}
+
+/*
+ * Check a request and make its plan: the pool key, the frames of its
+ * files and the parts of its RUN frame. On error nothing is left to free
+ * but the plan (plan_free).
  */
 int
-plan_make(const struct isol8_request *req, int reuse, struct plan *pl,
-    struct err **errp)
+plan_make(const struct isol8_request *req, int reuse,
+    const struct registries *reg, struct plan *pl, struct err **errp)
 {
 	struct engine_limits lim;
 	const struct runtime *rt;
 	char *file = NULL;
-	size_t at, i, code_len = 0;
+	size_t i, code_len = 0;
 
 	memset(pl, 0, sizeof *pl);
 	if (plan_check(req, &lim, &code_len, errp) == -1 ||
 	    engine_spec(req, &pl->spec, &pl->image, &pl->network, errp) == -1)
 		return -1;
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
+	pl->runtime = req->runtime != NULL ? rt->name : NULL;
 	pl->filtered =
 	    req->network != NULL && strcmp(req->network, "filtered") == 0;
-	if (plan_files(pl, req, rt, code_len, &file, errp) == -1)
+	if (plan_packages(pl, req, reg, errp) == -1 ||
+	    plan_files(pl, req, rt, code_len, &file, errp) == -1)
 		return -1;
 	if (req->outputs_len > 0)
 		pl->outputs = xcalloc(req->outputs_len, sizeof *pl->outputs);
@@ -387,24 +423,26 @@ plan_make(const struct isol8_request *req, int reuse, struct plan *pl,
 			return -1;
 		}
 
-	at = proto_frame_begin(&pl->frames, PROTO_RUN);
 	plan_argv(pl, req, rt, file);
 	free(file);
 	plan_env(pl, req);
-	proto_tlv_str(&pl->frames, PROTO_T_CWD, "/sandbox");
-	proto_tlv_u64(&pl->frames, PROTO_T_TIMEOUT_MS, lim.timeout_ms);
-	proto_tlv_u64(&pl->frames, PROTO_T_OUTPUT_CAP, lim.max_output);
+	proto_tlv_str(&pl->run_tail, PROTO_T_CWD, "/sandbox");
+	proto_tlv_u64(&pl->run_tail, PROTO_T_OUTPUT_CAP, lim.max_output);
 	for (i = 0; i < pl->noutputs; i++)
-		proto_tlv_str(&pl->frames, PROTO_T_OUTPUT, pl->outputs[i]);
-	proto_tlv_u64(&pl->frames, PROTO_T_MAX_SIZE, lim.max_output_file);
-	proto_tlv_u64(&pl->frames, PROTO_T_STDIN,
+		proto_tlv_str(&pl->run_tail, PROTO_T_OUTPUT, pl->outputs[i]);
+	proto_tlv_u64(&pl->run_tail, PROTO_T_MAX_SIZE, lim.max_output_file);
+	proto_tlv_u64(&pl->run_tail, PROTO_T_STDIN,
 	    req->stdin_data != NULL || req->stdin_stream);
 	/* One-use: the agent exits after the run; with reuse it stays. */
 	proto_tlv_u64(
-	    &pl->frames, PROTO_T_ONESHOT, !reuse && req->session == NULL);
-	proto_frame_end(&pl->frames, at);
-	if (pl->frames.len > PROTO_MAX_PAYLOAD + ENGINE_MAX_CODE * 2)
-		return err_set(errp, ERR_LIMIT, "request too large");
+	    &pl->run_tail, PROTO_T_ONESHOT, !reuse && req->session == NULL);
+	/* One frame: room left for plan_run's environment and timeout. */
+	if (pl->run_head.len + pl->run_tail.len + 4096 > PROTO_MAX_PAYLOAD)
+		return err_set(errp, ERR_LIMIT,
+		    "the command, its arguments and environment take %zu "
+		    "bytes: at most %u",
+		    pl->run_head.len + pl->run_tail.len,
+		    PROTO_MAX_PAYLOAD - 4096);
 
 	pl->timeout_ms = lim.timeout_ms;
 	pl->max_output = lim.max_output;
@@ -413,12 +451,31 @@ plan_make(const struct isol8_request *req, int reuse, struct plan *pl,
 	return 0;
 }
 
+/* The RUN frame, into out: timeout_ms left, and env (NULL-ended) added. */
+void
+plan_run(const struct plan *pl, uint64_t timeout_ms, const char *const *env,
+    struct proto_buf *out)
+{
+	size_t at = proto_frame_begin(out, PROTO_RUN);
+
+	proto_buf_add(out, pl->run_head.data, pl->run_head.len);
+	for (; env != NULL && *env != NULL; env++)
+		proto_tlv_str(out, PROTO_T_ENV, *env);
+	proto_tlv_u64(out, PROTO_T_TIMEOUT_MS, timeout_ms);
+	proto_buf_add(out, pl->run_tail.data, pl->run_tail.len);
+	proto_frame_end(out, at);
+}
+
 void
 plan_free(struct plan *pl)
 {
 	size_t i;
 
 	proto_buf_free(&pl->frames);
+	proto_buf_free(&pl->run_head);
+	proto_buf_free(&pl->run_tail);
+	pkgs_free(&pl->packages);
+	strv_free(pl->registry_hosts);
 	for (i = 0; i < pl->noutputs; i++)
 		free(pl->outputs[i]);
 	free(pl->outputs);

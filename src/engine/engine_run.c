@@ -1,14 +1,17 @@
 /*
  * One execution as a state machine on the loop:
  *
- *	QUEUED -> ACQUIRE -> RUNNING -> DONE
+ *	QUEUED -> ACQUIRE -> INSTALL -> RUNNING -> DONE
  *	   ^         |
  *	   +---------+  (its acquire failed because dockerd went away)
  *
  * QUEUED waits for an admission slot (engine_kick), ACQUIRE for a box from
- * the pool or the session; RUNNING has sent the plan's frames (the code
- * as PUT_FILE, the RUN frame, stdin) and streams OUT/ERR frames through
- * the secret mask to the caller until the agent's EXIT. Any state may end
+ * the pool or the session. INSTALL waits for what the image has baked and
+ * installs the request's other packages (engine_install.c); it passes at
+ * once when there are none. RUNNING has sent the plan's frames (the code
+ * as PUT_FILE, the RUN frame with the time left, stdin) and streams
+ * OUT/ERR frames through the secret mask to the caller until the agent's
+ * EXIT. The deadline counts from the box's arrival. Any state may end
  * (run_close), for one of these reasons:
  *
  *	EXITED     the agent's EXIT: the program ran, the result is its own
@@ -33,12 +36,13 @@
 enum run_state {
 	RUN_QUEUED,
 	RUN_ACQUIRE,
+	RUN_INSTALL,
 	RUN_RUNNING,
 	RUN_DONE,
 };
 
-static const char *const run_state_names[] = { "queued", "acquire", "running",
-	"done" };
+static const char *const run_state_names[] = { "queued", "acquire", "install",
+	"running", "done" };
 
 enum run_end {
 	END_NONE,
@@ -65,6 +69,7 @@ struct isol8_run {
 	int stdin_closed;
 	struct mask *mask;
 	struct egress *egress; /* the filtered network's proxy, or NULL */
+	struct install inst;   /* its packages (INSTALL) */
 	struct pool_wait *wait;
 	struct session_open *sopen;
 	struct box *box;
@@ -75,6 +80,7 @@ struct isol8_run {
 	struct isol8_result result;
 	struct run_output *outs;
 	uint64_t t_start;
+	uint64_t t_box; /* the box came: the deadline counts from here */
 	unsigned unreachable_at; /* docker_unreachable() at the acquire */
 	int holds;               /* back in the queue for dockerd, so often */
 
@@ -129,6 +135,7 @@ run_free(struct isol8_run *run)
 		event_free(run->deadline);
 	if (run->wake != NULL)
 		event_free(run->wake);
+	install_free(&run->inst);
 	plan_free(&run->plan);
 	proto_buf_free(&run->stdin_q);
 	mask_free(run->mask);
@@ -164,11 +171,17 @@ run_stdin(struct isol8_run *run, const void *data, size_t len, int eof)
 	}
 	if (eof)
 		proto_frame(&pb, PROTO_STDIN_EOF, NULL, 0);
-	if (run->box != NULL)
+	if (run->state == RUN_RUNNING)
 		box_send(run->box, &pb);
-	else
+	else /* sent after the code's RUN */
 		proto_buf_add(&run->stdin_q, pb.data, pb.len);
 	proto_buf_free(&pb);
+}
+
+static void
+run_step_cb(void *arg)
+{
+	run_step(arg);
 }
 
 static void
@@ -198,7 +211,7 @@ run_new(
 		req->net_deny, req->net_deny_len, req->net_allow_private };
 	size_t i;
 
-	if (plan_make(req, e->opts.pool_reuse, &run->plan, errp) == -1)
+	if (plan_make(req, e->opts.pool_reuse, &e->reg, &run->plan, errp) == -1)
 		return -1;
 	if (run->plan.filtered &&
 	    (run->egress = egress_new(e->loop, e->resolver, &rules,
@@ -416,7 +429,14 @@ run_collect(
 static void
 run_release(struct isol8_run *run, enum run_end why)
 {
-	int clean = why == END_EXITED && run->acks == 0;
+	/* A failed install leaves its agent waiting for the next RUN: a
+	 * session or a reused box goes on; a one-use one is removed (its
+	 * agent would not exit by itself). */
+	int after_install = why == END_FAILED && run->inst.exited &&
+	    !run->inst.bad_exit && !run->result.may_have_run;
+	int clean = (why == END_EXITED && run->acks == 0) ||
+	    (after_install &&
+	        (run->plan.session != NULL || run->e->opts.pool_reuse));
 
 	if (run->box == NULL)
 		return;
@@ -472,6 +492,10 @@ run_close(struct isol8_run *run, enum run_end why)
 	/* Its connections end before the box is let go. */
 	egress_free(run->egress);
 	run->egress = NULL;
+	if (run->inst.sent && !run->inst.exited)
+		run->result.install_ms = now_ms() - run->inst.t0;
+	egress_free(run->inst.egress);
+	run->inst.egress = NULL;
 	run->cbs.on_done(&run->result, perr, run->arg);
 	free(files);
 	egress_events_free(
@@ -524,16 +548,63 @@ run_acquire_step(struct isol8_run *run)
 		return RUN_ACQUIRE;
 	engine_docker_seen(e);
 	run->result.queued_ms = now_ms() - run->t_start;
-	/* From here on, a failure may come after the program ran. */
-	run->result.may_have_run = 1;
-	box_send(run->box, &run->plan.frames);
-	box_send(run->box, &run->stdin_q);
-	proto_buf_free(&run->stdin_q);
+	run->t_box = now_ms();
 	ms = run->plan.timeout_ms + ENGINE_HARD_GRACE_MS;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(run->deadline, &tv);
+	return RUN_INSTALL;
+}
+
+/* The code's frames, its RUN with the time the install left, stdin. */
+static enum run_state
+run_send_code(struct isol8_run *run)
+{
+	uint64_t used = now_ms() - run->t_box;
+	struct proto_buf rf = { 0 };
+
+	/* From here on, a failure may come after the program ran. */
+	run->result.may_have_run = 1;
+	plan_run(&run->plan,
+	    used < run->plan.timeout_ms ? run->plan.timeout_ms - used : 1,
+	    install_code_env(&run->inst), &rf);
+	box_send(run->box, &run->plan.frames);
+	box_send(run->box, &rf);
+	box_send(run->box, &run->stdin_q);
+	proto_buf_free(&rf);
+	proto_buf_free(&run->stdin_q);
 	return RUN_RUNNING;
+}
+
+/*
+ * INSTALL: once the image's baked list is known, install what it lacks
+ * (or nothing), then the code; a failed install is the run's error.
+ */
+static enum run_state
+run_install_step(struct isol8_run *run)
+{
+	struct install *in = &run->inst;
+	struct proto_buf rf = { 0 };
+	int n;
+
+	if (!in->inspected)
+		return RUN_INSTALL;
+	if (!in->sent) {
+		if ((n = install_needed(in, &run->err)) <= 0)
+			return n == 0 ? run_send_code(run) : RUN_INSTALL;
+		if (install_send(in, run->plan.timeout_ms, run_egress_send,
+		        run_egress_pending, run, &rf, &run->err) == -1)
+			return RUN_INSTALL; /* judged FAILED next */
+		box_send(run->box, &rf);
+		proto_buf_free(&rf);
+		return RUN_INSTALL;
+	}
+	if (!in->exited)
+		return RUN_INSTALL;
+	run->result.install_ms = in->ms;
+	if ((run->err = install_verdict(in)) != NULL)
+		return RUN_INSTALL;
+	return run_send_code(run);
 }
 
 /* QUEUED with a slot: ask the pool (or the session) for a box. */
@@ -545,6 +616,9 @@ run_admit(struct isol8_run *run)
 	TAILQ_REMOVE(&e->queue, run, qentry);
 	e->active++;
 	run->unreachable_at = docker_unreachable(e->docker);
+	/* What the image has baked is asked while the box comes. */
+	if (run->holds == 0)
+		install_start(&run->inst, e, &run->plan, run_step_cb, run);
 	if (run->plan.session != NULL)
 		run->sopen = pool_session_open(e->pool, &run->plan.spec,
 		    run->plan.session, e->opts.session_idle_ms, run_acquired,
@@ -583,6 +657,9 @@ run_step(struct isol8_run *run)
 		case RUN_ACQUIRE:
 			run->state = run_acquire_step(run);
 			break;
+		case RUN_INSTALL:
+			run->state = run_install_step(run);
+			break;
 		case RUN_RUNNING:
 		case RUN_DONE:
 			break;
@@ -591,9 +668,9 @@ run_step(struct isol8_run *run)
 			log_debug(loop_log(run->e->loop), "run %p: %s -> %s",
 			    (void *)run, run_state_names[old],
 			    run_state_names[run->state]);
-		/* A failed acquire becomes an error: judged on the next turn
-		 * of this loop. */
-	} while (run->state == RUN_ACQUIRE && run->err != NULL);
+		/* A new state steps at once; an error is judged on the next
+		 * turn of this loop. */
+	} while (old != run->state || run->err != NULL);
 }
 
 static void
@@ -686,6 +763,10 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 {
 	struct isol8_run *run = arg;
 
+	if (run->state == RUN_INSTALL && type != PROTO_ERROR) {
+		install_frame(&run->inst, type, p, len);
+		return;
+	}
 	switch (type) {
 	case PROTO_OUT:
 	case PROTO_ERR:

@@ -1,7 +1,9 @@
 /*
- * isol8_setup_sync(): the images (src/images), then a self-check -- each
- * runtime prints its version from a hardened container through the normal
- * execution path, so a setup that says yes has run code.
+ * isol8_setup_sync(): the images (src/images), with the caller's baked
+ * package lists, registries and CA bundle passed through as they are
+ * (src/images checks them all before any Docker call), then a self-check
+ * -- each runtime prints its version from a hardened container through
+ * the normal execution path, so a setup that says yes has run code.
  */
 #include <string.h>
 
@@ -83,6 +85,15 @@ isol8_setup_sync(struct isol8_engine *e, const struct isol8_setup_opts *o,
 	io.agent_path = o->agent_path;
 	io.progress = o->progress;
 	io.arg = o->arg;
+	io.python = o->python;
+	io.node = o->node;
+	io.bun = o->bun;
+	io.deno = o->deno;
+	io.bash = o->bash;
+	io.replace = o->packages_replace;
+	io.registries.pip_index_url = o->pip_index_url;
+	io.registries.npm_registry = o->npm_registry;
+	io.ca_bundle = o->ca_bundle;
 	if (images_setup(e->docker, &io, &err) == -1)
 		goto fail;
 	say(o, "self-check:");
@@ -95,4 +106,27 @@ fail:
 	engine_error(errp, err);
 	err_free(&err);
 	return -1;
+}
+
+int
+isol8_packages_check(const char *runtime, const struct isol8_packages *packages,
+    struct isol8_error *errp)
+{
+	struct pkgs l = { 0 };
+	struct err *err = NULL;
+	int rc;
+
+	if (packages != NULL && packages->len > 0 && packages->items == NULL)
+		rc = err_set(&err, ERR_INVALID, "%zu packages but no array",
+		    packages->len);
+	else
+		rc = pkgs_add_items(&l, runtime,
+		    packages ? packages->items : NULL,
+		    packages ? packages->len : 0, &err);
+	pkgs_free(&l);
+	if (rc == -1) {
+		engine_error(errp, err);
+		err_free(&err);
+	}
+	return rc;
 }

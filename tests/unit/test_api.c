@@ -128,6 +128,30 @@ test_request_bounds(void)
 	CHECK(parse(buf_cstr(&b), NULL, &r, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "`outputs` has more than 64") != NULL);
 	api_request_free(&r);
+	/* packages: strings, at most API_MAX_PACKAGES (checked later by the
+	 * engine against the runtime). */
+	CHECK(parse("{\"runtime\":\"python\",\"code\":\"x\","
+	            "\"packages\":[\"numpy\",\"pandas==2.0\"]}",
+	          NULL, &r, msg, sizeof msg) == 0);
+	CHECK(r.req.packages_len == 2 &&
+	    strcmp(r.req.packages[1], "pandas==2.0") == 0);
+	api_request_free(&r);
+	CHECK(parse("{\"cmd\":\"x\",\"packages\":\"numpy\"}", NULL, &r, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages`") != NULL);
+	api_request_free(&r);
+	CHECK(parse("{\"cmd\":\"x\",\"packages\":[1]}", NULL, &r, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages` must hold strings") != NULL);
+	api_request_free(&r);
+	buf_drain(&b, b.len);
+	buf_addstr(&b, "{\"cmd\":\"x\",\"packages\":[");
+	for (i = 0; i <= API_MAX_PACKAGES; i++)
+		buf_printf(&b, "%s\"p%d\"", i ? "," : "", i);
+	buf_addstr(&b, "]}");
+	CHECK(parse(buf_cstr(&b), NULL, &r, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages` has more than 256") != NULL);
+	api_request_free(&r);
 	/* Depth: refused before yajl builds it. */
 	buf_drain(&b, b.len);
 	buf_addstr(&b, "{\"cmd\":\"x\",\"env\":");
@@ -244,7 +268,8 @@ test_result_run(void)
 	          "\"stderr\":\"e\\n\",\"exitCode\":2,\"signal\":0,"
 	          "\"timedOut\":false,\"oomKilled\":false,\"truncated\":false,"
 	          "\"stateLost\":false,\"durationMs\":11,\"totalMs\":14,"
-	          "\"queuedMs\":2,\"cpuMs\":10,\"peakRssKb\":7800,"
+	          "\"queuedMs\":2,\"installMs\":0,\"cpuMs\":10,\"peakRssKb\":"
+	          "7800,"
 	          "\"stdoutBytes\":3,\"stderrBytes\":2,"
 	          "\"containerId\":\"c0ffee\",\"network\":["
 	          "{\"method\":\"CONNECT\",\"host\":\"pypi.org\",\"port\":443,"
@@ -302,7 +327,8 @@ test_result_job(void)
 	          "{\"id\":\"s4\",\"line\":4,\"exitCode\":2,\"signal\":0,"
 	          "\"stdout\":\"ok\\n\",\"stderr\":\"\",\"timedOut\":false,"
 	          "\"oomKilled\":false,\"truncated\":false,\"durations\":{"
-	          "\"queuedMs\":2,\"runMs\":11,\"totalMs\":14},\"resources\":{"
+	          "\"queuedMs\":2,\"installMs\":0,\"runMs\":11,\"totalMs\":14},"
+	          "\"resources\":{"
 	          "\"cpuMs\":10,\"peakRssKb\":7800},\"containerId\":\"c0ffee\","
 	          "\"outputs\":{\"out.csv\":{\"base64\":\"eCx5\"},\"none\":{"
 	          "\"error\":\"no such file\"}},\"retried\":true,"
