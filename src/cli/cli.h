@@ -77,10 +77,6 @@ struct cli_config {
 		uint64_t heartbeat_ms;
 		uint64_t grace_ms;
 	} server;
-	/* "remote": the server `run --host` uses (flags and env win) */
-	char *remote_host;
-	char *remote_key;
-	char *remote_ca;
 };
 
 #define BATCH_DOCKER_WAIT_MS 60000          /* --docker-wait default */

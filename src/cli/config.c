@@ -54,9 +54,6 @@ config_free(struct cli_config *c)
 	free(c->server.tls_cert);
 	free(c->server.tls_key);
 	free(c->server.keys_file);
-	free(c->remote_host);
-	free(c->remote_key);
-	free(c->remote_ca);
 	memset(c, 0, sizeof *c);
 }
 
@@ -358,8 +355,9 @@ config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
 		    1000000 },
 		{ "maxRuns", offsetof(struct cli_server_config, max_runs), 1,
 		    4096 },
-		{ "heartbeatMs", offsetof(struct cli_server_config, heartbeat_ms),
-		    100, 3600000 },
+		{ "heartbeatMs",
+		    offsetof(struct cli_server_config, heartbeat_ms), 100,
+		    3600000 },
 		{ "graceMs", offsetof(struct cli_server_config, grace_ms), 0,
 		    86400000 },
 	};
@@ -384,8 +382,8 @@ config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
 			if (strcmp(k, counts[j].key) == 0)
 				break;
 		if (j < nitems(counts)) {
-			if (get_count(o->u.object.values[i], name, counts[j].min,
-			        counts[j].max,
+			if (get_count(o->u.object.values[i], name,
+			        counts[j].min, counts[j].max,
 			        (uint64_t *)(void *)(base + counts[j].off),
 			        errp) == -1)
 				return -1;
@@ -400,36 +398,6 @@ config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
 		if (get_str(o->u.object.values[i], name,
 		        (char **)(void *)(base + strs[j].off), errp) == -1)
 			return -1;
-	}
-	return 0;
-}
-
-/* "remote": the server `run --host` and a remote engine use. */
-static int
-config_remote_obj(struct cli_config *c, yajl_val o, struct err **errp)
-{
-	size_t i;
-	const char *k;
-	yajl_val v;
-
-	for (i = 0; i < o->u.object.len; i++) {
-		k = o->u.object.keys[i];
-		v = o->u.object.values[i];
-		if (strcmp(k, "host") == 0) {
-			if (get_str(v, "remote.host", &c->remote_host, errp) ==
-			    -1)
-				return -1;
-		} else if (strcmp(k, "key") == 0) {
-			if (get_str(v, "remote.key", &c->remote_key, errp) ==
-			    -1)
-				return -1;
-		} else if (strcmp(k, "caCert") == 0) {
-			if (get_str(v, "remote.caCert", &c->remote_ca, errp) ==
-			    -1)
-				return -1;
-		} else
-			return err_set(
-			    errp, ERR_INVALID, "unknown key `remote.%s`", k);
 	}
 	return 0;
 }
@@ -459,7 +427,7 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 		if ((strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
 		        strcmp(k, "env") == 0 || strcmp(k, "network") == 0 ||
 		        strcmp(k, "session") == 0 || strcmp(k, "batch") == 0 ||
-		        strcmp(k, "server") == 0 || strcmp(k, "remote") == 0) &&
+		        strcmp(k, "server") == 0) &&
 		    !YAJL_IS_OBJECT(v))
 			return bad(errp, k, "an object");
 		if (strcmp(k, "defaults") == 0)
@@ -472,8 +440,6 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 			rc = config_batch_obj(c, v, errp);
 		else if (strcmp(k, "server") == 0)
 			rc = config_server_obj(c, v, errp);
-		else if (strcmp(k, "remote") == 0)
-			rc = config_remote_obj(c, v, errp);
 		else if (strcmp(k, "env") == 0)
 			rc = config_env_obj(c, v, errp);
 		else if (strcmp(k, "session") == 0) {

@@ -69,10 +69,11 @@ struct isol8_engine {
 	uint64_t closing_until;
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
-	TAILQ_HEAD(, session_op) session_ops; /* engine_session.c */
-	struct engine_docker dw;              /* whether dockerd is there */
-	struct registries reg;                /* run-time installs: ... */
-	char *reg_pip, *reg_npm;              /* ... their URLs, owned */
+	/* session calls on the loop (engine_session.c) */
+	TAILQ_HEAD(, session_op) session_ops;
+	struct engine_docker dw; /* whether dockerd is there */
+	struct registries reg;   /* run-time installs: ... */
+	char *reg_pip, *reg_npm; /* ... their URLs, owned */
 };
 
 /* mask.c */
