@@ -98,6 +98,7 @@ struct server_key {
 TAILQ_HEAD(server_keys, server_key);
 
 int keys_load_file(const char *, struct server_keys *, struct err **);
+int keys_parse(const char *, char *, struct server_keys *, struct err **);
 void keys_single(const char *, struct server_keys *);
 void keys_replace(struct server_keys *, struct server_keys *);
 void keys_free(struct server_keys *);

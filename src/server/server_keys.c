@@ -322,28 +322,42 @@ int
 keys_load_file(const char *path, struct server_keys *keys, struct err **errp)
 {
 	cleanup_buf struct buf text = { 0 };
+
+	TAILQ_INIT(keys);
+	if (read_file(path, KEYS_MAX_FILE, &text, errp) == -1)
+		return -1;
+	buf_addstr(&text, "");
+	return keys_parse(path, text.data, keys, errp);
+}
+
+/*
+ * The keys in text (a NUL-terminated copy, cut into lines in place);
+ * `from` names it in errors. Nothing in keys when it fails.
+ */
+int
+keys_parse(
+    const char *from, char *text, struct server_keys *keys, struct err **errp)
+{
 	char *line, *next;
 	struct server_key *k;
 	size_t n = 0;
 	long lineno = 0;
 
 	TAILQ_INIT(keys);
-	if (read_file(path, KEYS_MAX_FILE, &text, errp) == -1)
-		return -1;
-	for (line = text.data; line != NULL; line = next) {
+	for (line = text; line != NULL; line = next) {
 		lineno++;
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		if ((k = parse_line(line, errp)) == NULL) {
 			if (*errp == NULL)
 				continue;
-			err_wrap(errp, "%s: line %ld", path, lineno);
+			err_wrap(errp, "%s: line %ld", from, lineno);
 			keys_free(keys);
 			return -1;
 		}
 		if (keys_clash(keys, k) || ++n > KEYS_MAX) {
 			err_set(errp, ERR_INVALID, "%s: line %ld: key `%s` %s",
-			    path, lineno, k->name,
+			    from, lineno, k->name,
 			    n > KEYS_MAX ? "is one too many (4096 at most)"
 			                 : "repeats a name or a hash");
 			key_free(k);
@@ -353,7 +367,7 @@ keys_load_file(const char *path, struct server_keys *keys, struct err **errp)
 		TAILQ_INSERT_TAIL(keys, k, entry);
 	}
 	if (TAILQ_EMPTY(keys))
-		return err_set(errp, ERR_INVALID, "%s: no keys in it", path);
+		return err_set(errp, ERR_INVALID, "%s: no keys in it", from);
 	return 0;
 }
 
