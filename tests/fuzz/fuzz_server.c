@@ -110,12 +110,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	check_keys(data, len);
 	check_session(data, len);
 	check_sse(data, len);
-	if (api_request_parse((const char *)data, len, NULL, &r, &e) == 0)
-		api_request_free(&r);
-	else {
+	/* r is set either way (free it either way). */
+	if (api_request_parse((const char *)data, len, NULL, &r, &e) == -1) {
 		if (e == NULL || e->msg == NULL)
 			__builtin_trap();
 		err_free(&e);
 	}
+	api_request_free(&r);
 	return 0;
 }
