@@ -25,17 +25,11 @@
  * caller's context (the batch adds "line 7: "). A string ends at its
  * first \u0000: yajl's tree keeps C strings.
  *
- * api_request_write is the reverse, for the remote engine (src/remote):
- * what it writes, api_request_parse reads back to the same request.
- *
  * A result (api_result_write) is the JSON object of `isol8 run --json`
  * (API_RUN) or of a batch result line (API_JOB), written with yajl_gen
  * after the UTF-8 repair of util/json.c: sandbox output is arbitrary bytes,
- * the object is always valid JSON. api_result_read reads an API_RUN object
- * back (the remote engine's `exit` event).
- *
- * The module is part of libisol8 (the remote engine speaks it) and uses
- * only the public API (isol8.h) and util.
+ * the object is always valid JSON.
+
  */
 #ifndef ISOL8_API_H
 #define ISOL8_API_H
@@ -44,7 +38,9 @@
 #include <stdint.h>
 
 #include "isol8.h"
-#include "../util/util.h"
+
+struct buf;
+struct err;
 
 #define API_MAX_ID 256       /* bytes of a request's id */
 #define API_MAX_ENV 1024     /* names in a request's env */
@@ -114,13 +110,6 @@ int api_request_parse(const char *, size_t, const struct api_request_opts *,
  */
 void api_request_defaults(struct api_request *, const struct isol8_request *);
 void api_request_free(struct api_request *);
-/*
- * The request as one JSON object (with `id` when not NULL) appended to b;
- * -1 for what has no JSON form (argv).
- */
-int api_request_write(
-    const struct isol8_request *, const char *, struct buf *, struct err **);
-
 /* The two shapes of a result object. */
 enum api_shape {
 	API_RUN, /* `isol8 run --json` (and `isol8 serve`) */
@@ -160,29 +149,7 @@ void api_result_write(enum api_shape, const struct api_result *, struct buf *);
 /* The filtered network's decisions as a JSON array (docs/cli.md). */
 void api_network_write(const struct isol8_result *, struct buf *);
 
-/* An error code's name on the wire ("noimage"), and back (-1: unknown). */
+/* An error code's name on the wire ("noimage"). */
 const char *api_code_name(enum isol8_code);
-int api_code_parse(const char *);
-
-/*
- * An API_RUN object read back (api_result_read): the result with its
- * pointers into the storage here, which api_result_doc_free() frees.
- */
-struct api_result_doc {
-	struct isol8_result res;
-	int ran;     /* it had an exit code: res is the program's result */
-	char *error; /* or NULL */
-	enum isol8_code code;
-	char *runtime;
-	char *container_id;
-	struct buf out; /* "stdout", "stderr" when present */
-	struct buf err;
-	struct isol8_output_file *outputs; /* res.outputs: by request path */
-	char **output_paths;
-	struct isol8_net_event *net; /* res.net_events */
-};
-int api_result_read(
-    const char *, size_t, struct api_result_doc *, struct err **);
-void api_result_doc_free(struct api_result_doc *);
 
 #endif
