@@ -254,14 +254,14 @@ ISOL8_API int isol8_engine_opts_parse_limit(struct isol8_engine_opts *opts,
     struct isol8_error *err);
 /* The warm pool, per pool key (for a server's metrics). */
 struct isol8_pool_stat {
-	char key[17];    /* the pool key: a hash of the container settings */
+	char key[17]; /* the pool key: a hash of the container settings */
 	char image[128];
 	unsigned ready;    /* warm containers ready */
 	unsigned creating; /* being made */
 };
 /* Up to max keys into stats; returns how many keys there are. */
-ISOL8_API size_t isol8_engine_pool_stats(struct isol8_engine *engine,
-    struct isol8_pool_stat *stats, size_t max);
+ISOL8_API size_t isol8_engine_pool_stats(
+    struct isol8_engine *engine, struct isol8_pool_stat *stats, size_t max);
 
 /* Warm the pool for what such requests need, in the background. */
 ISOL8_API int isol8_engine_prewarm(struct isol8_engine *engine,

@@ -92,8 +92,8 @@ static const struct option serve_options[] = {
 
 /* The configuration's "server" section into the options (flags later). */
 static void
-serve_config(const struct cli_config *cfg, struct server_opts *o,
-    uint64_t *grace)
+serve_config(
+    const struct cli_config *cfg, struct server_opts *o, uint64_t *grace)
 {
 	const struct cli_server_config *c = &cfg->server;
 
@@ -142,8 +142,8 @@ serve_opt(int ch, const char *arg, struct server_opts *o, uint64_t *grace,
 	case 'p':
 		if (cli_uint("--port", arg, 65535, &n, errp) == -1)
 			return -1;
-		snprintf(port_listen, 32, "127.0.0.1:%llu",
-		    (unsigned long long)n);
+		snprintf(
+		    port_listen, 32, "127.0.0.1:%llu", (unsigned long long)n);
 		o->listen = port_listen;
 		return 0;
 	case O_UNIX:
@@ -309,9 +309,10 @@ cmd_serve(int argc, char **argv)
 	def.env_len = cfg.env_len;
 	config_network(&cfg, &def);
 	so.defaults = &def;
-	log_init(&log, verbose >= 2 ? LOG_LEVEL_DEBUG
-	        : verbose == 1      ? LOG_LEVEL_INFO
-	                            : LOG_LEVEL_WARN);
+	log_init(&log,
+	    verbose >= 2       ? LOG_LEVEL_DEBUG
+	        : verbose == 1 ? LOG_LEVEL_INFO
+	                       : LOG_LEVEL_WARN);
 	so.log = &log;
 	config_engine_opts(&cfg, &eo);
 	eo.pool_shared = 0; /* warm containers attached to this process */

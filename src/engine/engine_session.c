@@ -93,10 +93,10 @@ struct session_op {
 	int remove; /* 1: a remove, 0: a list */
 	char *name; /* remove: the session, and its container */
 	char *cname;
-	char **ids;  /* list: the sessions' containers, to inspect */
-	int listed;  /* list: dockerd answered */
+	char **ids;    /* list: the sessions' containers, to inspect */
+	int listed;    /* list: dockerd answered */
 	int inspected; /* remove: its inspect was asked */
-	size_t next; /* list: the next container to inspect */
+	size_t next;   /* list: the next container to inspect */
 	struct isol8_session_info *infos;
 	size_t ninfos;
 	struct http_req *req; /* the Docker call in flight */
@@ -178,8 +178,9 @@ sop_reply(const struct docker_reply *r, const struct err *e, void *arg)
 		op->err = err_dup(e);
 	else if (op->state == SOP_LIST) {
 		if (r->json == NULL || !YAJL_IS_ARRAY(r->json))
-			op->err = err_new(ERR_DOCKER, "dockerd's list is not "
-			                              "an array");
+			op->err = err_new(ERR_DOCKER,
+			    "dockerd's list is not "
+			    "an array");
 		else {
 			n = r->json->u.array.len;
 			op->listed = 1;
@@ -196,9 +197,9 @@ sop_reply(const struct docker_reply *r, const struct err *e, void *arg)
 			op->infos[op->next].memory = (uint64_t)mem;
 		op->next++;
 	} else if (op->state == SOP_INSPECT) {
-		kind = r->json ? json_str(r->json, "Config", "Labels",
-		                     LABEL_KIND, NULL)
-		               : NULL;
+		kind = r->json
+		    ? json_str(r->json, "Config", "Labels", LABEL_KIND, NULL)
+		    : NULL;
 		if (kind == NULL || strcmp(kind, "session") != 0)
 			op->err = err_new(ERR_INVALID,
 			    "`%s` is not an isol8 session", op->cname);

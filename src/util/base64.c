@@ -69,7 +69,8 @@ base64_decode(struct buf *b, const char *text, size_t len)
 			if (s[i + k] == '=' && i + 4 == len && k >= 2) {
 				v[k] = 0;
 				pad++;
-			} else if (pad > 0 || (v[k] = b64_value(s[i + k])) < 0) {
+			} else if (pad > 0 ||
+			    (v[k] = b64_value(s[i + k])) < 0) {
 				b->len = start;
 				if (b->data != NULL)
 					b->data[start] = '\0';
