@@ -20,7 +20,7 @@ hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 	printf 'main %s\n' "$(hash "$KEY")"
 	printf 'small %s memory=256m runtimes=python,bash network=none ' \
 		"$(hash "$OTHER")"
-	printf 'sessions=2 timeout=20s\n'
+	printf 'sessions=0 timeout=20s\n'
 } >keys
 
 # start ARGS...: a server in the background; $pid, $port (its TCP port).
@@ -134,6 +134,9 @@ check "a runtime not allowed is 403 naming it" \
 req POST /execute "$OTHER" '{"runtime":"python","code":"1","network":"host"}'
 check "a network mode not allowed is 403" \
 	'[ "$code" = 403 ] && printf %s "$body" | grep -q network'
+req POST /execute "$OTHER" '{"runtime":"python","code":"1","session":"x"}'
+check "sessions=0: a session is 403 naming the ceiling" \
+	'[ "$code" = 403 ] && printf %s "$body" | grep -q sessions'
 req POST /execute "$OTHER" '{"runtime":"python","code":"print(2)"}'
 check "within its ceilings it runs" '[ "$code" = 200 ] && [ "$(field "$body" stdout)" = 2 ]'
 
