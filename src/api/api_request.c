@@ -71,9 +71,11 @@ take_bytes(const struct field *f, yajl_val v, char **out, size_t *len,
 	if (!YAJL_IS_OBJECT(v) || v->u.object.len != 1 ||
 	    !YAJL_IS_STRING(b64 = json_get(v, "base64", NULL)))
 		return not_a(f, "a string or {\"base64\": \"...\"}", errp);
-	if (base64_decode(&b, b64->u.string, strlen(b64->u.string)) == -1)
+	if (base64_decode(&b, b64->u.string, strlen(b64->u.string)) == -1) {
+		buf_free(&b); /* what the decoder reserved */
 		return err_set(
 		    errp, ERR_INVALID, "`%s.base64` is not base64", f->key);
+	}
 	*out = b.data != NULL ? b.data : xstrdup("");
 	*len = b.len;
 	return 0;

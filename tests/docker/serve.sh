@@ -237,6 +237,26 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket \
 	"${DOCKER_SOCK:-/var/run/docker.sock}" http://d/images/isol8/python/json)
 check "images stay" '[ "$code" = 200 ]'
 
+# -- admission: one run at a time, one waiting; a third is 429
+printf '{"pool":{"idleMs":15000},"server":{"maxRuns":1,"maxQueue":1}}\n' \
+	>isol8.config.json
+start --key "$KEY"
+for i in 1 2 3; do
+	curl -s -m 60 -o "$work/q$i" -w '%{http_code}' \
+		-H "Authorization: Bearer $KEY" --unix-socket "$sock" \
+		-d '{"runtime":"bash","code":"sleep 2"}' http://x/execute \
+		>"$work/c$i" &
+	eval "q$i=\$!"
+	sleep 0.3
+done
+wait "$q1" "$q2" "$q3"
+codes=$(cat "$work/c1" "$work/c2" "$work/c3" | tr '\n' ' ')
+code=$codes body=$(cat "$work/q3")
+check "a full admission queue is 429 naming maxQueue, the others run" \
+	'[ "$(cat "$work/c1")" = 200 ] && [ "$(cat "$work/c2")" = 200 ] && [ "$(cat "$work/c3")" = 429 ] && grep -q maxQueue "$work/q3"'
+stop
+printf '{"pool":{"idleMs":15000}}\n' >isol8.config.json
+
 # -- TLS with a self-signed certificate made here
 if command -v openssl >/dev/null; then
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt \
