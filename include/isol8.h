@@ -189,6 +189,9 @@ struct isol8_request {
 	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
+	const char *workdir;      /* where the program starts: NULL /sandbox, or
+				a path below it (relative: to /sandbox; no
+				`.`/`..`; not with a session's interpreter) */
 	/*
 	 * Packages the code needs (pip, npm, bun or deno specs of the
 	 * runtime; docs/packages.md): what the image has baked costs
@@ -293,6 +296,7 @@ struct isol8_net_event {
 	const char *port;
 	int allowed;
 	const char *reason; /* when refused */
+	int install;        /* the installer's (packages), not the code's */
 };
 
 struct isol8_result {
@@ -416,6 +420,7 @@ struct isol8_packages {
 	const char *const *items;
 	size_t len;
 };
+#define ISOL8_PACKAGES_MAX 256 /* packages in one list */
 
 struct isol8_setup_opts {
 	int force;              /* rebuild even when up to date */
@@ -445,6 +450,57 @@ ISOL8_API int isol8_setup_sync(struct isol8_engine *engine,
  * the first bad item); 0 when every item is valid. */
 ISOL8_API int isol8_packages_check(const char *runtime,
     const struct isol8_packages *packages, struct isol8_error *err);
+/* Check registry URLs as setup would (NULL: the default one). */
+ISOL8_API int isol8_registries_check(const char *pip_index_url,
+    const char *npm_registry, struct isol8_error *err);
+
+/*
+ * A custom image (docs/packages.md): built as isol8/<runtime>:latest is
+ * (the same base, CA bundle, agent and kernels) under the caller's name,
+ * carrying exactly `packages`; then the setup commands run in order as
+ * one bash script (-e: the first failure fails the build), as root, in /,
+ * with the host's network, at build time. Labels: org.isol8.custom=true,
+ * org.isol8.runtime, org.isol8.packages, org.isol8.setup (the commands
+ * as a JSON array), org.isol8.hash (an unchanged build builds nothing).
+ * A rebuilt image's predecessor and its warm containers are removed. The
+ * new image is self-checked by a run of the runtime's version in it.
+ */
+struct isol8_build_opts {
+	const char *runtime; /* the base: python, node, bun, deno, bash */
+	const char *tag;     /* NAME[:TAG] (":latest" if none), not isol8/ */
+	struct isol8_packages packages;
+	const char *const *setup; /* at most 64 commands, 64 KiB in all */
+	size_t setup_len;
+	int force;              /* rebuild even when up to date */
+	const char *agent_path; /* NULL: $ISOL8_AGENT or next to us */
+	void (*progress)(const char *, void *);
+	void *arg;
+	const char *pip_index_url; /* NULL: https://pypi.org/simple */
+	const char *npm_registry;  /* NULL: https://registry.npmjs.org/ */
+	const char *ca_bundle;     /* a PEM file, or NULL */
+};
+
+ISOL8_API void isol8_build_opts_init(struct isol8_build_opts *opts);
+ISOL8_API int isol8_build_sync(struct isol8_engine *engine,
+    const struct isol8_build_opts *opts, struct isol8_error *err);
+
+/* A custom image, as its labels describe it (one per tag). */
+struct isol8_image {
+	char *tag;
+	char *id;
+	char *runtime;
+	char **packages; /* normalised specs */
+	size_t packages_len;
+	char **setup; /* the commands run at build time */
+	size_t setup_len;
+	int64_t created; /* Unix seconds */
+	int64_t size;    /* bytes */
+};
+
+/* The custom images dockerd has, sorted by tag. */
+ISOL8_API int isol8_images_custom(struct isol8_engine *engine,
+    struct isol8_image **images, size_t *n, struct isol8_error *err);
+ISOL8_API void isol8_images_free(struct isol8_image *images, size_t n);
 
 /* Runtimes: the names isol8 knows, and the one a file name implies. */
 ISOL8_API const char *isol8_runtime_for_path(const char *path);

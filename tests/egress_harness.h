@@ -88,6 +88,7 @@ struct harness {
 	size_t up_body_len; /* the size of its answers' bodies */
 	int up_no_length;   /* answers without Content-Length */
 	int up_chunked;     /* chunked answers */
+	int with_port; /* the next h_egress's allow patterns see host:port */
 };
 
 static inline void
@@ -376,8 +377,8 @@ static inline void
 h_egress(struct harness *h, int allow_private, const char *const *allow,
     size_t nallow, const char *const *deny, size_t ndeny)
 {
-	struct egress_rules rules = { allow, nallow, deny, ndeny,
-		allow_private };
+	struct egress_rules rules = { allow, nallow, deny, ndeny, allow_private,
+		h->with_port };
 	struct err *err = NULL;
 
 	if ((h->eg = egress_new(h->loop, h->resolver, &rules, h_send, h_pending,

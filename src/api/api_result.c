@@ -75,6 +75,8 @@ gen_network(yajl_gen g, const struct isol8_result *r)
 		json_kstr(g, "action", ev->allowed ? "allow" : "block");
 		if (ev->reason != NULL)
 			json_kstr(g, "reason", ev->reason);
+		if (ev->install)
+			json_kstr(g, "phase", "install");
 		yajl_gen_map_close(g);
 	}
 	if (r->net_events_dropped > 0) {

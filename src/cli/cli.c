@@ -1,10 +1,15 @@
 /*
- * What every command shares: error messages, the exit code and remedy for
- * an engine error, flag value parsing (sizes, numbers, KEY=VALUE lists),
- * and the limit flags of `run` and `batch`. Helpers report through
- * struct err (the last parameter); a command says the error once, at its
- * top, with cli_fail().
+ * What every command shares: error messages, debug lines, the exit code
+ * and remedy for an engine error, flag value parsing (sizes, numbers,
+ * KEY=VALUE lists), and the limit flags of `run` and `batch`. Helpers
+ * report through struct err (the last parameter); a command says the
+ * error once, at its top, with cli_fail().
+ *
+ * Debug lines (--debug, or "debug": true in the configuration) go to
+ * stderr as "[DEBUG] ...", the prefix the original isol8 uses, so that
+ * stdout stays the program's own output.
  */
+#include <sys/utsname.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +19,8 @@
 
 #include "cli.h"
 #include "../util/util.h"
+
+int cli_debug;
 
 void
 cli_error(const char *fmt, ...)
@@ -25,6 +32,58 @@ cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* A debug line on stderr, when --debug is on. */
+void
+cli_debugf(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cli_debug)
+		return;
+	fputs("[DEBUG] ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The first debug lines of a command: what runs, which version, where. */
+void
+cli_debug_header(const char *cmd)
+{
+	struct utsname u;
+
+	cli_debugf("[CLI] Command: %s", cmd);
+	cli_debugf("[CLI] Version: %s", isol8_version());
+	if (uname(&u) == 0)
+		cli_debugf("[CLI] Platform: %s %s", u.sysname, u.machine);
+}
+
+/* A command's own --debug: as the global one. */
+void
+cli_debug_on(const char *cmd)
+{
+	if (cli_debug)
+		return;
+	cli_debug = 1;
+	cli_debug_header(cmd);
+}
+
+/*
+ * The engine's log lines (isol8_engine_opts.log, verbose 2 with --debug):
+ * warnings and errors as without --debug, the rest tagged.
+ */
+void
+cli_engine_log(enum isol8_log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	if (level <= ISOL8_LOG_WARN)
+		cli_error("%s", line);
+	else
+		fprintf(stderr, "%s %s\n",
+		    level == ISOL8_LOG_INFO ? "[INFO]" : "[DEBUG]", line);
 }
 
 /*
@@ -40,7 +99,27 @@ cli_fail(struct err **errp, int status)
 	return status;
 }
 
-/* The exit code and a one-line remedy for an engine error. */
+/* The exit status of an engine error (docs/cli.md "Exit status"). */
+int
+cli_exit_code(const struct isol8_error *e)
+{
+	switch (e->code) {
+	case ISOL8_EUNAVAILABLE:
+		return EXIT_NODOCKER;
+	case ISOL8_ENOIMAGE:
+		return EXIT_NOIMAGE;
+	case ISOL8_EINSTALL:
+		return EXIT_INSTALL;
+	case ISOL8_EINVAL:
+		return EXIT_USAGE;
+	case ISOL8_ECANCELLED:
+		return EXIT_INTERRUPTED;
+	default:
+		return EXIT_INTERNAL;
+	}
+}
+
+/* The exit status and a one-line remedy for an engine error. */
 int
 cli_exit_for(const struct isol8_error *e)
 {
@@ -51,24 +130,23 @@ cli_exit_for(const struct isol8_error *e)
 		    "start it with `scripts/dockerd-up.sh` (or `dockerd &`) "
 		    "as root, then retry",
 		    e->message);
-		return EXIT_NODOCKER;
+		break;
 	case ISOL8_ENOIMAGE:
 		cli_error("%s; the runtime images are missing or stale: run "
 		          "`isol8 setup`",
 		    e->message);
-		return EXIT_NOIMAGE;
+		break;
 	case ISOL8_EINSTALL:
-		cli_error("%s", e->message);
-		return EXIT_INSTALL;
 	case ISOL8_EINVAL:
 		cli_error("%s", e->message);
-		return EXIT_USAGE;
+		break;
 	case ISOL8_ECANCELLED:
-		return EXIT_INTERRUPTED;
+		break;
 	default:
 		cli_error("%s: %s", isol8_strerror(e->code), e->message);
-		return EXIT_INTERNAL;
+		break;
 	}
+	return cli_exit_code(e);
 }
 
 /*

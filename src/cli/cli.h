@@ -13,10 +13,14 @@
 #ifndef ISOL8_CLI_H
 #define ISOL8_CLI_H
 
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "isol8.h"
+#include "../util/util.h"
 
 /* Exit codes besides the program's own (docs/cli.md). */
 #define EXIT_USAGE 2
@@ -37,6 +41,33 @@ struct cli_cmd {
 	const char *summary;
 	int (*exec)(int, char **);
 };
+
+#define CLI_NRUNTIMES 5
+/*
+ * "remoteCode": whether and from where `run --url/--github/--gist` may
+ * fetch code (run_fetch.c), the original isol8's policy and names.
+ */
+struct cli_remote {
+	int enabled;    /* off unless the file turns it on */
+	char **schemes; /* allowedSchemes: ["https"] */
+	size_t schemes_len;
+	char **allow_hosts; /* allowedHosts: none means every host */
+	size_t allow_hosts_len;
+	char **block_hosts; /* blockedHosts: loopback, private... */
+	size_t block_hosts_len;
+	uint64_t max_size;   /* maxCodeSize: 10 MiB */
+	uint64_t timeout_ms; /* fetchTimeoutMs: 30 s */
+	int require_hash;    /* requireHash: --hash is a must */
+	int allow_private;   /* allowPrivate (ours): connect to
+				       private and loopback addresses */
+	char *github_base;   /* githubBaseUrl (ours) */
+	char *gist_base;     /* gistBaseUrl (ours) */
+};
+#define REMOTE_MAX_SIZE_DEFAULT (10u << 20)
+#define REMOTE_MAX_SIZE_MAX (16u << 20) /* the engine's largest code */
+#define REMOTE_TIMEOUT_DEFAULT 30000
+#define REMOTE_GITHUB_BASE "https://raw.githubusercontent.com"
+#define REMOTE_GIST_BASE "https://gist.githubusercontent.com"
 
 /* Everything the configuration file can set; flags override it. */
 struct cli_config {
@@ -77,13 +108,40 @@ struct cli_config {
 		uint64_t heartbeat_ms;
 		uint64_t grace_ms;
 	} server;
+	/*
+	 * "dependencies": per runtime (cli_runtimes[] order), the package
+	 * specs setup bakes before the command line's, as written.
+	 * "packages": the registries and CA bundle (NULL: the library's
+	 * defaults). Setup and build pass them to the image builds, and
+	 * the engine's options to run-time installs (docs/packages.md).
+	 */
+	char **deps[CLI_NRUNTIMES];
+	size_t deps_len[CLI_NRUNTIMES];
+	char *pip_index_url; /* "packages": {"pipIndexUrl"} */
+	char *npm_registry;  /* "packages": {"npmRegistry"} */
+	char *ca_bundle;     /* "packages": {"caBundle"}, a readable file */
+	int debug;           /* "debug": --debug for every command */
+	int auto_prune;      /* "cleanup.autoPrune": idle sessions end */
+	struct cli_remote remote;
+	/* The original isol8's keys that mean nothing here: one line each,
+	 * said by config_warn() (docs/compat.md). */
+	char **warnings;
+	size_t warnings_len;
 };
+
+/* The runtimes, in the order of cli_config.deps (config.c). */
+extern const char *const cli_runtimes[CLI_NRUNTIMES];
+
+/* cleanup.autoPrune false: sessions are kept as long as the engine allows. */
+#define CLI_SESSION_KEEP_MS (30ull * 86400000)
 
 #define BATCH_DOCKER_WAIT_MS 60000          /* --docker-wait default */
 #define BATCH_DOCKER_WAIT_MAX (86400000ull) /* a day */
 
 extern const struct cli_cmd cmd_run_entry;
 extern const struct cli_cmd cmd_setup_entry;
+extern const struct cli_cmd cmd_build_entry;
+extern const struct cli_cmd cmd_list_custom_entry;
 extern const struct cli_cmd cmd_config_entry;
 extern const struct cli_cmd cmd_bench_entry;
 extern const struct cli_cmd cmd_batch_entry;
@@ -126,6 +184,18 @@ void config_request(const struct cli_config *, struct isol8_request *);
 void config_network(const struct cli_config *, struct isol8_request *);
 int config_load(struct cli_config *, const char *, struct err **);
 void config_free(struct cli_config *);
+void config_start(const struct cli_config *, const char *, int);
+void config_warnf(struct cli_config *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+char *config_size(uint64_t);
+void config_strv_free(char **, size_t);
+int config_strv(yajl_val, const char *, char ***, size_t *, struct err **);
+
+/* config_remote.c: the "remoteCode" section */
+void config_remote_defaults(struct cli_remote *);
+void config_remote_free(struct cli_remote *);
+int config_remote_obj(struct cli_config *, yajl_val, struct err **);
+int config_host_regex(regex_t *, const char *, const char *, struct err **);
 void config_engine_opts(const struct cli_config *, struct isol8_engine_opts *);
 
 /* run_files.c: --files DIR into a request, --get files out of a result */
@@ -157,7 +227,13 @@ int cli_out_status(const struct cli_out *);
 int cli_out_finish(int);
 
 /* cli.c */
+extern int cli_debug; /* --debug: debug lines on stderr */
 void cli_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+int cli_exit_code(const struct isol8_error *);
+void cli_debugf(const char *, ...) __attribute__((format(printf, 1, 2)));
+void cli_debug_header(const char *);
+void cli_debug_on(const char *);
+void cli_engine_log(enum isol8_log_level, const char *, void *);
 int cli_exit_for(const struct isol8_error *);
 void cli_engine_free(struct event_base *, struct isol8_engine *, uint64_t);
 void cli_base_free(struct event_base *);

@@ -96,7 +96,7 @@ static void
 batch_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: isol8 batch [options] JOBS\n\n"
+	    "Usage: isol8 batch [options] JOBS\n\n"
 	    "Run a job list: JSON Lines (a file, or - for stdin), one job a "
 	    "line:\n"
 	    "  {\"id\": \"a1\", \"runtime\": \"python\", \"code\": \"...\"}\n"
@@ -372,6 +372,7 @@ batch_setup(struct batch *b, int argc, char **argv, struct batch_paths *p)
 
 	if (config_load(&b->cfg, NULL, &cerr) == -1)
 		return cli_fail(&cerr, EXIT_USAGE);
+	config_start(&b->cfg, "batch", 0);
 	isol8_request_init(&b->defaults);
 	config_request(&b->cfg, &b->defaults);
 	b->defaults.runtime = b->cfg.runtime;

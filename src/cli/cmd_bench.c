@@ -22,7 +22,7 @@ static void
 bench_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: isol8 bench [--runtime R]... [-n N] "
+	    "Usage: isol8 bench [--runtime R]... [-n N] "
 	    "[--concurrency C]... [--json]\n"
 	    "                   [--check [--max-p50 MS]]\n\n"
 	    "Measure isol8's latency and throughput, with baselines measured "

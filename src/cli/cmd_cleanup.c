@@ -40,7 +40,7 @@ cmd_cleanup(int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "usage: isol8 cleanup [--force] [--images]\n\n"
+			    "Usage: isol8 cleanup [--force] [--images]\n\n"
 			    "Remove every container isol8 created (sessions, "
 			    "warm, runs), by label;\nwith --images also the "
 			    "isol8 images. Asks on a terminal unless "
@@ -63,6 +63,7 @@ cmd_cleanup(int argc, char **argv)
 	}
 	if (config_load(&cfg, NULL, &cerr) == -1)
 		return cli_fail(&cerr, EXIT_USAGE);
+	config_start(&cfg, "cleanup", 0);
 	config_engine_opts(&cfg, &eo);
 	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
 		config_free(&cfg);

@@ -1,14 +1,18 @@
 /*
- * isol8 run: one execution. Code comes from -e, a file, or stdin; when it
- * comes from -e or a file, a piped stdin becomes the program's stdin and is
- * streamed with backpressure. Output streams as it arrives (and to --out);
- * --json prints one result object instead (api_result_write, the shape
- * `isol8 serve` answers with too). The exit status is the program's own,
- * or one of the codes in cli.h (docs/cli.md).
+ * isol8 run: one execution. Code comes from -e, a file, a URL or stdin;
+ * when it comes from -e, a file or a URL, a piped stdin becomes the
+ * program's stdin and is streamed with backpressure. Output streams as it
+ * arrives (and to --out); --no-stream holds it (at most --max-output) and
+ * prints it when the run ends, stdout then stderr; --json prints one
+ * result object instead (api_result_write, the shape `isol8 serve`
+ * answers with too). The exit status is the program's own, or one of the
+ * codes in cli.h (docs/cli.md).
  *
  * The command is four steps: the flags into struct run_opts (run_parse),
- * those into a request (run_code, run_request), the run on the command's
- * own event_base (run_loop), and what it says and returns (run_report).
+ * those into a request (run_code, run_request; run_opts.c), the run on the
+ * command's own event_base (run_loop: a --url's code fetched first, a
+ * --setup made, then the run -- in a session, the setup's own run first),
+ * and what it says and returns (run_report).
  *
  * Output that cannot be delivered ends the run: the first failed write to
  * stdout, to the program's stderr or to --out is said once (cli_out.c),
@@ -26,46 +30,11 @@
 
 #include <event2/event.h>
 
-#include "cli.h"
+#include "run.h"
 #include "../api/api.h"
 #include "../util/util.h"
 
 #define RUN_STDIN_HIGH (1u << 20)
-#define RUN_MAX_CODE (16u << 20)
-#define MAX_GETS 16
-#define MAX_PATTERNS 64
-#define MAX_INSTALL 256 /* the engine's bound too */
-
-/* What the flags asked for, and the storage the request points into. */
-struct run_opts {
-	const char *eval;
-	const char *cmd;
-	const char *file;
-	const char *runtime;
-	const char *out_path;
-	const char *stdin_data;
-	struct isol8_kv *env; /* the configuration's, then --env */
-	size_t nenv;
-	struct isol8_kv *secrets;
-	size_t nsec;
-	struct run_files files;
-	const char *gets[MAX_GETS];
-	size_t ngets;
-	const char *allow[MAX_PATTERNS];
-	size_t nallow;
-	const char *deny[MAX_PATTERNS];
-	size_t ndeny;
-	const char *install[MAX_INSTALL]; /* --install: package specs */
-	size_t ninstall;
-	int allow_private;
-	int log_network;
-	int json;
-	int quiet;
-	int help;
-	struct buf code;
-	const char *outputs[MAX_GETS]; /* --get: the sandbox paths */
-	char *locals[MAX_GETS];        /* and the local names */
-};
 
 /* The run in flight, on the command's own event_base. */
 struct run_ctx {
@@ -76,6 +45,7 @@ struct run_ctx {
 	struct cli_out file; /* --out, when given (file.f != NULL) */
 	int output_lost;     /* a sink failed: the run was stopped */
 	int json;
+	int no_stream; /* hold the output (out, err) until the end */
 	int quiet;
 	int log_network;
 	char *const *locals;
@@ -96,72 +66,6 @@ struct run_ctx {
 	int interrupted;
 };
 
-static void
-run_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: isol8 run [options] [FILE]\n\n"
-	    "Run code in a hardened, network-less container. The code comes "
-	    "from -e,\nfrom FILE (runtime from its extension), or from stdin. "
-	    "With -e or FILE,\na piped stdin is the program's stdin.\n\n"
-	    "  -e, --eval CODE        run CODE (default runtime python)\n"
-	    "      --cmd COMMAND      run a bash command line\n"
-	    "  -r, --runtime NAME     python, node, bun, deno or bash\n"
-	    "      --timeout MS       wall-clock limit (default 30000)\n"
-	    "      --memory SIZE      memory limit, swap included (512m)\n"
-	    "      --cpu CORES        CPU limit, fractional (1.0)\n"
-	    "      --pids N           process limit (64)\n"
-	    "      --sandbox-size S   /sandbox tmpfs size (512m)\n"
-	    "      --tmp-size S       /tmp tmpfs size (256m)\n"
-	    "      --net MODE         none (default), host, or filtered: "
-	    "an HTTP(S)\n"
-	    "                         proxy on the host that checks every "
-	    "host name\n"
-	    "      --allow REGEX      filtered: let host names matching REGEX "
-	    "through\n"
-	    "                         (repeatable; none given: all public "
-	    "hosts)\n"
-	    "      --deny REGEX       filtered: refuse host names matching "
-	    "REGEX first\n"
-	    "      --allow-private    filtered: also reach private, loopback "
-	    "and\n"
-	    "                         link-local addresses (refused by "
-	    "default)\n"
-	    "      --log-network      filtered: print what was let through "
-	    "or refused\n"
-	    "      --install PKG      a package the code needs (repeatable): "
-	    "pip, npm,\n"
-	    "                         bun or deno spec; what the image has "
-	    "baked is\n"
-	    "                         free, the rest installs first (exit "
-	    "5 if not)\n"
-	    "      --max-output S     stdout+stderr cap; the program is "
-	    "stopped (1m)\n"
-	    "      --out FILE         also write stdout to FILE\n"
-	    "      --stdin DATA       feed DATA to the program's stdin\n"
-	    "      --env K=V          set an environment variable\n"
-	    "      --secret K=V       set a variable and mask its value in "
-	    "output\n"
-	    "      --image NAME       run in this image instead\n"
-	    "      --persistent       run in the session `default` (created "
-	    "on first use;\n"
-	    "                         files and python/node/bun/bash "
-	    "variables persist)\n"
-	    "      --session NAME     run in session NAME (implies "
-	    "--persistent)\n"
-	    "      --files DIR        copy DIR into /sandbox first (no links, "
-	    "no .git or\n"
-	    "                         node_modules; 256 files, 64 MiB)\n"
-	    "      --get PATH[:LOCAL] copy a sandbox file back after the run "
-	    "(repeatable)\n"
-	    "      --json             print one JSON result object\n"
-	    "  -q, --quiet            no isol8 messages on stderr\n"
-	    "  -h, --help             this help\n\n"
-	    "exit status: the program's; 124 timeout, 137 memory limit, 141 "
-	    "output\ntruncated, 130 interrupted, 2 usage, 3 Docker "
-	    "unavailable, 4 images\nmissing, 125 internal error.\n");
-}
-
 /* ---- the run: its callbacks, stdin, signals, the status ---- */
 
 /* Deliver program output; a sink that failed stops the run, once. */
@@ -180,7 +84,7 @@ on_stdout(const char *data, size_t len, void *arg)
 {
 	struct run_ctx *c = arg;
 
-	if (c->json)
+	if (c->json || c->no_stream)
 		buf_add(&c->out, data, len);
 	else
 		ctx_write(c, &cli_stdout, data, len);
@@ -193,7 +97,7 @@ on_stderr(const char *data, size_t len, void *arg)
 {
 	struct run_ctx *c = arg;
 
-	if (c->json)
+	if (c->json || c->no_stream)
 		buf_add(&c->err, data, len);
 	else
 		ctx_write(c, &cli_stderr, data, len);
@@ -333,7 +237,9 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 	if (c->interrupted)
 		return 128 + c->interrupted; /* 130 for Ctrl-C, 143 for TERM */
 	if (c->failed)
-		return c->json ? EXIT_INTERNAL : cli_exit_for(&c->error);
+		/* --json: the message is in the object's `error`. */
+		return c->json ? cli_exit_code(&c->error)
+		               : cli_exit_for(&c->error);
 	if (r->state_lost != ISOL8_STATE_KEPT && !c->quiet)
 		state_notice(c, req);
 	if (r->timed_out) {
@@ -383,20 +289,36 @@ run_outputs_status(struct run_ctx *c, int rc)
 /*
  * The run is over but replacements for the warm container we used are
  * still being created: let a detached child finish them, so the caller
- * gets our exit status now. Returns in the child only (0), or -1.
+ * gets our exit status now. The parent exits only once the child has let
+ * go of the caller's stdin, stdout and stderr (the pipe's EOF): a caller
+ * that reads our output to its end and then waits for our exit must find
+ * both, in that order, never the exit with the pipes still open. Returns
+ * in the child only (0), or -1.
  */
 static int
 detach_refill(struct run_ctx *c)
 {
 	pid_t pid;
-	int fd;
+	int fd, gone[2];
+	char b;
 
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) == -1)
+	if (pipe2(gone, O_CLOEXEC) == -1)
 		return -1;
-	if (pid > 0)
+	if ((pid = fork()) == -1) {
+		close(gone[0]);
+		close(gone[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(gone[1]);
+		/* EOF: the child has closed its end after its dup2()s. */
+		while (read(gone[0], &b, 1) == -1 && errno == EINTR)
+			;
 		_exit(c->exit_status);
+	}
+	close(gone[0]);
 	setsid();
 	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
 		dup2(fd, 0);
@@ -404,325 +326,9 @@ detach_refill(struct run_ctx *c)
 		dup2(fd, 2);
 		close(fd);
 	}
+	close(gone[1]);
 	event_reinit(c->base);
 	return 0;
-}
-
-/* ---- the flags into a request ---- */
-
-enum {
-	O_CMD = 256,
-	O_OUT,
-	O_STDIN,
-	O_ENV,
-	O_SECRET,
-	O_JSON,
-	O_LATER,
-	O_PERSIST,
-	O_SESSION,
-	O_FILES,
-	O_GET,
-	O_ALLOW,
-	O_DENY,
-	O_ALLOW_PRIVATE,
-	O_LOG_NET,
-	O_INSTALL,
-};
-
-static const struct option run_options[] = {
-	{ "eval", required_argument, NULL, 'e' },
-	{ "cmd", required_argument, NULL, O_CMD },
-	{ "runtime", required_argument, NULL, 'r' },
-	{ "out", required_argument, NULL, O_OUT },
-	{ "stdin", required_argument, NULL, O_STDIN },
-	{ "env", required_argument, NULL, O_ENV },
-	{ "secret", required_argument, NULL, O_SECRET },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "quiet", no_argument, NULL, 'q' },
-	CLI_LIMIT_OPTIONS,
-	{ "help", no_argument, NULL, 'h' },
-	{ "persistent", no_argument, NULL, O_PERSIST },
-	{ "session", required_argument, NULL, O_SESSION },
-	{ "files", required_argument, NULL, O_FILES },
-	{ "get", required_argument, NULL, O_GET },
-	{ "host", required_argument, NULL, O_LATER },
-	{ "key", required_argument, NULL, O_LATER },
-	{ "allow", required_argument, NULL, O_ALLOW },
-	{ "deny", required_argument, NULL, O_DENY },
-	{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
-	{ "log-network", no_argument, NULL, O_LOG_NET },
-	{ "install", required_argument, NULL, O_INSTALL },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* An --allow or --deny pattern, MAX_PATTERNS of each at most. */
-static int
-run_pattern(struct run_opts *o, int allow, const char *arg, struct err **errp)
-{
-	if ((allow ? o->nallow : o->ndeny) == MAX_PATTERNS)
-		return err_set(errp, ERR_INVALID,
-		    "at most %d --allow and %d --deny patterns", MAX_PATTERNS,
-		    MAX_PATTERNS);
-	if (allow)
-		o->allow[o->nallow++] = arg;
-	else
-		o->deny[o->ndeny++] = arg;
-	return 0;
-}
-
-/* One flag into o (the limit flags into req); -1 for a bad one. */
-static int
-run_opt(struct run_opts *o, struct isol8_request *req, int ch, const char *arg,
-    struct err **errp)
-{
-	switch (ch) {
-	case 'e':
-		o->eval = arg;
-		return 0;
-	case O_CMD:
-		o->cmd = arg;
-		return 0;
-	case 'r':
-		o->runtime = arg;
-		return 0;
-	case O_OUT:
-		o->out_path = arg;
-		return 0;
-	case O_STDIN:
-		o->stdin_data = arg;
-		return 0;
-	case O_ENV:
-		return cli_kv("--env", arg, &o->env, &o->nenv, errp);
-	case O_SECRET:
-		return cli_kv("--secret", arg, &o->secrets, &o->nsec, errp);
-	case O_PERSIST:
-		if (req->session == NULL)
-			req->session = "default";
-		return 0;
-	case O_SESSION:
-		req->session = arg;
-		return 0;
-	case O_FILES:
-		return run_files_dir(arg, &o->files, errp);
-	case O_GET:
-		if (o->ngets == MAX_GETS)
-			return err_set(
-			    errp, ERR_INVALID, "at most %d --get", MAX_GETS);
-		o->gets[o->ngets++] = arg;
-		return 0;
-	case O_JSON:
-		o->json = 1;
-		return 0;
-	case 'q':
-		o->quiet = 1;
-		return 0;
-	case O_ALLOW:
-	case O_DENY:
-		return run_pattern(o, ch == O_ALLOW, arg, errp);
-	case O_ALLOW_PRIVATE:
-		o->allow_private = 1;
-		return 0;
-	case O_LOG_NET:
-		o->log_network = 1;
-		return 0;
-	case O_INSTALL:
-		if (o->ninstall == MAX_INSTALL)
-			return err_set(errp, ERR_INVALID,
-			    "at most %d --install", MAX_INSTALL);
-		o->install[o->ninstall++] = arg;
-		return 0;
-	}
-	/* Not a limit flag either: getopt said what was wrong. */
-	return cli_limit_opt(ch, arg, req, errp) == 1 ? 0 : -1;
-}
-
-/*
- * The flags and the FILE into o (limits into req, over the configured
- * ones); -1 on a usage error. --help stops the parse (o->help).
- */
-static int
-run_parse(int argc, char **argv, struct run_opts *o, struct isol8_request *req,
-    struct err **errp)
-{
-	int ch, idx = 0;
-
-	while (
-	    (ch = getopt_long(argc, argv, "e:r:qh", run_options, &idx)) != -1) {
-		if (ch == 'h') {
-			o->help = 1;
-			return 0;
-		}
-		if (ch == O_LATER)
-			return err_set(errp, ERR_INVALID,
-			    "--%s is not available in this version",
-			    run_options[idx].name);
-		if (run_opt(o, req, ch, optarg, errp) == -1)
-			return -1;
-	}
-	if (optind < argc)
-		o->file = argv[optind++];
-	if (optind < argc)
-		return err_set(errp, ERR_INVALID,
-		    "unexpected argument `%s` (one FILE at most)",
-		    argv[optind]);
-	if ((o->eval != NULL) + (o->cmd != NULL) + (o->file != NULL) > 1)
-		return err_set(
-		    errp, ERR_INVALID, "give only one of -e, --cmd and FILE");
-	if (o->runtime != NULL && !isol8_runtime_known(o->runtime))
-		return err_set(errp, ERR_INVALID,
-		    "unknown runtime `%s` (python, node, bun, deno, bash)",
-		    o->runtime);
-	return 0;
-}
-
-/* A script's text (path NULL: stdin), at most RUN_MAX_CODE bytes. */
-static int
-read_code(const char *path, struct buf *b, struct err **errp)
-{
-	struct stat st;
-
-	if (path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return err_set(errp, ERR_INVALID,
-		    "`%s` is a directory, not a script", path);
-	return read_file(path ? path : "/dev/stdin", RUN_MAX_CODE, b, errp);
-}
-
-/* The code and its runtime: -e, --cmd, FILE (by extension) or stdin. */
-static int
-run_code(struct run_opts *o, struct isol8_request *req, const char *dflt,
-    struct err **errp)
-{
-	const char *ext;
-
-	if (o->file != NULL) {
-		if (o->runtime == NULL &&
-		    (o->runtime = isol8_runtime_for_path(o->file)) == NULL)
-			return err_set(errp, ERR_INVALID,
-			    "cannot tell the runtime of `%s` from its "
-			    "extension: give --runtime",
-			    o->file);
-		if ((ext = strrchr(o->file, '.')) != NULL &&
-		    strcmp(o->runtime, "node") == 0)
-			req->file_ext = ext; /* .cjs stays CommonJS */
-		if (read_code(o->file, &o->code, errp) == -1)
-			return -1;
-	} else if (o->eval == NULL && o->cmd == NULL) {
-		if (isatty(0))
-			return err_set(errp, ERR_INVALID,
-			    "no code: give -e CODE, FILE, or pipe code on "
-			    "stdin (see isol8 run --help)");
-		if (read_code(NULL, &o->code, errp) == -1)
-			return -1;
-	}
-	if (o->runtime == NULL)
-		o->runtime = o->cmd != NULL ? "bash" : dflt;
-	req->runtime = o->runtime;
-	if (o->cmd != NULL)
-		req->cmd = o->cmd;
-	else if (o->eval != NULL)
-		req->code = o->eval;
-	else {
-		req->code = o->code.data ? o->code.data : "";
-		req->code_len = o->code.len;
-		if (o->code.len == 0)
-			return err_set(errp, ERR_INVALID, "the code is empty");
-	}
-	return 0;
-}
-
-/* The filtered network: the file's rules, flags replacing each list. */
-static int
-run_network(const struct run_opts *o, const struct cli_config *cfg,
-    struct isol8_request *req, struct err **errp)
-{
-	if ((o->nallow + o->ndeny > 0 || o->allow_private || o->log_network) &&
-	    (req->network == NULL || strcmp(req->network, "filtered") != 0))
-		return err_set(errp, ERR_INVALID,
-		    "--allow, --deny, --allow-private and --log-network "
-		    "go with --net filtered");
-	config_network(cfg, req);
-	if (o->allow_private)
-		req->net_allow_private = 1;
-	if (o->nallow > 0) {
-		req->net_allow = o->allow;
-		req->net_allow_len = o->nallow;
-	}
-	if (o->ndeny > 0) {
-		req->net_deny = o->deny;
-		req->net_deny_len = o->ndeny;
-	}
-	return 0;
-}
-
-/* --get PATH[:LOCAL]: the sandbox path, and the local name (its base). */
-static void
-run_gets(struct run_opts *o)
-{
-	const char *colon, *base;
-	size_t i;
-
-	for (i = 0; i < o->ngets; i++) {
-		colon = strchr(o->gets[i], ':');
-		o->outputs[i] = colon
-		    ? xstrndup(o->gets[i], (size_t)(colon - o->gets[i]))
-		    : xstrdup(o->gets[i]);
-		base = strrchr(o->outputs[i], '/');
-		o->locals[i] = xstrdup(colon && colon[1] ? colon + 1
-		        : base                           ? base + 1
-		                                         : o->outputs[i]);
-	}
-}
-
-/*
- * The rest of the request: env, network rules, files, --get, secrets and
- * stdin -- --stdin DATA, or a piped stdin streamed when the code came
- * from -e, --cmd or FILE.
- */
-static int
-run_request(struct run_opts *o, const struct cli_config *cfg,
-    struct isol8_request *req, int *stdin_regular, struct err **errp)
-{
-	struct stat st;
-
-	req->env = o->env;
-	req->env_len = o->nenv;
-	if (run_network(o, cfg, req, errp) == -1)
-		return -1;
-	req->files = o->files.f;
-	req->files_len = o->files.n;
-	run_gets(o);
-	req->outputs = o->outputs;
-	req->outputs_len = o->ngets;
-	req->secrets = o->secrets;
-	req->secrets_len = o->nsec;
-	req->packages = o->install;
-	req->packages_len = o->ninstall;
-	if (o->stdin_data != NULL) {
-		req->stdin_data = o->stdin_data;
-		req->stdin_len = strlen(o->stdin_data);
-	} else if ((o->eval != NULL || o->cmd != NULL || o->file != NULL) &&
-	    !isatty(0) && fstat(0, &st) == 0 &&
-	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
-	        S_ISSOCK(st.st_mode))) {
-		req->stdin_stream = 1;
-		*stdin_regular = S_ISREG(st.st_mode);
-	}
-	return 0;
-}
-
-static void
-run_opts_free(struct run_opts *o)
-{
-	size_t i;
-
-	cli_kv_free(o->env, o->nenv);
-	cli_kv_free(o->secrets, o->nsec);
-	for (i = 0; i < o->ngets; i++) {
-		free((char *)(uintptr_t)o->outputs[i]);
-		free(o->locals[i]);
-	}
-	run_files_free(&o->files);
-	buf_free(&o->code);
 }
 
 /* ---- the command: parse, request, loop, report ---- */
@@ -740,14 +346,20 @@ run_open_out(struct run_ctx *c, const char *path, struct err **errp)
 	return 0;
 }
 
-/* Ctrl-C and TERM, and a streamed stdin, on the run's base. */
+/* Ctrl-C and TERM on the run's base, from its start (a fetch) on. */
 static void
-run_events(struct run_ctx *c, const struct isol8_request *req)
+run_signals(struct run_ctx *c)
 {
 	c->sigint = evsignal_new(c->base, SIGINT, on_signal, c);
 	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, c);
 	event_add(c->sigint, NULL);
 	event_add(c->sigterm, NULL);
+}
+
+/* A streamed stdin, to the run that has started. */
+static void
+run_stdin(struct run_ctx *c, const struct isol8_request *req)
+{
 	if (!req->stdin_stream)
 		return;
 	c->stdin_retry = evtimer_new(c->base, stdin_pump, c);
@@ -759,28 +371,103 @@ run_events(struct run_ctx *c, const struct isol8_request *req)
 	}
 }
 
-/*
- * The run, on the command's own event_base, until its on_done. 0, or the
- * exit status when the engine or the run could not start.
- */
+/* One run on the loop, until its on_done: 0, or why it did not start. */
 static int
-run_loop(struct run_ctx *c, const struct isol8_request *req,
-    const struct isol8_engine_opts *eo)
+run_one(struct run_ctx *c, const struct isol8_request *req)
 {
 	static const struct isol8_callbacks cbs = { on_stdout, on_stderr,
 		on_done };
 	struct isol8_error err;
 
-	signal(SIGPIPE, SIG_IGN);
-	c->base = event_base_new();
-	if ((c->e = isol8_engine_new(c->base, eo, &err)) == NULL)
-		return cli_exit_for(&err);
+	c->done = 0;
+	c->report.len = 0;
 	if ((c->run = isol8_run_start(c->e, req, &cbs, c, &err)) == NULL)
 		return cli_exit_for(&err);
-	run_events(c, req);
+	cli_debugf("[Run] Started (%s%s)", req->runtime ? req->runtime : "bash",
+	    req->cmd != NULL && req->code == NULL ? ", a command line" : "");
+	run_stdin(c, req);
 	while (!c->done)
 		event_base_loop(c->base, EVLOOP_ONCE);
+	cli_debugf("[Run] Completed: exitCode=%d, durationMs=%llu, "
+	           "truncated=%d, timedOut=%d",
+	    c->result.exit_code, (unsigned long long)c->result.run_ms,
+	    c->result.truncated, c->result.timed_out);
 	return 0;
+}
+
+/* A --url's code, fetched on the base: 0, or the exit status. */
+static int
+run_fetch_code(struct run_ctx *c, struct run_opts *o, struct isol8_request *req,
+    const struct cli_config *cfg)
+{
+	struct err *e = NULL;
+
+	if (run_fetch(c->base, &cfg->remote, o->fetch_url, o->hash, o->insecure,
+	        &c->interrupted, &o->code, &e) == -1) {
+		if (c->interrupted) {
+			err_free(&e);
+			if (!c->quiet)
+				cli_error(
+				    "interrupted while fetching the code");
+			return 128 + c->interrupted;
+		}
+		return cli_fail(&e, EXIT_USAGE);
+	}
+	if (o->code.len == 0) {
+		cli_error("the code at `%s` is empty", o->fetch_url);
+		return EXIT_USAGE;
+	}
+	req->code = o->code.data;
+	req->code_len = o->code.len;
+	return 0;
+}
+
+/* Whether a setup's own run (in a session) let the code run. */
+static int
+setup_ok(const struct run_ctx *c)
+{
+	const struct isol8_result *r = &c->result;
+
+	return !c->failed && !c->interrupted && r->exit_code == 0 &&
+	    r->signal == 0 && !r->timed_out && !r->oom_killed && !r->truncated;
+}
+
+/*
+ * The run, on the command's own event_base: a --url's code fetched, the
+ * --setup made, the engine, the run -- in a session after the setup's
+ * own. *last is the request whose end is to be reported. 0, or the exit
+ * status when something did not start.
+ */
+static int
+run_loop(struct run_ctx *c, struct run_opts *o, struct isol8_request *req,
+    const struct cli_config *cfg, const struct isol8_request **last)
+{
+	struct isol8_engine_opts eo;
+	struct isol8_error err;
+	struct err *e = NULL;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	c->base = event_base_new();
+	run_signals(c);
+	*last = req;
+	if (o->fetch_url != NULL && (rc = run_fetch_code(c, o, req, cfg)) != 0)
+		return rc;
+	if (o->nsetups > 0 &&
+	    run_setup_apply(&o->setup, req, o->workdir_abs, &e) == -1)
+		return cli_fail(&e, EXIT_USAGE);
+	config_engine_opts(cfg, &eo);
+	if ((c->e = isol8_engine_new(c->base, &eo, &err)) == NULL)
+		return cli_exit_for(&err);
+	if (o->setup.two_runs) {
+		*last = &o->setup.first;
+		cli_debugf("[Run] Setup script: a run of its own in session %s",
+		    req->session);
+		if ((rc = run_one(c, &o->setup.first)) != 0 || !setup_ok(c))
+			return rc;
+		*last = req;
+	}
+	return run_one(c, req);
 }
 
 /*
@@ -792,6 +479,11 @@ run_report(struct run_ctx *c, const struct isol8_request *req)
 {
 	int rc;
 
+	if (c->no_stream && !c->json) {
+		/* What the run printed, held: stdout, then stderr. */
+		ctx_write(c, &cli_stdout, c->out.data, c->out.len);
+		ctx_write(c, &cli_stderr, c->err.data, c->err.len);
+	}
 	if (c->json)
 		cli_out_write(&cli_stdout, c->report.data, c->report.len);
 	else if (c->report.len > 0) {
@@ -850,6 +542,50 @@ run_ctx_free(struct run_ctx *c)
 	buf_free(&c->report);
 }
 
+/* --persist: where the container was kept, and how to reach it. */
+static void
+run_kept(const struct run_opts *o)
+{
+	if (o->persist_name[0] == '\0' || o->quiet)
+		return;
+	cli_error("the container is kept as session `%s`: `isol8 run "
+	          "--session %s ...` runs in it, `isol8 session rm %s` "
+	          "removes it (it ends by itself after session.idleMs unused)",
+	    o->persist_name, o->persist_name, o->persist_name);
+}
+
+/* What --debug says about the request before it runs. */
+static void
+run_debug(const struct run_opts *o, const struct isol8_request *req)
+{
+	char *mem;
+
+	if (!cli_debug)
+		return;
+	mem = config_size(req->memory);
+	cli_debugf("[Run] Runtime: %s, session: %s", req->runtime,
+	    req->session ? req->session : "(none: a one-use container)");
+	cli_debugf("[Run] Network: %s, timeout: %llums",
+	    req->network ? req->network : "none",
+	    (unsigned long long)req->timeout_ms);
+	cli_debugf("[Run] Memory: %s, CPU: %g, pids: %lld", mem, req->cpus,
+	    (long long)req->pids);
+	cli_debugf("[Run] Code source: %s%s",
+	    o->fetch_url ? "url="
+	        : o->cmd ? "cmd"
+	                 : "inline/file/stdin",
+	    o->fetch_url ? o->fetch_url : "");
+	if (req->code != NULL)
+		cli_debugf("[Run] Code length: %zu bytes",
+		    req->code_len ? req->code_len : strlen(req->code));
+	if (o->nsetups > 0)
+		cli_debugf(
+		    "[Run] Setup script: %zu bytes", o->setup.script.len);
+	if (req->workdir != NULL || o->workdir_abs != NULL)
+		cli_debugf("[Run] Workdir: %s", o->workdir_abs);
+	free(mem);
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -857,7 +593,7 @@ cmd_run(int argc, char **argv)
 	struct run_ctx c;
 	struct cli_config cfg;
 	struct isol8_request req;
-	struct isol8_engine_opts eo;
+	const struct isol8_request *last;
 	struct err *e = NULL;
 	int rc;
 
@@ -870,10 +606,12 @@ cmd_run(int argc, char **argv)
 	/* The config's env first: --env may override it (later wins). */
 	cli_kv_copy(cfg.env, cfg.env_len, &o.env, &o.nenv);
 	if (run_parse(argc, argv, &o, &req, &e) == -1 ||
-	    (!o.help &&
-	        (run_code(&o, &req, cfg.runtime, &e) == -1 ||
-	            run_request(&o, &cfg, &req, &c.stdin_regular, &e) == -1 ||
-	            run_open_out(&c, o.out_path, &e) == -1))) {
+	    (config_start(&cfg, "run", o.quiet),
+	        !o.help &&
+	            (run_code(&o, &req, &cfg, &e) == -1 ||
+	                run_request(&o, &cfg, &req, &c.stdin_regular, &e) ==
+	                    -1 ||
+	                run_open_out(&c, o.out_path, &e) == -1))) {
 		rc = cli_fail(&e, EXIT_USAGE);
 		goto out;
 	}
@@ -884,12 +622,14 @@ cmd_run(int argc, char **argv)
 	}
 	c.runtime = o.runtime;
 	c.json = o.json;
+	c.no_stream = o.no_stream;
 	c.quiet = o.quiet;
 	c.log_network = o.log_network;
 	c.locals = o.locals;
-	config_engine_opts(&cfg, &eo);
-	if ((rc = run_loop(&c, &req, &eo)) == 0) {
-		rc = run_report(&c, &req);
+	run_debug(&o, &req);
+	if ((rc = run_loop(&c, &o, &req, &cfg, &last)) == 0) {
+		rc = run_report(&c, last);
+		run_kept(&o);
 		run_finish(&c, rc);
 	}
 out:

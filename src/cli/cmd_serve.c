@@ -335,4 +335,4 @@ cmd_serve(int argc, char **argv)
 }
 
 const struct cli_cmd cmd_serve_entry = { "serve",
-	"serve the HTTP API (remote runs, --host)", cmd_serve };
+	"serve the HTTP API (docs/api.md)", cmd_serve };

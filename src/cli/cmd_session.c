@@ -21,6 +21,7 @@ session_engine(struct cli_config *cfg, int *rc)
 		*rc = cli_fail(&cerr, EXIT_USAGE);
 		return NULL;
 	}
+	config_start(cfg, "session", 0);
 	config_engine_opts(cfg, &eo);
 	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
 		*rc = cli_exit_for(&err);
@@ -132,7 +133,7 @@ cmd_session(int argc, char **argv)
 		return session_rm(argc - 2, argv + 2);
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: isol8 session ls [--json]\n"
+		printf("Usage: isol8 session ls [--json]\n"
 		       "       isol8 session rm NAME...\n\n"
 		       "List or remove persistent sessions (`isol8 run "
 		       "--persistent`, `--session NAME`).\n");

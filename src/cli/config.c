@@ -6,8 +6,17 @@
  * (docs/config.md), reported through struct err. Numeric keys are checked
  * by the engine's table of limits (isol8_*_parse_limit), as flags and job
  * fields are: one syntax, one set of bounds, one wording.
+ *
+ * The original isol8's files load too (docs/compat.md): its names are
+ * aliases of ours (defaults.memoryLimit is defaults.memory, network.
+ * whitelist is network.allow, cleanup.maxContainerAgeMs is session.idleMs
+ * ...; two names of one key: the later in the file wins), and its keys that
+ * mean nothing here are read, checked for their type, and turned into one
+ * warning each (config_warn), never into a failure.
  */
 #include <stddef.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +26,10 @@
 
 #define CONFIG_MAX_SIZE (1u << 20)
 
-static void strv_free(char **, size_t);
+static void config_packages_free(struct cli_config *);
+
+const char *const cli_runtimes[CLI_NRUNTIMES] = { "python", "node", "bun",
+	"deno", "bash" };
 
 static void
 config_defaults(struct cli_config *c)
@@ -36,14 +48,18 @@ config_defaults(struct cli_config *c)
 	c->pool_reuse = eo.pool_reuse;
 	c->session_idle_ms = eo.session_idle_ms;
 	c->batch_docker_wait_ms = BATCH_DOCKER_WAIT_MS;
+	c->auto_prune = 1;
+	config_remote_defaults(&c->remote);
 }
 
 void
 config_free(struct cli_config *c)
 {
 	cli_kv_free(c->env, c->env_len);
-	strv_free(c->net_allow, c->net_allow_len);
-	strv_free(c->net_deny, c->net_deny_len);
+	config_strv_free(c->net_allow, c->net_allow_len);
+	config_strv_free(c->net_deny, c->net_deny_len);
+	config_strv_free(c->warnings, c->warnings_len);
+	config_remote_free(&c->remote);
 	free(c->source);
 	free(c->runtime);
 	free(c->network);
@@ -54,7 +70,40 @@ config_free(struct cli_config *c)
 	free(c->server.tls_cert);
 	free(c->server.tls_key);
 	free(c->server.keys_file);
+	config_packages_free(c);
 	memset(c, 0, sizeof *c);
+}
+
+/*
+ * What a loaded file says before command `cmd` runs: its warnings (keys
+ * that mean nothing here), once each, unless quiet; "debug": true is
+ * --debug.
+ */
+void
+config_start(const struct cli_config *c, const char *cmd, int quiet)
+{
+	size_t i;
+
+	for (i = 0; i < c->warnings_len && !quiet; i++)
+		cli_error("%s: %s", c->source, c->warnings[i]);
+	if (c->debug)
+		cli_debug_on(cmd);
+}
+
+/* A key of the original isol8 that means nothing here: one warning. */
+void
+config_warnf(struct cli_config *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *w;
+
+	va_start(ap, fmt);
+	if (vasprintf(&w, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	c->warnings = xreallocarray(
+	    c->warnings, c->warnings_len + 1, sizeof *c->warnings);
+	c->warnings[c->warnings_len++] = w;
 }
 
 static int
@@ -63,8 +112,8 @@ bad(struct err **errp, const char *key, const char *want)
 	return err_set(errp, ERR_INVALID, "`%s` must be %s", key, want);
 }
 
-static void
-strv_free(char **v, size_t n)
+void
+config_strv_free(char **v, size_t n)
 {
 	size_t i;
 
@@ -74,8 +123,9 @@ strv_free(char **v, size_t n)
 }
 
 /* An array of at most 64 strings. */
-static int
-get_strv(yajl_val v, const char *key, char ***out, size_t *n, struct err **errp)
+int
+config_strv(
+    yajl_val v, const char *key, char ***out, size_t *n, struct err **errp)
 {
 	size_t i;
 
@@ -84,14 +134,26 @@ get_strv(yajl_val v, const char *key, char ***out, size_t *n, struct err **errp)
 	for (i = 0; i < v->u.array.len; i++)
 		if (!YAJL_IS_STRING(v->u.array.values[i]))
 			return bad(errp, key, "an array of strings");
-	strv_free(*out, *n);
+	config_strv_free(*out, *n);
 	*out = xcalloc(v->u.array.len + 1, sizeof **out);
 	for (*n = 0; *n < v->u.array.len; (*n)++)
 		(*out)[*n] = xstrdup(v->u.array.values[*n]->u.string);
 	return 0;
 }
 
-/* "network": the filtered network's allow/deny patterns. */
+static int
+get_bool(yajl_val v, const char *key, int *out, struct err **errp)
+{
+	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+		return bad(errp, key, "true or false");
+	*out = YAJL_IS_TRUE(v);
+	return 0;
+}
+
+/*
+ * "network": the filtered network's allow/deny patterns (whitelist and
+ * blacklist are the original's names for them).
+ */
 static int
 config_network_obj(struct cli_config *c, yajl_val o, struct err **errp)
 {
@@ -102,19 +164,19 @@ config_network_obj(struct cli_config *c, yajl_val o, struct err **errp)
 	for (i = 0; i < o->u.object.len; i++) {
 		k = o->u.object.keys[i];
 		v = o->u.object.values[i];
-		if (strcmp(k, "allow") == 0) {
-			if (get_strv(v, "network.allow", &c->net_allow,
+		if (strcmp(k, "allow") == 0 || strcmp(k, "whitelist") == 0) {
+			if (config_strv(v, "network.allow", &c->net_allow,
 			        &c->net_allow_len, errp) == -1)
 				return -1;
-		} else if (strcmp(k, "deny") == 0) {
-			if (get_strv(v, "network.deny", &c->net_deny,
+		} else if (strcmp(k, "deny") == 0 ||
+		    strcmp(k, "blacklist") == 0) {
+			if (config_strv(v, "network.deny", &c->net_deny,
 			        &c->net_deny_len, errp) == -1)
 				return -1;
 		} else if (strcmp(k, "allowPrivate") == 0) {
-			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-				return bad(errp, "network.allowPrivate",
-				    "true or false");
-			c->net_allow_private = YAJL_IS_TRUE(v);
+			if (get_bool(v, "network.allowPrivate",
+			        &c->net_allow_private, errp) == -1)
+				return -1;
 		} else
 			return err_set(
 			    errp, ERR_INVALID, "unknown key `network.%s`", k);
@@ -180,19 +242,64 @@ get_opt_limit(yajl_val v, const char *key, enum isol8_limit id,
 	return 0;
 }
 
-/* The keys of "defaults" that are limits, and their place in the table. */
+/*
+ * The keys of "defaults" that are limits, and their place in the table;
+ * memoryLimit and cpuLimit are the original's names.
+ */
 static const struct {
 	const char *key;
 	enum isol8_limit id;
 } default_limits[] = {
 	{ "timeoutMs", ISOL8_LIMIT_TIMEOUT },
 	{ "memory", ISOL8_LIMIT_MEMORY },
+	{ "memoryLimit", ISOL8_LIMIT_MEMORY },
 	{ "cpu", ISOL8_LIMIT_CPUS },
+	{ "cpuLimit", ISOL8_LIMIT_CPUS },
 	{ "pids", ISOL8_LIMIT_PIDS },
 	{ "sandboxSize", ISOL8_LIMIT_SANDBOX_SIZE },
 	{ "tmpSize", ISOL8_LIMIT_TMP_SIZE },
 	{ "maxOutput", ISOL8_LIMIT_MAX_OUTPUT },
 };
+
+/* A key of "defaults" that is not a limit. */
+static int
+config_default_key(
+    struct cli_config *c, const char *k, yajl_val v, struct err **errp)
+{
+	int ro = 1;
+
+	if (strcmp(k, "runtime") == 0) {
+		if (get_str(v, "defaults.runtime", &c->runtime, errp) == -1)
+			return -1;
+		if (!isol8_runtime_known(c->runtime))
+			return bad(errp, "defaults.runtime",
+			    "one of python, node, bun, deno, bash");
+	} else if (strcmp(k, "network") == 0) {
+		if (get_str(v, "defaults.network", &c->network, errp) == -1)
+			return -1;
+		if (strcmp(c->network, "none") != 0 &&
+		    strcmp(c->network, "host") != 0 &&
+		    strcmp(c->network, "filtered") != 0)
+			return bad(errp, "defaults.network",
+			    "\"none\", \"host\" or \"filtered\"");
+	} else if (strcmp(k, "image") == 0) {
+		/* null: the runtime's own (as `config --json` prints it) */
+		if (!YAJL_IS_NULL(v) &&
+		    get_str(v, "defaults.image", &c->image, errp) == -1)
+			return -1;
+	} else if (strcmp(k, "readonlyRootFs") == 0) {
+		if (get_bool(v, "defaults.readonlyRootFs", &ro, errp) == -1)
+			return -1;
+		if (!ro)
+			config_warnf(c,
+			    "`defaults.readonlyRootFs` false is ignored: "
+			    "the root filesystem is always read-only "
+			    "(write to /sandbox or /tmp)");
+	} else
+		return err_set(
+		    errp, ERR_INVALID, "unknown key `defaults.%s`", k);
+	return 0;
+}
 
 static int
 config_defaults_obj(struct cli_config *c, yajl_val o, struct err **errp)
@@ -208,33 +315,15 @@ config_defaults_obj(struct cli_config *c, yajl_val o, struct err **errp)
 		for (j = 0; j < nitems(default_limits); j++)
 			if (strcmp(k, default_limits[j].key) == 0)
 				break;
-		if (j < nitems(default_limits)) {
-			snprintf(key, sizeof key, "defaults.%s", k);
-			if (get_limit(v, key, default_limits[j].id, &c->limits,
-			        errp) == -1)
+		if (j == nitems(default_limits)) {
+			if (config_default_key(c, k, v, errp) == -1)
 				return -1;
-		} else if (strcmp(k, "runtime") == 0) {
-			if (get_str(v, "defaults.runtime", &c->runtime, errp) ==
-			    -1)
-				return -1;
-			if (!isol8_runtime_known(c->runtime))
-				return bad(errp, "defaults.runtime",
-				    "one of python, node, bun, deno, bash");
-		} else if (strcmp(k, "network") == 0) {
-			if (get_str(v, "defaults.network", &c->network, errp) ==
-			    -1)
-				return -1;
-			if (strcmp(c->network, "none") != 0 &&
-			    strcmp(c->network, "host") != 0 &&
-			    strcmp(c->network, "filtered") != 0)
-				return bad(errp, "defaults.network",
-				    "\"none\", \"host\" or \"filtered\"");
-		} else if (strcmp(k, "image") == 0) {
-			if (get_str(v, "defaults.image", &c->image, errp) == -1)
-				return -1;
-		} else
-			return err_set(
-			    errp, ERR_INVALID, "unknown key `defaults.%s`", k);
+			continue;
+		}
+		snprintf(key, sizeof key, "defaults.%s", k);
+		if (get_limit(v, key, default_limits[j].id, &c->limits, errp) ==
+		    -1)
+			return -1;
 	}
 	return 0;
 }
@@ -260,12 +349,49 @@ config_pool_obj(struct cli_config *c, yajl_val o, struct isol8_engine_opts *eo,
 			        ISOL8_LIMIT_POOL_IDLE, eo, errp) == -1)
 				return -1;
 		} else if (strcmp(k, "reuse") == 0) {
-			if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-				return bad(errp, "pool.reuse", "true or false");
-			c->pool_reuse = YAJL_IS_TRUE(v);
+			if (get_bool(v, "pool.reuse", &c->pool_reuse, errp) ==
+			    -1)
+				return -1;
 		} else
 			return err_set(
 			    errp, ERR_INVALID, "unknown key `pool.%s`", k);
+	}
+	return 0;
+}
+
+/*
+ * "poolSize" (the original's): warm containers per image, a number or
+ * {"clean": N, "dirty": M}; ours keeps clean ones only (pool.size).
+ */
+static int
+config_pool_size(struct cli_config *c, yajl_val v, struct isol8_engine_opts *eo,
+    struct err **errp)
+{
+	size_t i;
+	const char *k;
+
+	if (!YAJL_IS_OBJECT(v))
+		return get_opt_limit(
+		    v, "poolSize", ISOL8_LIMIT_POOL_SIZE, eo, errp);
+	for (i = 0; i < v->u.object.len; i++) {
+		k = v->u.object.keys[i];
+		if (strcmp(k, "clean") == 0) {
+			if (get_opt_limit(v->u.object.values[i],
+			        "poolSize.clean", ISOL8_LIMIT_POOL_SIZE, eo,
+			        errp) == -1)
+				return -1;
+		} else if (strcmp(k, "dirty") == 0) {
+			if (!YAJL_IS_INTEGER(v->u.object.values[i]))
+				return bad(
+				    errp, "poolSize.dirty", "a whole number");
+			if (YAJL_GET_INTEGER(v->u.object.values[i]) != 0)
+				config_warnf(c,
+				    "`poolSize.dirty` is ignored: a warm "
+				    "container serves one run (pool.reuse "
+				    "scrubs and reuses, for batch)");
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `poolSize.%s`", k);
 	}
 	return 0;
 }
@@ -402,9 +528,313 @@ config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
 	return 0;
 }
 
+static void
+config_packages_free(struct cli_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_NRUNTIMES; i++)
+		config_strv_free(c->deps[i], c->deps_len[i]);
+	free(c->pip_index_url);
+	free(c->npm_registry);
+	free(c->ca_bundle);
+}
+
+/*
+ * "dependencies": {"python": ["numpy", ...], ...}, each list checked as
+ * setup would (isol8_packages_check); a string is a one-item list.
+ */
+static int
+config_dependencies_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	struct isol8_packages p;
+	struct isol8_error e;
+	char key[64];
+	size_t i, r, n;
+	yajl_val v;
+
+	if (!YAJL_IS_OBJECT(o))
+		return bad(errp, "dependencies",
+		    "an object of package lists per runtime");
+	for (i = 0; i < o->u.object.len; i++) {
+		v = o->u.object.values[i];
+		for (r = 0; r < CLI_NRUNTIMES; r++)
+			if (strcmp(o->u.object.keys[i], cli_runtimes[r]) == 0)
+				break;
+		if (r == CLI_NRUNTIMES)
+			return err_set(errp, ERR_INVALID,
+			    "unknown key `dependencies.%s` (python, node, bun, "
+			    "deno, bash)",
+			    o->u.object.keys[i]);
+		snprintf(key, sizeof key, "dependencies.%s", cli_runtimes[r]);
+		config_strv_free(c->deps[r], c->deps_len[r]);
+		c->deps[r] = NULL;
+		c->deps_len[r] = 0;
+		if (YAJL_IS_STRING(v)) {
+			c->deps[r] = xcalloc(2, sizeof *c->deps[r]);
+			c->deps[r][c->deps_len[r]++] = xstrdup(v->u.string);
+		} else {
+			for (n = 0; YAJL_IS_ARRAY(v) && n < v->u.array.len &&
+			     YAJL_IS_STRING(v->u.array.values[n]);
+			     n++)
+				;
+			if (!YAJL_IS_ARRAY(v) || n < v->u.array.len ||
+			    n > ISOL8_PACKAGES_MAX)
+				return bad(errp, key,
+				    "an array of at most 256 package specs");
+			c->deps[r] = xcalloc(n + 1, sizeof *c->deps[r]);
+			for (; c->deps_len[r] < n; c->deps_len[r]++)
+				c->deps[r][c->deps_len[r]] =
+				    xstrdup(v->u.array.values[c->deps_len[r]]
+				                ->u.string);
+		}
+		p.items = (const char *const *)c->deps[r];
+		p.len = c->deps_len[r];
+		if (isol8_packages_check(cli_runtimes[r], &p, &e) == -1)
+			return err_set(
+			    errp, ERR_INVALID, "`%s`: %s", key, e.message);
+	}
+	return 0;
+}
+
+/* "packages.caBundle": a readable file, relative to the file's folder. */
+static int
+config_ca_bundle(struct cli_config *c, yajl_val v, struct err **errp)
+{
+	cleanup_free char *dir = NULL;
+	const char *slash;
+
+	if (get_str(v, "packages.caBundle", &c->ca_bundle, errp) == -1)
+		return -1;
+	if (c->ca_bundle[0] != '/' && c->source != NULL &&
+	    (slash = strrchr(c->source, '/')) != NULL) {
+		dir = xasprintf("%.*s/%s", (int)(slash - c->source), c->source,
+		    c->ca_bundle);
+		free(c->ca_bundle);
+		c->ca_bundle = xstrdup(dir);
+	}
+	if (access(c->ca_bundle, R_OK) == -1)
+		return err_set(errp, ERR_INVALID,
+		    "`packages.caBundle`: %s: %s (a PEM file of CA "
+		    "certificates)",
+		    c->ca_bundle, strerror(errno));
+	return 0;
+}
+
+/* "packages": the registries installers use, and the CA bundle. */
+static int
+config_packages_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	struct isol8_error e;
+	const char *k;
+	size_t i;
+	int rc = 0;
+
+	if (!YAJL_IS_OBJECT(o))
+		return bad(errp, "packages", "an object");
+	for (i = 0; i < o->u.object.len && rc == 0; i++) {
+		k = o->u.object.keys[i];
+		/* null: the default (`config --json` writes it so). */
+		if (YAJL_IS_NULL(o->u.object.values[i]) &&
+		    (strcmp(k, "pipIndexUrl") == 0 ||
+		        strcmp(k, "npmRegistry") == 0 ||
+		        strcmp(k, "caBundle") == 0))
+			continue;
+		if (strcmp(k, "pipIndexUrl") == 0)
+			rc = get_str(o->u.object.values[i],
+			    "packages.pipIndexUrl", &c->pip_index_url, errp);
+		else if (strcmp(k, "npmRegistry") == 0)
+			rc = get_str(o->u.object.values[i],
+			    "packages.npmRegistry", &c->npm_registry, errp);
+		else if (strcmp(k, "caBundle") == 0)
+			rc = config_ca_bundle(c, o->u.object.values[i], errp);
+		else
+			rc = err_set(
+			    errp, ERR_INVALID, "unknown key `packages.%s`", k);
+	}
+	if (rc == 0 &&
+	    isol8_registries_check(c->pip_index_url, c->npm_registry, &e) == -1)
+		rc = err_set(errp, ERR_INVALID, "`packages`: %s", e.message);
+	return rc;
+}
+
+/*
+ * "session" {"idleMs"}, and the original's "cleanup" {"autoPrune",
+ * "maxContainerAgeMs"}: when an unused session ends by itself.
+ */
+static int
+config_session_obj(struct cli_config *c, const char *sect, yajl_val o,
+    struct isol8_engine_opts *eo, struct err **errp)
+{
+	size_t i;
+	const char *k;
+	yajl_val v;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		k = o->u.object.keys[i];
+		v = o->u.object.values[i];
+		if (strcmp(sect, "session") == 0 && strcmp(k, "idleMs") == 0) {
+			if (get_opt_limit(v, "session.idleMs",
+			        ISOL8_LIMIT_SESSION_IDLE, eo, errp) == -1)
+				return -1;
+		} else if (strcmp(sect, "cleanup") == 0 &&
+		    strcmp(k, "maxContainerAgeMs") == 0) {
+			if (get_opt_limit(v, "cleanup.maxContainerAgeMs",
+			        ISOL8_LIMIT_SESSION_IDLE, eo, errp) == -1)
+				return -1;
+		} else if (strcmp(sect, "cleanup") == 0 &&
+		    strcmp(k, "autoPrune") == 0) {
+			if (get_bool(v, "cleanup.autoPrune", &c->auto_prune,
+			        errp) == -1)
+				return -1;
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `%s.%s`", sect, k);
+	}
+	return 0;
+}
+
+/* "security" (the original's): its seccomp choice; ours always applies. */
+static int
+config_security_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	size_t i;
+	const char *k;
+	yajl_val v;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		k = o->u.object.keys[i];
+		v = o->u.object.values[i];
+		if (strcmp(k, "seccomp") == 0) {
+			if (!YAJL_IS_STRING(v) ||
+			    (strcmp(v->u.string, "strict") != 0 &&
+			        strcmp(v->u.string, "unconfined") != 0 &&
+			        strcmp(v->u.string, "custom") != 0))
+				return bad(errp, "security.seccomp",
+				    "\"strict\", \"unconfined\" or \"custom\"");
+			if (strcmp(v->u.string, "strict") != 0)
+				config_warnf(c,
+				    "`security.seccomp` \"%s\" is ignored: "
+				    "isol8's own seccomp profile always "
+				    "applies",
+				    v->u.string);
+		} else if (strcmp(k, "customProfilePath") == 0) {
+			if (!YAJL_IS_STRING(v))
+				return bad(errp, "security.customProfilePath",
+				    "a string");
+			config_warnf(c,
+			    "`security.customProfilePath` is ignored: "
+			    "isol8's own seccomp profile always applies");
+		} else
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `security.%s`", k);
+	}
+	return 0;
+}
+
+/*
+ * The original's top-level keys with nothing behind them here: checked
+ * for their type and turned into a warning. 1 when k is one of them.
+ */
+static int
+config_ignored(
+    struct cli_config *c, const char *k, yajl_val v, int *rc, struct err **errp)
+{
+	static const struct {
+		const char *key;
+		const char *why;
+	} ignored[] = {
+		{ "audit", "isol8 keeps no audit log" },
+		{ "auth",
+		    "there is no key database (`isol8 serve` takes its keys "
+		    "itself)" },
+		{ "prebuiltImages",
+		    "images are built by `isol8 setup` (custom images are "
+		    "not supported yet)" },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(ignored); i++) {
+		if (strcmp(k, ignored[i].key) != 0)
+			continue;
+		if (strcmp(k, "prebuiltImages") == 0 ? !YAJL_IS_ARRAY(v)
+		                                     : !YAJL_IS_OBJECT(v))
+			*rc = bad(errp, k,
+			    strcmp(k, "prebuiltImages") == 0 ? "an array"
+			                                     : "an object");
+		else
+			config_warnf(
+			    c, "`%s` is ignored: %s", k, ignored[i].why);
+		return 1;
+	}
+	if (strcmp(k, "poolStrategy") != 0)
+		return 0;
+	if (!YAJL_IS_STRING(v) ||
+	    (strcmp(v->u.string, "fast") != 0 &&
+	        strcmp(v->u.string, "secure") != 0))
+		*rc = bad(errp, k, "\"fast\" or \"secure\"");
+	else if (strcmp(v->u.string, "fast") == 0)
+		/* "secure" (a fresh container for every run) is ours. */
+		config_warnf(c,
+		    "`poolStrategy` \"fast\" is ignored: every run gets a "
+		    "fresh container (pool.reuse scrubs and reuses, for "
+		    "batch)");
+	return 1;
+}
+
+/* A top-level key (not an object section, not an ignored one). */
+static int
+config_top_key(struct cli_config *c, const char *k, yajl_val v,
+    struct isol8_engine_opts *eo, struct err **errp)
+{
+	if (strcmp(k, "maxConcurrent") == 0)
+		return get_opt_limit(
+		    v, "maxConcurrent", ISOL8_LIMIT_MAX_CONCURRENT, eo, errp);
+	if (strcmp(k, "dockerHost") == 0)
+		return YAJL_IS_NULL(v)
+		    ? 0
+		    : get_str(v, "dockerHost", &c->docker_host, errp);
+	if (strcmp(k, "debug") == 0)
+		return get_bool(v, "debug", &c->debug, errp);
+	if (strcmp(k, "poolSize") == 0)
+		return config_pool_size(c, v, eo, errp);
+	return err_set(errp, ERR_INVALID, "unknown key `%s`", k);
+}
+
+/* A section of the file: a key whose value is an object. */
+static int
+config_section(struct cli_config *c, const char *k, yajl_val v,
+    struct isol8_engine_opts *eo, struct err **errp)
+{
+	if (strcmp(k, "defaults") == 0)
+		return config_defaults_obj(c, v, errp);
+	if (strcmp(k, "pool") == 0)
+		return config_pool_obj(c, v, eo, errp);
+	if (strcmp(k, "network") == 0)
+		return config_network_obj(c, v, errp);
+	if (strcmp(k, "batch") == 0)
+		return config_batch_obj(c, v, errp);
+	if (strcmp(k, "env") == 0)
+		return config_env_obj(c, v, errp);
+	if (strcmp(k, "session") == 0 || strcmp(k, "cleanup") == 0)
+		return config_session_obj(c, k, v, eo, errp);
+	if (strcmp(k, "security") == 0)
+		return config_security_obj(c, v, errp);
+	if (strcmp(k, "dependencies") == 0)
+		return config_dependencies_obj(c, v, errp);
+	if (strcmp(k, "packages") == 0)
+		return config_packages_obj(c, v, errp);
+	if (strcmp(k, "server") == 0)
+		return config_server_obj(c, v, errp);
+	return config_remote_obj(c, v, errp); /* remoteCode */
+}
+
 static int
 config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
+	static const char *const sections[] = { "defaults", "pool", "env",
+		"network", "session", "batch", "cleanup", "security",
+		"remoteCode", "dependencies", "packages", "server" };
 	struct isol8_engine_opts eo;
 	size_t i, j;
 	const char *k;
@@ -422,42 +852,19 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 	for (i = 0; i < root->u.object.len && rc == 0; i++) {
 		k = root->u.object.keys[i];
 		v = root->u.object.values[i];
-		if (strcmp(k, "$schema") == 0)
+		/* "source": where `config --json` read its values. */
+		if (strcmp(k, "$schema") == 0 || strcmp(k, "source") == 0 ||
+		    config_ignored(c, k, v, &rc, errp))
 			continue;
-		if ((strcmp(k, "defaults") == 0 || strcmp(k, "pool") == 0 ||
-		        strcmp(k, "env") == 0 || strcmp(k, "network") == 0 ||
-		        strcmp(k, "session") == 0 || strcmp(k, "batch") == 0 ||
-		        strcmp(k, "server") == 0) &&
-		    !YAJL_IS_OBJECT(v))
-			return bad(errp, k, "an object");
-		if (strcmp(k, "defaults") == 0)
-			rc = config_defaults_obj(c, v, errp);
-		else if (strcmp(k, "pool") == 0)
-			rc = config_pool_obj(c, v, &eo, errp);
-		else if (strcmp(k, "network") == 0)
-			rc = config_network_obj(c, v, errp);
-		else if (strcmp(k, "batch") == 0)
-			rc = config_batch_obj(c, v, errp);
-		else if (strcmp(k, "server") == 0)
-			rc = config_server_obj(c, v, errp);
-		else if (strcmp(k, "env") == 0)
-			rc = config_env_obj(c, v, errp);
-		else if (strcmp(k, "session") == 0) {
-			for (j = 0; j < v->u.object.len && rc == 0; j++)
-				rc = strcmp(v->u.object.keys[j], "idleMs") != 0
-				    ? err_set(errp, ERR_INVALID,
-				          "unknown key `session.%s`",
-				          v->u.object.keys[j])
-				    : get_opt_limit(v->u.object.values[j],
-				          "session.idleMs",
-				          ISOL8_LIMIT_SESSION_IDLE, &eo, errp);
-		} else if (strcmp(k, "maxConcurrent") == 0)
-			rc = get_opt_limit(v, "maxConcurrent",
-			    ISOL8_LIMIT_MAX_CONCURRENT, &eo, errp);
-		else if (strcmp(k, "dockerHost") == 0)
-			rc = get_str(v, "dockerHost", &c->docker_host, errp);
+		for (j = 0; j < nitems(sections); j++)
+			if (strcmp(k, sections[j]) == 0)
+				break;
+		if (j == nitems(sections))
+			rc = config_top_key(c, k, v, &eo, errp);
+		else if (!YAJL_IS_OBJECT(v))
+			rc = bad(errp, k, "an object");
 		else
-			rc = err_set(errp, ERR_INVALID, "unknown key `%s`", k);
+			rc = config_section(c, k, v, &eo, errp);
 	}
 	c->max_concurrent = eo.max_concurrent;
 	c->pool_size = eo.pool_size;
@@ -512,8 +919,16 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 	/* A CLI process ends after its run: warm containers wait in dockerd. */
 	o->pool_shared = 1;
 	o->pool_idle_ms = c->pool_idle_ms;
-	o->session_idle_ms = c->session_idle_ms;
+	o->session_idle_ms =
+	    c->auto_prune ? c->session_idle_ms : CLI_SESSION_KEEP_MS;
 	o->pool_reuse = c->pool_reuse;
+	/* Run-time installs come from the same registries as setup's. */
+	o->pip_index_url = c->pip_index_url;
+	o->npm_registry = c->npm_registry;
+	if (cli_debug || c->debug) {
+		o->verbose = 2;
+		o->log = cli_engine_log;
+	}
 }
 
 /* The configured defaults of a run, into a request. */
@@ -542,4 +957,22 @@ config_network(const struct cli_config *c, struct isol8_request *req)
 	req->net_deny = (const char *const *)c->net_deny;
 	req->net_deny_len = c->net_deny_len;
 	req->net_allow_private = c->net_allow_private;
+}
+
+/*
+ * A size as the flags write it: the largest of t, g, m, k that divides it
+ * ("512m", "1g"), else the number of bytes. The caller frees it.
+ */
+char *
+config_size(uint64_t n)
+{
+	static const char units[] = "tgmk";
+	unsigned shift;
+	size_t i;
+
+	for (i = 0, shift = 40; i < sizeof units - 1; i++, shift -= 10)
+		if (n != 0 && n % (1ull << shift) == 0)
+			return xasprintf("%llu%c",
+			    (unsigned long long)(n >> shift), units[i]);
+	return xasprintf("%llu", (unsigned long long)n);
 }

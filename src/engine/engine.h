@@ -124,10 +124,12 @@ struct plan {
 	unsigned acks;           /* the OKs the PUT_FILEs will get */
 	/* The RUN frame is put together when it is sent (plan_run): the
 	 * time left and the image's packages are known then. */
-	struct proto_buf run_head; /* ARGV and ENV TLVs */
+	struct proto_buf run_head; /* ARGV and our ENV TLVs */
+	struct proto_buf run_env;  /* the request's ENV (and proxy) TLVs */
+	unsigned pkg_env_set;      /* plan_run's names the request sets */
 	struct proto_buf run_tail; /* what follows TIMEOUT_MS */
 	struct pkgs packages;      /* to be there before the code */
-	char **registry_hosts;     /* where they come from */
+	char **registry_eps;       /* where they come from: host:port */
 	int registry_private;      /* the operator named the registry */
 	int baked;                 /* the image's baked list matters */
 	char **outputs;            /* files to read back, checked paths */
@@ -153,8 +155,9 @@ struct install {
 	const struct plan *plan;
 	void (*step)(void *); /* the run's: something was recorded */
 	void *arg;
-	struct http_req *inspect; /* the image's baked list, asked */
+	struct http_req *inspect; /* the baked list, asked of dockerd */
 	int inspected;            /* ... and known (or not to be had) */
+	int inspect_failed;       /* ... no answer: ask again */
 	struct pkgs have;         /* what the image has baked */
 	struct pkgs missing;      /* what the run installs */
 	struct egress *egress;    /* the installer's: registries only */
@@ -163,15 +166,20 @@ struct install {
 	int exited, bad_exit;     /* ... its EXIT came */
 	struct proto_exit exit;
 	uint64_t t0, ms;
-	char *env[3]; /* the code's (install_code_env) */
+	char *env[3];                   /* the code's (install_code_env) */
+	struct isol8_net_event *events; /* the installer's connections */
+	size_t nevents;
+	uint64_t dropped;
 };
 void install_start(struct install *, struct isol8_engine *, const struct plan *,
-    void (*)(void *), void *);
+    const char *, void (*)(void *), void *);
+void install_stop(struct install *);
 int install_needed(struct install *, struct err **);
 int install_send(struct install *, uint64_t, egress_send_cb, egress_pending_cb,
     void *, struct proto_buf *, struct err **);
 void install_frame(struct install *, int, const unsigned char *, uint32_t);
 struct err *install_verdict(struct install *);
+struct err *install_late(struct install *);
 const char *const *install_code_env(struct install *);
 void install_free(struct install *);
 

@@ -40,7 +40,9 @@ install_inspected(
 
 	in->inspect = NULL;
 	in->inspected = 1;
-	/* No answer: nothing counts as baked (the acquire says why). */
+	/* No answer: nothing counts as baked for now (the acquire says
+	 * why); a run held back for dockerd asks again. */
+	in->inspect_failed = err != NULL;
 	if (err == NULL && rep->json != NULL &&
 	    (label = json_str(rep->json, "Config", "Labels", LABEL_PACKAGES,
 	         NULL)) != NULL &&
@@ -53,12 +55,16 @@ install_inspected(
 	in->step(in->arg);
 }
 
-/* Ask what the plan's image has baked, when that matters; step on answer. */
+/*
+ * Ask what is baked, when that matters: of the container when one is
+ * given (a session's was made from the image as it was then), else of
+ * the plan's image. Step on the answer. Starts afresh.
+ */
 void
 install_start(struct install *in, struct isol8_engine *e, const struct plan *pl,
-    void (*step)(void *), void *arg)
+    const char *container, void (*step)(void *), void *arg)
 {
-	memset(in, 0, sizeof *in);
+	install_free(in);
 	in->e = e;
 	in->plan = pl;
 	in->step = step;
@@ -67,8 +73,10 @@ install_start(struct install *in, struct isol8_engine *e, const struct plan *pl,
 		in->inspected = 1;
 		return;
 	}
-	in->inspect =
-	    docker_image_inspect(e->docker, pl->image, install_inspected, in);
+	in->inspect = container != NULL
+	    ? docker_container_inspect(
+	          e->docker, container, install_inspected, in)
+	    : docker_image_inspect(e->docker, pl->image, install_inspected, in);
 }
 
 /*
@@ -97,39 +105,61 @@ install_needed(struct install *in, struct err **errp)
 	return in->missing.n > 0;
 }
 
-/* The installer's proxy: the registries' hosts, exactly, and no other. */
+/*
+ * One allow pattern for host:port: the host in the proxy's canonical form
+ * (what its rules see: no brackets, lower case, dotted quads), every
+ * character that means something to a regular expression escaped.
+ */
+static char *
+install_allow(const char *ep)
+{
+	const char *colon = strrchr(ep, ':');
+	char host[256];
+	struct buf b = { 0 };
+	const char *h;
+
+	if (colon == NULL ||
+	    egress_host(ep, (size_t)(colon - ep), host, sizeof host) == -1)
+		return NULL;
+	buf_addstr(&b, "^");
+	for (h = host; *h != '\0'; h++) {
+		if (strchr(".[]()*+?{}|^$\\", *h) != NULL)
+			buf_add(&b, "\\", 1);
+		buf_add(&b, h, 1);
+	}
+	buf_printf(&b, ":%s$", colon + 1);
+	return buf_cstr(&b);
+}
+
+/* The installer's proxy: the registries' host:port, exactly, no other. */
 static int
 install_egress(struct install *in, egress_send_cb send,
     egress_pending_cb pending, void *arg, struct err **errp)
 {
 	const struct plan *pl = in->plan;
 	struct egress_rules rules = { 0 };
-	struct buf b = { 0 };
-	char **allow = NULL;
-	const char *h;
+	char **allow;
 	size_t n = 0, i;
 
-	for (i = 0; pl->registry_hosts[i] != NULL; i++)
+	for (i = 0; pl->registry_eps[i] != NULL; i++)
 		;
 	allow = xcalloc(i + 1, sizeof *allow);
-	for (; n < i; n++) {
-		buf_addstr(&b, "^");
-		for (h = pl->registry_hosts[n]; *h != '\0'; h++) {
-			if (strchr(".[]()*+?{}|^$\\", *h) != NULL)
-				buf_add(&b, "\\", 1);
-			buf_add(&b, h, 1);
-		}
-		buf_addstr(&b, "$");
-		allow[n] = buf_cstr(&b);
-		memset(&b, 0, sizeof b);
-	}
+	for (i = 0; pl->registry_eps[i] != NULL; i++)
+		if ((allow[n] = install_allow(pl->registry_eps[i])) != NULL)
+			n++;
 	rules.allow = (const char *const *)allow;
 	rules.nallow = n;
+	rules.with_port = 1;
 	/* A registry the operator named may be on a private address. */
 	rules.allow_private = pl->registry_private;
-	in->egress = egress_new(
-	    in->e->loop, in->e->resolver, &rules, send, pending, arg, errp);
+	in->egress = n == 0 ? NULL
+	                    : egress_new(in->e->loop, in->e->resolver, &rules,
+	                          send, pending, arg, errp);
 	strv_free(allow);
+	if (n == 0)
+		return err_set(errp, ERR_INVALID,
+		    "the registry's host `%s` is not one the proxy takes",
+		    pl->registry_eps[0]);
 	return in->egress != NULL ? 0 : -1;
 }
 
@@ -191,6 +221,21 @@ install_send(struct install *in, uint64_t timeout_ms, egress_send_cb send,
 	return 0;
 }
 
+/* The installer's proxy goes (its relay closed): its events are kept. */
+void
+install_stop(struct install *in)
+{
+	size_t i;
+
+	if (in->egress == NULL)
+		return;
+	in->events = egress_events(in->egress, &in->nevents, &in->dropped);
+	for (i = 0; i < in->nevents; i++)
+		in->events[i].install = 1;
+	egress_free(in->egress);
+	in->egress = NULL;
+}
+
 /* A frame while the installer runs: its output, its network, its EXIT. */
 void
 install_frame(
@@ -208,18 +253,51 @@ install_frame(
 			egress_frame(in->egress, type, p, len);
 		break;
 	case PROTO_EXIT:
+		if (!in->sent || in->exited)
+			break; /* not the installer's */
 		in->exited = 1;
 		in->ms = now_ms() - in->t0;
 		if (proto_exit_decode(p, len, &in->exit) == -1)
 			in->bad_exit = 1;
-		/* Its relay closed with it: the proxy goes too. */
-		egress_free(in->egress);
-		in->egress = NULL;
+		install_stop(in); /* its relay closed with it */
 		in->step(in->arg);
 		break;
 	default:
 		break;
 	}
+}
+
+/* What the installer's proxy refused, first: often the reason. */
+static void
+install_refused(const struct install *in, struct buf *why)
+{
+	size_t i;
+
+	for (i = 0; i < in->nevents; i++)
+		if (!in->events[i].allowed) {
+			buf_printf(why, " (its proxy refused %s:%s: %s)",
+			    in->events[i].host, in->events[i].port,
+			    in->events[i].reason ? in->events[i].reason
+			                         : "not a registry");
+			return;
+		}
+}
+
+/* The run's time ran out during INSTALL: why, as the run's error. */
+struct err *
+install_late(struct install *in)
+{
+	char *list = pkgs_label(in->sent ? &in->missing : &in->plan->packages);
+	struct err *e;
+
+	install_stop(in);
+	e = err_new(ERR_INSTALL,
+	    "installing %s packages (%s) did not finish within the run's "
+	    "timeout (%llu ms)",
+	    in->plan->runtime ? in->plan->runtime : "the", list,
+	    (unsigned long long)in->plan->timeout_ms);
+	free(list);
+	return e;
 }
 
 /* After the installer's EXIT: NULL when it succeeded, else why not. */
@@ -238,6 +316,7 @@ install_verdict(struct install *in)
 		e = NULL;
 	else {
 		install_log_reason(&in->log, pl->runtime, &in->missing, &why);
+		install_refused(in, &why);
 		e = err_new(ERR_INSTALL, "installing %s packages (%s) %s: %s",
 		    pl->runtime, list,
 		    in->exit.flags & PROTO_F_TIMEDOUT
@@ -252,20 +331,21 @@ install_verdict(struct install *in)
 }
 
 /*
- * The environment the code needs for its packages: deno's cache (where
- * the image keeps the baked ones, unless this run installed its own) and
- * the registry it was filled from (deno keeps a cache per registry).
+ * The environment the code needs for its packages (deno only: where its
+ * cache is, the image's baked one unless this run installed its own, and
+ * the registry it was filled from, as deno keeps a cache per registry).
+ * It goes before the request's own environment, which may override it.
  */
 const char *const *
 install_code_env(struct install *in)
 {
 	const struct plan *pl = in->plan;
-	int baked = pl->runtime != NULL && strcmp(pl->runtime, "deno") == 0 &&
-	    in->have.n > 0 && !in->sent;
+	int deno = pl->runtime != NULL && strcmp(pl->runtime, "deno") == 0;
 
-	if (in->env[0] == NULL) {
-		in->env[0] = xstrdup(baked ? install_baked_env("deno")[0]
-		                           : "DENO_DIR=" RUN_DENO_DIR);
+	if (deno && in->env[0] == NULL) {
+		in->env[0] = xstrdup(in->have.n > 0 && !in->sent
+		        ? install_baked_env("deno")[0]
+		        : "DENO_DIR=" RUN_DENO_DIR);
 		in->env[1] = xasprintf(
 		    "NPM_CONFIG_REGISTRY=%s", registry_url(&in->e->reg, 1));
 	}
@@ -276,8 +356,9 @@ void
 install_free(struct install *in)
 {
 	if (in->inspect != NULL)
-		http_req_cancel(in->inspect);
+		docker_cancel(in->inspect);
 	egress_free(in->egress);
+	egress_events_free(in->events, in->nevents);
 	pkgs_free(&in->have);
 	pkgs_free(&in->missing);
 	install_log_free(&in->log);

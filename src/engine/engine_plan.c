@@ -206,6 +206,7 @@ static int
 plan_check(const struct isol8_request *req, struct engine_limits *lim,
     size_t *code_len, struct err **errp)
 {
+	char *wd;
 	size_t i;
 	int filtered;
 
@@ -221,6 +222,11 @@ plan_check(const struct isol8_request *req, struct engine_limits *lim,
 		return err_set(errp, ERR_INVALID, "no runtime given");
 	if (req->argv != NULL && req->argv[0] == NULL)
 		return err_set(errp, ERR_INVALID, "empty argv");
+	if (req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0) {
+		if ((wd = sandbox_path(req->workdir, 0, errp)) == NULL)
+			return err_wrap(errp, "workdir");
+		free(wd);
+	}
 	if (engine_limits(req, lim, errp) == -1)
 		return -1;
 	filtered =
@@ -290,9 +296,28 @@ plan_argv(struct plan *pl, const struct isol8_request *req,
 			proto_tlv_str(&pl->run_head, PROTO_T_ARGV, *a);
 }
 
+/* Whether the request sets the variable of "KEY=..." (env or secrets). */
+static int
+plan_sets(const struct isol8_request *req, const char *kv)
+{
+	size_t n = strcspn(kv, "="), i;
+
+	for (i = 0; i < req->env_len; i++)
+		if (strlen(req->env[i].key) == n &&
+		    strncmp(req->env[i].key, kv, n) == 0)
+			return 1;
+	for (i = 0; i < req->secrets_len; i++)
+		if (strlen(req->secrets[i].key) == n &&
+		    strncmp(req->secrets[i].key, kv, n) == 0)
+			return 1;
+	return 0;
+}
+
 /*
- * The environment of the RUN frame: ours, the request's, its secrets
- * (DENO_DIR, which depends on the image's packages, comes at plan_run).
+ * The environment of the RUN frame: ours, unless the request sets the
+ * same name (each name once: which of two a program sees varies), then
+ * the request's and its secrets (the package environment plan_run adds
+ * goes between, under the same rule).
  */
 static void
 plan_env(struct plan *pl, const struct isol8_request *req)
@@ -306,23 +331,29 @@ plan_env(struct plan *pl, const struct isol8_request *req)
 	};
 	static const char *const proxy_env[] = { "HTTP_PROXY", "HTTPS_PROXY",
 		"http_proxy", "https_proxy", NULL };
+	static const char *const pkg_env[] = { "DENO_DIR",
+		"NPM_CONFIG_REGISTRY", NULL };
 	const char *const *a;
 	char *kv;
 	size_t i;
 
 	for (a = base_env; *a != NULL; a++)
-		proto_tlv_str(&pl->run_head, PROTO_T_ENV, *a);
+		if (!plan_sets(req, *a))
+			proto_tlv_str(&pl->run_head, PROTO_T_ENV, *a);
+	for (a = pkg_env; *a != NULL; a++)
+		if (plan_sets(req, *a))
+			pl->pkg_env_set |= 1u << (a - pkg_env);
 	for (i = 0; i < req->env_len; i++) {
 		kv = xasprintf("%s=%s", req->env[i].key, req->env[i].value);
-		proto_tlv_str(&pl->run_head, PROTO_T_ENV, kv);
+		proto_tlv_str(&pl->run_env, PROTO_T_ENV, kv);
 		free(kv);
 	}
 	for (i = 0; i < req->secrets_len; i++) {
 		kv = xasprintf(
 		    "%s=%s", req->secrets[i].key, req->secrets[i].value);
-		proto_tlv_str(&pl->run_head, PROTO_T_ENV, kv);
+		proto_tlv_str(&pl->run_env, PROTO_T_ENV, kv);
 		proto_tlv_str(
-		    &pl->run_head, PROTO_T_SECRET, req->secrets[i].key);
+		    &pl->run_env, PROTO_T_SECRET, req->secrets[i].key);
 		free(kv);
 	}
 	if (!pl->filtered)
@@ -330,12 +361,12 @@ plan_env(struct plan *pl, const struct isol8_request *req)
 	/* The filtered network: the agent's relay on the loopback. */
 	for (a = proxy_env; *a != NULL; a++) {
 		kv = xasprintf("%s=http://127.0.0.1:%d", *a, EGRESS_PORT);
-		proto_tlv_str(&pl->run_head, PROTO_T_ENV, kv);
+		proto_tlv_str(&pl->run_env, PROTO_T_ENV, kv);
 		free(kv);
 	}
 	proto_tlv_str(
-	    &pl->run_head, PROTO_T_ENV, "NO_PROXY=localhost,127.0.0.1");
-	proto_tlv_u64(&pl->run_head, PROTO_T_PROXY, EGRESS_PORT);
+	    &pl->run_env, PROTO_T_ENV, "NO_PROXY=localhost,127.0.0.1");
+	proto_tlv_u64(&pl->run_env, PROTO_T_PROXY, EGRESS_PORT);
 }
 
 /* The request's files, then the code as a file of its own. */
@@ -381,7 +412,7 @@ plan_packages(struct plan *pl, const struct isol8_request *req,
 		return err_set(errp, ERR_LIMIT, "at most %d packages", PKG_MAX);
 	if (pkgs_add_items(&pl->packages, pl->runtime, req->packages,
 	        req->packages_len, errp) == -1 ||
-	    install_hosts(pl->runtime, reg, &pl->registry_hosts, errp) == -1)
+	    install_endpoints(pl->runtime, reg, &pl->registry_eps, errp) == -1)
 		return -1;
 	pl->registry_private = strcmp(pl->runtime, "python") == 0
 	    ? reg->pip_index_url != NULL
@@ -400,7 +431,7 @@ plan_make(const struct isol8_request *req, int reuse,
 {
 	struct engine_limits lim;
 	const struct runtime *rt;
-	char *file = NULL;
+	char *file = NULL, *cwd;
 	size_t i, code_len = 0;
 
 	memset(pl, 0, sizeof *pl);
@@ -408,6 +439,12 @@ plan_make(const struct isol8_request *req, int reuse,
 	    engine_spec(req, &pl->spec, &pl->image, &pl->network, errp) == -1)
 		return -1;
 	rt = runtime_find(req->runtime ? req->runtime : "bash");
+	if (req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0 &&
+	    req->session != NULL && req->code != NULL && rt->kernel != NULL)
+		return err_set(errp, ERR_INVALID,
+		    "a workdir does not go with a session's %s interpreter "
+		    "(it stays where it started): change directory in the code",
+		    rt->name);
 	pl->runtime = req->runtime != NULL ? rt->name : NULL;
 	pl->filtered =
 	    req->network != NULL && strcmp(req->network, "filtered") == 0;
@@ -426,7 +463,11 @@ plan_make(const struct isol8_request *req, int reuse,
 	plan_argv(pl, req, rt, file);
 	free(file);
 	plan_env(pl, req);
-	proto_tlv_str(&pl->run_tail, PROTO_T_CWD, "/sandbox");
+	cwd = req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0
+	    ? sandbox_path(req->workdir, 0, NULL) /* checked */
+	    : xstrdup("/sandbox");
+	proto_tlv_str(&pl->run_tail, PROTO_T_CWD, cwd);
+	free(cwd);
 	proto_tlv_u64(&pl->run_tail, PROTO_T_OUTPUT_CAP, lim.max_output);
 	for (i = 0; i < pl->noutputs; i++)
 		proto_tlv_str(&pl->run_tail, PROTO_T_OUTPUT, pl->outputs[i]);
@@ -437,11 +478,14 @@ plan_make(const struct isol8_request *req, int reuse,
 	proto_tlv_u64(
 	    &pl->run_tail, PROTO_T_ONESHOT, !reuse && req->session == NULL);
 	/* One frame: room left for plan_run's environment and timeout. */
-	if (pl->run_head.len + pl->run_tail.len + 4096 > PROTO_MAX_PAYLOAD)
+	if (pl->frames.len > PROTO_MAX_PAYLOAD + ENGINE_MAX_CODE * 2)
+		return err_set(errp, ERR_LIMIT, "request too large");
+	if (pl->run_head.len + pl->run_env.len + pl->run_tail.len + 4096 >
+	    PROTO_MAX_PAYLOAD)
 		return err_set(errp, ERR_LIMIT,
 		    "the command, its arguments and environment take %zu "
 		    "bytes: at most %u",
-		    pl->run_head.len + pl->run_tail.len,
+		    pl->run_head.len + pl->run_env.len + pl->run_tail.len,
 		    PROTO_MAX_PAYLOAD - 4096);
 
 	pl->timeout_ms = lim.timeout_ms;
@@ -451,16 +495,23 @@ plan_make(const struct isol8_request *req, int reuse,
 	return 0;
 }
 
-/* The RUN frame, into out: timeout_ms left, and env (NULL-ended) added. */
+/*
+ * The RUN frame, into out: timeout_ms left, and the packages' environment
+ * (DENO_DIR, NPM_CONFIG_REGISTRY: NULL-ended, in that order, either may be
+ * NULL) where the request does not set it.
+ */
 void
 plan_run(const struct plan *pl, uint64_t timeout_ms, const char *const *env,
     struct proto_buf *out)
 {
 	size_t at = proto_frame_begin(out, PROTO_RUN);
+	unsigned i;
 
 	proto_buf_add(out, pl->run_head.data, pl->run_head.len);
-	for (; env != NULL && *env != NULL; env++)
-		proto_tlv_str(out, PROTO_T_ENV, *env);
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		if (!(pl->pkg_env_set & (1u << i)))
+			proto_tlv_str(out, PROTO_T_ENV, env[i]);
+	proto_buf_add(out, pl->run_env.data, pl->run_env.len);
 	proto_tlv_u64(out, PROTO_T_TIMEOUT_MS, timeout_ms);
 	proto_buf_add(out, pl->run_tail.data, pl->run_tail.len);
 	proto_frame_end(out, at);
@@ -473,9 +524,10 @@ plan_free(struct plan *pl)
 
 	proto_buf_free(&pl->frames);
 	proto_buf_free(&pl->run_head);
+	proto_buf_free(&pl->run_env);
 	proto_buf_free(&pl->run_tail);
 	pkgs_free(&pl->packages);
-	strv_free(pl->registry_hosts);
+	strv_free(pl->registry_eps);
 	for (i = 0; i < pl->noutputs; i++)
 		free(pl->outputs[i]);
 	free(pl->outputs);

@@ -208,7 +208,7 @@ run_new(
 {
 	struct isol8_engine *e = run->e;
 	struct egress_rules rules = { req->net_allow, req->net_allow_len,
-		req->net_deny, req->net_deny_len, req->net_allow_private };
+		req->net_deny, req->net_deny_len, req->net_allow_private, 0 };
 	size_t i;
 
 	if (plan_make(req, e->opts.pool_reuse, &e->reg, &run->plan, errp) == -1)
@@ -375,6 +375,36 @@ run_emit(int stream, const char *data, size_t len, void *arg)
 		run->cbs.on_stderr(data, len, run->arg);
 }
 
+/* The network events: the installer's first, then the code's. */
+static void
+run_events(struct isol8_run *run)
+{
+	struct isol8_net_event *ev = NULL, *all;
+	size_t n = 0;
+	uint64_t dropped = 0;
+
+	install_stop(&run->inst);
+	if (run->egress != NULL)
+		ev = egress_events(run->egress, &n, &dropped);
+	run->result.net_events_dropped = dropped + run->inst.dropped;
+	if (run->inst.nevents == 0) {
+		run->result.net_events = ev;
+		run->result.net_events_len = n;
+		return;
+	}
+	/* The strings move; the arrays go. */
+	all = xcalloc(run->inst.nevents + n, sizeof *all);
+	memcpy(all, run->inst.events, run->inst.nevents * sizeof *all);
+	if (n > 0)
+		memcpy(all + run->inst.nevents, ev, n * sizeof *all);
+	run->result.net_events = all;
+	run->result.net_events_len = run->inst.nevents + n;
+	free(run->inst.events);
+	free(ev);
+	run->inst.events = NULL;
+	run->inst.nevents = 0;
+}
+
 /*
  * The result, complete: the program's own after an EXIT; after the
  * deadline, what a kill at the timeout says (the agent never did); the
@@ -399,10 +429,7 @@ run_collect(
 		run->result.container_id = box_id(run->box);
 	mask_flush(run->mask, 1, run_emit, run);
 	mask_flush(run->mask, 2, run_emit, run);
-	if (run->egress != NULL)
-		run->result.net_events =
-		    egress_events(run->egress, &run->result.net_events_len,
-		        &run->result.net_events_dropped);
+	run_events(run);
 	if (run->plan.noutputs > 0)
 		f = xcalloc(run->plan.noutputs, sizeof *f);
 	for (i = 0; i < run->plan.noutputs; i++) {
@@ -429,11 +456,12 @@ run_collect(
 static void
 run_release(struct isol8_run *run, enum run_end why)
 {
-	/* A failed install leaves its agent waiting for the next RUN: a
-	 * session or a reused box goes on; a one-use one is removed (its
-	 * agent would not exit by itself). */
-	int after_install = why == END_FAILED && run->inst.exited &&
-	    !run->inst.bad_exit && !run->result.may_have_run;
+	/* An install that failed (or never began) leaves its agent waiting
+	 * for the next RUN: a session or a reused box goes on; a one-use one
+	 * is removed (its agent would not exit by itself). */
+	int after_install = why == END_FAILED && !run->result.may_have_run &&
+	    !run->deadline_hit &&
+	    (!run->inst.sent || (run->inst.exited && !run->inst.bad_exit));
 	int clean = (why == END_EXITED && run->acks == 0) ||
 	    (after_install &&
 	        (run->plan.session != NULL || run->e->opts.pool_reuse));
@@ -442,7 +470,7 @@ run_release(struct isol8_run *run, enum run_end why)
 		return;
 	if (run->plan.session == NULL)
 		pool_release(run->e->pool, &run->plan.spec, run->box, clean);
-	else if (why == END_DEADLINE) /* its agent is stuck: it goes */
+	else if (run->deadline_hit) /* its agent is stuck: it goes */
 		box_close(run->box, BOX_REMOVE);
 	else
 		pool_session_release(run->box, clean);
@@ -494,8 +522,6 @@ run_close(struct isol8_run *run, enum run_end why)
 	run->egress = NULL;
 	if (run->inst.sent && !run->inst.exited)
 		run->result.install_ms = now_ms() - run->inst.t0;
-	egress_free(run->inst.egress);
-	run->inst.egress = NULL;
 	run->cbs.on_done(&run->result, perr, run->arg);
 	free(files);
 	egress_events_free(
@@ -549,6 +575,9 @@ run_acquire_step(struct isol8_run *run)
 	engine_docker_seen(e);
 	run->result.queued_ms = now_ms() - run->t_start;
 	run->t_box = now_ms();
+	if (run->plan.session != NULL)
+		install_start(&run->inst, e, &run->plan, box_id(run->box),
+		    run_step_cb, run);
 	ms = run->plan.timeout_ms + ENGINE_HARD_GRACE_MS;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
@@ -556,18 +585,25 @@ run_acquire_step(struct isol8_run *run)
 	return RUN_INSTALL;
 }
 
+/* What is left of the run's timeout since its box came (1 ms at least). */
+static uint64_t
+run_time_left(const struct isol8_run *run)
+{
+	uint64_t used = now_ms() - run->t_box;
+
+	return used < run->plan.timeout_ms ? run->plan.timeout_ms - used : 1;
+}
+
 /* The code's frames, its RUN with the time the install left, stdin. */
 static enum run_state
 run_send_code(struct isol8_run *run)
 {
-	uint64_t used = now_ms() - run->t_box;
 	struct proto_buf rf = { 0 };
 
 	/* From here on, a failure may come after the program ran. */
 	run->result.may_have_run = 1;
-	plan_run(&run->plan,
-	    used < run->plan.timeout_ms ? run->plan.timeout_ms - used : 1,
-	    install_code_env(&run->inst), &rf);
+	plan_run(
+	    &run->plan, run_time_left(run), install_code_env(&run->inst), &rf);
 	box_send(run->box, &run->plan.frames);
 	box_send(run->box, &rf);
 	box_send(run->box, &run->stdin_q);
@@ -592,7 +628,7 @@ run_install_step(struct isol8_run *run)
 	if (!in->sent) {
 		if ((n = install_needed(in, &run->err)) <= 0)
 			return n == 0 ? run_send_code(run) : RUN_INSTALL;
-		if (install_send(in, run->plan.timeout_ms, run_egress_send,
+		if (install_send(in, run_time_left(run), run_egress_send,
 		        run_egress_pending, run, &rf, &run->err) == -1)
 			return RUN_INSTALL; /* judged FAILED next */
 		box_send(run->box, &rf);
@@ -616,9 +652,12 @@ run_admit(struct isol8_run *run)
 	TAILQ_REMOVE(&e->queue, run, qentry);
 	e->active++;
 	run->unreachable_at = docker_unreachable(e->docker);
-	/* What the image has baked is asked while the box comes. */
-	if (run->holds == 0)
-		install_start(&run->inst, e, &run->plan, run_step_cb, run);
+	/* What the image has baked is asked while the box comes (a
+	 * session's container is asked once it is there). */
+	if (run->plan.session == NULL &&
+	    (run->inst.e == NULL || run->inst.inspect_failed))
+		install_start(
+		    &run->inst, e, &run->plan, NULL, run_step_cb, run);
 	if (run->plan.session != NULL)
 		run->sopen = pool_session_open(e->pool, &run->plan.spec,
 		    run->plan.session, e->opts.session_idle_ms, run_acquired,
@@ -640,7 +679,11 @@ run_step(struct isol8_run *run)
 		if (run->state == RUN_DONE)
 			return;
 		if ((why = run_judge(run)) != END_NONE) {
-			if (why == END_DEADLINE)
+			/* Out of time before the code: the install's error. */
+			if (why == END_DEADLINE && run->state == RUN_INSTALL) {
+				run->err = install_late(&run->inst);
+				why = END_FAILED;
+			} else if (why == END_DEADLINE)
 				log_warnx(loop_log(run->e->loop),
 				    "run %p: the sandbox did not answer %d ms "
 				    "after the timeout; removing it",

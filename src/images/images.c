@@ -19,6 +19,14 @@
  *    superseded images themselves (never the current ones). A build that
  *    fails changes no tag and removes the layers it made.
  *
+ * isol8 build (images_opts.custom_tag) makes one custom image the same
+ * way under the caller's name: exactly its list, then its setup commands
+ * as one `bash -e` RUN (exec form, the script a JSON string), labelled
+ * org.isol8.custom and org.isol8.setup (the commands, a JSON array quoted
+ * for the Dockerfile: \ " $). It never takes a name under isol8/ (or the
+ * repository in use) nor one holding an image without org.isol8.custom,
+ * and removes only what it superseded (no prune).
+ *
  * Setup waits for each Docker call (docker_sync_wait) on a loop that must
  * be the caller's own (the engine checks), and blocks only while the
  * (non-Docker) rootfs script runs. Every list, registry and the CA bundle
@@ -29,6 +37,7 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -56,7 +65,8 @@ static const struct {
 	{ "kernel.sh", kernel_sh, &kernel_sh_len },
 };
 
-#define NEW_IDS_MAX 16 /* layers one build makes */
+#define NEW_IDS_MAX 16             /* layers one build makes */
+#define SETUP_MARK "# isol8-setup" /* the first line of build's script */
 
 /* What one build said: progress, the last lines, the layers it made. */
 struct build_log {
@@ -65,6 +75,7 @@ struct build_log {
 	size_t nids;
 	int cached;     /* this step came from the build cache */
 	int installing; /* this step is the packages' */
+	int setting_up; /* this step is build's setup commands' */
 };
 
 struct setup {
@@ -74,6 +85,7 @@ struct setup {
 	struct buf agent;
 	struct ca_bundle ca;
 	struct pkgs want[5]; /* per runtime_all() entry: the lists given */
+	char *custom_tag;    /* isol8 build's, normalised; NULL for setup */
 	char base_tag[160];
 	char *old_ids[8]; /* superseded images still in use by warm ones */
 	int nold;
@@ -122,6 +134,7 @@ build_line_one(struct setup *s, const char *line, size_t len)
 		say(s, "  %s", clean);
 		l->cached = 0;
 		l->installing = strstr(clean, "isol8-install") != NULL;
+		l->setting_up = strstr(clean, SETUP_MARK) != NULL;
 		return;
 	}
 	if (strcmp(clean, " ---> Using cache") == 0) {
@@ -138,7 +151,7 @@ build_line_one(struct setup *s, const char *line, size_t len)
 	if (strncmp(clean, " ---> Running in ", 17) == 0 ||
 	    strncmp(clean, "Removing intermediate container ", 32) == 0)
 		return;
-	if (l->installing)
+	if (l->installing || l->setting_up)
 		say(s, "    %s", clean);
 	install_log_add(&l->tail, clean);
 }
@@ -316,6 +329,63 @@ rt_index(const struct runtime *rt)
 	return (size_t)(rt - runtime_all(&n));
 }
 
+/* A JSON string into a Dockerfile's double quotes (LABEL k="..."). */
+static void
+dockerfile_quote(struct buf *df, const struct buf *json)
+{
+	size_t i;
+
+	for (i = 0; i < json->len; i++) {
+		if (strchr("\\\"$", json->data[i]) != NULL)
+			buf_add(df, "\\", 1);
+		buf_add(df, json->data + i, 1);
+	}
+}
+
+/*
+ * isol8 build's setup commands: one bash script (-e), as RUN's exec form,
+ * so no shell of Docker's parses it; setup_check() bounded it.
+ */
+static void
+setup_dockerfile(struct setup *s, struct buf *df)
+{
+	struct buf script = { 0 };
+	yajl_gen g = json_gen_new();
+	size_t i;
+
+	buf_addstr(&script, SETUP_MARK ": isol8 build's setup commands\n");
+	for (i = 0; i < s->o->setup_len; i++)
+		buf_printf(&script, "%s\n", s->o->setup[i]);
+	buf_addstr(df, "RUN [\"/bin/bash\", \"-e\", \"-c\", ");
+	json_strn_add(g, script.data, script.len);
+	json_gen_take(g, df);
+	buf_addstr(df, "]\n");
+	buf_free(&script);
+}
+
+/* The LABEL lines of a custom image: the mark and its setup commands. */
+static void
+custom_labels(struct setup *s, struct buf *df)
+{
+	struct buf json = { 0 };
+	yajl_gen g;
+	size_t i;
+
+	buf_addstr(df, "LABEL " LABEL_CUSTOM "=true\n");
+	if (s->o->setup_len == 0)
+		return;
+	g = json_gen_new();
+	yajl_gen_array_open(g);
+	for (i = 0; i < s->o->setup_len; i++)
+		json_str_add(g, s->o->setup[i]);
+	yajl_gen_array_close(g);
+	json_gen_take(g, &json);
+	buf_addstr(df, "LABEL " LABEL_SETUP "=\"");
+	dockerfile_quote(df, &json);
+	buf_addstr(df, "\"\n");
+	buf_free(&json);
+}
+
 /*
  * The Dockerfile of a runtime image carrying pkgs, and its hash (without
  * the LABEL line, which records it). With no CA bundle and no packages it
@@ -337,6 +407,8 @@ dockerfile_make(struct setup *s, const struct runtime *rt,
 	    install_dockerfile(df, rt->name, &s->o->registries, pkgs, errp) ==
 	        -1)
 		return -1;
+	if (s->custom_tag != NULL && s->o->setup_len > 0)
+		setup_dockerfile(s, df);
 	buf_printf(df,
 	    "COPY isol8-agent /isol8-agent\n"
 	    "COPY kernels/ " KERNEL_DIR "/\n"
@@ -404,6 +476,15 @@ build_failed(struct setup *s, const struct runtime *rt, const char *tag,
 		    "installing %s packages (%.100s%s) into %s failed: %s",
 		    rt->name, list, strlen(list) > 100 ? "..." : "", tag,
 		    buf_cstr(&why));
+	} else if (l->setting_up) {
+		struct pkgs none = { 0 };
+
+		install_log_reason(&s->log.tail, rt->name, &none, &why);
+		err_free(errp);
+		err_set(errp, ERR_DOCKER,
+		    "the setup commands of %s failed (as root, in /, with "
+		    "bash -e): %s",
+		    tag, buf_cstr(&why));
 	} else
 		err_wrap(errp, "building %s", tag);
 	buf_free(&why);
@@ -430,7 +511,8 @@ packages_wanted(struct setup *s, const struct runtime *rt, yajl_val have,
 {
 	const struct pkgs *want = &s->want[rt_index(rt)];
 
-	if (!s->o->replace && have != NULL &&
+	/* A custom image carries exactly its list. */
+	if (!s->o->replace && s->custom_tag == NULL && have != NULL &&
 	    images_packages_parse(have, rt->name, out, errp) == -1)
 		return err_wrap(errp,
 		    "reading what the %s image carries (replace the list to "
@@ -440,12 +522,35 @@ packages_wanted(struct setup *s, const struct runtime *rt, yajl_val have,
 	    out, rt->name, (const char *const *)want->v, want->n, errp);
 }
 
-/* <repo>/<runtime>:latest, rebuilt when its context hash changed. */
+/*
+ * An image isol8 did not build keeps its tag: a custom build refuses to
+ * take a name that holds one (its removal as "superseded" would follow).
+ */
+static int
+tag_ours(struct setup *s, yajl_val v, const char *tag, struct err **errp)
+{
+	const char *custom =
+	    json_str(v, "Config", "Labels", LABEL_CUSTOM, NULL);
+
+	if (s->custom_tag != NULL && (custom == NULL || strcmp(custom, "true")))
+		return err_set(errp, ERR_INVALID,
+		    "%s is an image isol8 build did not make: choose another "
+		    "--tag, or remove it first",
+		    tag);
+	return 0;
+}
+
+/*
+ * <repo>/<runtime>:latest, or isol8 build's tag, rebuilt when its context
+ * hash changed.
+ */
 static int
 runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 {
 	cleanup_buf struct buf df = { 0 }, ctx = { 0 };
-	cleanup_free char *tag = xasprintf("%s/%s:latest", s->repo, rt->name);
+	cleanup_free char *tag = s->custom_tag != NULL
+	    ? xstrdup(s->custom_tag)
+	    : xasprintf("%s/%s:latest", s->repo, rt->name);
 	cleanup_free char *list = NULL;
 	struct docker_sync c = { .arg = s };
 	struct pkgs pkgs = { 0 };
@@ -459,12 +564,15 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 			return -1;
 		err_free(errp);
 	}
-	if (packages_wanted(s, rt, v, &pkgs, errp) == -1 ||
+	if ((v != NULL && tag_ours(s, v, tag, errp) == -1) ||
+	    packages_wanted(s, rt, v, &pkgs, errp) == -1 ||
 	    dockerfile_make(s, rt, &pkgs, &df, hex, errp) == -1)
 		goto out;
 	list = pkgs_label(&pkgs);
 	if (pkgs.n > 0)
 		buf_printf(&df, "LABEL " LABEL_PACKAGES "=\"%s\"\n", list);
+	if (s->custom_tag != NULL)
+		custom_labels(s, &df);
 	buf_printf(&df,
 	    "LABEL " LABEL_MANAGED "=true " LABEL_RUNTIME "=%s " LABEL_HASH
 	    "=%s\n",
@@ -487,7 +595,10 @@ runtime_ensure(struct setup *s, const struct runtime *rt, struct err **errp)
 	build_log_reset(&s->log);
 	/* Installers reach registries with the host's own network, its
 	 * loopback included (a registry the operator runs there). */
-	docker_image_build(s->d, &ctx, tag, pkgs.n > 0 ? "host" : NULL,
+	docker_image_build(s->d, &ctx, tag,
+	    pkgs.n > 0 || (s->custom_tag != NULL && s->o->setup_len > 0)
+	        ? "host"
+	        : NULL,
 	    build_line, docker_sync_cb, &c);
 	docker_sync_wait(s->d, &c);
 	buf_free(&c.body);
@@ -693,6 +804,172 @@ opts_packages(const struct images_opts *o, const char *name)
 	return &o->bash;
 }
 
+static int
+islower_digit(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* One component of a repository path: [a-z0-9] at both ends, . _ - inside. */
+static int
+tag_component(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || !islower_digit(p[0]) || !islower_digit(p[n - 1]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!islower_digit(p[i]) && strchr("._-", p[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* A registry host: name labels of letters, digits and inner - or ., and
+ * an optional :port. */
+static int
+tag_host(const char *p, size_t n)
+{
+	const char *colon = memchr(p, ':', n);
+	size_t h = colon ? (size_t)(colon - p) : n, i, port;
+
+	if (h == 0 || !isalnum((unsigned char)p[0]) ||
+	    !isalnum((unsigned char)p[h - 1]))
+		return 0;
+	for (i = 0; i < h; i++)
+		if (!isalnum((unsigned char)p[i]) &&
+		    ((p[i] != '.' && p[i] != '-') ||
+		        (p[i] == '.' && !isalnum((unsigned char)p[i + 1]))))
+			return 0;
+	if (colon == NULL)
+		return 1;
+	port = n - h - 1;
+	return port >= 1 && port <= 5 &&
+	    strspn(colon + 1, "0123456789") >= port;
+}
+
+/*
+ * A custom image's name, as Docker's references are (a registry host
+ * with an optional port first, lower-case path components, an optional
+ * :tag), normalised with ":latest"; never under isol8's own repository or
+ * repo. NULL with ERR_INVALID otherwise.
+ */
+char *
+images_tag_check(const char *ref, const char *repo, struct err **errp)
+{
+	const char *slash, *colon, *p, *end;
+	size_t len = ref != NULL ? strlen(ref) : 0, n;
+	int first = 1;
+
+	if (len == 0 || len > 200)
+		goto bad;
+	slash = strrchr(ref, '/');
+	colon = strrchr(slash ? slash : ref, ':');
+	end = colon ? colon : ref + len;
+	if (end == ref || end[-1] == '/')
+		goto bad;
+	if (colon != NULL &&
+	    (colon[1] == '\0' || strlen(colon + 1) > 128 || colon[1] == '.' ||
+	        colon[1] == '-' ||
+	        colon[1 +
+	            strspn(colon + 1,
+	                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                "0123456789_.-")] != '\0'))
+		goto bad;
+	for (p = ref; p < end; p = p + n + 1, first = 0) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		n = slash ? (size_t)(slash - p) : (size_t)(end - p);
+		/* A registry host: has a dot or a port, or is localhost. */
+		if (first && slash != NULL &&
+		    (memchr(p, '.', n) || memchr(p, ':', n) ||
+		        (n == 9 && strncmp(p, "localhost", 9) == 0))) {
+			if (!tag_host(p, n))
+				goto bad;
+			continue;
+		}
+		if (!tag_component(p, n))
+			goto bad;
+		if (first && slash != NULL &&
+		    ((n == strlen(IMAGES_REPO) &&
+		         strncmp(p, IMAGES_REPO, n) == 0) ||
+		        (repo != NULL && n == strlen(repo) &&
+		            strncmp(p, repo, n) == 0))) {
+			err_set(errp, ERR_INVALID,
+			    "%s: %.*s/ is where setup keeps the runtime "
+			    "images; "
+			    "choose another name",
+			    ref, (int)n, p);
+			return NULL;
+		}
+		if (slash == NULL)
+			break;
+	}
+	return colon ? xstrdup(ref) : xasprintf("%s:latest", ref);
+bad:
+	err_set(errp, ERR_INVALID,
+	    "image name `%.80s`: [HOST[:PORT]/]NAME[:TAG], the name in lower "
+	    "case (a-z 0-9 . _ - /), the tag at most 128 of A-Z a-z 0-9 _ . -",
+	    ref ? ref : "");
+	return NULL;
+}
+
+/*
+ * isol8 build's target: a known runtime, a name of the caller's, and at
+ * most SETUP_MAX commands of SETUP_MAX_BYTES in all, UTF-8 text (tabs
+ * and newlines, no other control bytes: they stay readable in a label).
+ */
+static int
+custom_check(struct setup *s, struct err **errp)
+{
+	const struct images_opts *o = s->o;
+	size_t i, j, total = 0, len;
+
+	if (o->custom_runtime == NULL ||
+	    runtime_find(o->custom_runtime) == NULL)
+		return err_set(errp, ERR_INVALID,
+		    "unknown runtime `%s` (python, node, bun, deno, bash)",
+		    o->custom_runtime ? o->custom_runtime : "");
+	if ((s->custom_tag = images_tag_check(o->custom_tag, s->repo, errp)) ==
+	    NULL)
+		return -1;
+	if (o->setup_len > 0 && o->setup == NULL)
+		return err_set(errp, ERR_INVALID,
+		    "%zu setup commands but no array", o->setup_len);
+	if (o->setup_len > SETUP_MAX)
+		return err_set(errp, ERR_INVALID,
+		    "%zu setup commands: at most %d", o->setup_len, SETUP_MAX);
+	for (i = 0; i < o->setup_len; i++) {
+		struct buf tmp = { 0 };
+		size_t out;
+		int utf8;
+
+		len = o->setup[i] ? strlen(o->setup[i]) : 0;
+		total += len;
+		if (len == 0)
+			return err_set(errp, ERR_INVALID,
+			    "setup command %zu is empty", i + 1);
+		if (total > SETUP_MAX_BYTES)
+			return err_set(errp, ERR_INVALID,
+			    "the setup commands are over %u bytes in all (at "
+			    "command %zu)",
+			    SETUP_MAX_BYTES, i + 1);
+		for (j = 0; j < len; j++)
+			if (((unsigned char)o->setup[i][j] < 0x20 &&
+			        o->setup[i][j] != '\n' &&
+			        o->setup[i][j] != '\t') ||
+			    o->setup[i][j] == 0x7f)
+				return err_set(errp, ERR_INVALID,
+				    "setup command %zu has a control byte "
+				    "(0x%02x)",
+				    i + 1, (unsigned char)o->setup[i][j]);
+		utf8 = json_utf8(o->setup[i], len, &tmp, &out) == o->setup[i];
+		buf_free(&tmp);
+		if (!utf8)
+			return err_set(errp, ERR_INVALID,
+			    "setup command %zu is not UTF-8 text", i + 1);
+	}
+	return 0;
+}
+
 /*
  * Everything the caller gave, checked before the first Docker call: the
  * repository, every package list, the registries, the CA bundle.
@@ -724,6 +1001,8 @@ setup_check(struct setup *s, struct err **errp)
 			return -1;
 	}
 	if (registries_check(&s->o->registries, errp) == -1)
+		return -1;
+	if (s->o->custom_tag != NULL && custom_check(s, errp) == -1)
 		return -1;
 	if (s->o->ca_bundle != NULL &&
 	    ca_load(&s->ca, s->o->ca_bundle, errp) == -1)
@@ -761,7 +1040,9 @@ images_setup(struct docker *d, const struct images_opts *o, struct err **errp)
 		goto out;
 	rts = runtime_all(&n);
 	for (i = 0; i < n; i++)
-		if (runtime_ensure(s, &rts[i], errp) == -1)
+		if ((s->custom_tag == NULL ||
+		        strcmp(rts[i].name, o->custom_runtime) == 0) &&
+		    runtime_ensure(s, &rts[i], errp) == -1)
 			break;
 	rc = i == n ? 0 : -1;
 	if (rc == 0 || s->nold > 0) {
@@ -770,9 +1051,12 @@ images_setup(struct docker *d, const struct images_opts *o, struct err **errp)
 		if (stale_warm_remove(s, rc == 0 ? errp : &e2) == -1)
 			rc = -1;
 		err_free(&e2);
-		images_prune(s);
+		/* A custom build removes only what it superseded. */
+		if (s->custom_tag == NULL)
+			images_prune(s);
 	}
 out:
+	free(s->custom_tag);
 	buf_free(&s->agent);
 	ca_free(&s->ca);
 	for (i = 0; i < nitems(s->want); i++)
@@ -794,4 +1078,130 @@ images_packages_parse(
 	    json_str(inspect, "Config", "Labels", LABEL_PACKAGES, NULL);
 
 	return label != NULL ? pkgs_from_label(out, runtime, label, errp) : 0;
+}
+
+/* A label holding a JSON array of strings, as a string vector. */
+static void
+label_strv(yajl_val labels, const char *key, char ***v, size_t *n)
+{
+	const char *text = json_str(labels, key, NULL);
+	cleanup_err struct err *e = NULL;
+	yajl_val a;
+	size_t i;
+
+	*v = NULL;
+	*n = 0;
+	if (text == NULL || (a = json_parse(text, strlen(text), &e)) == NULL)
+		return;
+	if (YAJL_IS_ARRAY(a)) {
+		*v = xcalloc(a->u.array.len + 1, sizeof **v);
+		for (i = 0; i < a->u.array.len; i++)
+			if (YAJL_IS_STRING(a->u.array.values[i]))
+				(*v)[(*n)++] =
+				    xstrdup(a->u.array.values[i]->u.string);
+	}
+	yajl_tree_free(a);
+}
+
+/* One entry per tag of a listed custom image. */
+static void
+custom_add(yajl_val img, const char *tag, struct isol8_image **out, size_t *n)
+{
+	yajl_val labels = json_get(img, "Labels", NULL);
+	const char *pk = json_str(labels, LABEL_PACKAGES, NULL);
+	struct isol8_image *m;
+	long long num;
+	char *p, *save = NULL, *copy;
+
+	*out = xreallocarray(*out, *n + 1, sizeof **out);
+	m = &(*out)[(*n)++];
+	memset(m, 0, sizeof *m);
+	m->tag = xstrdup(tag);
+	m->id =
+	    xstrdup(json_str(img, "Id", NULL) ? json_str(img, "Id", NULL) : "");
+	m->runtime = xstrdup(json_str(labels, LABEL_RUNTIME, NULL)
+	        ? json_str(labels, LABEL_RUNTIME, NULL)
+	        : "");
+	if (json_int(img, &num, "Created", NULL) == 0)
+		m->created = num;
+	if (json_int(img, &num, "Size", NULL) == 0)
+		m->size = num;
+	copy = xstrdup(pk ? pk : "");
+	m->packages = xcalloc(strlen(copy) / 2 + 2, sizeof *m->packages);
+	for (p = strtok_r(copy, " ", &save); p != NULL;
+	     p = strtok_r(NULL, " ", &save))
+		m->packages[m->packages_len++] = xstrdup(p);
+	free(copy);
+	label_strv(labels, LABEL_SETUP, &m->setup, &m->setup_len);
+}
+
+static int
+custom_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct isol8_image *)a)->tag,
+	    ((const struct isol8_image *)b)->tag);
+}
+
+/* The images isol8 build made (label org.isol8.custom), one per tag. */
+int
+images_custom_list(
+    struct docker *d, struct isol8_image **out, size_t *n, struct err **errp)
+{
+	struct docker_sync c = { 0 };
+	yajl_val list, img, tags;
+	size_t i, j;
+
+	*out = NULL;
+	*n = 0;
+	docker_image_list(
+	    d, "{\"label\":[\"" LABEL_CUSTOM "=true\"]}", docker_sync_cb, &c);
+	docker_sync_wait(d, &c);
+	if (c.err != NULL) {
+		*errp = c.err;
+		buf_free(&c.body);
+		return -1;
+	}
+	list = json_parse(c.body.data ? c.body.data : "[]", c.body.len, errp);
+	buf_free(&c.body);
+	if (list == NULL)
+		return -1;
+	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+		img = list->u.array.values[i];
+		tags = json_get(img, "RepoTags", NULL);
+		for (j = 0; YAJL_IS_ARRAY(tags) && j < tags->u.array.len; j++)
+			if (YAJL_IS_STRING(tags->u.array.values[j]) &&
+			    strcmp(tags->u.array.values[j]->u.string,
+			        "<none>:<none>") != 0)
+				custom_add(img,
+				    tags->u.array.values[j]->u.string, out, n);
+	}
+	yajl_tree_free(list);
+	if (*n > 1)
+		qsort(*out, *n, sizeof **out, custom_cmp);
+	return 0;
+}
+
+static void
+strv_n_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+images_custom_free(struct isol8_image *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].tag);
+		free(v[i].id);
+		free(v[i].runtime);
+		strv_n_free(v[i].packages, v[i].packages_len);
+		strv_n_free(v[i].setup, v[i].setup_len);
+	}
+	free(v);
 }

@@ -15,6 +15,10 @@
 #define IMAGES_REPO "isol8"
 #define KERNEL_DIR "/usr/lib/isol8"         /* session kernels, in the images */
 #define LABEL_PACKAGES "org.isol8.packages" /* the baked list, normalised */
+#define LABEL_CUSTOM "org.isol8.custom"     /* "true": made by isol8 build */
+#define LABEL_SETUP "org.isol8.setup"       /* build's commands, JSON array */
+#define SETUP_MAX 64                        /* build's setup commands */
+#define SETUP_MAX_BYTES (8u << 10)          /* all of them together */
 
 /* Where baked packages live in an image (install.c says why there). */
 #define PKG_NODE_DIR "/opt/isol8/node"
@@ -70,7 +74,7 @@ struct install_cmd {
 extern const char *const install_trust_env[];
 const char *registry_url(const struct registries *, int);
 int registries_check(const struct registries *, struct err **);
-int install_hosts(
+int install_endpoints(
     const char *, const struct registries *, char ***, struct err **);
 int install_cmd(struct install_cmd *, const char *, enum install_when,
     const struct registries *, const struct pkgs *, struct err **);
@@ -119,8 +123,21 @@ struct images_opts {
 	struct registries registries;
 	const char *ca_bundle; /* a PEM file, or NULL */
 	const char *repo;      /* NULL: IMAGES_REPO (tests use their own) */
+	/*
+	 * isol8 build: only this image, of custom_runtime, carrying exactly
+	 * that runtime's list above (replace or not), then the setup
+	 * commands. NULL: setup's runtime images.
+	 */
+	const char *custom_tag;
+	const char *custom_runtime;
+	const char *const *setup;
+	size_t setup_len;
 };
 int images_setup(struct docker *, const struct images_opts *, struct err **);
 int images_packages_parse(yajl_val, const char *, struct pkgs *, struct err **);
+char *images_tag_check(const char *, const char *, struct err **);
+int images_custom_list(
+    struct docker *, struct isol8_image **, size_t *, struct err **);
+void images_custom_free(struct isol8_image *, size_t);
 
 #endif

@@ -52,9 +52,13 @@ const char *const install_trust_env[] = {
 	NULL,
 };
 
-static const char *const pip_argv[] = { "python3", "-m", "pip", "install",
-	"--no-input", "--disable-pip-version-check", "--no-cache-dir",
-	"--index-url", "$PIP", "run:--user", "--", "$PKGS", NULL };
+/* -s -P: neither the user site nor the working directory (both the
+ * sandbox's, at run time) is on pip's own sys.path: code a session left
+ * there cannot stand in for pip. */
+static const char *const pip_argv[] = { "python3", "-s", "-P", "-m", "pip",
+	"install", "--no-input", "--disable-pip-version-check",
+	"--no-cache-dir", "--index-url", "$PIP", "run:--user", "--", "$PKGS",
+	NULL };
 /* Debian marks its Python "externally managed" (PEP 668): these images
  * are isol8's own, and run-time installs go to the user site anyway. */
 static const char *const pip_env[] = { "HOME=$HOME",
@@ -147,11 +151,12 @@ registry_url(const struct registries *r, int npm)
 /*
  * http(s)://host[:port][/path]: no credentials (they would be kept in the
  * image's build history), no query, nothing a shell or an installer could
- * read as more than a URL. The host, lower case, into host (may be NULL).
+ * read as more than a URL. The host, lower case, into host (may be NULL),
+ * and its port (the scheme's when none is given) into *port.
  */
 static int
 url_check(const char *name, const char *url, char *host, size_t hostsize,
-    struct err **errp)
+    unsigned *port, struct err **errp)
 {
 	const char *p, *h, *end;
 	size_t n;
@@ -160,9 +165,9 @@ url_check(const char *name, const char *url, char *host, size_t hostsize,
 		return err_set(
 		    errp, ERR_INVALID, "%s: longer than 1024 bytes", name);
 	if (strncmp(url, "https://", 8) == 0)
-		h = url + 8;
+		h = url + 8, *port = 443;
 	else if (strncmp(url, "http://", 7) == 0)
-		h = url + 7;
+		h = url + 7, *port = 80;
 	else
 		return err_set(errp, ERR_INVALID,
 		    "%s `%.80s`: expected an http:// or https:// URL", name,
@@ -192,6 +197,7 @@ url_check(const char *name, const char *url, char *host, size_t hostsize,
 		    strtoul(p + 1, NULL, 10) == 0)
 			return err_set(errp, ERR_INVALID,
 			    "%s `%.80s`: a port is 1 to 65535", name, url);
+		*port = (unsigned)strtoul(p + 1, NULL, 10);
 		p += 1 + n;
 	}
 	if (*p != '\0' && *p != '/')
@@ -213,11 +219,12 @@ int
 registries_check(const struct registries *r, struct err **errp)
 {
 	char host[256];
+	unsigned port;
 
 	if (url_check("the pip index URL (packages.pipIndexUrl)",
-	        registry_url(r, 0), host, sizeof host, errp) == -1 ||
+	        registry_url(r, 0), host, sizeof host, &port, errp) == -1 ||
 	    url_check("the npm registry (packages.npmRegistry)",
-	        registry_url(r, 1), host, sizeof host, errp) == -1)
+	        registry_url(r, 1), host, sizeof host, &port, errp) == -1)
 		return -1;
 	return 0;
 }
@@ -241,39 +248,41 @@ strv_free(char **v)
 }
 
 /*
- * The host names a runtime's installer reaches (for the filtered proxy's
- * allow list at run time): the registry's, and where the public ones keep
- * their files. NULL-terminated, the caller's to strv_free().
+ * Where a runtime's installer connects (for the filtered proxy's allow
+ * list at run time), as "host:port": the registry's, and where the public
+ * ones keep their files. NULL-terminated, the caller's to strv_free().
  */
 int
-install_hosts(const char *runtime, const struct registries *r, char ***hosts,
+install_endpoints(const char *runtime, const struct registries *r, char ***eps,
     struct err **errp)
 {
 	const struct installer *in;
 	char host[256];
+	unsigned port;
 	size_t n = 0;
 
-	*hosts = NULL;
+	*eps = NULL;
 	if ((in = installer_find(runtime, errp)) == NULL)
 		return -1;
 	if (in->no_run != NULL)
 		return err_set(errp, ERR_INVALID, "%s", in->no_run);
 	if (strcmp(runtime, "python") == 0) {
 		if (url_check("the pip index URL", registry_url(r, 0), host,
-		        sizeof host, errp) == -1)
+		        sizeof host, &port, errp) == -1)
 			return -1;
-		strv_add(hosts, &n, xstrdup(host));
+		strv_add(eps, &n, xasprintf("%s:%u", host, port));
 		/* PyPI's index links its files on another host. */
 		if (strcmp(host, "pypi.org") == 0)
-			strv_add(hosts, &n, xstrdup("files.pythonhosted.org"));
+			strv_add(
+			    eps, &n, xstrdup("files.pythonhosted.org:443"));
 		return 0;
 	}
 	if (url_check("the npm registry", registry_url(r, 1), host, sizeof host,
-	        errp) == -1)
+	        &port, errp) == -1)
 		return -1;
-	strv_add(hosts, &n, xstrdup(host));
+	strv_add(eps, &n, xasprintf("%s:%u", host, port));
 	if (strcmp(runtime, "deno") == 0)
-		strv_add(hosts, &n, xstrdup("jsr.io"));
+		strv_add(eps, &n, xstrdup("jsr.io:443"));
 	return 0;
 }
 
@@ -372,6 +381,7 @@ install_cmd_free(struct install_cmd *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* ", " and s as a JSON string (yajl escapes it). */
 static void
 json_strv(struct buf *b, const char *s)
 {

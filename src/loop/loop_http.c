@@ -15,8 +15,14 @@
  *   completion callback may just have queued the next request, whose 0 ms
  *   timeout would otherwise be lost (seen in curl's own example);
  * - response bodies are capped (max_body) or streamed to a callback, never
- *   grown without bound.
+ *   grown without bound;
+ * - a request to the outside world (http_req_outside; the client made
+ *   without a unix socket) uses only the protocols it names, no proxy,
+ *   follows no redirect, and connects only to addresses its caller's check
+ *   lets through -- checked at connect time, so a name that resolves
+ *   differently later (DNS rebinding) is checked again.
  */
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +68,8 @@ struct http_req {
 	int overflow;
 	http_data_cb data_cb;
 	void *data_arg;
+	http_addr_cb addr_cb; /* http_req_outside: may this address be used */
+	void *addr_arg;
 	int data_aborted;
 	http_done_cb done_cb;
 	void *done_arg;
@@ -85,7 +93,8 @@ http_new(
 	struct http *h = xcalloc(1, sizeof *h);
 
 	h->loop = loop;
-	h->unix_path = xstrdup(unix_path);
+	/* NULL: each URL's own host (http_req_outside), not dockerd's. */
+	h->unix_path = unix_path != NULL ? xstrdup(unix_path) : NULL;
 	TAILQ_INIT(&h->reqs);
 	TAILQ_INIT(&h->dying);
 	h->timer = evtimer_new(loop_base(loop), http_timeout_cb, h);
@@ -200,7 +209,9 @@ http_req_new(struct http *h, const char *method, const char *url)
 		return r;
 	}
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, h->unix_path);
+	if (h->unix_path != NULL)
+		curl_easy_setopt(
+		    r->easy, CURLOPT_UNIX_SOCKET_PATH, h->unix_path);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
@@ -263,6 +274,54 @@ http_req_stream(struct http_req *r, http_data_cb cb, void *arg)
 {
 	r->data_cb = cb;
 	r->data_arg = arg;
+}
+
+/* The outside world's connections: only where addr_cb lets them go. */
+static curl_socket_t
+http_opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct http_req *r = arg;
+
+	if (purpose != CURLSOCKTYPE_IPCXN || !r->addr_cb(&a->addr, r->addr_arg))
+		return CURL_SOCKET_BAD;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/*
+ * A request to a URL of the outside world, not to dockerd: only these
+ * protocols ("https", "http,https"), no proxy, no redirect followed (the
+ * caller reads http_req_redirect() when it is done, and decides), and each
+ * address it would connect to is shown to addr_cb first, which refuses it
+ * by returning 0: that connection is not made.
+ */
+void
+http_req_outside(
+    struct http_req *r, const char *protocols, http_addr_cb cb, void *arg)
+{
+	r->addr_cb = cb;
+	r->addr_arg = arg;
+	if (r->easy == NULL)
+		return;
+	if (curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, protocols) !=
+	    CURLE_OK)
+		r->state = HTTP_REQ_FAILED;
+	curl_easy_setopt(r->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(
+	    r->easy, CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb);
+	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETDATA, r);
+}
+
+/* Where a 3xx answer points, during the done callback only; or NULL. */
+const char *
+http_req_redirect(const struct http_req *r)
+{
+	char *url = NULL;
+
+	if (r->easy == NULL ||
+	    curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &url) != CURLE_OK)
+		return NULL;
+	return url;
 }
 
 void

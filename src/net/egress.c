@@ -115,6 +115,7 @@ struct egress {
 	regex_t *allow, *deny;
 	size_t nallow, ndeny;
 	int allow_private;
+	int with_port;
 	egress_send_cb send;
 	egress_pending_cb send_pending;
 	void *arg;
@@ -259,18 +260,25 @@ conn_teardown(struct conn *c)
 	c->refs--; /* the list's */
 }
 
+/* Deny first, then allow: against the host, or "host:port" (with_port). */
 static int
-rules_say_yes(struct egress *eg, const char *host)
+rules_say_yes(struct egress *eg, const struct egress_target *t)
 {
+	char hp[sizeof t->host + sizeof t->port + 1];
+	const char *subject = t->host;
 	size_t i;
 
 	for (i = 0; i < eg->ndeny; i++)
-		if (regexec(&eg->deny[i], host, 0, NULL, 0) == 0)
+		if (regexec(&eg->deny[i], t->host, 0, NULL, 0) == 0)
 			return 0;
 	if (eg->nallow == 0)
 		return 1;
+	if (eg->with_port) {
+		snprintf(hp, sizeof hp, "%s:%s", t->host, t->port);
+		subject = hp;
+	}
 	for (i = 0; i < eg->nallow; i++)
-		if (regexec(&eg->allow[i], host, 0, NULL, 0) == 0)
+		if (regexec(&eg->allow[i], subject, 0, NULL, 0) == 0)
 			return 1;
 	return 0;
 }
@@ -356,7 +364,7 @@ conn_head(struct conn *c, size_t before)
 		err_free(&err);
 		return next;
 	}
-	if (!rules_say_yes(c->eg, c->t.host))
+	if (!rules_say_yes(c->eg, &c->t))
 		return conn_close(c, 403,
 		    c->t.tunnel ? "CONNECT blocked by the network filter"
 		                : "request blocked by the network filter");
@@ -714,6 +722,7 @@ egress_new(struct loop *loop, struct resolver *resolver,
 	eg->send_pending = pending;
 	eg->arg = arg;
 	eg->allow_private = rules->allow_private;
+	eg->with_port = rules->with_port;
 	TAILQ_INIT(&eg->conns);
 	if (compile(&eg->allow, &eg->nallow, rules->allow, rules->nallow,
 	        "--allow", errp) == -1 ||

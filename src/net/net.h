@@ -78,6 +78,7 @@ struct egress_rules {
 	const char *const *deny;
 	size_t ndeny;
 	int allow_private;
+	int with_port; /* allow patterns see "host:port", not the host */
 };
 typedef void (*egress_send_cb)(const struct proto_buf *, void *);
 typedef size_t (*egress_pending_cb)(void *);

@@ -67,8 +67,8 @@ enum err_kind {
 	ERR_INVALID, /* bad input from the caller */
 	ERR_PROTO,   /* a peer broke a protocol */
 	ERR_CANCELLED,
-	ERR_IMAGE, /* runtime images are missing */
-	ERR_LOST,  /* the sandbox went away during a run */
+	ERR_IMAGE,   /* runtime images are missing */
+	ERR_LOST,    /* the sandbox went away during a run */
 	ERR_INSTALL, /* a run's packages could not be installed */
 };
 struct err {

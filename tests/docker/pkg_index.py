@@ -15,6 +15,7 @@ import base64
 import hashlib
 import http.server
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -92,7 +93,16 @@ def npm_registry(root, port):
             },
         }
         doc["dist-tags"]["latest"] = version
+    # A hostile registry's package: its tarball is on another port of the
+    # same host, which the installer's proxy must refuse.
+    docs["isol8-elsewhere"] = {
+        "name": "isol8-elsewhere",
+        "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {"name": "isol8-elsewhere", "version": "1.0.0",
+                               "dist": {"tarball": f"http://127.0.0.1:{port + 1}/x.tgz"}}},
+    }
     for name, doc in docs.items():
+        os.makedirs(os.path.join(root, "npm", name), exist_ok=True)
         # The document at /npm/<name>: a directory's index for the server.
         with open(os.path.join(root, "npm", name, "index.html"), "w") as f:
             json.dump(doc, f)
@@ -144,6 +154,7 @@ def main():
     print(srv.server_address[1], flush=True)
     sys.stdin.read()
     srv.shutdown()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 main()

@@ -10,7 +10,7 @@ expect "setup when up to date builds nothing" \
 out=$("$ISOL8" setup --force 2>&1)
 rc=$?
 expect "setup --force rebuilds and completes" \
-	'[ "$rc" = 0 ] && echo "$out" | grep -q "setup complete"'
+	'[ "$rc" = 0 ] && echo "$out" | grep -q "\[DONE\] Setup complete!"'
 run -e "print('after force')"
 expect "the images survive a forced rebuild" '[ "$out" = "after force" ]'
 

@@ -233,6 +233,7 @@ index_start(void)
 {
 	int in[2], out[2];
 	char line[32];
+	size_t len;
 	ssize_t n;
 
 	if (pipe(in) == -1 || pipe(out) == -1)
@@ -249,11 +250,13 @@ index_start(void)
 	close(in[0]);
 	close(out[1]);
 	index_fd = in[1];
-	n = read(out[0], line, sizeof line - 1);
-	close(out[0]);
-	if (n <= 0)
-		return -1;
-	line[n] = '\0';
+	/* The whole line; the pipe stays open (a write after the port,
+	 * its newline, would find no reader: EPIPE kills the server). */
+	for (len = 0; len < sizeof line - 1 && memchr(line, '\n', len) == NULL;
+	     len += (size_t)n)
+		if ((n = read(out[0], line + len, sizeof line - 1 - len)) <= 0)
+			return -1;
+	line[len] = '\0';
 	snprintf(index_url, sizeof index_url, "http://127.0.0.1:%d/simple",
 	    atoi(line));
 	return 0;
@@ -638,6 +641,9 @@ main(void)
 	RUN_TEST(test_failures);
 	RUN_TEST(test_replace_to_plain);
 	rc = TAP_DONE();
+	/* The last runs' containers are still being removed: an image in
+	 * use would stay. */
+	isol8_engine_drain(eng, 60000);
 	cleanup_images();
 	isol8_engine_free(eng);
 	docker_free(dk);

@@ -33,6 +33,7 @@ index_start(void)
 {
 	int in[2], out[2];
 	char line[32];
+	size_t len;
 	ssize_t n;
 
 	if (pipe(in) == -1 || pipe(out) == -1)
@@ -49,11 +50,13 @@ index_start(void)
 	close(in[0]);
 	close(out[1]);
 	index_fd = in[1];
-	n = read(out[0], line, sizeof line - 1);
-	close(out[0]);
-	if (n <= 0)
-		return -1;
-	line[n] = '\0';
+	/* The whole line; the pipe stays open (a write after the port,
+	 * its newline, would find no reader: EPIPE kills the server). */
+	for (len = 0; len < sizeof line - 1 && memchr(line, '\n', len) == NULL;
+	     len += (size_t)n)
+		if ((n = read(out[0], line + len, sizeof line - 1 - len)) <= 0)
+			return -1;
+	line[len] = '\0';
 	index_port = atoi(line);
 	snprintf(
 	    pip_url, sizeof pip_url, "http://127.0.0.1:%d/simple", index_port);
@@ -217,28 +220,62 @@ test_code_offline(void)
 	return 0;
 }
 
-/* A session keeps what a run installed: the next run needs no packages. */
+/*
+ * A session keeps what a run installed; its interpreter, started before
+ * the install, imports what was installed after.
+ */
 static int
 test_session(void)
 {
 	static const char *const pkgs[] = { "isol8probe==1.0" };
+	static const char *const sess = "isol8-install-test";
 	struct isol8_output out;
 	struct isol8_error err;
-	int rc;
 
-	isol8_session_remove(eng, "isol8-install-test", &err);
-	rc = run("python", "print('first')", pkgs, 1, "isol8-install-test",
-	    &out, &err);
-	CHECK(rc == 0);
+	isol8_session_remove(eng, sess, &err);
+	CHECK(run("python", "x = 1", NULL, 0, sess, &out, &err) == 0);
+	isol8_output_free(&out);
+	CHECK(run("python", "import isol8probe; print(isol8probe.VALUE, x)",
+	          pkgs, 1, sess, &out, &err) == 0);
+	CHECK(strcmp(out.stdout_data, "isol8probe 1.0 1\n") == 0);
 	CHECK(out.result.install_ms > 0);
 	isol8_output_free(&out);
-	rc = run("python", "import isol8probe; print(isol8probe.VALUE)", NULL,
-	    0, "isol8-install-test", &out, &err);
-	CHECK(rc == 0);
+	CHECK(run("python", "import isol8probe; print(isol8probe.VALUE)", NULL,
+	          0, sess, &out, &err) == 0);
 	CHECK(strcmp(out.stdout_data, "isol8probe 1.0\n") == 0);
 	CHECK(out.result.install_ms == 0);
 	isol8_output_free(&out);
-	CHECK(isol8_session_remove(eng, "isol8-install-test", &err) == 0);
+	/* A failed install keeps the session and what it had. */
+	CHECK(run("python", "print(x)", (const char *const[]){ "isol8-nosuch" },
+	          1, sess, &out, &err) == -1);
+	CHECK(err.code == ISOL8_EINSTALL);
+	isol8_output_free(&out);
+	CHECK(run("python", "print(x)", NULL, 0, sess, &out, &err) == 0);
+	CHECK(strcmp(out.stdout_data, "1\n") == 0);
+	isol8_output_free(&out);
+	CHECK(isol8_session_remove(eng, sess, &err) == 0);
+	return 0;
+}
+
+/*
+ * A hostile registry points a package at another port of its host: the
+ * installer's proxy lets only the registry's own host:port through, and
+ * the error says what it refused.
+ */
+static int
+test_other_port(void)
+{
+	static const char *const pkgs[] = { "isol8-elsewhere" };
+	struct isol8_output out;
+	struct isol8_error err;
+	char want[64];
+
+	CHECK(run("node", "1", pkgs, 1, NULL, &out, &err) == -1);
+	fprintf(stderr, "# %s\n", err.message);
+	CHECK(err.code == ISOL8_EINSTALL);
+	snprintf(want, sizeof want, "refused 127.0.0.1:%d", index_port + 1);
+	CHECK(strstr(err.message, want) != NULL);
+	isol8_output_free(&out);
 	return 0;
 }
 
@@ -271,6 +308,7 @@ main(void)
 	RUN_TEST(test_failing);
 	RUN_TEST(test_code_offline);
 	RUN_TEST(test_session);
+	RUN_TEST(test_other_port);
 	isol8_engine_free(eng);
 	close(index_fd);
 	kill(index_pid, SIGTERM);

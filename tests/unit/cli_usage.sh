@@ -97,7 +97,7 @@ usage "\`maxConcurrent\` must be at most 4096" config
 config '{"defaults":{"cpu":0.5,"memory":"6m","timeoutMs":"30s","pids":2}}'
 "$ISOL8" config --json >"$work/out" 2>"$work/err"
 rc=$?
-if [ "$rc" = 0 ] && grep -q '"timeoutMs":30000,"memory":6291456,"cpu":0.5,"pids":2' "$work/out"; then
+if [ "$rc" = 0 ] && grep -q '"timeoutMs":30000,"memory":"6m","memoryLimit":"6m","cpu":0.5,"cpuLimit":0.5,"pids":2' "$work/out"; then
 	pass "valid limits load"
 else
 	fail "valid limits load"

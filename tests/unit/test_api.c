@@ -231,10 +231,10 @@ sample_result(struct isol8_result *res, struct isol8_net_event *ev,
 	res->stdout_bytes = 3;
 	res->stderr_bytes = 2;
 	res->container_id = "c0ffee";
-	ev[0] =
-	    (struct isol8_net_event){ "CONNECT", "pypi.org", "443", 1, NULL };
+	ev[0] = (struct isol8_net_event){ "CONNECT", "pypi.org", "443", 1, NULL,
+		1 };
 	ev[1] = (struct isol8_net_event){ "GET", "evil.example", "80", 0,
-		"denied by --deny" };
+		"denied by --deny", 0 };
 	res->net_events = ev;
 	res->net_events_len = 2;
 	of[0] =
@@ -273,7 +273,8 @@ test_result_run(void)
 	          "\"stdoutBytes\":3,\"stderrBytes\":2,"
 	          "\"containerId\":\"c0ffee\",\"network\":["
 	          "{\"method\":\"CONNECT\",\"host\":\"pypi.org\",\"port\":443,"
-	          "\"action\":\"allow\"},{\"method\":\"GET\",\"host\":"
+	          "\"action\":\"allow\",\"phase\":\"install\"},{\"method\":"
+	          "\"GET\",\"host\":"
 	          "\"evil.example\",\"port\":80,\"action\":\"block\","
 	          "\"reason\":\"denied by --deny\"}],\"error\":null}") == 0);
 	/* An error, no container, no network; a count of dropped events. */

@@ -102,9 +102,9 @@ test_network_rules(void)
 	    load("{\"network\":{\"allow\":\"a\"}}", &c, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "network.allow") != NULL);
 	config_free(&c);
-	CHECK(load("{\"network\":{\"whitelist\":[]}}", &c, msg, sizeof msg) ==
+	CHECK(load("{\"network\":{\"allowlist\":[]}}", &c, msg, sizeof msg) ==
 	    -1);
-	CHECK(strstr(msg, "unknown key `network.whitelist`") != NULL);
+	CHECK(strstr(msg, "unknown key `network.allowlist`") != NULL);
 	config_free(&c);
 	CHECK(load("{\"network\":{\"allowPrivate\":1}}", &c, msg, sizeof msg) ==
 	    -1);
@@ -237,6 +237,275 @@ test_batch_docker_wait(void)
 	return 0;
 }
 
+/* "dependencies": per runtime, as written, each item checked by name. */
+static int
+test_dependencies(void)
+{
+	struct cli_config c;
+	char msg[512], big[256 * 4 + 64];
+	size_t i, o;
+
+	CHECK(load("{}", &c, msg, sizeof msg) == 0);
+	for (i = 0; i < CLI_NRUNTIMES; i++)
+		CHECK(c.deps_len[i] == 0 && c.deps[i] == NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"python\":[\"numpy\",\"pandas>=2,<3\"],"
+	           "\"node\":[\"lodash\"],\"deno\":\"npm:zod,jsr:@std/path\","
+	           "\"bash\":[]}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(strcmp(cli_runtimes[0], "python") == 0 && c.deps_len[0] == 2);
+	CHECK(strcmp(c.deps[0][0], "numpy") == 0);
+	CHECK(strcmp(c.deps[0][1], "pandas>=2,<3") == 0); /* as written */
+	CHECK(c.deps_len[1] == 1 && strcmp(c.deps[1][0], "lodash") == 0);
+	CHECK(c.deps_len[2] == 0 && c.deps_len[4] == 0);
+	CHECK(c.deps_len[3] == 1 &&
+	    strcmp(c.deps[3][0], "npm:zod,jsr:@std/path") == 0);
+	config_free(&c);
+	/* A bad item: the key and the item named, the ecosystem's words. */
+	CHECK(load("{\"dependencies\":{\"python\":[\"numpy\",\"--index-url="
+	           "http://x\"]}}",
+	          &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.python`") != NULL);
+	CHECK(strstr(msg, "--index-url=http://x") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"node\":[\"../evil\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.node`") != NULL &&
+	    strstr(msg, "../evil") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"bash\":[\"jq; rm -rf /\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.bash`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"ruby\":[\"rails\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "unknown key `dependencies.ruby`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"dependencies\":{\"python\":[1]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies.python` must be an array") != NULL);
+	config_free(&c);
+	CHECK(
+	    load("{\"dependencies\":[\"numpy\"]}", &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`dependencies` must be an object") != NULL);
+	config_free(&c);
+	/* 257 items: over the bound. */
+	o = (size_t)snprintf(big, sizeof big, "{\"dependencies\":{\"bash\":[");
+	for (i = 0; i < 257; i++)
+		o += (size_t)snprintf(
+		    big + o, sizeof big - o, "%s\"a\"", i ? "," : "");
+	snprintf(big + o, sizeof big - o, "]}}");
+	CHECK(load(big, &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "at most 256") != NULL);
+	config_free(&c);
+	return 0;
+}
+
+/*
+ * The original isol8's file (its DEFAULT_CONFIG, with values changed):
+ * its names are ours, its keys with nothing behind them here are one
+ * warning each, and nothing in it is an error.
+ */
+static int
+test_original_keys(void)
+{
+	struct cli_config c;
+	char msg[512];
+
+	CHECK(
+	    load("{\"maxConcurrent\":10,\"defaults\":{\"timeoutMs\":60000,"
+	         "\"memoryLimit\":\"1g\",\"cpuLimit\":0.5,\"network\":\"none\","
+	         "\"sandboxSize\":\"128m\",\"tmpSize\":\"64m\","
+	         "\"readonlyRootFs\":true},"
+	         "\"network\":{\"whitelist\":[\"a\\\\.com\"],"
+	         "\"blacklist\":[\"evil\"]},"
+	         "\"cleanup\":{\"autoPrune\":false,"
+	         "\"maxContainerAgeMs\":7200000},"
+	         "\"poolStrategy\":\"secure\",\"poolSize\":{\"clean\":3,"
+	         "\"dirty\":0},\"security\":{\"seccomp\":\"strict\"},"
+	         "\"remoteCode\":{\"enabled\":false,"
+	         "\"allowedSchemes\":[\"https\"],\"allowedHosts\":[],"
+	         "\"blockedHosts\":[\"^127(?:\\\\.[0-9]{1,3}){3}$\"],"
+	         "\"maxCodeSize\":10485760,\"fetchTimeoutMs\":30000,"
+	         "\"requireHash\":false,\"enableCache\":false,"
+	         "\"cacheTtl\":3600},\"debug\":true}",
+	        &c, msg, sizeof msg) == 0);
+	CHECK(c.max_concurrent == 10 && c.limits.timeout_ms == 60000);
+	CHECK(c.limits.memory == 1ull << 30 && c.limits.cpus == 0.5);
+	CHECK(c.limits.sandbox_size == 128u << 20);
+	CHECK(c.net_allow_len == 1 && strcmp(c.net_allow[0], "a\\.com") == 0);
+	CHECK(c.net_deny_len == 1 && strcmp(c.net_deny[0], "evil") == 0);
+	CHECK(c.auto_prune == 0 && c.session_idle_ms == 7200000);
+	CHECK(c.pool_size == 3 && c.debug == 1);
+	CHECK(c.remote.block_hosts_len == 1 && c.remote.max_size == 10u << 20);
+	/* What the original has that we do not ask for: no warning. */
+	CHECK(c.warnings_len == 0);
+	config_free(&c);
+	/* Keys with nothing behind them: a warning each, not an error. */
+	CHECK(load("{\"audit\":{\"enabled\":true},\"auth\":{},"
+	           "\"prebuiltImages\":[],\"poolStrategy\":\"fast\","
+	           "\"security\":{\"seccomp\":\"unconfined\"},"
+	           "\"defaults\":{\"readonlyRootFs\":false},"
+	           "\"poolSize\":{\"dirty\":1},"
+	           "\"remoteCode\":{\"enableCache\":true}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(c.warnings_len == 8);
+	CHECK(strstr(c.warnings[0], "`audit` is ignored") != NULL);
+	CHECK(strstr(c.warnings[3], "`poolStrategy` \"fast\" is ignored") !=
+	    NULL);
+	config_free(&c);
+	/* They are still checked for their type, and typos are errors. */
+	CHECK(load("{\"poolStrategy\":\"quick\"}", &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`poolStrategy` must be") != NULL);
+	config_free(&c);
+	CHECK(load("{\"audit\":true}", &c, msg, sizeof msg) == -1);
+	config_free(&c);
+	CHECK(load("{\"cleanup\":{\"autoPrun\":true}}", &c, msg, sizeof msg) ==
+	    -1);
+	CHECK(strstr(msg, "unknown key `cleanup.autoPrun`") != NULL);
+	config_free(&c);
+	CHECK(load("{\"defaults\":{\"memoryLimit\":\"1k\"}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(
+	    strstr(msg, "`defaults.memoryLimit` must be at least 6m") != NULL);
+	config_free(&c);
+	return 0;
+}
+
+/* "packages": registries checked at load, the CA bundle must exist. */
+static int
+test_packages_keys(void)
+{
+	struct cli_config c;
+	char msg[512], json[512], ca[] = "/tmp/isol8-ca-XXXXXX";
+	const char *base;
+	int fd;
+
+	CHECK(load("{}", &c, msg, sizeof msg) == 0);
+	CHECK(c.pip_index_url == NULL && c.npm_registry == NULL &&
+	    c.ca_bundle == NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"pipIndexUrl\":\"http://127.0.0.1:8999/"
+	           "simple\",\"npmRegistry\":\"https://npm.example.com/\"}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(strcmp(c.pip_index_url, "http://127.0.0.1:8999/simple") == 0);
+	CHECK(strcmp(c.npm_registry, "https://npm.example.com/") == 0);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"pipIndexUrl\":\"ftp://x/simple\"}}", &c,
+	          msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages`") != NULL &&
+	    strstr(msg, "pipIndexUrl") != NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"npmRegistry\":\"https://u:p@r.example/"
+	           "\"}}",
+	          &c, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "npmRegistry") != NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"npmRegistry\":\"\"}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages.npmRegistry` must be") != NULL);
+	config_free(&c);
+	CHECK(load("{\"packages\":{\"pipIndex\":\"http://x/\"}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "unknown key `packages.pipIndex`") != NULL);
+	config_free(&c);
+	/* caBundle: a missing file fails at load, naming it. */
+	CHECK(load("{\"packages\":{\"caBundle\":\"/nonexistent/ca.pem\"}}", &c,
+	          msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`packages.caBundle`") != NULL &&
+	    strstr(msg, "/nonexistent/ca.pem") != NULL);
+	config_free(&c);
+	if ((fd = mkstemp(ca)) == -1)
+		return 1;
+	close(fd);
+	snprintf(json, sizeof json, "{\"packages\":{\"caBundle\":\"%s\"}}", ca);
+	CHECK(load(json, &c, msg, sizeof msg) == 0);
+	CHECK(strcmp(c.ca_bundle, ca) == 0);
+	config_free(&c);
+	/* Relative: to the configuration file's folder (both in /tmp). */
+	base = strrchr(ca, '/') + 1;
+	snprintf(
+	    json, sizeof json, "{\"packages\":{\"caBundle\":\"%s\"}}", base);
+	CHECK(load(json, &c, msg, sizeof msg) == 0);
+	CHECK(c.ca_bundle != NULL && strcmp(c.ca_bundle, ca) == 0);
+	config_free(&c);
+	unlink(ca);
+	return 0;
+}
+
+/* "remoteCode": the original's policy and defaults, and ours. */
+static int
+test_remote_code(void)
+{
+	struct cli_config c;
+	char msg[512];
+
+	CHECK(load("{}", &c, msg, sizeof msg) == 0);
+	CHECK(!c.remote.enabled && c.remote.schemes_len == 1);
+	CHECK(strcmp(c.remote.schemes[0], "https") == 0);
+	CHECK(c.remote.block_hosts_len == 10 && !c.remote.allow_private);
+	CHECK(c.remote.timeout_ms == 30000 && c.remote.max_size == 10u << 20);
+	CHECK(strcmp(c.remote.github_base, REMOTE_GITHUB_BASE) == 0);
+	config_free(&c);
+	CHECK(load("{\"remoteCode\":{\"enabled\":true,\"allowPrivate\":true,"
+	           "\"allowedSchemes\":[\"http\",\"https\"],"
+	           "\"githubBaseUrl\":\"http://127.0.0.1:9/gh/\","
+	           "\"maxCodeSize\":\"1k\",\"blockedHosts\":[]}}",
+	          &c, msg, sizeof msg) == 0);
+	CHECK(c.remote.enabled && c.remote.allow_private);
+	CHECK(c.remote.schemes_len == 2 && c.remote.block_hosts_len == 0);
+	CHECK(strcmp(c.remote.github_base, "http://127.0.0.1:9/gh") == 0);
+	CHECK(c.remote.max_size == 1024);
+	config_free(&c);
+	CHECK(load("{\"remoteCode\":{\"allowedSchemes\":[\"ftp\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`ftp` is not http or https") != NULL);
+	config_free(&c);
+	CHECK(load("{\"remoteCode\":{\"blockedHosts\":[\"(\"]}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "not a valid regular expression") != NULL);
+	config_free(&c);
+	CHECK(load("{\"remoteCode\":{\"maxCodeSize\":\"17m\"}}", &c, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`remoteCode.maxCodeSize` must be at most") != NULL);
+	config_free(&c);
+	CHECK(load("{\"remoteCode\":{\"gistBaseUrl\":\"file:///x\"}}", &c, msg,
+	          sizeof msg) == -1);
+	config_free(&c);
+	CHECK(load("{\"remoteCode\":{\"enable\":true}}", &c, msg, sizeof msg) ==
+	    -1);
+	CHECK(strstr(msg, "unknown key `remoteCode.enable`") != NULL);
+	config_free(&c);
+	return 0;
+}
+
+/* Sizes print as the flags take them. */
+static int
+test_sizes(void)
+{
+	static const struct {
+		uint64_t n;
+		const char *want;
+	} cases[] = {
+		{ 512u << 20, "512m" },
+		{ 1u << 30, "1g" },
+		{ 1536u << 20, "1536m" },
+		{ 1ull << 50, "1024t" },
+		{ 4096, "4k" },
+		{ 1000, "1000" },
+		{ 0, "0" },
+	};
+	size_t i;
+	char *s;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = config_size(cases[i].n);
+		CHECK(strcmp(s, cases[i].want) == 0);
+		free(s);
+	}
+	return 0;
+}
+
 int
 main(void)
 {
@@ -250,6 +519,11 @@ main(void)
 	RUN_TEST(test_errors_name_the_key);
 	RUN_TEST(test_limit_keys);
 	RUN_TEST(test_batch_docker_wait);
+	RUN_TEST(test_dependencies);
+	RUN_TEST(test_packages_keys);
+	RUN_TEST(test_original_keys);
+	RUN_TEST(test_remote_code);
+	RUN_TEST(test_sizes);
 	unlink(path);
 	return TAP_DONE();
 }

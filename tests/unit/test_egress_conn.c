@@ -467,6 +467,38 @@ test_canonical_names(void)
 	return 0;
 }
 
+/*
+ * The installer's proxy (with_port): an allow pattern of host:port lets
+ * that port through and no other port of the same host.
+ */
+static int
+test_with_port(void)
+{
+	char allow[64];
+	const char *const al[] = { allow };
+	uint32_t id = 1;
+
+	snprintf(allow, sizeof allow, "^ok\\.test:%u$", H.http_port);
+	H.with_port = 1;
+	h_egress(&H, 1, al, 1, NULL, 0);
+	H.with_port = 0;
+	CHECK(get_ok(&H, id, "ok.test"));
+	h_open(&H, ++id);
+	snprintf(req, sizeof req, "GET http://ok.test:%u/ HTTP/1.1\r\n\r\n",
+	    H.http_port + 1);
+	h_str(&H, id, req);
+	h_wait(&H, answered, id, 2000);
+	CHECK(strstr(h_got(&H, id), "403 Forbidden") != NULL);
+	h_open(&H, ++id);
+	h_str(&H, id, "CONNECT ok.test:443 HTTP/1.1\r\n\r\n");
+	h_wait(&H, answered, id, 2000);
+	CHECK(strstr(h_got(&H, id), "403 Forbidden") != NULL);
+	CHECK(H.violations == 0);
+	h_egress_free(&H);
+	h_reset(&H);
+	return 0;
+}
+
 /* Issue 14, item 4: IPv4-compatible and other embedded forms: 403. */
 static int
 test_private_literals(void)
@@ -587,6 +619,7 @@ main(int argc, char **argv)
 	RUN(test_one_request_per_connection);
 	RUN(test_bodies);
 	RUN(test_canonical_names);
+	RUN(test_with_port);
 	RUN(test_private_literals);
 	RUN(test_stress);
 	h_free(&H);

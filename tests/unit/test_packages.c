@@ -455,7 +455,7 @@ test_installers(void)
 	    e->kind == ERR_INVALID && strstr(e->msg, "root") != NULL &&
 	    strstr(e->msg, "isol8 setup --bash") != NULL);
 	err_free(&e);
-	CHECK(install_hosts("bash", &r, &hosts, &e) == -1);
+	CHECK(install_endpoints("bash", &r, &hosts, &e) == -1);
 	err_free(&e);
 	pkgs_free(&p);
 
@@ -464,20 +464,21 @@ test_installers(void)
 	err_free(&e);
 
 	/* The proxy's allow lists. */
-	CHECK(install_hosts("python", NULL, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "pypi.org") == 0 &&
-	    strcmp(hosts[1], "files.pythonhosted.org") == 0 &&
+	CHECK(install_endpoints("python", NULL, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "pypi.org:443") == 0 &&
+	    strcmp(hosts[1], "files.pythonhosted.org:443") == 0 &&
 	    hosts[2] == NULL);
 	strv_free(hosts);
-	CHECK(install_hosts("python", &r, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "127.0.0.1") == 0 && hosts[1] == NULL);
+	CHECK(install_endpoints("python", &r, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "127.0.0.1:8080") == 0 && hosts[1] == NULL);
 	strv_free(hosts);
-	CHECK(install_hosts("node", NULL, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "registry.npmjs.org") == 0 && hosts[1] == NULL);
+	CHECK(install_endpoints("node", NULL, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "registry.npmjs.org:443") == 0 &&
+	    hosts[1] == NULL);
 	strv_free(hosts);
-	CHECK(install_hosts("deno", &r, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "npm.example.com") == 0 &&
-	    strcmp(hosts[1], "jsr.io") == 0);
+	CHECK(install_endpoints("deno", &r, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "npm.example.com:443") == 0 &&
+	    strcmp(hosts[1], "jsr.io:443") == 0);
 	strv_free(hosts);
 	return 0;
 }
@@ -507,8 +508,8 @@ test_registries(void)
 		}
 	}
 	r.npm_registry = "https://NPM.Example.com:8443/x";
-	CHECK(install_hosts("bun", &r, &hosts, &e) == 0 &&
-	    strcmp(hosts[0], "npm.example.com") == 0);
+	CHECK(install_endpoints("bun", &r, &hosts, &e) == 0 &&
+	    strcmp(hosts[0], "npm.example.com:8443") == 0);
 	strv_free(hosts);
 	for (i = 0; bad[i] != NULL; i++) {
 		r.npm_registry = NULL;
@@ -674,6 +675,53 @@ test_install_log(void)
 	return 0;
 }
 
+/* isol8 build's image names: Docker's references, never isol8/... */
+static int
+test_tags(void)
+{
+	static const struct {
+		const char *in, *out;
+	} good[] = {
+		{ "my-img", "my-img:latest" },
+		{ "my-img:v1", "my-img:v1" },
+		{ "team/py_env:2024.1-rc_2", "team/py_env:2024.1-rc_2" },
+		{ "localhost:5000/a/b", "localhost:5000/a/b:latest" },
+		{ "my-reg.example:443/a", "my-reg.example:443/a:latest" },
+		{ "registry.example.com/x:Y", "registry.example.com/x:Y" },
+		{ "isol8-test-setup-only:1796043946",
+		    "isol8-test-setup-only:1796043946" },
+		{ "isol8x/y", "isol8x/y:latest" },
+		{ "isol8", "isol8:latest" },
+	};
+	static const char *const bad[] = { "", "Upper", "a//b", "/a", "a/",
+		"-a", "a-", "a:", "a:-x", "a:.x", "a:b c", "a b", "a@sha256:00",
+		"a:b:c", "a/..", "../x/y", "-h/x", "h-/x", "h..i/x", "h:/x",
+		"h:123456/x", "h:1a/x", "a;b", "a\nb", "a\tb", "../x", "a/B" };
+	struct err *e = NULL;
+	char *t;
+	size_t i;
+
+	for (i = 0; i < nitems(good); i++) {
+		t = images_tag_check(good[i].in, "isol8test", &e);
+		CHECK(t != NULL && strcmp(t, good[i].out) == 0);
+		free(t);
+	}
+	for (i = 0; i < nitems(bad); i++) {
+		CHECK(images_tag_check(bad[i], NULL, &e) == NULL);
+		CHECK(e != NULL && strstr(e->msg, "image name") != NULL);
+		err_free(&e);
+	}
+	/* setup's repository, and the tests' */
+	CHECK(images_tag_check("isol8/python:latest", NULL, &e) == NULL);
+	CHECK(strstr(e->msg, "isol8/ is where setup keeps") != NULL);
+	err_free(&e);
+	CHECK(images_tag_check("isol8/mine", NULL, &e) == NULL);
+	err_free(&e);
+	CHECK(images_tag_check("isol8test/python", "isol8test", &e) == NULL);
+	err_free(&e);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -688,5 +736,6 @@ main(void)
 	RUN_TEST(test_ca);
 	RUN_TEST(test_public);
 	RUN_TEST(test_install_log);
+	RUN_TEST(test_tags);
 	return TAP_DONE();
 }

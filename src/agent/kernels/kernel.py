@@ -17,6 +17,7 @@ import builtins
 import importlib
 import io
 import os
+import site
 import sys
 import traceback
 import types
@@ -88,6 +89,10 @@ def serve():
         path = argv[1]
         sys.argv = argv[1:]
         sys.path[0] = os.path.dirname(path)
+        # Packages installed since this interpreter started (isol8 run
+        # --install) are in a user site that may not have existed then.
+        if os.path.isdir(site.getusersitepackages()):
+            site.addsitedir(site.getusersitepackages())
         importlib.invalidate_caches()
         main.__dict__["__file__"] = path
         try:
