@@ -251,7 +251,7 @@ for i in 1 2 3; do
 done
 wait "$q1" "$q2" "$q3"
 codes=$(cat "$work/c1" "$work/c2" "$work/c3" | tr '\n' ' ')
-code=$codes body=$(cat "$work/q3")
+code=$codes body=$(cat "$work/q1" "$work/q2" "$work/q3")
 check "a full admission queue is 429 naming maxQueue, the others run" \
 	'[ "$(cat "$work/c1")" = 200 ] && [ "$(cat "$work/c2")" = 200 ] && [ "$(cat "$work/c3")" = 429 ] && grep -q maxQueue "$work/q3"'
 stop
