@@ -62,6 +62,11 @@ field() { # JSON KEY: the value of a top-level key
 	printf %s "$1" | python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print(v if not isinstance(v,(dict,list)) else json.dumps(v))' "$2"
 }
 
+ISOL8_API_KEY= "$ISOL8" serve --listen 127.0.0.1:0 >/dev/null 2>"$work/nokey"
+code=$? body=$(cat "$work/nokey")
+check "no key at all: exit 1, API key required" \
+	'[ "$code" = 1 ] && grep -q "API key required" "$work/nokey"'
+
 start --keys keys --max-body 4k
 
 # -- health, version, auth
