@@ -255,6 +255,17 @@ ISOL8_API int isol8_request_parse_limit(struct isol8_request *req,
 ISOL8_API int isol8_engine_opts_parse_limit(struct isol8_engine_opts *opts,
     enum isol8_limit limit, const char *text, const char *name,
     struct isol8_error *err);
+/* The warm pool, per pool key (for a server's metrics). */
+struct isol8_pool_stat {
+	char key[17]; /* the pool key: a hash of the container settings */
+	char image[128];
+	unsigned ready;    /* warm containers ready */
+	unsigned creating; /* being made */
+};
+/* Up to max keys into stats; returns how many keys there are. */
+ISOL8_API size_t isol8_engine_pool_stats(
+    struct isol8_engine *engine, struct isol8_pool_stat *stats, size_t max);
+
 /* Warm the pool for what such requests need, in the background. */
 ISOL8_API int isol8_engine_prewarm(struct isol8_engine *engine,
     const struct isol8_request *req, struct isol8_error *err);
@@ -357,6 +368,19 @@ ISOL8_API int isol8_session_list(struct isol8_engine *engine,
     struct isol8_session_info **list, size_t *len, struct isol8_error *err);
 ISOL8_API int isol8_session_remove(
     struct isol8_engine *engine, const char *name, struct isol8_error *err);
+/*
+ * The same on the loop, for an engine on the caller's event_base: 0 and
+ * the callback exactly once, later, from the loop (the list valid during
+ * the call only; at engine free, ISOL8_ECANCELLED), or -1 at once.
+ */
+typedef void (*isol8_session_list_cb)(const struct isol8_session_info *list,
+    size_t len, const struct isol8_error *err, void *arg);
+typedef void (*isol8_session_done_cb)(const struct isol8_error *err, void *arg);
+ISOL8_API int isol8_session_list_start(struct isol8_engine *engine,
+    isol8_session_list_cb cb, void *arg, struct isol8_error *err);
+ISOL8_API int isol8_session_remove_start(struct isol8_engine *engine,
+    const char *name, isol8_session_done_cb cb, void *arg,
+    struct isol8_error *err);
 /* Remove every container isol8 created (by label), and its images too. */
 ISOL8_API int isol8_cleanup(struct isol8_engine *engine, int images,
     unsigned *removed, struct isol8_error *err);

@@ -7,12 +7,17 @@
  * libisol8.so (its format is the tools', not the C library's).
  *
  * A request (api_request_parse) is one JSON object with the field names of
- * docs/batch.md: id, runtime, code | file | cmd, stdin, timeout, memory,
- * cpu, pids, env, files, outputs, packages. Parsing is strict (unknown fields, a
- * field given twice, wrong types are errors) and bounded: the text at most
- * JSON_MAX_BODY bytes and JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env
- * API_MAX_ENV names, files ISOL8_MAX_FILES, outputs ISOL8_MAX_OUTPUTS,
- * packages API_MAX_PACKAGES (each checked by the engine), a
+ * docs/batch.md and docs/api.md: id, runtime, code | file | cmd, stdin |
+ * stdinStream, the limits (timeout, memory, cpu, pids, sandboxSize,
+ * tmpSize, maxOutput, maxOutputFile), env, secrets, files, outputs,
+ * packages, network (allow, deny, allowPrivate), session, image, fileExt.
+ * Code, stdin and file contents are a string or {"base64": "..."}.
+ * Parsing is strict (unknown fields, a field given twice, wrong types are
+ * errors) and bounded: the text at most JSON_MAX_BODY bytes and
+ * JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env and secrets API_MAX_ENV
+ * names, allow and deny API_MAX_PATTERNS, files ISOL8_MAX_FILES, outputs
+ * ISOL8_MAX_OUTPUTS, packages API_MAX_PACKAGES (each checked by the
+ * engine), a
  * `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
  * through the engine's own parser (isol8_request_parse_limit), so a flag,
  * a configuration key and a request field accept the same values. An
@@ -24,6 +29,7 @@
  * (API_RUN) or of a batch result line (API_JOB), written with yajl_gen
  * after the UTF-8 repair of util/json.c: sandbox output is arbitrary bytes,
  * the object is always valid JSON.
+
  */
 #ifndef ISOL8_API_H
 #define ISOL8_API_H
@@ -39,6 +45,7 @@ struct err;
 #define API_MAX_ID 256       /* bytes of a request's id */
 #define API_MAX_ENV 1024     /* names in a request's env */
 #define API_MAX_PATH 4096    /* bytes of a `file` path */
+#define API_MAX_PATTERNS 64  /* allow, deny */
 #define API_MAX_PACKAGES 256 /* the engine's bound (PKG_MAX) */
 
 /* How api_request_parse() treats what reaches outside the request. */
@@ -73,6 +80,16 @@ struct api_request {
 	size_t files_len;
 	char **outputs;
 	size_t outputs_len;
+	struct isol8_kv *secrets;
+	size_t secrets_len;
+	char *network;
+	char **allow;
+	size_t allow_len;
+	char **deny;
+	size_t deny_len;
+	char *session;
+	char *image;
+	char *file_ext;
 	char **packages;
 	size_t packages_len;
 };
@@ -93,7 +110,6 @@ int api_request_parse(const char *, size_t, const struct api_request_opts *,
  */
 void api_request_defaults(struct api_request *, const struct isol8_request *);
 void api_request_free(struct api_request *);
-
 /* The two shapes of a result object. */
 enum api_shape {
 	API_RUN, /* `isol8 run --json` (and `isol8 serve`) */
@@ -113,9 +129,12 @@ struct api_result {
 	/* the request's output paths (res->outputs_len of them), or NULL:
 	 * then no "outputs" object */
 	const char *const *outputs;
-	const char *error; /* why it failed, or NULL: it ran */
-	int retried;       /* API_JOB: this was its second run */
-	int may_have_run;  /* API_JOB, with error: the code had reached the
+	const char *error;    /* why it failed, or NULL: it ran */
+	enum isol8_code code; /* API_RUN, with error: which (errorCode) */
+	int no_output;        /* API_RUN: no stdout/stderr keys (they were
+				 streamed: the server's `exit` event) */
+	int retried;          /* API_JOB: this was its second run */
+	int may_have_run;     /* API_JOB, with error: the code had reached the
 			      sandbox, it may have run in part */
 };
 
@@ -129,5 +148,8 @@ struct api_result {
 void api_result_write(enum api_shape, const struct api_result *, struct buf *);
 /* The filtered network's decisions as a JSON array (docs/cli.md). */
 void api_network_write(const struct isol8_result *, struct buf *);
+
+/* An error code's name on the wire ("noimage"). */
+const char *api_code_name(enum isol8_code);
 
 #endif

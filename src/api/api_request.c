@@ -1,11 +1,12 @@
 /*
- * A request as JSON (api.h, docs/batch.md "Jobs") into a struct
- * isol8_request with owned storage. One table says which fields exist and
- * which function takes each; a field given twice, an unknown field and a
- * value of the wrong type are errors naming the field. Everything from
- * outside is bounded before it is kept: the text by json_parse (size and
- * depth), the counts here, a `file` by read_file, the limits by the
- * engine's own table (isol8_request_parse_limit).
+ * A request as JSON (api.h, docs/batch.md "Jobs", docs/api.md) into a
+ * struct isol8_request with owned storage. One table says which fields
+ * exist and which function takes each; a field given twice, an unknown field and a value
+ * of the wrong type are errors naming the field. Everything from outside
+ * is bounded before it is kept: the text by json_parse (size and depth),
+ * the counts here, a `file` by read_file, the limits by the engine's own
+ * table (isol8_request_parse_limit). Bytes that are not UTF-8 travel as
+ * {"base64": "..."} (code, stdin, files): a JSON string cannot carry them.
  *
  * Invariant: whatever api_request_parse() returns, the request is
  * initialised and owns only what api_request_free() frees; r->req points
@@ -24,6 +25,7 @@ struct parse {
 	const struct api_request_opts *o;
 	const char *file; /* `file`'s path, read once every field is known */
 	int sources;      /* of code, file, cmd */
+	int filter_rules; /* allow, deny, allowPrivate given */
 	uint32_t seen;    /* a bit per field of the table */
 };
 
@@ -50,6 +52,32 @@ take_string(const struct field *f, yajl_val v, char **out, size_t *len,
 	*out = xstrdup(v->u.string);
 	if (len != NULL)
 		*len = strlen(*out);
+	return 0;
+}
+
+/*
+ * Bytes: a JSON string, or {"base64": "..."} for bytes that are not UTF-8
+ * (or hold a NUL); into *out (owned, NUL-terminated) and *len.
+ */
+static int
+take_bytes(const struct field *f, yajl_val v, char **out, size_t *len,
+    struct err **errp)
+{
+	struct buf b = { 0 };
+	yajl_val b64;
+
+	if (YAJL_IS_STRING(v))
+		return take_string(f, v, out, len, errp);
+	if (!YAJL_IS_OBJECT(v) || v->u.object.len != 1 ||
+	    !YAJL_IS_STRING(b64 = json_get(v, "base64", NULL)))
+		return not_a(f, "a string or {\"base64\": \"...\"}", errp);
+	if (base64_decode(&b, b64->u.string, strlen(b64->u.string)) == -1) {
+		buf_free(&b); /* what the decoder reserved */
+		return err_set(
+		    errp, ERR_INVALID, "`%s.base64` is not base64", f->key);
+	}
+	*out = b.data != NULL ? b.data : xstrdup("");
+	*len = b.len;
 	return 0;
 }
 
@@ -87,7 +115,7 @@ field_code(
 	struct api_request *r = p->r;
 
 	p->sources++;
-	if (take_string(f, v, &r->code, &r->req.code_len, errp) == -1)
+	if (take_bytes(f, v, &r->code, &r->req.code_len, errp) == -1)
 		return -1;
 	r->req.code = r->code;
 	return 0;
@@ -128,9 +156,19 @@ field_stdin(
 {
 	struct api_request *r = p->r;
 
-	if (take_string(f, v, &r->stdin_data, &r->req.stdin_len, errp) == -1)
+	if (take_bytes(f, v, &r->stdin_data, &r->req.stdin_len, errp) == -1)
 		return -1;
 	r->req.stdin_data = r->stdin_data;
+	return 0;
+}
+
+static int
+field_stdin_stream(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+		return not_a(f, "true or false", errp);
+	p->r->req.stdin_stream = YAJL_IS_TRUE(v);
 	return 0;
 }
 
@@ -160,33 +198,55 @@ field_limit(
 	return 0;
 }
 
+/* Variables: an object of strings (env, secrets) into owned pairs. */
 static int
-field_env(struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+take_vars(const struct field *f, yajl_val v, struct isol8_kv **kv, size_t *n,
+    struct err **errp)
 {
-	struct api_request *r = p->r;
 	size_t i;
 
 	if (!YAJL_IS_OBJECT(v))
 		return not_a(f, "an object of strings", errp);
 	if (v->u.object.len > API_MAX_ENV)
-		return err_set(errp, ERR_LIMIT, "`env` has more than %d names",
-		    API_MAX_ENV);
-	r->env =
-	    v->u.object.len ? xcalloc(v->u.object.len, sizeof *r->env) : NULL;
+		return err_set(errp, ERR_LIMIT, "`%s` has more than %d names",
+		    f->key, API_MAX_ENV);
+	*kv = v->u.object.len ? xcalloc(v->u.object.len, sizeof **kv) : NULL;
 	for (i = 0; i < v->u.object.len; i++) {
 		const char *k = v->u.object.keys[i];
 
 		if (!YAJL_IS_STRING(v->u.object.values[i]) || *k == '\0' ||
 		    strchr(k, '=') != NULL)
 			return err_set(errp, ERR_INVALID,
-			    "`env.%.64s` must be a string with a valid name",
-			    k);
-		r->env[r->env_len].key = xstrdup(k);
-		r->env[r->env_len++].value =
-		    xstrdup(v->u.object.values[i]->u.string);
+			    "`%s.%.64s` must be a string with a valid name",
+			    f->key, k);
+		(*kv)[*n].key = xstrdup(k);
+		(*kv)[(*n)++].value = xstrdup(v->u.object.values[i]->u.string);
 	}
+	return 0;
+}
+
+static int
+field_env(struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (take_vars(f, v, &r->env, &r->env_len, errp) == -1)
+		return -1;
 	r->req.env = r->env;
 	r->req.env_len = r->env_len;
+	return 0;
+}
+
+static int
+field_secrets(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (take_vars(f, v, &r->secrets, &r->secrets_len, errp) == -1)
+		return -1;
+	r->req.secrets = r->secrets;
+	r->req.secrets_len = r->secrets_len;
 	return 0;
 }
 
@@ -195,8 +255,9 @@ field_files(
     struct parse *p, const struct field *f, yajl_val v, struct err **errp)
 {
 	struct api_request *r = p->r;
-	const char *text;
-	size_t i;
+	struct field one = { NULL, NULL, 0 };
+	char name[80], *data = NULL;
+	size_t i, len = 0;
 
 	if (!YAJL_IS_OBJECT(v))
 		return not_a(f, "an object of path: content", errp);
@@ -206,14 +267,14 @@ field_files(
 	r->files =
 	    v->u.object.len ? xcalloc(v->u.object.len, sizeof *r->files) : NULL;
 	for (i = 0; i < v->u.object.len; i++) {
-		if (!YAJL_IS_STRING(v->u.object.values[i]))
-			return err_set(errp, ERR_INVALID,
-			    "`files.%.64s` must be a string",
-			    v->u.object.keys[i]);
-		text = v->u.object.values[i]->u.string;
+		snprintf(name, sizeof name, "files.%.64s", v->u.object.keys[i]);
+		one.key = name;
+		if (take_bytes(
+		        &one, v->u.object.values[i], &data, &len, errp) == -1)
+			return -1;
 		r->files[r->files_len].path = xstrdup(v->u.object.keys[i]);
-		r->files[r->files_len].data = xstrdup(text);
-		r->files[r->files_len++].len = strlen(text);
+		r->files[r->files_len].data = data;
+		r->files[r->files_len++].len = len;
 	}
 	r->req.files = r->files;
 	r->req.files_len = r->files_len;
@@ -256,6 +317,76 @@ field_outputs(
 	return 0;
 }
 
+static int
+field_network(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (!YAJL_IS_STRING(v) ||
+	    (strcmp(v->u.string, "none") != 0 &&
+	        strcmp(v->u.string, "host") != 0 &&
+	        strcmp(v->u.string, "filtered") != 0))
+		return not_a(f, "\"none\", \"host\" or \"filtered\"", errp);
+	r->network = xstrdup(v->u.string);
+	r->req.network = r->network;
+	return 0;
+}
+
+/* `allow` and `deny`: the filtered network's patterns. */
+static int
+field_patterns(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+	int allow = strcmp(f->key, "allow") == 0;
+
+	p->filter_rules++;
+	if (allow) {
+		if (strings(f, v, API_MAX_PATTERNS, "an array of patterns",
+		        &r->allow, &r->allow_len, errp) == -1)
+			return -1;
+		r->req.net_allow = (const char *const *)r->allow;
+		r->req.net_allow_len = r->allow_len;
+	} else {
+		if (strings(f, v, API_MAX_PATTERNS, "an array of patterns",
+		        &r->deny, &r->deny_len, errp) == -1)
+			return -1;
+		r->req.net_deny = (const char *const *)r->deny;
+		r->req.net_deny_len = r->deny_len;
+	}
+	return 0;
+}
+
+static int
+field_allow_private(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+		return not_a(f, "true or false", errp);
+	p->filter_rules++;
+	p->r->req.net_allow_private = YAJL_IS_TRUE(v);
+	return 0;
+}
+
+/* A plain string field kept as it is (the engine checks it). */
+static int
+field_text(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	if (!YAJL_IS_STRING(v) || v->u.string[0] == '\0')
+		return not_a(f, "a non-empty string", errp);
+	if (strcmp(f->key, "session") == 0)
+		r->req.session = r->session = xstrdup(v->u.string);
+	else if (strcmp(f->key, "image") == 0)
+		r->req.image = r->image = xstrdup(v->u.string);
+	else
+		r->req.file_ext = r->file_ext = xstrdup(v->u.string);
+	return 0;
+}
+
 /* Checked by the engine against the runtime (docs/packages.md). */
 static int
 field_packages(
@@ -271,7 +402,10 @@ field_packages(
 	return 0;
 }
 
-/* Every field of a request (docs/batch.md): at most 32, one bit each. */
+/*
+ * Every field of a request (docs/batch.md, docs/api.md): at most 32, one
+ * bit each.
+ */
 static const struct field fields[] = {
 	{ "id", field_id, 0 },
 	{ "runtime", field_runtime, 0 },
@@ -279,13 +413,26 @@ static const struct field fields[] = {
 	{ "file", field_file, 0 },
 	{ "cmd", field_cmd, 0 },
 	{ "stdin", field_stdin, 0 },
+	{ "stdinStream", field_stdin_stream, 0 },
 	{ "timeout", field_limit, ISOL8_LIMIT_TIMEOUT },
 	{ "memory", field_limit, ISOL8_LIMIT_MEMORY },
 	{ "cpu", field_limit, ISOL8_LIMIT_CPUS },
 	{ "pids", field_limit, ISOL8_LIMIT_PIDS },
+	{ "sandboxSize", field_limit, ISOL8_LIMIT_SANDBOX_SIZE },
+	{ "tmpSize", field_limit, ISOL8_LIMIT_TMP_SIZE },
+	{ "maxOutput", field_limit, ISOL8_LIMIT_MAX_OUTPUT },
+	{ "maxOutputFile", field_limit, ISOL8_LIMIT_MAX_OUTPUT_FILE },
 	{ "env", field_env, 0 },
+	{ "secrets", field_secrets, 0 },
 	{ "files", field_files, 0 },
 	{ "outputs", field_outputs, 0 },
+	{ "network", field_network, 0 },
+	{ "allow", field_patterns, 0 },
+	{ "deny", field_patterns, 0 },
+	{ "allowPrivate", field_allow_private, 0 },
+	{ "session", field_text, 0 },
+	{ "image", field_text, 0 },
+	{ "fileExt", field_text, 0 },
 	{ "packages", field_packages, 0 },
 };
 _Static_assert(sizeof fields / sizeof fields[0] <= 32, "one bit a field");
@@ -389,6 +536,14 @@ api_request_parse(const char *text, size_t len,
 	if (p.sources != 1)
 		return err_set(errp, ERR_INVALID,
 		    "give exactly one of `code`, `file` and `cmd`");
+	if (r->req.stdin_data != NULL && r->req.stdin_stream)
+		return err_set(errp, ERR_INVALID,
+		    "give `stdin` or `stdinStream`, not both");
+	if (p.filter_rules > 0 &&
+	    (r->network == NULL || strcmp(r->network, "filtered") != 0))
+		return err_set(errp, ERR_INVALID,
+		    "`allow`, `deny` and `allowPrivate` go with "
+		    "`\"network\": \"filtered\"`");
 	if (p.file != NULL && request_file(&p, errp) == -1)
 		return -1;
 	if (r->req.code != NULL && r->req.code_len == 0)
@@ -463,6 +618,21 @@ api_request_free(struct api_request *r)
 	for (i = 0; i < r->outputs_len; i++)
 		free(r->outputs[i]);
 	free(r->outputs);
+	for (i = 0; i < r->secrets_len; i++) {
+		free((char *)(uintptr_t)r->secrets[i].key);
+		free((char *)(uintptr_t)r->secrets[i].value);
+	}
+	free(r->secrets);
+	for (i = 0; i < r->allow_len; i++)
+		free(r->allow[i]);
+	free(r->allow);
+	for (i = 0; i < r->deny_len; i++)
+		free(r->deny[i]);
+	free(r->deny);
+	free(r->network);
+	free(r->session);
+	free(r->image);
+	free(r->file_ext);
 	for (i = 0; i < r->packages_len; i++)
 		free(r->packages[i]);
 	free(r->packages);

@@ -1,16 +1,41 @@
 /*
  * Results as JSON (api.h): the object of `isol8 run --json` (API_RUN) and
- * of a batch result line (API_JOB), through yajl_gen. Both shapes are
- * documented (docs/cli.md, docs/batch.md) and read by programs, so their
- * field names, types and order are fixed here, in one place; the strings
- * go through json.c's UTF-8 repair, so any bytes the sandbox wrote give
- * valid JSON.
+ * of a batch result line (API_JOB), through yajl_gen.
+ * Both shapes are documented (docs/cli.md, docs/batch.md, docs/api.md) and
+ * read by programs, so their field names, types and order are fixed here,
+ * in one place; the strings go through json.c's UTF-8 repair, so any bytes
+ * the sandbox wrote give valid JSON.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "../util/util.h"
+
+#define API_MAX_NET_EVENTS 256 /* isol8.h: at most 256 kept */
+
+static const char *const code_names[] = {
+	[ISOL8_OK] = "ok",
+	[ISOL8_EINVAL] = "invalid",
+	[ISOL8_EUNAVAILABLE] = "unavailable",
+	[ISOL8_EDOCKER] = "docker",
+	[ISOL8_ENOIMAGE] = "noimage",
+	[ISOL8_EAGENT] = "agent",
+	[ISOL8_ECANCELLED] = "cancelled",
+	[ISOL8_ETIMEOUT] = "timeout",
+	[ISOL8_ELIMIT] = "limit",
+	[ISOL8_ENOTFOUND] = "notfound",
+	[ISOL8_EINTERNAL] = "internal",
+	[ISOL8_ELOST] = "lost",
+};
+
+const char *
+api_code_name(enum isol8_code c)
+{
+	if ((size_t)c >= nitems(code_names) || code_names[c] == NULL)
+		return "internal";
+	return code_names[c];
+}
 
 static void
 gen_flags(yajl_gen g, const struct isol8_result *r)
@@ -99,12 +124,18 @@ gen_run(yajl_gen g, const struct api_result *a)
 	yajl_gen_map_open(g);
 	if (r != NULL) {
 		json_kstr(g, "runtime", a->runtime != NULL ? a->runtime : "");
-		json_kstrn(g, "stdout", a->out ? a->out : "", a->out_len);
-		json_kstrn(g, "stderr", a->err ? a->err : "", a->err_len);
+		if (!a->no_output) {
+			json_kstrn(
+			    g, "stdout", a->out ? a->out : "", a->out_len);
+			json_kstrn(
+			    g, "stderr", a->err ? a->err : "", a->err_len);
+		}
 		json_kint(g, "exitCode", r->exit_code);
 		json_kint(g, "signal", r->signal);
 		gen_flags(g, r);
 		json_kbool(g, "stateLost", r->state_lost != ISOL8_STATE_KEPT);
+		if (r->state_lost == ISOL8_STATE_FRESH)
+			json_kbool(g, "stateFresh", 1);
 		json_kuint(g, "durationMs", r->run_ms);
 		json_kuint(g, "totalMs", r->total_ms);
 		json_kuint(g, "queuedMs", r->queued_ms);
@@ -123,6 +154,13 @@ gen_run(yajl_gen g, const struct api_result *a)
 			gen_outputs(g, a);
 	}
 	json_kstr_or_null(g, "error", a->error);
+	if (a->error != NULL) {
+		json_kstr(g, "errorCode",
+		    api_code_name(
+		        a->code != ISOL8_OK ? a->code : ISOL8_EINTERNAL));
+		if (r != NULL && r->may_have_run)
+			json_kbool(g, "mayHaveRun", 1);
+	}
 	yajl_gen_map_close(g);
 }
 

@@ -91,6 +91,23 @@ struct cli_config {
 	size_t net_deny_len;
 	int net_allow_private;
 	uint64_t batch_docker_wait_ms; /* "batch": {"dockerWaitMs"} */
+	/* "server": `isol8 serve` (0 / NULL: the built-in default) */
+	struct cli_server_config {
+		char *listen;
+		char *unix_path;
+		char *tls_cert;
+		char *tls_key;
+		char *keys_file;
+		uint64_t max_body;
+		uint64_t max_headers;
+		uint64_t request_timeout_ms;
+		uint64_t idle_timeout_ms;
+		uint64_t max_connections;
+		uint64_t max_queue;
+		uint64_t max_runs;
+		uint64_t heartbeat_ms;
+		uint64_t grace_ms;
+	} server;
 	/*
 	 * "dependencies": per runtime (cli_runtimes[] order), the package
 	 * specs setup bakes before the command line's, as written.
@@ -130,6 +147,7 @@ extern const struct cli_cmd cmd_bench_entry;
 extern const struct cli_cmd cmd_batch_entry;
 extern const struct cli_cmd cmd_session_entry;
 extern const struct cli_cmd cmd_cleanup_entry;
+extern const struct cli_cmd cmd_serve_entry;
 
 /*
  * The flags that set a run's limits, the same for `run` and `batch`:

@@ -14,6 +14,7 @@
  * mean nothing here are read, checked for their type, and turned into one
  * warning each (config_warn), never into a failure.
  */
+#include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -64,6 +65,11 @@ config_free(struct cli_config *c)
 	free(c->network);
 	free(c->image);
 	free(c->docker_host);
+	free(c->server.listen);
+	free(c->server.unix_path);
+	free(c->server.tls_cert);
+	free(c->server.tls_key);
+	free(c->server.keys_file);
 	config_packages_free(c);
 	memset(c, 0, sizeof *c);
 }
@@ -433,6 +439,95 @@ config_batch_obj(struct cli_config *c, yajl_val o, struct err **errp)
 	return 0;
 }
 
+/* A whole number of the "server" section, from min to max. */
+static int
+get_count(yajl_val v, const char *key, uint64_t min, uint64_t max,
+    uint64_t *out, struct err **errp)
+{
+	char want[96];
+
+	snprintf(want, sizeof want, "a whole number from %llu to %llu",
+	    (unsigned long long)min, (unsigned long long)max);
+	if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < (long long)min ||
+	    (uint64_t)YAJL_GET_INTEGER(v) > max)
+		return bad(errp, key, want);
+	*out = (uint64_t)YAJL_GET_INTEGER(v);
+	return 0;
+}
+
+/* "server": what `isol8 serve` listens on and how it bounds clients. */
+static int
+config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		uint64_t min, max;
+	} counts[] = {
+		{ "maxBody", offsetof(struct cli_server_config, max_body), 1024,
+		    1ull << 30 },
+		{ "maxHeaders", offsetof(struct cli_server_config, max_headers),
+		    1024, 1u << 20 },
+		{ "requestTimeoutMs",
+		    offsetof(struct cli_server_config, request_timeout_ms), 100,
+		    3600000 },
+		{ "idleTimeoutMs",
+		    offsetof(struct cli_server_config, idle_timeout_ms), 1000,
+		    86400000 },
+		{ "maxConnections",
+		    offsetof(struct cli_server_config, max_connections), 1,
+		    65536 },
+		{ "maxQueue", offsetof(struct cli_server_config, max_queue), 0,
+		    1000000 },
+		{ "maxRuns", offsetof(struct cli_server_config, max_runs), 1,
+		    4096 },
+		{ "heartbeatMs",
+		    offsetof(struct cli_server_config, heartbeat_ms), 100,
+		    3600000 },
+		{ "graceMs", offsetof(struct cli_server_config, grace_ms), 0,
+		    86400000 },
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "listen", offsetof(struct cli_server_config, listen) },
+		{ "unix", offsetof(struct cli_server_config, unix_path) },
+		{ "tlsCert", offsetof(struct cli_server_config, tls_cert) },
+		{ "tlsKey", offsetof(struct cli_server_config, tls_key) },
+		{ "keysFile", offsetof(struct cli_server_config, keys_file) },
+	};
+	char *base = (char *)&c->server, name[64];
+	size_t i, j;
+	const char *k;
+
+	for (i = 0; i < o->u.object.len; i++) {
+		k = o->u.object.keys[i];
+		snprintf(name, sizeof name, "server.%.40s", k);
+		for (j = 0; j < nitems(counts); j++)
+			if (strcmp(k, counts[j].key) == 0)
+				break;
+		if (j < nitems(counts)) {
+			if (get_count(o->u.object.values[i], name,
+			        counts[j].min, counts[j].max,
+			        (uint64_t *)(void *)(base + counts[j].off),
+			        errp) == -1)
+				return -1;
+			continue;
+		}
+		for (j = 0; j < nitems(strs); j++)
+			if (strcmp(k, strs[j].key) == 0)
+				break;
+		if (j == nitems(strs))
+			return err_set(
+			    errp, ERR_INVALID, "unknown key `server.%s`", k);
+		if (get_str(o->u.object.values[i], name,
+		        (char **)(void *)(base + strs[j].off), errp) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static void
 config_packages_free(struct cli_config *c)
 {
@@ -729,6 +824,8 @@ config_section(struct cli_config *c, const char *k, yajl_val v,
 		return config_dependencies_obj(c, v, errp);
 	if (strcmp(k, "packages") == 0)
 		return config_packages_obj(c, v, errp);
+	if (strcmp(k, "server") == 0)
+		return config_server_obj(c, v, errp);
 	return config_remote_obj(c, v, errp); /* remoteCode */
 }
 
@@ -737,7 +834,7 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
 	static const char *const sections[] = { "defaults", "pool", "env",
 		"network", "session", "batch", "cleanup", "security",
-		"remoteCode", "dependencies", "packages" };
+		"remoteCode", "dependencies", "packages", "server" };
 	struct isol8_engine_opts eo;
 	size_t i, j;
 	const char *k;

@@ -17,6 +17,7 @@
 static const struct cli_cmd *const cmd_table[] = {
 	&cmd_run_entry,
 	&cmd_batch_entry,
+	&cmd_serve_entry,
 	&cmd_setup_entry,
 	&cmd_build_entry,
 	&cmd_list_custom_entry,

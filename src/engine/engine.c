@@ -150,6 +150,7 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	}
 	TAILQ_INIT(&e->queue);
 	TAILQ_INIT(&e->runs);
+	TAILQ_INIT(&e->session_ops);
 	if ((e->loop = loop_new(base, &log, &err)) == NULL ||
 	    (e->docker = docker_new(e->loop, e->opts.docker_host, &err)) ==
 	        NULL) {
@@ -247,6 +248,7 @@ isol8_engine_free(struct isol8_engine *e)
 	engine_docker_free(e);
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
+	engine_session_abort(e);
 	pool_drain(e->pool);
 	/* What an outage left behind, if dockerd is back by now. */
 	docker_graves_retry(e->docker);
@@ -290,4 +292,23 @@ isol8_engine_drain(struct isol8_engine *e, uint64_t ms)
 	while (isol8_engine_busy(e) && now_ms() < until)
 		event_base_loop(base, EVLOOP_ONCE);
 	return isol8_engine_busy(e) ? -1 : 0;
+}
+
+size_t
+isol8_engine_pool_stats(
+    struct isol8_engine *e, struct isol8_pool_stat *out, size_t max)
+{
+	struct pool_stat st[64];
+	size_t n, i;
+
+	if (e->pool == NULL)
+		return 0;
+	n = pool_stats(e->pool, st, nitems(st));
+	for (i = 0; i < n && i < nitems(st) && i < max; i++) {
+		memcpy(out[i].key, st[i].key, sizeof out[i].key);
+		memcpy(out[i].image, st[i].image, sizeof out[i].image);
+		out[i].ready = st[i].ready;
+		out[i].creating = st[i].creating;
+	}
+	return n;
 }

@@ -69,6 +69,8 @@ struct isol8_engine {
 	uint64_t closing_until;
 	TAILQ_HEAD(, isol8_run) queue;
 	TAILQ_HEAD(, isol8_run) runs;
+	/* session calls on the loop (engine_session.c) */
+	TAILQ_HEAD(, session_op) session_ops;
 	struct engine_docker dw; /* whether dockerd is there */
 	struct registries reg;   /* run-time installs: ... */
 	char *reg_pip, *reg_npm; /* ... their URLs, owned */
@@ -143,6 +145,9 @@ int plan_make(const struct isol8_request *, int, const struct registries *,
 void plan_run(
     const struct plan *, uint64_t, const char *const *, struct proto_buf *);
 void plan_free(struct plan *);
+
+/* engine_session.c */
+void engine_session_abort(struct isol8_engine *);
 
 /* engine_install.c: a run's packages, before its code */
 struct install {

@@ -73,6 +73,334 @@ isol8_session_get_file(struct isol8_engine *e, const struct isol8_request *req,
 	return rc;
 }
 
+/*
+ * Listing and removing sessions, asynchronously: one operation each, a
+ * state machine over Docker calls (list, then an inspect per session for
+ * its memory limit; inspect, then remove). Its callback runs exactly once,
+ * from the loop; at engine free, with ISOL8_ECANCELLED. The blocking
+ * isol8_session_list/_remove wait for these on the engine's own loop.
+ */
+enum sop_state {
+	SOP_LIST,    /* listing the session containers */
+	SOP_INSPECT, /* inspecting one (list: its memory; remove: its kind) */
+	SOP_REMOVE,  /* removing it */
+	SOP_DONE,
+};
+
+struct session_op {
+	struct isol8_engine *e;
+	enum sop_state state;
+	int remove; /* 1: a remove, 0: a list */
+	char *name; /* remove: the session, and its container */
+	char *cname;
+	char **ids;    /* list: the sessions' containers, to inspect */
+	int listed;    /* list: dockerd answered */
+	int inspected; /* remove: its inspect was asked */
+	size_t next;   /* list: the next container to inspect */
+	struct isol8_session_info *infos;
+	size_t ninfos;
+	struct http_req *req; /* the Docker call in flight */
+	struct event *wake;   /* the callback on a later turn */
+	struct err *err;
+	isol8_session_list_cb list_cb;
+	isol8_session_done_cb done_cb;
+	void *arg;
+	TAILQ_ENTRY(session_op) entry;
+};
+
+static void sop_step(struct session_op *);
+
+/* The one end of an operation: call back once, free. */
+static void
+sop_close(struct session_op *op)
+{
+	struct isol8_error pub, *perr = NULL;
+	size_t i;
+
+	op->state = SOP_DONE;
+	TAILQ_REMOVE(&op->e->session_ops, op, entry);
+	if (op->req != NULL)
+		docker_cancel(op->req);
+	if (op->err != NULL) {
+		memset(&pub, 0, sizeof pub);
+		engine_error(&pub, op->err);
+		perr = &pub;
+	}
+	if (op->remove)
+		op->done_cb(perr, op->arg);
+	else
+		op->list_cb(perr ? NULL : op->infos, perr ? 0 : op->ninfos,
+		    perr, op->arg);
+	for (i = 0; i < op->ninfos; i++)
+		free(op->ids[i]);
+	free(op->ids);
+	err_free(&op->err);
+	event_free(op->wake);
+	free(op->infos);
+	free(op->name);
+	free(op->cname);
+	free(op);
+}
+
+/* A session container of the listing, as a session_info. */
+static void
+sop_info(struct session_op *op, yajl_val v)
+{
+	struct isol8_session_info *s;
+	const char *name, *image, *state;
+	long long created;
+
+	if ((name = json_str(v, "Labels", LABEL_SESSION, NULL)) == NULL ||
+	    json_str(v, "Id", NULL) == NULL)
+		return;
+	op->ids[op->ninfos] = xstrdup(json_str(v, "Id", NULL));
+	s = &op->infos[op->ninfos++];
+	snprintf(s->name, sizeof s->name, "%s", name);
+	image = json_str(v, "Image", NULL);
+	state = json_str(v, "State", NULL);
+	snprintf(s->image, sizeof s->image, "%s", image ? image : "");
+	snprintf(s->status, sizeof s->status, "%s", state ? state : "");
+	if (json_int(v, &created, "Created", NULL) == 0)
+		s->created = created;
+}
+
+/* What a Docker call answered, recorded; the step decides. */
+static void
+sop_reply(const struct docker_reply *r, const struct err *e, void *arg)
+{
+	struct session_op *op = arg;
+	long long mem;
+	const char *kind;
+	size_t i, n;
+
+	op->req = NULL;
+	if (e != NULL && !(op->state == SOP_INSPECT && !op->remove))
+		op->err = err_dup(e);
+	else if (op->state == SOP_LIST) {
+		if (r->json == NULL || !YAJL_IS_ARRAY(r->json))
+			op->err = err_new(ERR_DOCKER,
+			    "dockerd's list is not "
+			    "an array");
+		else {
+			n = r->json->u.array.len;
+			op->listed = 1;
+			op->infos = xcalloc(n + 1, sizeof *op->infos);
+			op->ids = xcalloc(n + 1, sizeof *op->ids);
+			for (i = 0; i < n; i++)
+				sop_info(op, r->json->u.array.values[i]);
+		}
+	} else if (op->state == SOP_INSPECT && !op->remove) {
+		/* The memory limit is only in the inspect; a session gone
+		 * meanwhile just has none. */
+		if (e == NULL && r->json != NULL &&
+		    json_int(r->json, &mem, "HostConfig", "Memory", NULL) == 0)
+			op->infos[op->next].memory = (uint64_t)mem;
+		op->next++;
+	} else if (op->state == SOP_INSPECT) {
+		kind = r->json
+		    ? json_str(r->json, "Config", "Labels", LABEL_KIND, NULL)
+		    : NULL;
+		if (kind == NULL || strcmp(kind, "session") != 0)
+			op->err = err_new(ERR_INVALID,
+			    "`%s` is not an isol8 session", op->cname);
+	}
+	sop_step(op);
+}
+
+/* The one place an operation moves: the next Docker call, or the end. */
+static void
+sop_step(struct session_op *op)
+{
+	struct docker *d = op->e->docker;
+
+	if (op->state == SOP_DONE || op->req != NULL)
+		return;
+	if (op->err != NULL) {
+		if (op->remove && op->err->kind == ERR_NOTFOUND) {
+			free(op->err->msg);
+			op->err->msg = xasprintf("no session `%s`", op->name);
+		}
+		sop_close(op);
+		return;
+	}
+	switch (op->state) {
+	case SOP_LIST:
+		if (!op->listed) {
+			op->req = docker_container_list(d,
+			    "{\"label\":[\"" LABEL_KIND "=session\"]}", 1,
+			    sop_reply, op);
+			return;
+		}
+		op->state = SOP_INSPECT;
+		/* FALLTHROUGH */
+	case SOP_INSPECT:
+		if (op->remove && !op->inspected) {
+			op->inspected = 1;
+			op->req = docker_container_inspect(
+			    d, op->cname, sop_reply, op);
+			return;
+		}
+		if (op->remove) {
+			op->state = SOP_REMOVE;
+			op->req = docker_container_remove(
+			    d, op->cname, 1, sop_reply, op);
+			return;
+		}
+		if (op->next < op->ninfos) {
+			op->req = docker_container_inspect(
+			    d, op->ids[op->next], sop_reply, op);
+			return;
+		}
+		sop_close(op);
+		return;
+	case SOP_REMOVE:
+		sop_close(op);
+		return;
+	case SOP_DONE:
+		return;
+	}
+}
+
+static void
+sop_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	sop_step(arg);
+}
+
+static struct session_op *
+sop_new(struct isol8_engine *e, int remove, void *arg)
+{
+	struct session_op *op = xcalloc(1, sizeof *op);
+
+	op->e = e;
+	op->remove = remove;
+	op->arg = arg;
+	op->state = remove ? SOP_INSPECT : SOP_LIST;
+	op->wake = event_new(loop_base(e->loop), -1, 0, sop_wake_cb, op);
+	TAILQ_INSERT_TAIL(&e->session_ops, op, entry);
+	/* The first call starts from the loop, never inside ours. */
+	event_active(op->wake, EV_TIMEOUT, 0);
+	return op;
+}
+
+int
+isol8_session_list_start(struct isol8_engine *e, isol8_session_list_cb cb,
+    void *arg, struct isol8_error *errp)
+{
+	struct session_op *op;
+
+	(void)errp;
+	op = sop_new(e, 0, arg);
+	op->list_cb = cb;
+	return 0;
+}
+
+int
+isol8_session_remove_start(struct isol8_engine *e, const char *name,
+    isol8_session_done_cb cb, void *arg, struct isol8_error *errp)
+{
+	struct session_op *op;
+
+	(void)errp;
+	op = sop_new(e, 1, arg);
+	op->done_cb = cb;
+	op->name = xstrdup(name);
+	op->cname = xasprintf("isol8-session-%s", name);
+	return 0;
+}
+
+/* Engine free: every operation still going ends now, cancelled. */
+void
+engine_session_abort(struct isol8_engine *e)
+{
+	struct session_op *op;
+
+	while ((op = TAILQ_FIRST(&e->session_ops)) != NULL) {
+		err_free(&op->err);
+		op->err = err_new(ERR_CANCELLED, "engine shut down");
+		sop_close(op);
+	}
+}
+
+/* The blocking forms: an operation waited for on the engine's own loop. */
+struct sop_wait {
+	int done;
+	struct isol8_error err;
+	int failed;
+	struct isol8_session_info *list;
+	size_t n;
+};
+
+static void
+sop_wait_list(const struct isol8_session_info *s, size_t n,
+    const struct isol8_error *e, void *arg)
+{
+	struct sop_wait *w = arg;
+
+	w->done = 1;
+	if (e != NULL) {
+		w->err = *e;
+		w->failed = 1;
+		return;
+	}
+	w->list = n > 0 ? xmemdup(s, n * sizeof *s) : NULL;
+	w->n = n;
+}
+
+static void
+sop_wait_done(const struct isol8_error *e, void *arg)
+{
+	struct sop_wait *w = arg;
+
+	w->done = 1;
+	if (e != NULL) {
+		w->err = *e;
+		w->failed = 1;
+	}
+}
+
+int
+isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
+    size_t *n, struct isol8_error *errp)
+{
+	struct sop_wait w = { 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (engine_can_wait(e, errp) == -1 ||
+	    isol8_session_list_start(e, sop_wait_list, &w, errp) == -1)
+		return -1;
+	engine_wait(e, &w.done);
+	if (w.failed) {
+		if (errp != NULL)
+			*errp = w.err;
+		return -1;
+	}
+	*out = w.list;
+	*n = w.n;
+	return 0;
+}
+
+/* Remove the container of a session (and with it, its files). */
+int
+isol8_session_remove(
+    struct isol8_engine *e, const char *name, struct isol8_error *errp)
+{
+	struct sop_wait w = { 0 };
+
+	if (engine_can_wait(e, errp) == -1 ||
+	    isol8_session_remove_start(e, name, sop_wait_done, &w, errp) == -1)
+		return -1;
+	engine_wait(e, &w.done);
+	if (w.failed) {
+		if (errp != NULL)
+			*errp = w.err;
+		return -1;
+	}
+	return 0;
+}
+
 /* A Docker call, waited for; the parsed JSON reply or NULL with errp. */
 static yajl_val
 call_json(
@@ -97,94 +425,6 @@ call_json(
 		err_free(&pe);
 	}
 	return v;
-}
-
-int
-isol8_session_list(struct isol8_engine *e, struct isol8_session_info **out,
-    size_t *n, struct isol8_error *errp)
-{
-	struct docker_sync c = { 0 };
-	yajl_val list, ins;
-	struct isol8_session_info *s;
-	const char *name, *image, *state;
-	long long created, mem;
-	size_t i;
-
-	*out = NULL;
-	*n = 0;
-	if (engine_can_wait(e, errp) == -1)
-		return -1;
-	docker_container_list(e->docker,
-	    "{\"label\":[\"" LABEL_KIND "=session\"]}", 1, docker_sync_cb, &c);
-	if ((list = call_json(e, &c, errp)) == NULL)
-		return -1;
-	if (YAJL_IS_ARRAY(list) && list->u.array.len > 0)
-		*out = xcalloc(list->u.array.len, sizeof **out);
-	for (i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
-		yajl_val v = list->u.array.values[i];
-
-		name = json_str(v, "Labels", LABEL_SESSION, NULL);
-		if (name == NULL)
-			continue;
-		s = &(*out)[(*n)++];
-		snprintf(s->name, sizeof s->name, "%s", name);
-		image = json_str(v, "Image", NULL);
-		state = json_str(v, "State", NULL);
-		snprintf(s->image, sizeof s->image, "%s", image ? image : "");
-		snprintf(s->status, sizeof s->status, "%s", state ? state : "");
-		if (json_int(v, &created, "Created", NULL) == 0)
-			s->created = created;
-		/* The memory limit is only in the inspect. */
-		memset(&c, 0, sizeof c);
-		docker_container_inspect(
-		    e->docker, json_str(v, "Id", NULL), docker_sync_cb, &c);
-		if ((ins = call_json(e, &c, NULL)) != NULL) {
-			if (json_int(ins, &mem, "HostConfig", "Memory", NULL) ==
-			    0)
-				s->memory = (uint64_t)mem;
-			yajl_tree_free(ins);
-		}
-	}
-	yajl_tree_free(list);
-	return 0;
-}
-
-/* Remove the container of a session (and with it, its files). */
-int
-isol8_session_remove(
-    struct isol8_engine *e, const char *name, struct isol8_error *errp)
-{
-	struct docker_sync c = { 0 };
-	cleanup_free char *cname = xasprintf("isol8-session-%s", name);
-	yajl_val v;
-	const char *kind;
-
-	if (engine_can_wait(e, errp) == -1)
-		return -1;
-	docker_container_inspect(e->docker, cname, docker_sync_cb, &c);
-	if ((v = call_json(e, &c, errp)) == NULL) {
-		if (errp != NULL && errp->code == ISOL8_ENOTFOUND)
-			snprintf(errp->message, sizeof errp->message,
-			    "no session `%s`", name);
-		return -1;
-	}
-	kind = json_str(v, "Config", "Labels", LABEL_KIND, NULL);
-	if (kind == NULL || strcmp(kind, "session") != 0) {
-		yajl_tree_free(v);
-		if (errp != NULL) {
-			errp->code = ISOL8_EINVAL;
-			snprintf(errp->message, sizeof errp->message,
-			    "`%s` is not an isol8 session", cname);
-		}
-		return -1;
-	}
-	yajl_tree_free(v);
-	memset(&c, 0, sizeof c);
-	docker_container_remove(e->docker, cname, 1, docker_sync_cb, &c);
-	if ((v = call_json(e, &c, errp)) == NULL)
-		return -1;
-	yajl_tree_free(v);
-	return 0;
 }
 
 typedef struct http_req *(*remove_fn)(

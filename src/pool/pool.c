@@ -1266,3 +1266,28 @@ pool_opens(struct pool *p)
 {
 	return &p->opens;
 }
+
+/*
+ * What each key holds, for a server's metrics: up to max keys into out;
+ * returns how many keys there are.
+ */
+size_t
+pool_stats(const struct pool *p, struct pool_stat *out, size_t max)
+{
+	const struct pool_slot *s;
+	size_t n = 0;
+
+	TAILQ_FOREACH (s, &p->slots, entry) {
+		if (n < max) {
+			memcpy(out[n].key, s->key, sizeof out[n].key);
+			snprintf(
+			    out[n].image, sizeof out[n].image, "%s", s->image);
+			out[n].ready =
+			    (unsigned)(slot_nready(s) + s->warm_known);
+			out[n].creating =
+			    (unsigned)pool_ops(p, s, OPS_CREATING);
+		}
+		n++;
+	}
+	return n;
+}

@@ -87,6 +87,13 @@ struct pool_wait *pool_acquire(
     struct pool *, const struct pool_spec *, pool_acquire_cb, void *);
 void pool_acquire_cancel(struct pool_wait *);
 void pool_release(struct pool *, const struct pool_spec *, struct box *, int);
+struct pool_stat {
+	char key[17];
+	char image[128];
+	unsigned ready;    /* boxes ready (and warm containers known) */
+	unsigned creating; /* being made */
+};
+size_t pool_stats(const struct pool *, struct pool_stat *, size_t);
 
 /* session.c */
 struct session_open;

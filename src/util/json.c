@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl/yajl_parse.h>
+
 #include "util.h"
 
 /*
@@ -49,6 +51,36 @@ json_too_deep(const char *text, size_t len, unsigned max)
 	return 0;
 }
 
+/*
+ * Where a document that yajl refused goes wrong: the byte yajl stopped at,
+ * as "line L, column C" (both from 1), found by a second parse without
+ * callbacks (the tree parser does not say).
+ */
+static void
+json_where(const char *text, size_t len, char *out, size_t outlen)
+{
+	yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+	size_t at, i, line = 1, col = 1;
+	yajl_status st;
+
+	if (h == NULL)
+		fatalx("yajl_alloc");
+	st = yajl_parse(h, (const unsigned char *)text, len);
+	at = yajl_get_bytes_consumed(h);
+	if (st == yajl_status_ok) {
+		yajl_complete_parse(h);
+		at = len; /* it ended too soon */
+	}
+	yajl_free(h);
+	for (i = 0; i < at && i < len; i++) {
+		if (text[i] == '\n')
+			line++, col = 1;
+		else
+			col++;
+	}
+	snprintf(out, outlen, "line %zu, column %zu", line, col);
+}
+
 yajl_val
 json_parse(const char *text, size_t len, struct err **errp)
 {
@@ -78,8 +110,11 @@ json_parse(const char *text, size_t len, struct err **errp)
 	v = yajl_tree_parse(copy, errbuf, sizeof errbuf);
 	free(copy);
 	if (v == NULL) {
+		char where[64];
+
 		errbuf[strcspn(errbuf, "\n")] = '\0';
-		err_set(errp, ERR_PROTO, "malformed JSON: %s",
+		json_where(text, len, where, sizeof where);
+		err_set(errp, ERR_PROTO, "malformed JSON at %s: %s", where,
 		    errbuf[0] ? errbuf : "parse error");
 	}
 	return v;

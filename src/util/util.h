@@ -135,6 +135,7 @@ double hist_pct(const struct hist *, double);
 
 /* base64.c */
 void base64_encode(struct buf *, const void *, size_t);
+int base64_decode(struct buf *, const char *, size_t);
 
 /* sha256.c */
 struct sha256 {

@@ -285,7 +285,17 @@ test_result_run(void)
 	api_result_write(API_RUN, &a, &b);
 	CHECK(strstr(buf_cstr(&b),
 	          "\"containerId\":\"\",\"error\":"
-	          "\"the agent \\\"vanished\\\"\"}") != NULL);
+	          "\"the agent \\\"vanished\\\"\",\"errorCode\":"
+	          "\"internal\"}") != NULL);
+	/* The code of the error, and that the code may have run. */
+	buf_drain(&b, b.len);
+	a.code = ISOL8_ELOST;
+	res.may_have_run = 1;
+	api_result_write(API_RUN, &a, &b);
+	CHECK(strstr(buf_cstr(&b),
+	          "\"errorCode\":\"lost\",\"mayHaveRun\":true}") != NULL);
+	res.may_have_run = 0;
+	a.code = ISOL8_OK;
 	buf_drain(&b, b.len);
 	res.net_events_dropped = 7;
 	api_network_write(&res, &b);
