@@ -145,6 +145,8 @@ expect "Ctrl-C mid-run: 130, and the server frees its container" \
 # No server: 3 with a message.
 kill -TERM $spid
 wait $spid
+rc=$? out= err=$(tail -5 "$work/serve.err")
+expect "the server stops cleanly" '[ "$rc" = 0 ]'
 run --host "$HOST" --key "$KEY" -r python -e 'print(1)'
 expect "no server running: exit 3, the server named" \
 	'[ "$rc" = 3 ] && echo "$err" | grep -q "cannot reach the isol8 server at $HOST"'

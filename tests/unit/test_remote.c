@@ -302,19 +302,26 @@ struct fake {
 	struct event_base *base;
 	struct evhttp *http;
 	int port;
-	int status;          /* the answer's status */
-	const char *body;    /* its body (a stream, or a JSON error) */
-	int hold;            /* 1: leave the stream open after body */
-	int closed;          /* the client closed the connection */
-	char auth[128];      /* the Authorization header it got */
-	struct buf req_body; /* and the request */
+	int status;                  /* the answer's status */
+	const char *body;            /* its body (a stream, or a JSON error) */
+	int hold;                    /* 1: leave the stream open after body */
+	int closed;                  /* the client closed the connection */
+	struct evhttp_request *held; /* the stream left open */
+	char auth[128];              /* the Authorization header it got */
+	struct buf req_body;         /* and the request */
 };
 
 static void
 fake_closed(struct evhttp_connection *c, void *arg)
 {
+	struct fake *f = arg;
+
 	(void)c;
-	((struct fake *)arg)->closed = 1;
+	f->closed = 1;
+	/* evhttp detached the open request from the connection: ours. */
+	if (f->held != NULL)
+		evhttp_request_free(f->held);
+	f->held = NULL;
 }
 
 static void
@@ -340,6 +347,8 @@ fake_handler(struct evhttp_request *req, void *arg)
 		evhttp_send_reply_chunk(req, out);
 		if (!f->hold)
 			evhttp_send_reply_end(req);
+		else
+			f->held = req;
 	}
 	evbuffer_free(out);
 }
