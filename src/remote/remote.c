@@ -25,14 +25,6 @@
 #include "remote.h"
 #include "sse.h"
 
-struct remote {
-	struct loop *loop;
-	struct http *http;
-	char *url;  /* the server's /execute/stream */
-	char *auth; /* "Authorization: Bearer KEY" */
-	TAILQ_HEAD(, remote_run) runs;
-};
-
 enum rr_state {
 	RR_STREAMING,
 	RR_DONE,
@@ -92,6 +84,7 @@ remote_new(
 	rm = xcalloc(1, sizeof *rm);
 	rm->loop = loop;
 	TAILQ_INIT(&rm->runs);
+	TAILQ_INIT(&rm->ops);
 	if ((rm->http = http_new(loop, NULL, 64, errp)) == NULL) {
 		free(rm);
 		return NULL;
@@ -99,7 +92,8 @@ remote_new(
 	n = strlen(url);
 	while (n > 0 && url[n - 1] == '/')
 		n--; /* "http://h:3000/" and "http://h:3000" alike */
-	rm->url = xasprintf("%.*s/execute/stream", (int)n, url);
+	rm->base = xasprintf("%.*s", (int)n, url);
+	rm->url = xasprintf("%s/execute/stream", rm->base);
 	rm->auth = xasprintf("Authorization: Bearer %s", key);
 	return rm;
 }
@@ -116,17 +110,13 @@ remote_free(struct remote *rm)
 		rr->cancel = 2;
 		remote_step(rr);
 	}
+	remote_session_abort(rm);
 	http_free(rm->http);
+	free(rm->base);
 	free(rm->url);
 	explicit_bzero(rm->auth, strlen(rm->auth));
 	free(rm->auth);
 	free(rm);
-}
-
-int
-remote_busy(const struct remote *rm)
-{
-	return rm != NULL && !TAILQ_EMPTY(&rm->runs);
 }
 
 /* The one teardown: the transfer stopped, on_done once, the run freed. */
@@ -173,32 +163,34 @@ remote_fail(struct remote_run *rr, enum isol8_code code, const char *fmt, ...)
 	remote_run_close(rr, NULL, &e);
 }
 
-/* A refusal (a status other than 200): its status and the server's word. */
-static void
-remote_refused(struct remote_run *rr)
+/*
+ * A refusal (a status other than 200) as an error: its status and the
+ * server's word (the body's JSON error, at most REMOTE_MAX_ERROR bytes).
+ */
+void
+remote_refusal(long status, const struct buf *body, struct isol8_error *out)
 {
 	struct err *e = NULL;
-	enum isol8_code code;
 	const char *msg = NULL, *name = NULL;
 	yajl_val v = NULL;
 
-	if (rr->errbody.len > 0 &&
-	    (v = json_parse(rr->errbody.data, rr->errbody.len, &e)) != NULL) {
+	if (body->len > 0 && body->len <= REMOTE_MAX_ERROR &&
+	    (v = json_parse(body->data, body->len, &e)) != NULL) {
 		msg = json_str(v, "error", NULL);
 		name = json_str(v, "errorCode", NULL);
 	}
 	err_free(&e);
 	/* What the request or its key may not do: a usage error. */
-	if (rr->status == 400 || rr->status == 401 || rr->status == 403 ||
-	    rr->status == 413)
-		code = ISOL8_EINVAL;
+	if (status == 400 || status == 401 || status == 403 || status == 413)
+		out->code = ISOL8_EINVAL;
 	else
-		code = remote_code(name);
-	remote_fail(rr, code, "the isol8 server answered %ld: %s", rr->status,
-	    msg != NULL             ? msg
-	        : rr->status == 401 ? "a wrong or missing API key"
-	        : rr->status == 431 ? "request headers too large"
-	                            : "no error message");
+		out->code = remote_code(name);
+	snprintf(out->message, sizeof out->message,
+	    "the isol8 server answered %ld: %s", status,
+	    msg != NULL         ? msg
+	        : status == 401 ? "a wrong or missing API key"
+	        : status == 431 ? "request headers too large"
+	                        : "no error message");
 	yajl_tree_free(v);
 }
 
@@ -213,9 +205,10 @@ remote_judge(struct remote_run *rr)
 	if (rr->event_err != NULL)
 		remote_fail(rr, ISOL8_EINTERNAL,
 		    "the isol8 server's event stream: %s", rr->event_err->msg);
-	else if (rr->status != 200 && rr->status != 0)
-		remote_refused(rr);
-	else if (rr->xfer_err != NULL && rr->status == 0)
+	else if (rr->status != 200 && rr->status != 0) {
+		remote_refusal(rr->status, &rr->errbody, &e);
+		remote_run_close(rr, NULL, &e);
+	} else if (rr->xfer_err != NULL && rr->status == 0)
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
 		    "cannot reach the isol8 server at %s: %s", rr->rm->url,
 		    rr->xfer_err->msg);

@@ -29,19 +29,36 @@
 #define REMOTE_MAX_EVENT (512u << 20) /* 64 files of 8 MiB, in base64 */
 #define REMOTE_MAX_ERROR (64u << 10)
 
-struct remote;
 struct remote_run;
+struct remote_op;
+
+/* The backend: its HTTP client, the server's URL and key. */
+struct remote {
+	struct loop *loop;
+	struct http *http;
+	char *base; /* the server's URL, without a trailing / */
+	char *url;  /* its /execute/stream */
+	char *auth; /* "Authorization: Bearer KEY" */
+	TAILQ_HEAD(, remote_run) runs;
+	TAILQ_HEAD(, remote_op) ops; /* session calls (remote_session.c) */
+};
 
 /* remote.c */
 struct remote *remote_new(
     struct loop *, const char *, const char *, struct err **);
 void remote_free(struct remote *);
-int remote_busy(const struct remote *);
+void remote_refusal(long, const struct buf *, struct isol8_error *);
 /* on_done's arg is arg; run ends with remote_run_cancel or on_done. */
 struct remote_run *remote_run_start(struct remote *,
     const struct isol8_request *, const struct isol8_callbacks *, void *,
     struct err **);
 void remote_run_cancel(struct remote_run *);
+
+/* remote_session.c: GET /sessions, DELETE /sessions/{name} */
+void remote_session_list(struct remote *, isol8_session_list_cb, void *);
+int remote_session_remove(struct remote *, const char *, isol8_session_done_cb,
+    void *, struct err **);
+void remote_session_abort(struct remote *);
 
 /* remote_json.c: the wire (docs/api.md) both ways */
 int remote_request_write(

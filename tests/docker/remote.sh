@@ -5,7 +5,7 @@
 # --out, --no-stream, --json's fields, secrets masked, bytes that are not
 # UTF-8); refusals (401 wrong key, 403 over a ceiling) are 2 with the
 # status; no server is 3; Ctrl-C mid-run cancels it and the server frees
-# its container.
+# its container; `session ls/rm --host` see and remove the key's sessions.
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null && command -v python3 >/dev/null || {
 	echo "1..0 # SKIP curl and python3 are needed"
@@ -112,6 +112,27 @@ expect "over a key's ceiling: 403 naming it, exit 2" \
 run --host "$HOST/" --key "$SMALL" --memory 128m -r python -e 'print(1)'
 expect "within the ceiling (and a URL ending in /): it runs" \
 	'[ "$rc" = 0 ] && [ "$out" = 1 ]'
+
+# Sessions: the key's own on the server, listed and removed with --host.
+sess=rs-$$
+run --host "$HOST" --key "$KEY" -r bash --session "$sess" -e 'echo kept >f; cat f'
+expect "a run in a session on the server" '[ "$rc" = 0 ] && [ "$out" = kept ]'
+out=$("$ISOL8" session ls --json --host "$HOST" --key "$KEY" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "session ls --host lists it" \
+	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "\"name\":\"$sess\""'
+out=$("$ISOL8" session ls --json --host "$HOST" --key "$SMALL" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "another key does not see it" \
+	'[ "$rc" = 0 ] && ! printf %s "$out" | grep -q "$sess"'
+out=$(ISOL8_HOST=$HOST ISOL8_API_KEY=$KEY "$ISOL8" session rm "$sess" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "session rm (ISOL8_HOST, ISOL8_API_KEY) removes it" \
+	'[ "$rc" = 0 ] && [ "$out" = "removed session $sess" ]'
+out=$("$ISOL8" session rm "$sess" --host "$HOST" --key "$KEY" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "removing it again: 404, exit 1" \
+	'[ "$rc" = 1 ] && echo "$err" | grep -q "answered 404"'
 
 # Ctrl-C mid-run: 130, and the server frees the container.
 "$ISOL8" run --host "$HOST" --key "$KEY" -r python \

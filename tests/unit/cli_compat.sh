@@ -76,6 +76,12 @@ t "ISOL8_HOST and ISOL8_API_KEY: the same as the flags" \
 	'[ "$rc" = 3 ] && err_has "cannot reach the isol8 server"' \
 	run -r python -e 1
 unset ISOL8_HOST ISOL8_API_KEY
+t "session ls --host without a key: API key required (2)" \
+	'[ "$rc" = 2 ] && err_has "API key required"' \
+	session ls --host http://127.0.0.1:1
+t "session rm NAME --host with no server there: 3" \
+	'[ "$rc" = 3 ] && err_has "cannot reach the isol8 server" && ! err_has "sekrit"' \
+	session rm s1 --host http://127.0.0.1:1 --key sekrit
 t "run --host with no server there: 3, the server named, not the key" \
 	'[ "$rc" = 3 ] && err_has "cannot reach the isol8 server at http://127.0.0.1:1" && ! err_has "sekrit"' \
 	run --host http://127.0.0.1:1 --key sekrit -r python -e 1

@@ -520,6 +520,115 @@ test_remote_runs(void)
 	return 0;
 }
 
+/* The session calls: /sessions answers a list, /sessions/NAME a 404. */
+static void
+fake_sessions(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *out = evbuffer_new();
+	const char *uri = evhttp_request_get_uri(req);
+
+	(void)arg;
+	if (strcmp(uri, "/sessions") == 0 &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		evbuffer_add_printf(out,
+		    "{\"sessions\":[{\"name\":\"s1\",\"image\":\"i\","
+		    "\"status\":\"running\",\"created\":5,"
+		    "\"memory\":1024}]}");
+		evhttp_send_reply(req, 200, "OK", out);
+	} else {
+		evbuffer_add_printf(out,
+		    "{\"error\":\"no session `%s`\","
+		    "\"errorCode\":\"notfound\"}",
+		    uri + 10);
+		evhttp_send_reply(req, 404, "No", out);
+	}
+	evbuffer_free(out);
+}
+
+struct sess_outcome {
+	int done;
+	size_t n;
+	struct isol8_session_info first;
+	struct isol8_error err;
+	int failed;
+};
+
+static void
+sess_listed(const struct isol8_session_info *l, size_t n,
+    const struct isol8_error *e, void *arg)
+{
+	struct sess_outcome *o = arg;
+
+	o->done = 1;
+	o->n = n;
+	if (n > 0)
+		o->first = l[0];
+	if ((o->failed = e != NULL))
+		o->err = *e;
+}
+
+static void
+sess_removed(const struct isol8_error *e, void *arg)
+{
+	struct sess_outcome *o = arg;
+
+	o->done = 1;
+	if ((o->failed = e != NULL))
+		o->err = *e;
+}
+
+static int
+test_remote_sessions(void)
+{
+	struct event_base *base = event_base_new();
+	struct evhttp *http = evhttp_new(base);
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	struct isol8_engine_opts eo;
+	struct isol8_engine *e;
+	struct isol8_error err;
+	struct sess_outcome a = { 0 }, b = { 0 }, c = { 0 };
+	char url[64];
+	int i;
+
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(http, fake_sessions, NULL);
+	CHECK((bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0)) !=
+	    NULL);
+	CHECK(getsockname(evhttp_bound_socket_get_fd(bs),
+	          (struct sockaddr *)&ss, &sl) == 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d",
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	isol8_engine_opts_init(&eo);
+	eo.docker_host = "unix:///nonexistent/docker.sock";
+	eo.remote_url = url;
+	eo.remote_key = "k";
+	CHECK((e = isol8_engine_new(base, &eo, &err)) != NULL);
+	CHECK(isol8_session_list_start(e, sess_listed, &a, &err) == 0);
+	CHECK(
+	    isol8_session_remove_start(e, "gone", sess_removed, &b, &err) == 0);
+	/* A name that would change the URL is refused at once. */
+	CHECK(isol8_session_remove_start(e, "../x", sess_removed, &c, &err) ==
+	    -1);
+	CHECK(err.code == ISOL8_EINVAL && !a.done && !b.done);
+	for (i = 0; i < 500 && !(a.done && b.done); i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK(a.done && !a.failed && a.n == 1);
+	CHECK(strcmp(a.first.name, "s1") == 0 && a.first.created == 5);
+	CHECK(a.first.memory == 1024 && strcmp(a.first.status, "running") == 0);
+	CHECK(b.done && b.failed && b.err.code == ISOL8_ENOTFOUND);
+	CHECK(strstr(b.err.message, "answered 404: no session `gone`") != NULL);
+	/* Freed with a call in flight: it ends now, cancelled. */
+	memset(&a, 0, sizeof a);
+	CHECK(isol8_session_list_start(e, sess_listed, &a, &err) == 0);
+	isol8_engine_free(e);
+	CHECK(a.done && a.failed && a.err.code == ISOL8_ECANCELLED);
+	evhttp_free(http);
+	event_base_free(base);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -528,5 +637,6 @@ main(void)
 	RUN_TEST(test_request_round_trip);
 	RUN_TEST(test_result_round_trip);
 	RUN_TEST(test_remote_runs);
+	RUN_TEST(test_remote_sessions);
 	return TAP_DONE();
 }
