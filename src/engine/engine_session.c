@@ -307,14 +307,15 @@ isol8_session_remove_start(struct isol8_engine *e, const char *name,
 	struct session_op *op;
 	struct err *err = NULL;
 
-	if (e->remote != NULL &&
-	    remote_session_remove(e->remote, name, cb, arg, &err) == -1) {
-		engine_error(errp, err);
-		err_free(&err);
-		return -1;
-	}
-	if (e->remote != NULL)
+	if (e->remote != NULL) { /* the key's session on the server */
+		if (remote_session_remove(e->remote, name, cb, arg, &err) ==
+		    -1) {
+			engine_error(errp, err);
+			err_free(&err);
+			return -1;
+		}
 		return 0;
+	}
 	(void)errp;
 	op = sop_new(e, 1, arg);
 	op->done_cb = cb;
