@@ -104,6 +104,14 @@ struct isol8_engine_opts {
 	 * reachable even at a private address. */
 	const char *pip_index_url; /* python: a PEP 503 index */
 	const char *npm_registry;  /* node, bun, deno's npm: specifiers */
+	/*
+	 * A remote engine: runs (isol8_run_start and what is built on it)
+	 * and the session list and remove calls go to the `isol8 serve` at
+	 * this http:// or https:// URL with this API key instead of local
+	 * containers (docs/library.md "Remote engines").
+	 */
+	const char *remote_url;
+	const char *remote_key;
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *opts);

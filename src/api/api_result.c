@@ -27,6 +27,7 @@ static const char *const code_names[] = {
 	[ISOL8_ENOTFOUND] = "notfound",
 	[ISOL8_EINTERNAL] = "internal",
 	[ISOL8_ELOST] = "lost",
+	[ISOL8_EINSTALL] = "install",
 };
 
 const char *

@@ -64,7 +64,23 @@ struct run_ctx {
 	struct event *sigint;
 	struct event *sigterm;
 	int interrupted;
+	int remote; /* --host: errors are the server's, not Docker's */
 };
+
+/*
+ * The exit status for an engine error, said on stderr. A remote run's
+ * messages say the server's status themselves (not "Docker is not
+ * running"); the codes are the same (docs/cli.md).
+ */
+static int
+ctx_exit_for(const struct run_ctx *c, const struct isol8_error *e)
+{
+	if (!c->remote)
+		return cli_exit_for(e);
+	if (e->code != ISOL8_ECANCELLED)
+		cli_error("%s", e->message);
+	return cli_exit_code(e);
+}
 
 /* ---- the run: its callbacks, stdin, signals, the status ---- */
 
@@ -239,7 +255,7 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 	if (c->failed)
 		/* --json: the message is in the object's `error`. */
 		return c->json ? cli_exit_code(&c->error)
-		               : cli_exit_for(&c->error);
+		               : ctx_exit_for(c, &c->error);
 	if (r->state_lost != ISOL8_STATE_KEPT && !c->quiet)
 		state_notice(c, req);
 	if (r->timed_out) {
@@ -382,7 +398,7 @@ run_one(struct run_ctx *c, const struct isol8_request *req)
 	c->done = 0;
 	c->report.len = 0;
 	if ((c->run = isol8_run_start(c->e, req, &cbs, c, &err)) == NULL)
-		return cli_exit_for(&err);
+		return ctx_exit_for(c, &err);
 	cli_debugf("[Run] Started (%s%s)", req->runtime ? req->runtime : "bash",
 	    req->cmd != NULL && req->code == NULL ? ", a command line" : "");
 	run_stdin(c, req);
@@ -457,8 +473,11 @@ run_loop(struct run_ctx *c, struct run_opts *o, struct isol8_request *req,
 	    run_setup_apply(&o->setup, req, o->workdir_abs, &e) == -1)
 		return cli_fail(&e, EXIT_USAGE);
 	config_engine_opts(cfg, &eo);
+	eo.remote_url = o->host;
+	eo.remote_key = o->key;
+	c->remote = o->host != NULL;
 	if ((c->e = isol8_engine_new(c->base, &eo, &err)) == NULL)
-		return cli_exit_for(&err);
+		return ctx_exit_for(c, &err);
 	if (o->setup.two_runs) {
 		*last = &o->setup.first;
 		cli_debugf("[Run] Setup script: a run of its own in session %s",

@@ -1,5 +1,7 @@
 /*
- * isol8 session ls|rm: the persistent sessions on this Docker engine.
+ * isol8 session ls|rm: the persistent sessions on this Docker engine, or
+ * with --host URL --key KEY (ISOL8_HOST, ISOL8_API_KEY) the key's sessions
+ * on that `isol8 serve` (the library's remote engine: the same calls).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -9,8 +11,57 @@
 #include "cli.h"
 #include "../util/util.h"
 
+/* --host and --key (anywhere after the subcommand), or the env. */
+struct session_remote {
+	const char *host;
+	const char *key;
+};
+
+/*
+ * Take --host URL, --key KEY out of argv (*argc shrinks); -1 with a
+ * message for a flag without its value or --host without a key.
+ */
+static int
+session_flags(int *argc, char **argv, struct session_remote *r)
+{
+	int i, n = 0;
+
+	r->host = getenv("ISOL8_HOST");
+	r->key = getenv("ISOL8_API_KEY");
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--host") != 0 &&
+		    strcmp(argv[i], "--key") != 0) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= *argc) {
+			cli_error("%s wants a value", argv[i]);
+			return -1;
+		}
+		*(argv[i][2] == 'h' ? &r->host : &r->key) = argv[i + 1];
+		i++;
+	}
+	*argc = n;
+	if (r->host != NULL && (r->key == NULL || r->key[0] == '\0')) {
+		cli_error("API key required with --host: --key KEY or "
+		          "ISOL8_API_KEY");
+		return -1;
+	}
+	return 0;
+}
+
+/* The exit status for an error, said: the server's, or Docker's. */
+static int
+session_exit_for(const struct session_remote *r, const struct isol8_error *e)
+{
+	if (r->host == NULL)
+		return cli_exit_for(e);
+	cli_error("%s", e->message);
+	return cli_exit_code(e);
+}
+
 static struct isol8_engine *
-session_engine(struct cli_config *cfg, int *rc)
+session_engine(struct cli_config *cfg, const struct session_remote *r, int *rc)
 {
 	struct isol8_engine_opts eo;
 	struct isol8_error err;
@@ -23,8 +74,10 @@ session_engine(struct cli_config *cfg, int *rc)
 	}
 	config_start(cfg, "session", 0);
 	config_engine_opts(cfg, &eo);
+	eo.remote_url = r->host;
+	eo.remote_key = r->key;
 	if ((e = isol8_engine_new(NULL, &eo, &err)) == NULL) {
-		*rc = cli_exit_for(&err);
+		*rc = session_exit_for(r, &err);
 		config_free(cfg);
 	}
 	return e;
@@ -73,7 +126,7 @@ session_ls_table(const struct isol8_session_info *s, size_t n)
 }
 
 static int
-session_ls(int json)
+session_ls(int json, const struct session_remote *r)
 {
 	struct isol8_session_info *s = NULL;
 	struct isol8_engine *e;
@@ -82,10 +135,10 @@ session_ls(int json)
 	size_t n = 0;
 	int rc = 0;
 
-	if ((e = session_engine(&cfg, &rc)) == NULL)
+	if ((e = session_engine(&cfg, r, &rc)) == NULL)
 		return rc;
 	if (isol8_session_list(e, &s, &n, &err) == -1)
-		rc = cli_exit_for(&err);
+		rc = session_exit_for(r, &err);
 	else if (json)
 		session_ls_json(s, n);
 	else
@@ -97,7 +150,7 @@ session_ls(int json)
 }
 
 static int
-session_rm(int argc, char **argv)
+session_rm(int argc, char **argv, const struct session_remote *r)
 {
 	struct isol8_engine *e;
 	struct isol8_error err;
@@ -108,7 +161,7 @@ session_rm(int argc, char **argv)
 		cli_error("session rm wants a session NAME");
 		return EXIT_USAGE;
 	}
-	if ((e = session_engine(&cfg, &rc)) == NULL)
+	if ((e = session_engine(&cfg, r, &rc)) == NULL)
 		return rc;
 	for (i = 0; i < argc; i++)
 		if (isol8_session_remove(e, argv[i], &err) == -1) {
@@ -116,7 +169,8 @@ session_rm(int argc, char **argv)
 			rc = err.code == ISOL8_ENOTFOUND ||
 			        err.code == ISOL8_EINVAL
 			    ? 1
-			    : cli_exit_for(&err);
+			    : r->host != NULL ? cli_exit_code(&err)
+			                      : cli_exit_for(&err);
 		} else
 			printf("removed session %s\n", argv[i]);
 	isol8_engine_free(e);
@@ -127,16 +181,24 @@ session_rm(int argc, char **argv)
 static int
 cmd_session(int argc, char **argv)
 {
+	struct session_remote r;
+
+	if (session_flags(&argc, argv, &r) == -1)
+		return EXIT_USAGE;
 	if (argc >= 2 && strcmp(argv[1], "ls") == 0)
-		return session_ls(argc >= 3 && strcmp(argv[2], "--json") == 0);
+		return session_ls(
+		    argc >= 3 && strcmp(argv[2], "--json") == 0, &r);
 	if (argc >= 2 && strcmp(argv[1], "rm") == 0)
-		return session_rm(argc - 2, argv + 2);
+		return session_rm(argc - 2, argv + 2, &r);
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("Usage: isol8 session ls [--json]\n"
-		       "       isol8 session rm NAME...\n\n"
-		       "List or remove persistent sessions (`isol8 run "
-		       "--persistent`, `--session NAME`).\n");
+		printf(
+		    "Usage: isol8 session ls [--json] [--host URL --key KEY]\n"
+		    "       isol8 session rm NAME... [--host URL --key KEY]"
+		    "\n\n"
+		    "List or remove persistent sessions (`isol8 run "
+		    "--persistent`, `--session NAME`); with --host (or "
+		    "ISOL8_HOST)\nthe key's sessions on that isol8 serve.\n");
 		return 0;
 	}
 	cli_error("usage: isol8 session ls [--json] | isol8 session rm NAME");

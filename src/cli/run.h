@@ -59,8 +59,11 @@ struct run_opts {
 	int json;
 	int quiet;
 	int help;
-	int no_stream; /* --no-stream: print the output when the run ends */
-	int persist;   /* --persist: keep the container as a session */
+	int no_stream;    /* --no-stream: print the output when the run ends */
+	int persist;      /* --persist: keep the container as a session */
+	const char *host; /* --host or ISOL8_HOST: run on that server */
+	const char *key;  /* --key or ISOL8_API_KEY */
+	struct buf stdin_buf; /* --host: a piped stdin, read whole */
 	struct buf code;
 	char *fetch_url;               /* where --url/--github/--gist fetch */
 	char *workdir_abs;             /* --workdir, resolved */

@@ -98,6 +98,9 @@ run_usage(FILE *f)
 	    "      --get PATH[:LOCAL] copy a sandbox file back after the run "
 	    "(repeatable)\n"
 	    "      --json             print one JSON result object\n"
+	    "      --host URL         run on the `isol8 serve` at URL "
+	    "(ISOL8_HOST)\n"
+	    "      --key KEY          its API key (ISOL8_API_KEY)\n"
 	    "  -q, --quiet            no isol8 messages on stderr\n"
 	    "      --debug            debug lines on stderr\n"
 	    "  -h, --help             this help\n\n"
@@ -114,7 +117,8 @@ enum {
 	O_ENV,
 	O_SECRET,
 	O_JSON,
-	O_LATER,
+	O_HOST,
+	O_KEY,
 	O_PERSIST,
 	O_SESSION,
 	O_FILES,
@@ -154,8 +158,8 @@ static const struct option run_options[] = {
 	{ "persist", no_argument, NULL, O_KEEP },
 	{ "files", required_argument, NULL, O_FILES },
 	{ "get", required_argument, NULL, O_GET },
-	{ "host", required_argument, NULL, O_LATER },
-	{ "key", required_argument, NULL, O_LATER },
+	{ "host", required_argument, NULL, O_HOST },
+	{ "key", required_argument, NULL, O_KEY },
 	{ "allow", required_argument, NULL, O_ALLOW },
 	{ "deny", required_argument, NULL, O_DENY },
 	{ "allow-private", no_argument, NULL, O_ALLOW_PRIVATE },
@@ -342,13 +346,21 @@ run_parse(int argc, char **argv, struct run_opts *o, struct isol8_request *req,
 			o->help = 1;
 			return 0;
 		}
-		if (ch == O_LATER)
-			return err_set(errp, ERR_INVALID,
-			    "--%s is not available in this version",
-			    run_options[idx].name);
+		if (ch == O_HOST || ch == O_KEY) {
+			*(ch == O_HOST ? &o->host : &o->key) = optarg;
+			continue;
+		}
 		if (run_opt(o, req, ch, optarg, errp) == -1)
 			return -1;
 	}
+	if (o->host == NULL)
+		o->host = getenv("ISOL8_HOST");
+	if (o->key == NULL)
+		o->key = getenv("ISOL8_API_KEY");
+	if (o->host != NULL && (o->key == NULL || o->key[0] == '\0'))
+		return err_set(errp, ERR_INVALID,
+		    "API key required with --host: --key KEY or "
+		    "ISOL8_API_KEY");
 	if (optind < argc)
 		o->file = argv[optind++];
 	if (optind < argc)
@@ -515,6 +527,21 @@ run_place(struct run_opts *o, struct isol8_request *req, struct err **errp)
 }
 
 /*
+ * --host: a server cannot take a streamed stdin (docs/api.md), so a piped
+ * one is read whole, at most ISOL8_MAX_CODE bytes, and sent in the request.
+ */
+static int
+run_stdin_whole(
+    struct run_opts *o, struct isol8_request *req, struct err **errp)
+{
+	if (read_file("/dev/stdin", ISOL8_MAX_CODE, &o->stdin_buf, errp) == -1)
+		return err_wrap(errp, "stdin (with --host it is sent whole)");
+	req->stdin_data = o->stdin_buf.data != NULL ? o->stdin_buf.data : "";
+	req->stdin_len = o->stdin_buf.len;
+	return 0;
+}
+
+/*
  * The rest of the request: env, network rules, files, --get, secrets,
  * where it runs, and stdin -- --stdin DATA, or a piped stdin streamed
  * when the code came from -e, --cmd, FILE or a URL.
@@ -548,6 +575,8 @@ run_request(struct run_opts *o, const struct cli_config *cfg,
 	    !isatty(0) && fstat(0, &st) == 0 &&
 	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
 	        S_ISSOCK(st.st_mode))) {
+		if (o->host != NULL)
+			return run_stdin_whole(o, req, errp);
 		req->stdin_stream = 1;
 		*stdin_regular = S_ISREG(st.st_mode);
 	}
@@ -568,6 +597,7 @@ run_opts_free(struct run_opts *o)
 	run_files_free(&o->files);
 	run_setup_free(&o->setup);
 	buf_free(&o->code);
+	buf_free(&o->stdin_buf);
 	free(o->fetch_url);
 	free(o->workdir_abs);
 }

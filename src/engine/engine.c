@@ -174,6 +174,15 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 		    xstrdup(e->opts.npm_registry);
 	e->opts.pip_index_url = e->opts.npm_registry = NULL; /* not ours */
 	e->resolver = resolver_new(e->loop, NULL);
+	if (e->opts.remote_url != NULL &&
+	    (e->remote = remote_new(e->loop, e->opts.remote_url,
+	         e->opts.remote_key, &err)) == NULL) {
+		engine_error(errp, err);
+		err_free(&err);
+		isol8_engine_free(e);
+		return NULL;
+	}
+	e->opts.remote_url = e->opts.remote_key = NULL; /* not ours */
 	return e;
 }
 
@@ -246,6 +255,7 @@ isol8_engine_free(struct isol8_engine *e)
 	if (e == NULL)
 		return;
 	engine_docker_free(e);
+	remote_free(e->remote);
 	while ((r = TAILQ_FIRST(&e->runs)) != NULL)
 		engine_run_abort(r);
 	engine_session_abort(e);

@@ -10,6 +10,7 @@
 #include "../images/images.h"
 #include "../net/net.h"
 #include "../pool/pool.h"
+#include "../remote/remote.h"
 
 /*
  * The bounds of every numeric limit (limits.c holds the one table built
@@ -74,6 +75,7 @@ struct isol8_engine {
 	struct engine_docker dw; /* whether dockerd is there */
 	struct registries reg;   /* run-time installs: ... */
 	char *reg_pip, *reg_npm; /* ... their URLs, owned */
+	struct remote *remote;   /* opts.remote_url: runs go there */
 };
 
 /* mask.c */

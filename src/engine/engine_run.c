@@ -92,7 +92,8 @@ struct isol8_run {
 	unsigned acks;           /* PUT_FILEs not yet acknowledged */
 	struct err *err;         /* the run failed */
 	int deadline_hit;
-	int cancel; /* 1: cancelled; 2: the engine shuts down */
+	int cancel;                /* 1: cancelled; 2: the engine shuts down */
+	struct remote_run *remote; /* a remote engine's: all the run is */
 
 	TAILQ_ENTRY(isol8_run) entry;
 	TAILQ_ENTRY(isol8_run) qentry;
@@ -231,10 +232,42 @@ run_new(
 	return 0;
 }
 
+/* A remote run's callbacks: the caller's, then the wrapper goes. */
+static void
+run_remote_stdout(const char *data, size_t len, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	if (run->cbs.on_stdout != NULL)
+		run->cbs.on_stdout(data, len, run->arg);
+}
+
+static void
+run_remote_stderr(const char *data, size_t len, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	if (run->cbs.on_stderr != NULL)
+		run->cbs.on_stderr(data, len, run->arg);
+}
+
+static void
+run_remote_done(
+    const struct isol8_result *res, const struct isol8_error *e, void *arg)
+{
+	struct isol8_run *run = arg;
+
+	run->state = RUN_DONE;
+	run->cbs.on_done(res, e, run->arg);
+	free(run);
+}
+
 struct isol8_run *
 isol8_run_start(struct isol8_engine *e, const struct isol8_request *req,
     const struct isol8_callbacks *cbs, void *arg, struct isol8_error *errp)
 {
+	static const struct isol8_callbacks remote_cbs = { run_remote_stdout,
+		run_remote_stderr, run_remote_done };
 	struct isol8_run *run = xcalloc(1, sizeof *run);
 	struct err *err = NULL;
 
@@ -242,6 +275,15 @@ isol8_run_start(struct isol8_engine *e, const struct isol8_request *req,
 	if (cbs == NULL || cbs->on_done == NULL) {
 		err_set(&err, ERR_INVALID, "on_done callback is required");
 		goto fail;
+	}
+	if (e->remote != NULL) {
+		/* A remote engine: the run is the server's (src/remote). */
+		run->cbs = *cbs;
+		run->arg = arg;
+		if ((run->remote = remote_run_start(
+		         e->remote, req, &remote_cbs, run, &err)) == NULL)
+			goto fail;
+		return run;
 	}
 	if (run_new(run, req, &err) == -1)
 		goto fail;
@@ -292,6 +334,10 @@ isol8_run_cancel(struct isol8_run *run)
 	if (run->state == RUN_DONE || run->cancel)
 		return;
 	run->cancel = 1;
+	if (run->remote != NULL) {
+		remote_run_cancel(run->remote);
+		return;
+	}
 	event_active(run->wake, EV_TIMEOUT, 0);
 }
 

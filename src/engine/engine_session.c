@@ -290,6 +290,10 @@ isol8_session_list_start(struct isol8_engine *e, isol8_session_list_cb cb,
 {
 	struct session_op *op;
 
+	if (e->remote != NULL) { /* the key's sessions on the server */
+		remote_session_list(e->remote, cb, arg);
+		return 0;
+	}
 	(void)errp;
 	op = sop_new(e, 0, arg);
 	op->list_cb = cb;
@@ -301,7 +305,17 @@ isol8_session_remove_start(struct isol8_engine *e, const char *name,
     isol8_session_done_cb cb, void *arg, struct isol8_error *errp)
 {
 	struct session_op *op;
+	struct err *err = NULL;
 
+	if (e->remote != NULL) { /* the key's session on the server */
+		if (remote_session_remove(e->remote, name, cb, arg, &err) ==
+		    -1) {
+			engine_error(errp, err);
+			err_free(&err);
+			return -1;
+		}
+		return 0;
+	}
 	(void)errp;
 	op = sop_new(e, 1, arg);
 	op->done_cb = cb;

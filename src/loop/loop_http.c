@@ -398,9 +398,17 @@ http_req_cancel(struct http_req *r)
 	return r->done_arg;
 }
 
+/* The response's status: in the done callback, or in a data callback
+ * once the headers came (0 before). */
 long
 http_req_status(const struct http_req *r)
 {
+	long status = 0;
+
+	if (r->status == 0 && r->easy != NULL &&
+	    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status) ==
+	        CURLE_OK)
+		return status;
 	return r->status;
 }
 

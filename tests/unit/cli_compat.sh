@@ -61,13 +61,33 @@ has_flags() {
 	done
 }
 t "run --help lists the original's flags" '[ "$rc" = 0 ] && has_flags' run --help
-# Remote execution is not here yet: the message names the flag, not its value.
-t "run --host URL: the flag named, not its value (2)" \
-	'[ "$rc" = 2 ] && err_has "--host is not available" && ! err_has "http://x"' \
-	run --host http://x -e 1
-t "run --key K: the same" \
-	'[ "$rc" = 2 ] && err_has "--key is not available" && ! err_has "sekrit"' \
-	run -e 1 --key sekrit
+# Remote execution (--host/--key, docs/cli.md): no key is a usage error,
+# a server nobody runs is 3; neither message shows the key.
+t "run --help lists --host and --key" \
+	'[ "$rc" = 0 ] && out_has "--host URL" && out_has "--key KEY"' run --help
+t "run --host URL without a key: API key required (2)" \
+	'[ "$rc" = 2 ] && err_has "API key required"' \
+	run --host http://127.0.0.1:1 -e 1
+export ISOL8_HOST=http://127.0.0.1:1
+t "ISOL8_HOST without ISOL8_API_KEY: the same" \
+	'[ "$rc" = 2 ] && err_has "API key required"' run -e 1
+export ISOL8_API_KEY=sekrit
+t "ISOL8_HOST and ISOL8_API_KEY: the same as the flags" \
+	'[ "$rc" = 3 ] && err_has "cannot reach the isol8 server"' \
+	run -r python -e 1
+unset ISOL8_HOST ISOL8_API_KEY
+t "session ls --host without a key: API key required (2)" \
+	'[ "$rc" = 2 ] && err_has "API key required"' \
+	session ls --host http://127.0.0.1:1
+t "session rm NAME --host with no server there: 3" \
+	'[ "$rc" = 3 ] && err_has "cannot reach the isol8 server" && ! err_has "sekrit"' \
+	session rm s1 --host http://127.0.0.1:1 --key sekrit
+t "run --host with no server there: 3, the server named, not the key" \
+	'[ "$rc" = 3 ] && err_has "cannot reach the isol8 server at http://127.0.0.1:1" && ! err_has "sekrit"' \
+	run --host http://127.0.0.1:1 --key sekrit -r python -e 1
+t "run --host with a URL that is not http(s): 2" \
+	'[ "$rc" = 2 ] && err_has "http:// or https://"' \
+	run --host ftp://127.0.0.1 --key sekrit -r python -e 1
 for h in run batch setup session cleanup bench config; do
 	t "$h --help: Usage: heading" '[ "$rc" = 0 ] && out_has "Usage: isol8 $h"' $h --help
 done

@@ -1,0 +1,302 @@
+/*
+ * The remote backend's side of the wire format (docs/api.md): a request
+ * written as the JSON api_request_parse() reads (tests/unit/test_remote.c
+ * checks the round trip), and the `exit` event's result object read back
+ * into a struct isol8_result. Bytes that are not UTF-8 (or hold a NUL) go
+ * as {"base64": ...}, as the server sends them.
+ */
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "remote.h"
+
+/* Code names on the wire, as api_code_name() writes them. */
+static const char *const remote_codes[] = {
+	[ISOL8_OK] = "ok",
+	[ISOL8_EINVAL] = "invalid",
+	[ISOL8_EUNAVAILABLE] = "unavailable",
+	[ISOL8_EDOCKER] = "docker",
+	[ISOL8_ENOIMAGE] = "noimage",
+	[ISOL8_EAGENT] = "agent",
+	[ISOL8_ECANCELLED] = "cancelled",
+	[ISOL8_ETIMEOUT] = "timeout",
+	[ISOL8_ELIMIT] = "limit",
+	[ISOL8_ENOTFOUND] = "notfound",
+	[ISOL8_EINTERNAL] = "internal",
+	[ISOL8_ELOST] = "lost",
+	[ISOL8_EINSTALL] = "install",
+};
+
+/* An errorCode's code; ISOL8_EINTERNAL for a name we do not know. */
+enum isol8_code
+remote_code(const char *name)
+{
+	size_t i;
+
+	for (i = 1; name != NULL && i < nitems(remote_codes); i++)
+		if (remote_codes[i] != NULL &&
+		    strcmp(remote_codes[i], name) == 0)
+			return (enum isol8_code)i;
+	return ISOL8_EINTERNAL;
+}
+
+/* Bytes as a string when they are UTF-8 without NUL, else base64. */
+static void
+gen_bytes(yajl_gen g, const char *k, const void *data, size_t len)
+{
+	struct buf tmp = { 0 };
+	size_t n;
+
+	if (k != NULL)
+		json_key(g, k);
+	if (memchr(data, '\0', len) == NULL &&
+	    json_utf8(data, len, &tmp, &n) == data)
+		json_strn_add(g, data, len);
+	else {
+		buf_drain(&tmp, tmp.len);
+		base64_encode(&tmp, data, len);
+		yajl_gen_map_open(g);
+		json_kstrn(g, "base64", tmp.data ? tmp.data : "", tmp.len);
+		yajl_gen_map_close(g);
+	}
+	buf_free(&tmp);
+}
+
+static void
+gen_kv(yajl_gen g, const char *k, const struct isol8_kv *kv, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	json_key(g, k);
+	yajl_gen_map_open(g);
+	for (i = 0; i < n; i++)
+		json_kstr(g, kv[i].key, kv[i].value != NULL ? kv[i].value : "");
+	yajl_gen_map_close(g);
+}
+
+static void
+gen_strings(yajl_gen g, const char *k, const char *const *v, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	json_key(g, k);
+	yajl_gen_array_open(g);
+	for (i = 0; i < n; i++)
+		json_str_add(g, v[i]);
+	yajl_gen_array_close(g);
+}
+
+/* The limits that are set (0: the server's default). */
+static void
+gen_limits(yajl_gen g, const struct isol8_request *r)
+{
+	static const struct {
+		const char *k;
+		size_t off;
+	} u64[] = {
+		{ "timeout", offsetof(struct isol8_request, timeout_ms) },
+		{ "memory", offsetof(struct isol8_request, memory) },
+		{ "sandboxSize", offsetof(struct isol8_request, sandbox_size) },
+		{ "tmpSize", offsetof(struct isol8_request, tmp_size) },
+		{ "maxOutput", offsetof(struct isol8_request, max_output) },
+		{ "maxOutputFile",
+		    offsetof(struct isol8_request, max_output_file) },
+	};
+	size_t i;
+	uint64_t v;
+
+	for (i = 0; i < nitems(u64); i++) {
+		memcpy(&v, (const char *)r + u64[i].off, sizeof v);
+		if (v != 0)
+			json_kuint(g, u64[i].k, v);
+	}
+	if (r->cpus != 0)
+		json_knumf(g, "cpu", "%.17g", r->cpus);
+	if (r->pids != 0)
+		json_kint(g, "pids", (long long)r->pids);
+}
+
+static void
+gen_files(yajl_gen g, const struct isol8_request *r)
+{
+	size_t i;
+
+	if (r->files_len == 0)
+		return;
+	json_key(g, "files");
+	yajl_gen_map_open(g);
+	for (i = 0; i < r->files_len; i++)
+		gen_bytes(g, r->files[i].path,
+		    r->files[i].data != NULL ? r->files[i].data : "",
+		    r->files[i].len);
+	yajl_gen_map_close(g);
+}
+
+/*
+ * The request as the API's JSON into b (appended); -1 for what the API
+ * cannot carry: argv, workdir, a streamed stdin.
+ */
+int
+remote_request_write(
+    const struct isol8_request *r, struct buf *b, struct err **errp)
+{
+	yajl_gen g;
+
+	if (r->argv != NULL || r->workdir != NULL || r->stdin_stream)
+		return err_set(errp, ERR_INVALID,
+		    "%s is not available on a remote engine (docs/api.md)",
+		    r->argv != NULL          ? "argv"
+		        : r->workdir != NULL ? "workdir"
+		                             : "a streamed stdin");
+	g = json_gen_new();
+	yajl_gen_map_open(g);
+	if (r->runtime != NULL)
+		json_kstr(g, "runtime", r->runtime);
+	if (r->code != NULL)
+		gen_bytes(g, "code", r->code,
+		    r->code_len ? r->code_len : strlen(r->code));
+	if (r->cmd != NULL)
+		json_kstr(g, "cmd", r->cmd);
+	if (r->stdin_data != NULL)
+		gen_bytes(g, "stdin", r->stdin_data, r->stdin_len);
+	gen_limits(g, r);
+	gen_kv(g, "env", r->env, r->env_len);
+	gen_kv(g, "secrets", r->secrets, r->secrets_len);
+	gen_files(g, r);
+	gen_strings(g, "outputs", r->outputs, r->outputs_len);
+	if (r->network != NULL)
+		json_kstr(g, "network", r->network);
+	gen_strings(g, "allow", r->net_allow, r->net_allow_len);
+	gen_strings(g, "deny", r->net_deny, r->net_deny_len);
+	if (r->net_allow_private)
+		json_kbool(g, "allowPrivate", 1);
+	if (r->session != NULL)
+		json_kstr(g, "session", r->session);
+	if (r->image != NULL)
+		json_kstr(g, "image", r->image);
+	if (r->file_ext != NULL)
+		json_kstr(g, "fileExt", r->file_ext);
+	gen_strings(g, "packages", r->packages, r->packages_len);
+	yajl_gen_map_close(g);
+	json_gen_take(g, b);
+	return 0;
+}
+
+/* An unsigned field of the result, 0 when absent. */
+static uint64_t
+get_u64(yajl_val v, const char *k)
+{
+	long long n = 0;
+
+	return json_int(v, &n, k, NULL) == 0 && n > 0 ? (uint64_t)n : 0;
+}
+
+/* The "outputs" object: {path: {"base64": ...} | {"error": ...}}. */
+static int
+read_outputs(yajl_val o, struct remote_result *rr, struct err **errp)
+{
+	struct buf b = { 0 };
+	const char *s;
+	size_t i, n;
+
+	if (o == NULL || !YAJL_IS_OBJECT(o))
+		return 0;
+	n = o->u.object.len;
+	rr->outputs = n ? xcalloc(n, sizeof *rr->outputs) : NULL;
+	for (i = 0; i < n; i++) {
+		struct isol8_output_file *f = &rr->outputs[rr->outputs_len++];
+
+		f->path = xstrdup(o->u.object.keys[i]);
+		if ((s = json_str(o->u.object.values[i], "error", NULL)) !=
+		    NULL) {
+			f->error = xstrdup(s);
+			continue;
+		}
+		s = json_str(o->u.object.values[i], "base64", NULL);
+		buf_init(&b);
+		if (s == NULL || base64_decode(&b, s, strlen(s)) == -1) {
+			buf_free(&b);
+			return err_set(errp, ERR_INVALID,
+			    "the server sent output file `%s` malformed",
+			    f->path);
+		}
+		buf_add(&b, "", 0);
+		f->data = b.data;
+		f->len = b.len;
+	}
+	rr->res.outputs = rr->outputs;
+	rr->res.outputs_len = rr->outputs_len;
+	return 0;
+}
+
+/* The `exit` event's object (docs/api.md) into rr (free it either way). */
+int
+remote_result_read(
+    const char *text, size_t len, struct remote_result *rr, struct err **errp)
+{
+	struct isol8_result *r = &rr->res;
+	yajl_val v;
+	long long n = 0;
+	const char *s;
+	int rc;
+
+	memset(rr, 0, sizeof *rr);
+	if ((v = json_parse(text, len, errp)) == NULL || !YAJL_IS_OBJECT(v)) {
+		yajl_tree_free(v);
+		return err_set(errp, ERR_INVALID,
+		    "the server's result is not a JSON object");
+	}
+	if (json_int(v, &n, "exitCode", NULL) == 0)
+		r->exit_code = (int)n;
+	if (json_int(v, &n, "signal", NULL) == 0)
+		r->signal = (int)n;
+	r->timed_out = json_bool(v, "timedOut", NULL) == 1;
+	r->oom_killed = json_bool(v, "oomKilled", NULL) == 1;
+	r->truncated = json_bool(v, "truncated", NULL) == 1;
+	r->state_lost = json_bool(v, "stateFresh", NULL) == 1
+	    ? ISOL8_STATE_FRESH
+	    : json_bool(v, "stateLost", NULL) == 1 ? ISOL8_STATE_LOST
+	                                           : ISOL8_STATE_KEPT;
+	r->run_ms = get_u64(v, "durationMs");
+	r->total_ms = get_u64(v, "totalMs");
+	r->queued_ms = get_u64(v, "queuedMs");
+	r->install_ms = get_u64(v, "installMs");
+	r->cpu_ms = get_u64(v, "cpuMs");
+	r->peak_rss_kb = get_u64(v, "peakRssKb");
+	r->stdout_bytes = get_u64(v, "stdoutBytes");
+	r->stderr_bytes = get_u64(v, "stderrBytes");
+	r->may_have_run = json_bool(v, "mayHaveRun", NULL) == 1;
+	if ((s = json_str(v, "containerId", NULL)) != NULL)
+		r->container_id = rr->container_id = xstrdup(s);
+	if ((s = json_str(v, "error", NULL)) != NULL) {
+		rr->error = xstrdup(s);
+		rr->code = remote_code(json_str(v, "errorCode", NULL));
+	}
+	rc = read_outputs(json_get(v, "outputs", NULL), rr, errp);
+	yajl_tree_free(v);
+	return rc;
+}
+
+void
+remote_result_free(struct remote_result *rr)
+{
+	size_t i;
+
+	for (i = 0; i < rr->outputs_len; i++) {
+		free((char *)(uintptr_t)rr->outputs[i].path);
+		free((char *)(uintptr_t)rr->outputs[i].data);
+		free((char *)(uintptr_t)rr->outputs[i].error);
+	}
+	free(rr->outputs);
+	free(rr->container_id);
+	free(rr->error);
+	memset(rr, 0, sizeof *rr);
+}
