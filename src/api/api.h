@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <yajl/yajl_gen.h>
+
 #include "isol8.h"
 
 struct buf;
@@ -148,6 +150,8 @@ struct api_result {
 void api_result_write(enum api_shape, const struct api_result *, struct buf *);
 /* The filtered network's decisions as a JSON array (docs/cli.md). */
 void api_network_write(const struct isol8_result *, struct buf *);
+void api_session_write(
+    yajl_gen, const struct isol8_session_info *, const char *);
 
 /* An error code's name on the wire ("noimage"). */
 const char *api_code_name(enum isol8_code);

@@ -225,6 +225,21 @@ api_result_write(
 	json_gen_take(g, b);
 }
 
+/* One session of a list, as `session ls --json` and GET /sessions show
+ * it, under name (the one its client knows). */
+void
+api_session_write(
+    yajl_gen g, const struct isol8_session_info *s, const char *name)
+{
+	yajl_gen_map_open(g);
+	json_kstr(g, "name", name);
+	json_kstr(g, "image", s->image);
+	json_kstr(g, "status", s->status);
+	json_kint(g, "created", s->created);
+	json_kuint(g, "memory", s->memory);
+	yajl_gen_map_close(g);
+}
+
 void
 api_network_write(const struct isol8_result *r, struct buf *b)
 {

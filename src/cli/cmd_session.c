@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "../api/api.h"
 #include "../util/util.h"
 
 /* --host and --key (anywhere after the subcommand), or the env. */
@@ -92,15 +93,8 @@ session_ls_json(const struct isol8_session_info *s, size_t n)
 	size_t i;
 
 	yajl_gen_array_open(g);
-	for (i = 0; i < n; i++) {
-		yajl_gen_map_open(g);
-		json_kstr(g, "name", s[i].name);
-		json_kstr(g, "image", s[i].image);
-		json_kstr(g, "status", s[i].status);
-		json_kint(g, "created", s[i].created);
-		json_kuint(g, "memory", s[i].memory);
-		yajl_gen_map_close(g);
-	}
+	for (i = 0; i < n; i++)
+		api_session_write(g, &s[i], s[i].name);
 	yajl_gen_array_close(g);
 	json_gen_take(g, &o);
 	printf("%.*s\n", (int)o.len, o.data);

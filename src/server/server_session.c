@@ -125,13 +125,7 @@ sess_listed(const struct isol8_session_info *list, size_t n,
 			if ((name = session_external(r->key, list[i].name)) ==
 			    NULL)
 				continue;
-			yajl_gen_map_open(g);
-			json_kstr(g, "name", name);
-			json_kstr(g, "image", list[i].image);
-			json_kstr(g, "status", list[i].status);
-			json_kint(g, "created", list[i].created);
-			json_kuint(g, "memory", list[i].memory);
-			yajl_gen_map_close(g);
+			api_session_write(g, &list[i], name);
 		}
 		yajl_gen_array_close(g);
 		yajl_gen_map_close(g);
