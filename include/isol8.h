@@ -70,6 +70,10 @@ struct isol8_error {
 };
 
 ISOL8_API const char *isol8_strerror(enum isol8_code code);
+/* A code's name on the wire (JSON `errorCode`: "noimage"), and back
+ * (ISOL8_EINTERNAL for a name this version does not know). */
+ISOL8_API const char *isol8_code_name(enum isol8_code code);
+ISOL8_API enum isol8_code isol8_code_from_name(const char *name);
 ISOL8_API const char *isol8_version(void);
 
 /* ---- engine ---- */

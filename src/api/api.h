@@ -153,7 +153,4 @@ void api_network_write(const struct isol8_result *, struct buf *);
 void api_session_write(
     yajl_gen, const struct isol8_session_info *, const char *);
 
-/* An error code's name on the wire ("noimage"). */
-const char *api_code_name(enum isol8_code);
-
 #endif

@@ -14,30 +14,6 @@
 
 #define API_MAX_NET_EVENTS 256 /* isol8.h: at most 256 kept */
 
-static const char *const code_names[] = {
-	[ISOL8_OK] = "ok",
-	[ISOL8_EINVAL] = "invalid",
-	[ISOL8_EUNAVAILABLE] = "unavailable",
-	[ISOL8_EDOCKER] = "docker",
-	[ISOL8_ENOIMAGE] = "noimage",
-	[ISOL8_EAGENT] = "agent",
-	[ISOL8_ECANCELLED] = "cancelled",
-	[ISOL8_ETIMEOUT] = "timeout",
-	[ISOL8_ELIMIT] = "limit",
-	[ISOL8_ENOTFOUND] = "notfound",
-	[ISOL8_EINTERNAL] = "internal",
-	[ISOL8_ELOST] = "lost",
-	[ISOL8_EINSTALL] = "install",
-};
-
-const char *
-api_code_name(enum isol8_code c)
-{
-	if ((size_t)c >= nitems(code_names) || code_names[c] == NULL)
-		return "internal";
-	return code_names[c];
-}
-
 static void
 gen_flags(yajl_gen g, const struct isol8_result *r)
 {
@@ -157,7 +133,7 @@ gen_run(yajl_gen g, const struct api_result *a)
 	json_kstr_or_null(g, "error", a->error);
 	if (a->error != NULL) {
 		json_kstr(g, "errorCode",
-		    api_code_name(
+		    isol8_code_name(
 		        a->code != ISOL8_OK ? a->code : ISOL8_EINTERNAL));
 		if (r != NULL && r->may_have_run)
 			json_kbool(g, "mayHaveRun", 1);

@@ -31,6 +31,42 @@ static const char *const codes[] = {
 	[ISOL8_EINSTALL] = "package install failed",
 };
 
+static const char *const code_names[] = {
+	[ISOL8_OK] = "ok",
+	[ISOL8_EINVAL] = "invalid",
+	[ISOL8_EUNAVAILABLE] = "unavailable",
+	[ISOL8_EDOCKER] = "docker",
+	[ISOL8_ENOIMAGE] = "noimage",
+	[ISOL8_EAGENT] = "agent",
+	[ISOL8_ECANCELLED] = "cancelled",
+	[ISOL8_ETIMEOUT] = "timeout",
+	[ISOL8_ELIMIT] = "limit",
+	[ISOL8_ENOTFOUND] = "notfound",
+	[ISOL8_EINTERNAL] = "internal",
+	[ISOL8_ELOST] = "lost",
+	[ISOL8_EINSTALL] = "install",
+};
+_Static_assert(nitems(code_names) == nitems(codes), "a name for every code");
+
+const char *
+isol8_code_name(enum isol8_code code)
+{
+	if ((size_t)code >= nitems(code_names) || code_names[code] == NULL)
+		return "internal";
+	return code_names[code];
+}
+
+enum isol8_code
+isol8_code_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 1; name != NULL && i < nitems(code_names); i++)
+		if (strcmp(code_names[i], name) == 0)
+			return (enum isol8_code)i;
+	return ISOL8_EINTERNAL;
+}
+
 const char *
 isol8_strerror(enum isol8_code code)
 {

@@ -184,7 +184,7 @@ remote_refusal(long status, const struct buf *body, struct isol8_error *out)
 	if (status == 400 || status == 401 || status == 403 || status == 413)
 		out->code = ISOL8_EINVAL;
 	else
-		out->code = remote_code(name);
+		out->code = isol8_code_from_name(name);
 	snprintf(out->message, sizeof out->message,
 	    "the isol8 server answered %ld: %s", status,
 	    msg != NULL         ? msg

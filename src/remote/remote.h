@@ -76,6 +76,5 @@ struct remote_result {
 int remote_result_read(
     const char *, size_t, struct remote_result *, struct err **);
 void remote_result_free(struct remote_result *);
-enum isol8_code remote_code(const char *);
 
 #endif

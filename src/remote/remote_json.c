@@ -14,36 +14,6 @@
 
 #include "remote.h"
 
-/* Code names on the wire, as api_code_name() writes them. */
-static const char *const remote_codes[] = {
-	[ISOL8_OK] = "ok",
-	[ISOL8_EINVAL] = "invalid",
-	[ISOL8_EUNAVAILABLE] = "unavailable",
-	[ISOL8_EDOCKER] = "docker",
-	[ISOL8_ENOIMAGE] = "noimage",
-	[ISOL8_EAGENT] = "agent",
-	[ISOL8_ECANCELLED] = "cancelled",
-	[ISOL8_ETIMEOUT] = "timeout",
-	[ISOL8_ELIMIT] = "limit",
-	[ISOL8_ENOTFOUND] = "notfound",
-	[ISOL8_EINTERNAL] = "internal",
-	[ISOL8_ELOST] = "lost",
-	[ISOL8_EINSTALL] = "install",
-};
-
-/* An errorCode's code; ISOL8_EINTERNAL for a name we do not know. */
-enum isol8_code
-remote_code(const char *name)
-{
-	size_t i;
-
-	for (i = 1; name != NULL && i < nitems(remote_codes); i++)
-		if (remote_codes[i] != NULL &&
-		    strcmp(remote_codes[i], name) == 0)
-			return (enum isol8_code)i;
-	return ISOL8_EINTERNAL;
-}
-
 /* Bytes as a string when they are UTF-8 without NUL, else base64. */
 static void
 gen_bytes(yajl_gen g, const char *k, const void *data, size_t len)
@@ -278,7 +248,7 @@ remote_result_read(
 		r->container_id = rr->container_id = xstrdup(s);
 	if ((s = json_str(v, "error", NULL)) != NULL) {
 		rr->error = xstrdup(s);
-		rr->code = remote_code(json_str(v, "errorCode", NULL));
+		rr->code = isol8_code_from_name(json_str(v, "errorCode", NULL));
 	}
 	rc = read_outputs(json_get(v, "outputs", NULL), rr, errp);
 	yajl_tree_free(v);

@@ -236,7 +236,7 @@ error_body(struct buf *b, enum isol8_code code, const char *msg)
 
 	yajl_gen_map_open(g);
 	json_kstr(g, "error", msg);
-	json_kstr(g, "errorCode", api_code_name(code));
+	json_kstr(g, "errorCode", isol8_code_name(code));
 	yajl_gen_map_close(g);
 	json_gen_take(g, b);
 	buf_addstr(b, "\n");

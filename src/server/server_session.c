@@ -97,7 +97,7 @@ sess_error(struct sess *x, const struct isol8_error *e)
 	x->status = req_status_for(e->code);
 	yajl_gen_map_open(g);
 	json_kstr(g, "error", e->message);
-	json_kstr(g, "errorCode", api_code_name(e->code));
+	json_kstr(g, "errorCode", isol8_code_name(e->code));
 	yajl_gen_map_close(g);
 	json_gen_take(g, &x->answer);
 	buf_addstr(&x->answer, "\n");

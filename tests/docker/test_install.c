@@ -31,33 +31,8 @@ static int index_fd = -1;
 static int
 index_start(void)
 {
-	int in[2], out[2];
-	char line[32];
-	size_t len;
-	ssize_t n;
-
-	if (pipe(in) == -1 || pipe(out) == -1)
+	if ((index_port = pkg_index_start(&index_pid, &index_fd)) <= 0)
 		return -1;
-	if ((index_pid = fork()) == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execlp("python3", "python3",
-		    ISOL8_TESTS_DIR "/docker/pkg_index.py", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	index_fd = in[1];
-	/* The whole line; the pipe stays open (a write after the port,
-	 * its newline, would find no reader: EPIPE kills the server). */
-	for (len = 0; len < sizeof line - 1 && memchr(line, '\n', len) == NULL;
-	     len += (size_t)n)
-		if ((n = read(out[0], line + len, sizeof line - 1 - len)) <= 0)
-			return -1;
-	line[len] = '\0';
-	index_port = atoi(line);
 	snprintf(
 	    pip_url, sizeof pip_url, "http://127.0.0.1:%d/simple", index_port);
 	snprintf(
