@@ -122,6 +122,7 @@ struct batch {
 	struct isol8_kv *env;
 	size_t env_len;
 	int reuse;
+	const char *host, *key; /* --host/--key: the jobs run on a server */
 	uint64_t docker_wait_ms;
 	unsigned conc;
 	int fail_fast;

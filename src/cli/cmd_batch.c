@@ -119,6 +119,9 @@ batch_usage(FILE *f)
 	    "      --summary          totals and latency on stderr at the "
 	    "end\n"
 	    "      --json-summary     the same, as JSON\n"
+	    "      --host URL         run the jobs on an isol8 serve "
+	    "(ISOL8_HOST)\n"
+	    "      --key KEY          its API key (ISOL8_API_KEY)\n"
 	    "  -q, --quiet            no progress bar\n"
 	    "  defaults for every job: -r/--runtime, --timeout, --memory, "
 	    "--cpu, --pids,\n"
@@ -145,7 +148,9 @@ enum {
 	O_REUSE,
 	O_SUMMARY,
 	O_JSUMMARY,
-	O_DOCKER_WAIT
+	O_DOCKER_WAIT,
+	O_HOST,
+	O_KEY
 };
 
 /* One flag (the limit flags shared with `run` go to cli_limit_opt). */
@@ -208,6 +213,12 @@ batch_opt(struct batch *b, int ch, const char *arg, struct batch_paths *p,
 	case 'q':
 		b->quiet = 1;
 		return 0;
+	case O_HOST:
+		b->host = arg;
+		return 0;
+	case O_KEY:
+		b->key = arg;
+		return 0;
 	}
 	/* Not a limit flag either: getopt said what was wrong. */
 	return cli_limit_opt(ch, arg, &b->defaults, errp) == 1 ? 0 : -1;
@@ -230,6 +241,8 @@ batch_args(struct batch *b, int argc, char **argv, struct batch_paths *p)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "runtime", required_argument, NULL, 'r' },
 		{ "env", required_argument, NULL, O_ENV },
+		{ "host", required_argument, NULL, O_HOST },
+		{ "key", required_argument, NULL, O_KEY },
 		CLI_LIMIT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -247,6 +260,15 @@ batch_args(struct batch *b, int argc, char **argv, struct batch_paths *p)
 	}
 	if (optind + 1 != argc) {
 		cli_error("give one JOBS file (or - for stdin)");
+		return EXIT_USAGE;
+	}
+	if (b->host == NULL)
+		b->host = getenv("ISOL8_HOST");
+	if (b->key == NULL)
+		b->key = getenv("ISOL8_API_KEY");
+	if (b->host != NULL && (b->key == NULL || b->key[0] == '\0')) {
+		cli_error("API key required with --host: --key KEY or "
+		          "ISOL8_API_KEY");
 		return EXIT_USAGE;
 	}
 	p->jobs = argv[optind];
@@ -307,6 +329,9 @@ batch_engine(struct batch *b)
 	eo.pool_reuse = b->reuse;
 	eo.max_concurrent = b->conc;
 	eo.docker_wait_ms = b->docker_wait_ms;
+	/* On a server: the same jobs and results, its pool (docs/api.md). */
+	eo.remote_url = b->host;
+	eo.remote_key = b->key;
 	/* Reuse: a container per job in flight; one-use: a few ready. */
 	eo.pool_size = b->reuse ? b->conc : b->conc < 8 ? b->conc : 8;
 	if ((b->e = isol8_engine_new(b->base, &eo, &err)) == NULL)

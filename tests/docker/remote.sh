@@ -134,6 +134,27 @@ rc=$? err=$(cat "$work/err")
 expect "removing it again: 404, exit 1" \
 	'[ "$rc" = 1 ] && echo "$err" | grep -q "answered 404"'
 
+# batch --host: the jobs run on the server, the results are the local ones.
+printf '%s\n' '{"id":"a","runtime":"python","code":"print(6*7)"}' \
+	'{"id":"b","runtime":"bash","cmd":"echo err >&2; exit 3"}' \
+	'{"id":"c","cmd":"cat","stdin":"in"}' >"$work/jobs.jsonl"
+"$ISOL8" batch -q --order input "$work/jobs.jsonl" >"$work/local.jsonl" 2>/dev/null
+"$ISOL8" batch -q --order input --host "$HOST" --key "$KEY" "$work/jobs.jsonl" \
+	>"$work/remote.jsonl" 2>"$work/err"
+rc=$? err=$(cat "$work/err")
+out=$(python3 -c '
+import json, sys
+def load(p):
+    return [(r["id"], r["stdout"], r["stderr"], r["exitCode"]) for r in map(json.loads, open(p))]
+l, r = load(sys.argv[1]), load(sys.argv[2])
+print(len(r), l == r)' "$work/local.jsonl" "$work/remote.jsonl")
+expect "batch --host: the same results as local ($out)" \
+	'[ "$rc" = 0 ] && [ "$out" = "3 True" ]'
+"$ISOL8" batch -q --host "$HOST" "$work/jobs.jsonl" >/dev/null 2>"$work/err"
+rc=$? err=$(cat "$work/err")
+expect "batch --host without a key: exit 2" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q "API key required"'
+
 # Ctrl-C mid-run: 130, and the server frees the container.
 "$ISOL8" run --host "$HOST" --key "$KEY" -r python \
 	-e 'import socket, time; print(socket.gethostname(), flush=True); time.sleep(60)' \
