@@ -179,16 +179,20 @@ cmd_session(int argc, char **argv)
 
 	if (session_flags(&argc, argv, &r) == -1)
 		return EXIT_USAGE;
-	if (argc >= 2 && strcmp(argv[1], "ls") == 0)
+	/* list and stop: the original isol8's names (docs/compat.md). */
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "list") == 0))
 		return session_ls(
 		    argc >= 3 && strcmp(argv[2], "--json") == 0, &r);
-	if (argc >= 2 && strcmp(argv[1], "rm") == 0)
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "rm") == 0 || strcmp(argv[1], "stop") == 0))
 		return session_rm(argc - 2, argv + 2, &r);
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		printf(
 		    "Usage: isol8 session ls [--json] [--host URL --key KEY]\n"
-		    "       isol8 session rm NAME... [--host URL --key KEY]"
+		    "       isol8 session rm NAME... [--host URL --key KEY]\n"
+		    "       (list and stop are the same as ls and rm)"
 		    "\n\n"
 		    "List or remove persistent sessions (`isol8 run "
 		    "--persistent`, `--session NAME`); with --host (or "

@@ -125,9 +125,13 @@ out=$("$ISOL8" session ls --json --host "$HOST" --key "$SMALL" 2>"$work/err")
 rc=$? err=$(cat "$work/err")
 expect "another key does not see it" \
 	'[ "$rc" = 0 ] && ! printf %s "$out" | grep -q "$sess"'
-out=$(ISOL8_HOST=$HOST ISOL8_API_KEY=$KEY "$ISOL8" session rm "$sess" 2>"$work/err")
+out=$("$ISOL8" session list --json --host "$HOST" --key "$KEY" 2>"$work/err")
 rc=$? err=$(cat "$work/err")
-expect "session rm (ISOL8_HOST, ISOL8_API_KEY) removes it" \
+expect "session list (the original's name) is ls" \
+	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "\"name\":\"$sess\""'
+out=$(ISOL8_HOST=$HOST ISOL8_API_KEY=$KEY "$ISOL8" session stop "$sess" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "session stop (the original's rm; ISOL8_HOST, ISOL8_API_KEY) removes it" \
 	'[ "$rc" = 0 ] && [ "$out" = "removed session $sess" ]'
 out=$("$ISOL8" session rm "$sess" --host "$HOST" --key "$KEY" 2>"$work/err")
 rc=$? err=$(cat "$work/err")
