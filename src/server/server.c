@@ -273,6 +273,7 @@ server_new(struct event_base *base, struct isol8_engine *e,
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->reqs);
 	TAILQ_INIT(&s->waiting);
+	TAILQ_INIT(&s->claims);
 	TAILQ_INIT(&s->keys);
 	s->max_runs = o->max_runs;
 	if (s->max_runs == 0) {
@@ -457,6 +458,7 @@ server_free(struct server *s)
 		evhttp_free(s->http);
 	}
 	conn_free_all(s);
+	claim_free_all(s);
 	if (s->sweep != NULL)
 		event_free(s->sweep);
 	keys_free(&s->keys);

@@ -12,6 +12,7 @@
  *   server_exec.c     requests of one run: /execute, /execute/stream, files
  *   server_batch.c    POST /batch: a job list, results as they end
  *   server_session.c  GET /sessions, DELETE /sessions/{name}; key prefixes
+ *   server_claim.c    a key's `sessions=N` ceiling: claims on session names
  *   server_keys.c     API keys (--key, --keys FILE), auth, ceilings
  *   server_sse.c      Server-Sent Events: events, ids, heartbeats
  *   server_metrics.c  GET /metrics: Prometheus text
@@ -171,7 +172,9 @@ enum server_state {
 
 struct server_conn;
 struct server_req;
+struct claim;
 TAILQ_HEAD(server_conns, server_conn);
+TAILQ_HEAD(server_claims, claim);
 TAILQ_HEAD(server_reqs, server_req);
 
 struct server {
@@ -197,6 +200,9 @@ struct server {
 	unsigned max_runs;
 	struct event *kick; /* admission on a later turn */
 	uint64_t next_run_id;
+	/* session claims (server_claim.c) */
+	struct server_claims claims;
+	uint64_t claim_seq; /* the newest list asked for */
 	struct server_metrics m;
 	/* shutdown */
 	struct event *grace;
@@ -248,7 +254,7 @@ struct event *conn_sweep_new(struct server *);
 /* ---- requests (server_req.c) ---- */
 
 enum req_state {
-	REQ_QUEUED,  /* waiting for a run slot (admission) */
+	REQ_QUEUED,  /* waiting for a run slot (or its session claim) */
 	REQ_WORKING, /* its runs or engine calls are under way */
 	REQ_CLOSED,
 };
@@ -347,6 +353,15 @@ int session_internal(
     const struct server_key *, const char *, char *, size_t, struct err **);
 int request_prepare(struct server *, struct server_key *, struct api_request *,
     struct isol8_request *, char *, size_t, int *, struct err **);
+
+/* ---- session claims (server_claim.c) ---- */
+
+typedef void (*claim_cb)(struct claim *, const struct isol8_error *, void *);
+int claim_needed(const struct server_key *, const struct isol8_request *);
+void claim_start(struct server *, const struct server_key *,
+    const struct isol8_request *, claim_cb, void *);
+void claim_drop(struct claim *);
+void claim_free_all(struct server *);
 
 /* ---- Server-Sent Events (server_sse.c) ---- */
 

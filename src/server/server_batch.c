@@ -51,6 +51,7 @@ struct bjob {
 	long line;
 	char *id;
 	char session[128];
+	struct claim *claim; /* on it, under a `sessions=N` ceiling */
 	struct api_request api;
 	struct isol8_request kdef;
 	struct isol8_run *run;
@@ -64,6 +65,7 @@ static void bjob_stdout(const char *, size_t, void *);
 static void bjob_stderr(const char *, size_t, void *);
 static void bjob_done(
     const struct isol8_result *, const struct isol8_error *, void *);
+static void bjob_claimed(struct claim *, const struct isol8_error *, void *);
 static const struct isol8_callbacks bjob_cbs = { bjob_stdout, bjob_stderr,
 	bjob_done };
 
@@ -127,6 +129,7 @@ batch_line_error(struct breq *b, long line, const char *id, const char *msg)
 static void
 bjob_free(struct bjob *j)
 {
+	claim_drop(j->claim);
 	api_request_free(&j->api);
 	buf_free(&j->out);
 	buf_free(&j->err);
@@ -185,12 +188,26 @@ batch_job(struct breq *b, const char *line, size_t len)
 	return j;
 }
 
+/* A job's run starts: 0, or -1 with its error line sent and j freed. */
+static int
+bjob_run(struct bjob *j)
+{
+	struct isol8_error err;
+
+	j->run =
+	    isol8_run_start(j->b->r->s->e, &j->api.req, &bjob_cbs, j, &err);
+	if (j->run != NULL)
+		return 0;
+	batch_line_error(j->b, j->line, j->id, err.message);
+	bjob_free(j);
+	return -1;
+}
+
 /* A slot: start the next job that can start (error lines on the way). */
 static int
 batch_start(struct server_req *r)
 {
 	struct breq *b = r->kind;
-	struct isol8_error err;
 	const char *line;
 	struct bjob *j;
 	size_t len;
@@ -198,19 +215,55 @@ batch_start(struct server_req *r)
 	while ((line = batch_next_line(b, &len)) != NULL) {
 		if ((j = batch_job(b, line, len)) == NULL)
 			continue;
-		j->run =
-		    isol8_run_start(r->s->e, &j->api.req, &bjob_cbs, j, &err);
-		if (j->run == NULL) {
-			batch_line_error(b, j->line, j->id, err.message);
-			bjob_free(j);
-			continue;
+		if (claim_needed(r->key, &j->api.req)) {
+			/* Its session claimed first: the run, or its error
+			 * line, comes with the claim (bjob_claimed). */
+			TAILQ_INSERT_TAIL(&b->jobs, j, entry);
+			b->running++;
+			claim_start(r->s, r->key, &j->api.req, bjob_claimed, j);
+			return 0;
 		}
+		if (bjob_run(j) == -1)
+			continue;
 		TAILQ_INSERT_TAIL(&b->jobs, j, entry);
 		b->running++;
 		return 0;
 	}
 	r->finished = 1;
 	return -1;
+}
+
+/* A job's slot comes back (its run ended, or never started). */
+static void
+bjob_end(struct breq *b)
+{
+	struct server_req *r = b->r;
+
+	b->running--;
+	if (b->pos >= b->len && b->running == 0)
+		r->finished = 1;
+	req_run_done(r);
+	req_step(r);
+}
+
+/* A job's session claim came: its run, or its error line. */
+static void
+bjob_claimed(struct claim *c, const struct isol8_error *e, void *arg)
+{
+	struct bjob *j = arg;
+	struct breq *b = j->b;
+
+	j->claim = c;
+	TAILQ_REMOVE(&b->jobs, j, entry);
+	if (e != NULL || b->r->cancelled) {
+		batch_line_error(b, j->line, j->id,
+		    e != NULL ? e->message : "cancelled: the server stops");
+		bjob_free(j);
+	} else if (bjob_run(j) == 0) {
+		TAILQ_INSERT_TAIL(&b->jobs, j, entry);
+		return;
+	}
+	bjob_end(b);
 }
 
 static void
@@ -284,12 +337,8 @@ bjob_done(
 	}
 	batch_emit(b, &a);
 	TAILQ_REMOVE(&b->jobs, j, entry);
-	b->running--;
 	bjob_free(j);
-	if (b->pos >= b->len && b->running == 0)
-		r->finished = 1;
-	req_run_done(r);
-	req_step(r);
+	bjob_end(b);
 }
 
 static void
@@ -299,7 +348,8 @@ batch_cancel(struct server_req *r)
 	struct bjob *j;
 
 	TAILQ_FOREACH (j, &b->jobs, entry)
-		isol8_run_cancel(j->run);
+		if (j->run != NULL) /* NULL: its claim is being decided */
+			isol8_run_cancel(j->run);
 }
 
 /* The end: lines never started (the server stops) get their error. */

@@ -37,6 +37,7 @@ struct exec {
 	struct api_request api;    /* the request (owned storage) */
 	struct isol8_request kdef; /* the key's defaults (api borrows) */
 	char session[128];         /* its session, named per key */
+	struct claim *claim;       /* on it, under a `sessions=N` ceiling */
 	char *runtime;
 	struct isol8_run *run;
 	struct buf out; /* EXEC_JSON: the program's output */
@@ -259,6 +260,7 @@ exec_finish(struct server_req *r)
 static void
 exec_destroy(struct exec *x)
 {
+	claim_drop(x->claim);
 	if (x->heartbeat != NULL)
 		event_free(x->heartbeat);
 	api_request_free(&x->api);
@@ -339,6 +341,8 @@ request_prepare(struct server *s, struct server_key *k, struct api_request *a,
 
 static void exec_go(struct server *, struct evhttp_request *,
     struct server_key *, struct exec *);
+static void exec_claimed(struct claim *, const struct isol8_error *, void *);
+static void exec_admit(struct exec *);
 
 static struct exec *
 exec_new(enum exec_kind kind)
@@ -370,19 +374,59 @@ route_execute(
 	exec_go(s, h, k, x);
 }
 
-/* The request object, admitted (or answered 429), the stream started. */
+/*
+ * The request object: its session claimed when its key counts sessions
+ * (the answer may be 403 then), admitted (or answered 429), the stream
+ * started.
+ */
 static void
 exec_go(struct server *s, struct evhttp_request *h, struct server_key *k,
     struct exec *x)
 {
 	struct server_req *r;
-	struct timeval tv;
 
 	x->runtime = xstrdup(x->api.req.runtime);
 	r = req_new(s, h, &exec_ops, x);
 	x->r = r;
 	r->key = k;
 	key_ref(k);
+	if (!claim_needed(k, &x->api.req)) {
+		exec_admit(x);
+		return;
+	}
+	r->runs = 1; /* the claim's list: the request waits for it */
+	claim_start(s, k, &x->api.req, exec_claimed, x);
+}
+
+/* The session's claim came: admitted, or the refusal is the answer. */
+static void
+exec_claimed(struct claim *c, const struct isol8_error *e, void *arg)
+{
+	struct exec *x = arg;
+	struct server_req *r = x->r;
+
+	x->claim = c;
+	r->runs--;
+	if (e != NULL)
+		req_error(r,
+		    e->code == ISOL8_ELIMIT ? 403 : req_status_for(e->code),
+		    e->code, "%s", e->message);
+	if (e != NULL || r->cancelled) {
+		r->finished = 1;
+		req_step(r);
+		return;
+	}
+	exec_admit(x);
+}
+
+/* Wait for a run slot (429 when too many wait); SSE starts its stream. */
+static void
+exec_admit(struct exec *x)
+{
+	struct server_req *r = x->r;
+	struct server *s = r->s;
+	struct timeval tv;
+
 	if (admit_want(r, 0) == -1) {
 		req_error(r, 429, ISOL8_EUNAVAILABLE,
 		    "too many requests waiting (%u, server.maxQueue): retry "

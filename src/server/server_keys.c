@@ -6,7 +6,7 @@
  * line (docs/api.md "Keys"):
  *
  *	# name   SHA-256 of the key (hex)                          ceilings
- *	alice    9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c...  memory=1g cpu=2 network=none,filtered sessions=0
+ *	alice    9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c...  memory=1g cpu=2 network=none,filtered sessions=2
  *
  * The file never holds a key itself, only its hash. A request's bearer
  * token is hashed and compared with every key's hash in constant time
@@ -18,7 +18,9 @@
  * Ceilings are checked on the request as it will run (the server's
  * defaults filled in, clamped to the ceilings first so that a key under
  * the configuration's default memory is not refused for a request that
- * says nothing); a refusal names the ceiling.
+ * says nothing); a refusal names the ceiling. `sessions=N` above 0 is
+ * counted against what the key owns when a run names a session
+ * (server_claim.c); here only `sessions=0` refuses at once.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -237,14 +239,10 @@ parse_ceiling(
 		return 0;
 	}
 	if (strcmp(k, "sessions") == 0) {
-		/* Only none at all, for now: a count needs the key's
-		 * sessions counted before each new one opens. */
-		if (strcmp(v, "0") != 0)
-			return err_set(errp, ERR_INVALID,
-			    "`sessions` takes 0 (no sessions) for now, got "
-			    "`%.32s`: leave it out for no ceiling",
-			    v);
-		c->sessions = 0;
+		/* 0: none at all; N: counted (server_claim.c) */
+		if (parse_count(k, v, 0, 4096, &n, errp) == -1)
+			return -1;
+		c->sessions = (unsigned)n;
 		c->has_sessions = 1;
 		return 0;
 	}

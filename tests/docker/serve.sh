@@ -12,6 +12,7 @@ command -v curl >/dev/null && command -v python3 >/dev/null || {
 
 KEY=k-$$-secret
 OTHER=o-$$-secret
+TWO=t-$$-secret
 sock=$work/s.sock
 printf '{"pool":{"idleMs":15000},"server":{"requestTimeoutMs":2000}}\n' \
 	>isol8.config.json
@@ -21,6 +22,7 @@ hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 	printf 'small %s memory=256m runtimes=python,bash network=none ' \
 		"$(hash "$OTHER")"
 	printf 'sessions=0 timeout=20s\n'
+	printf 'two-%s %s sessions=2\n' $$ "$(hash "$TWO")"
 } >keys
 
 # start ARGS...: a server in the background; $pid, $port (its TCP port).
@@ -166,6 +168,52 @@ req DELETE /sessions/s1 "$KEY"
 check "DELETE the session" '[ "$code" = 200 ]'
 req GET /sessions "$KEY"
 check "it is gone" '! printf %s "$body" | grep -q s1'
+
+# -- sessions=2: counted against what the key owns
+sess() { # NAME: a run in session NAME of key two
+	req POST /execute "$TWO" "{\"runtime\":\"bash\",\"code\":\"echo in-$1\",\"session\":\"$1\"}"
+}
+sess a
+c1=$code
+sess b
+check "sessions=2: two sessions open" '[ "$c1" = 200 ] && [ "$code" = 200 ] && [ "$(field "$body" stdout)" = in-b ]'
+sess c
+check "a third is 403 naming the ceiling" \
+	'[ "$code" = 403 ] && printf %s "$body" | grep -q "more than 2 sessions" && printf %s "$body" | grep -q "sessions. ceiling"'
+sess a
+check "a run in one it owns still runs" '[ "$code" = 200 ] && [ "$(field "$body" stdout)" = in-a ]'
+req PUT "/sessions/c/files?path=/sandbox/f" "$TWO" x
+check "a file into a new session is 403 too" '[ "$code" = 403 ]'
+code=$(curl -s -N -m 60 -o "$work/body" -w '%{http_code}' \
+	-H "Authorization: Bearer $TWO" --unix-socket "$sock" \
+	-d '{"runtime":"bash","code":"echo x","session":"c"}' http://x/execute/stream)
+body=$(cat "$work/body")
+check "a stream over it is 403 before any event" '[ "$code" = 403 ] && ! printf %s "$body" | grep -q "^event:"'
+req POST /batch "$TWO" "$(printf '%s\n%s\n' '{"id":"j1","runtime":"bash","code":"echo 1","session":"b"}' '{"id":"j2","runtime":"bash","code":"echo 2","session":"d"}')"
+check "a batch: a job in an owned session runs, a new one is its line's error" \
+	'printf %s "$body" | grep "\"j1\"" | grep -q "\"exitCode\":0" && printf %s "$body" | grep "\"j2\"" | grep -q "more than 2 sessions"'
+req GET /sessions "$OTHER"
+check "key two's sessions are its own" '! printf %s "$body" | grep -q "\"name\":\"a\""'
+req DELETE /sessions/b "$TWO"
+# Two new names race for the one place left: one each, never both.
+racers=
+for s_ in c d; do
+	curl -s -m 60 -o "$work/race.$s_" -w '%{http_code}\n' -H "Authorization: Bearer $TWO" \
+		--unix-socket "$sock" -d "{\"runtime\":\"bash\",\"code\":\"true\",\"session\":\"$s_\"}" \
+		http://x/execute >"$work/race.$s_.code" &
+	racers="$racers $!"
+done
+wait $racers
+body="c=$(cat "$work/race.c.code") d=$(cat "$work/race.d.code")"
+code=
+check "two new sessions racing for the last place: exactly one opens" \
+	'[ "$(cat "$work/race.c.code" "$work/race.d.code" | sort | tr "\n" " ")" = "200 403 " ]'
+req GET /sessions "$TWO"
+check "the key owns exactly 2 sessions" '[ "$(printf %s "$body" | grep -o "\"name\"" | wc -l)" = 2 ]'
+for s_ in a c d; do req DELETE "/sessions/$s_" "$TWO"; done
+sess e
+check "a removed session frees its place" '[ "$code" = 200 ]'
+req DELETE /sessions/e "$TWO"
 
 # -- SSE
 code=200

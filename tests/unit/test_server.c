@@ -51,7 +51,7 @@ test_keys_file(void)
 	hex_of("bob-secret", hb);
 	snprintf(text, sizeof text,
 	    "# a comment\n\n"
-	    "alice %s memory=1g cpu=2 network=none,filtered\n"
+	    "alice %s memory=1g cpu=2 network=none,filtered sessions=3\n"
 	    "bob   %s runtimes=python,bash concurrency=2 timeout=60s "
 	    "sessions=0 # trailing\n",
 	    ha, hb);
@@ -61,6 +61,7 @@ test_keys_file(void)
 	CHECK(a != NULL && strcmp(a->name, "alice") == 0);
 	CHECK(a->c.memory == 1ull << 30 && a->c.cpus == 2);
 	CHECK(a->c.networks == (NET_NONE | NET_FILTERED));
+	CHECK(a->c.has_sessions && a->c.sessions == 3);
 	CHECK(b != NULL && strcmp(b->name, "bob") == 0);
 	CHECK(b->c.concurrency == 2 && b->c.timeout_ms == 60000);
 	CHECK(b->c.has_sessions && b->c.sessions == 0);
@@ -91,9 +92,12 @@ test_keys_errors(void)
 	snprintf(text, sizeof text, "a %s color=blue\n", h);
 	CHECK(keys_text(text, &keys, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "unknown ceiling `color`") != NULL);
-	snprintf(text, sizeof text, "a %s sessions=4\n", h);
+	snprintf(text, sizeof text, "a %s sessions=4097\n", h);
 	CHECK(keys_text(text, &keys, msg, sizeof msg) == -1);
-	CHECK(strstr(msg, "`sessions` takes 0") != NULL);
+	CHECK(strstr(msg, "`sessions` must be a whole number from 0 to 4096") !=
+	    NULL);
+	snprintf(text, sizeof text, "a %s sessions=many\n", h);
+	CHECK(keys_text(text, &keys, msg, sizeof msg) == -1);
 	CHECK(keys_text("a 1234\n", &keys, msg, sizeof msg) == -1);
 	CHECK(keys_text("# only a comment\n", &keys, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "no keys") != NULL);
