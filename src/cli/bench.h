@@ -10,10 +10,13 @@
  *                   isol8 leaves in dockerd (found by the label it
  *                   documents, org.isol8.kind=warm, and the image) and the
  *                   baselines (an exec through the API, the docker CLI)
+ *   bench_serve.c   the `isol8 serve` a remote measure runs against
  *   bench_report.c  the table, or --json
  */
 #ifndef ISOL8_CLI_BENCH_H
 #define ISOL8_CLI_BENCH_H
+
+#include <sys/types.h>
 
 #include "cli.h"
 #include "../docker/docker.h"
@@ -42,6 +45,8 @@ enum bench_measure {
 	M_TTFB,
 	M_CLI,
 	M_SESSION,
+	M_REMOTE,      /* warm, through `isol8 serve` (a remote engine) */
+	M_REMOTE_OVER, /* its time minus the server engine's totalMs */
 	M_API_EXEC,
 	M_DOCKER_EXEC,
 	M_DOCKER_RUN,
@@ -98,5 +103,15 @@ void bench_baseline_remove(struct docker *, const char *);
 double bench_api_exec(struct docker *, const char *, const struct bench_prog *);
 double bench_spawn(const char *const *);
 char *bench_image(const char *);
+
+/* bench_serve.c */
+struct bench_serve {
+	pid_t pid;
+	char url[96];
+	char key[65];
+	char log[64];
+};
+int bench_serve_start(const char *, struct bench_serve *);
+void bench_serve_stop(struct bench_serve *);
 
 #endif

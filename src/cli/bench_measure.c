@@ -22,6 +22,7 @@
 
 #define BENCH_WARMUP 2 /* first samples of a warm measure, not counted */
 #define BENCH_COLD_MAX 5
+#define REMOTE_REFILL_MS 600 /* a server's pool refill, between samples */
 /* The baselines measure the docker CLI itself: isol8 never runs it. */
 #define DOCKER_CLI "docker"
 
@@ -76,6 +77,7 @@ struct one {
 	uint64_t t0;
 	double ttfb;
 	double total;
+	uint64_t engine_ms; /* the result's totalMs */
 	char msg[512];
 };
 
@@ -98,6 +100,7 @@ one_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 	o->done = 1;
 	o->total = ms_since(o->t0);
 	o->exit_code = r->exit_code;
+	o->engine_ms = r->total_ms;
 	if (e != NULL) {
 		o->failed = 1;
 		snprintf(o->msg, sizeof o->msg, "%s", e->message);
@@ -115,33 +118,43 @@ request_for(const struct bench_prog *p, struct isol8_request *req)
 	req->timeout_ms = 20000;
 }
 
+/* One run, to completion; the latency (ms) or -1 (o: what it said). */
+static double
+lib_run_one(struct bench *b, const struct bench_prog *p, const char *session,
+    struct one *o)
+{
+	struct isol8_request req;
+	struct isol8_error err;
+
+	memset(o, 0, sizeof *o);
+	o->ttfb = -1;
+	request_for(p, &req);
+	req.session = session;
+	o->t0 = now_us();
+	if (isol8_run_start(b->e, &req, &one_cbs, o, &err) == NULL)
+		return -1;
+	while (!o->done)
+		event_base_loop(b->base, EVLOOP_ONCE);
+	if (o->failed || o->exit_code != 0) {
+		if (!b->json)
+			cli_error("bench: %s run failed: %s", p->runtime,
+			    o->msg[0] ? o->msg : "non-zero exit");
+		return -1;
+	}
+	return ms_since(o->t0);
+}
+
 /* One run, to completion; the latency (ms) or -1. */
 static double
 lib_run(struct bench *b, const struct bench_prog *p, const char *session,
     double *ttfb)
 {
-	struct isol8_request req;
-	struct isol8_error err;
 	struct one o;
+	double ms = lib_run_one(b, p, session, &o);
 
-	memset(&o, 0, sizeof o);
-	o.ttfb = -1;
-	request_for(p, &req);
-	req.session = session;
-	o.t0 = now_us();
-	if (isol8_run_start(b->e, &req, &one_cbs, &o, &err) == NULL)
-		return -1;
-	while (!o.done)
-		event_base_loop(b->base, EVLOOP_ONCE);
-	if (o.failed || o.exit_code != 0) {
-		if (!b->json)
-			cli_error("bench: %s run failed: %s", p->runtime,
-			    o.msg[0] ? o.msg : "non-zero exit");
-		return -1;
-	}
 	if (ttfb != NULL)
 		*ttfb = o.ttfb;
-	return ms_since(o.t0);
+	return ms;
 }
 
 /* Wait until the engine's refills are done (the pool at its target). */
@@ -283,6 +296,47 @@ measure_cli(struct bench *b, struct bench_rt *rr)
 	}
 }
 
+/*
+ * Warm through `isol8 serve` on loopback: an engine made with the
+ * server's URL and key (the library's remote backend), the server's pool
+ * back at its target (2) before each sample; and each sample's overhead,
+ * its time less the server engine's own totalMs (HTTP, JSON, auth, SSE).
+ */
+static void
+measure_remote(struct bench *b, struct bench_rt *rr)
+{
+	const struct bench_prog *p = rr->prog;
+	struct isol8_engine_opts o;
+	struct isol8_error err;
+	struct bench_serve s;
+	struct one one;
+	double ms;
+	int i;
+
+	if (bench_serve_start(b->self, &s) == -1)
+		return;
+	isol8_engine_opts_init(&o);
+	o.remote_url = s.url;
+	o.remote_key = s.key;
+	if ((b->e = isol8_engine_new(b->base, &o, &err)) == NULL)
+		cli_error("bench: %s", err.message);
+	for (i = 0; b->e != NULL && i < b->samples + BENCH_WARMUP; i++) {
+		/* The server's refill is its own: no count of warm ones says
+		 * it is over (others' count too), so give it its time. */
+		bench_pause(b->loop, REMOTE_REFILL_MS);
+		ms = lib_run_one(b, p, NULL, &one);
+		if (i < BENCH_WARMUP)
+			continue; /* the first runs make the key hot */
+		stats_add(&rr->m[M_REMOTE], ms);
+		if (ms >= 0)
+			stats_add(
+			    &rr->m[M_REMOTE_OVER], ms - (double)one.engine_ms);
+	}
+	if (b->e != NULL)
+		bench_engine_free(b);
+	bench_serve_stop(&s);
+}
+
 /* Baselines on one running container of the image: API and CLI exec. */
 static void
 measure_exec(struct bench *b, struct bench_rt *rr)
@@ -328,6 +382,7 @@ static void (*const measures[])(struct bench *, struct bench_rt *) = {
 	measure_warm,
 	measure_session,
 	measure_cli,
+	measure_remote,
 	measure_exec,
 	measure_docker_run,
 };

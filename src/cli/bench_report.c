@@ -9,10 +9,12 @@
 #include "bench.h"
 
 static const char *const measure_names[M_COUNT] = { "cold", "warm", "ttfb",
-	"cli", "session", "api_exec", "docker_exec", "docker_run" };
+	"cli", "session", "remote", "remote_overhead", "api_exec",
+	"docker_exec", "docker_run" };
 static const char *const measure_labels[M_COUNT] = { "isol8 cold (library)",
 	"isol8 warm (library)", "isol8 first byte (warm)",
 	"isol8 run (CLI, warm)", "isol8 session run (library)",
+	"isol8 warm via isol8 serve", "  serve overhead (- totalMs)",
 	"baseline: exec via API", "baseline: docker exec",
 	"baseline: docker run --rm" };
 
@@ -105,7 +107,8 @@ bench_print_table(const struct bench *b, long rss_kb)
 			v = bench_pct(s, 50);
 			printf(" %8.1f %8.1f %8.1f %8.1f", v, bench_pct(s, 90),
 			    bench_pct(s, 99), bench_pct(s, 100));
-			if (m != M_API_EXEC && base > 0 && v > 0)
+			if (m != M_API_EXEC && m != M_REMOTE_OVER && base > 0 &&
+			    v > 0)
 				printf("  %.1fx %s",
 				    base > v ? base / v : v / base,
 				    base > v ? "faster" : "slower");

@@ -28,6 +28,8 @@
  * callback set for as long as it uses a connection).
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,9 +223,15 @@ conn_find(struct server *s, struct evhttp_connection *evcon)
 void
 conn_busy(struct server_conn *c, int busy)
 {
+	int one = 1;
+
 	c->busy = busy;
-	if (busy)
-		c->requests++;
+	if (busy && c->requests++ == 0)
+		/* Replies go out as they are made (an SSE exit event right
+		 * after the last output must not wait for the client's ACK
+		 * of it); on a Unix socket this fails and means nothing. */
+		(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof one);
 	conn_step(c);
 }
 
