@@ -517,6 +517,12 @@ ISOL8_API void isol8_images_free(struct isol8_image *images, size_t n);
 /* Runtimes: the names isol8 knows, and the one a file name implies. */
 ISOL8_API const char *isol8_runtime_for_path(const char *path);
 ISOL8_API int isol8_runtime_known(const char *runtime);
+/*
+ * Whether isol8_run_start() takes this isol8_request.workdir: 0, or -1
+ * with ISOL8_EINVAL saying why (front ends that read a workdir from
+ * outside check it with the engine's own rule).
+ */
+ISOL8_API int isol8_workdir_check(const char *workdir, struct isol8_error *err);
 
 #ifdef __cplusplus
 }

@@ -17,8 +17,9 @@
  * - everything from the server is bounded: an event (REMOTE_MAX_EVENT,
  *   the exit event carries the output files), an error body
  *   (REMOTE_MAX_ERROR);
- * - streamed stdin (stdin_stream), argv and workdir are not available
- *   remotely: isol8_run_start() refuses them (ISOL8_EINVAL).
+ * - what the API cannot carry is refused by isol8_run_start()
+ *   (ISOL8_EINVAL): a streamed stdin (stdin_stream), and text fields
+ *   that are not UTF-8 (remote_json.c); argv and workdir go as they are.
  */
 #ifndef ISOL8_REMOTE_H
 #define ISOL8_REMOTE_H

@@ -152,6 +152,30 @@ test_request_validation(void)
 	req.env_len = 0;
 	req.file_ext = "../x";
 	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+	req.file_ext = NULL;
+	/* A workdir outside /sandbox; argv over what the agent takes (it
+	 * used to reach the agent, which refused the frame). */
+	req.workdir = "/sandbox/../etc";
+	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+	CHECK(err.code == ISOL8_EINVAL && strstr(err.message, "workdir: "));
+	CHECK(isol8_workdir_check(req.workdir, &err) == -1);
+	CHECK(isol8_workdir_check("/sandbox", &err) == 0);
+	CHECK(isol8_workdir_check(NULL, &err) == 0);
+	req.workdir = NULL;
+	{
+		const char **many = calloc(1026, sizeof *many);
+		int i;
+
+		for (i = 0; i < 1025; i++)
+			many[i] = "a";
+		req.code = NULL;
+		req.argv = many;
+		CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+		CHECK(err.code == ISOL8_ELIMIT &&
+		    strstr(err.message, "argv has more than 1024") != NULL);
+		req.argv = NULL;
+		free(many);
+	}
 	isol8_engine_free(e);
 	CHECK(!called);
 	return 0;

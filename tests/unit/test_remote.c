@@ -165,6 +165,10 @@ test_request_round_trip(void)
 	static const char *const outs[] = { "o.txt" };
 	static const char *const allow[] = { "^pypi\\.org$" };
 	static const char *const pkgs[] = { "numpy", "zod@3" };
+	static const char *const argv[] = { "python3", "", "a \"b\"\n\xc3\xa9",
+		NULL };
+	static const char *const bad_argv[] = { "echo", "\xff\xfe", NULL };
+	static const struct isol8_kv bad_env[] = { { "A", "x\xe9y" } };
 	struct isol8_request q;
 	struct api_request r;
 	struct buf b = { 0 };
@@ -223,12 +227,43 @@ test_request_round_trip(void)
 	CHECK(strcmp(p->session, "s1") == 0 && strcmp(p->image, "my:img") == 0);
 	CHECK(strcmp(p->file_ext, ".py") == 0);
 	CHECK(p->packages_len == 2 && strcmp(p->packages[1], "zod@3") == 0);
+	CHECK(p->argv == NULL && p->workdir == NULL);
 	api_request_free(&r);
-	/* What the API cannot carry is refused, naming it. */
+	/* argv and workdir go as they are (argv instead of code). */
+	q.code = NULL;
+	q.argv = argv;
+	q.workdir = "/sandbox/sub dir";
+	buf_drain(&b, b.len);
+	CHECK(remote_request_write(&q, &b, &e) == 0);
+	CHECK(api_request_parse(b.data, b.len, NULL, &r, &e) == 0);
+	CHECK(p->code == NULL && p->argv != NULL);
+	CHECK(strcmp(p->argv[0], "python3") == 0 && p->argv[1][0] == '\0');
+	CHECK(strcmp(p->argv[2], "a \"b\"\n\xc3\xa9") == 0);
+	CHECK(p->argv[3] == NULL);
+	CHECK(strcmp(p->workdir, "/sandbox/sub dir") == 0);
+	api_request_free(&r);
+	/* What the API cannot carry is refused, naming it: a streamed
+	 * stdin, and text that is not UTF-8 (JSON would change it). */
 	q.stdin_stream = 1;
 	buf_drain(&b, b.len);
 	CHECK(remote_request_write(&q, &b, &e) == -1);
-	CHECK(strstr(e->msg, "streamed stdin") != NULL);
+	CHECK(strstr(e->msg, "streamed stdin") != NULL && b.len == 0);
+	err_free(&e);
+	q.stdin_stream = 0;
+	q.argv = bad_argv;
+	CHECK(remote_request_write(&q, &b, &e) == -1);
+	CHECK(strstr(e->msg, "`argv` holds bytes that are not UTF-8") != NULL);
+	err_free(&e);
+	q.argv = argv;
+	q.env = bad_env;
+	q.env_len = 1;
+	CHECK(remote_request_write(&q, &b, &e) == -1);
+	CHECK(strstr(e->msg, "`env` holds bytes") != NULL && b.len == 0);
+	err_free(&e);
+	q.env_len = 0;
+	q.workdir = "/sandbox/\xff";
+	CHECK(remote_request_write(&q, &b, &e) == -1);
+	CHECK(strstr(e->msg, "`workdir` holds bytes") != NULL && b.len == 0);
 	err_free(&e);
 	buf_free(&b);
 	return 0;
