@@ -338,6 +338,20 @@ test_limit_opts(void)
 	          "maxConcurrent", &err) == -1);
 	CHECK(isol8_engine_opts_parse_limit(
 	          &o, ISOL8_LIMIT_MEMORY, "1g", "x", &err) == -1);
+	/* A remote engine's bounds on a server that does not answer. */
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_STALL, "2m",
+	          "--stall-timeout", &err) == 0 &&
+	    o.remote_stall_ms == 120000);
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_STALL, "25h",
+	          "--stall-timeout", &err) == -1);
+	CHECK(strstr(err.message,
+	          "--stall-timeout must be at most 86400000 "
+	          "ms (24 hours)") != NULL);
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_CONNECT,
+	          "500ms", "remote.connectTimeoutMs", &err) == 0 &&
+	    o.remote_connect_ms == 500);
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_CONNECT,
+	          "11m", "remote.connectTimeoutMs", &err) == -1);
 	/* The library path: isol8_engine_new() refuses, naming the field. */
 	isol8_engine_opts_init(&o);
 	o.pool_idle_ms = UINT64_MAX; /* the agent's idle deadline wrapped */
@@ -347,6 +361,10 @@ test_limit_opts(void)
 	o.pool_size = 100000;
 	CHECK(isol8_engine_new(NULL, &o, &err) == NULL);
 	CHECK(strstr(err.message, "`pool_size` must be at most 256") != NULL);
+	isol8_engine_opts_init(&o);
+	o.remote_stall_ms = 86400001;
+	CHECK(isol8_engine_new(NULL, &o, &err) == NULL);
+	CHECK(strstr(err.message, "`remote_stall_ms` must be at most") != NULL);
 	/* Zeros are the defaults (pool_size 0: no warm containers). */
 	memset(&o, 0, sizeof o);
 	CHECK((e = isol8_engine_new(NULL, &o, &err)) != NULL);
