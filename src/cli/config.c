@@ -1130,9 +1130,10 @@ config_client(const struct cli_config *c, const char **host, const char **key,
 		*key = c->client.key;
 	if (*key == NULL || (*key)[0] == '\0')
 		return err_set(errp, ERR_INVALID,
-		    "API key required with --host: --key KEY, ISOL8_API_KEY, "
-		    "or remote.key in the configuration (for its remote.host "
-		    "only)");
+		    "API key required with --host (the isol8 server at "
+		    "%.200s): --key KEY, ISOL8_API_KEY, or remote.key in the "
+		    "configuration (for its remote.host only)",
+		    *host);
 	return 0;
 }
 
