@@ -271,8 +271,9 @@ remote_stalled(struct remote_run *rr)
 	else
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
 		    "the isol8 server at %s stalled: nothing came for %llu ms "
-		    "mid-run, where a server sends a heartbeat every 15 s "
-		    "(server.heartbeatMs)%s (the bound: --stall-timeout, "
+		    "mid-run, where a server sends a heartbeat every 15 s by "
+		    "default (server.heartbeatMs)%s (the bound: "
+		    "--stall-timeout, "
 		    "remote.stallTimeoutMs, remote_stall_ms)",
 		    rr->rm->base, ms,
 		    rr->started ? "; the run may have run" : "");
