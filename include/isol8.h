@@ -116,6 +116,15 @@ struct isol8_engine_opts {
 	 */
 	const char *remote_url;
 	const char *remote_key;
+	/*
+	 * A remote engine's bounds on a server that does not answer (0: the
+	 * default): no connection within remote_connect_ms (10 s), or
+	 * nothing received or sent for remote_stall_ms (45 s: a server sends
+	 * a heartbeat at least every two of its server.heartbeatMs, 15 s by
+	 * default) ends the run with ISOL8_EUNAVAILABLE saying so.
+	 */
+	uint64_t remote_connect_ms;
+	uint64_t remote_stall_ms;
 };
 
 ISOL8_API void isol8_engine_opts_init(struct isol8_engine_opts *opts);
@@ -251,6 +260,8 @@ enum isol8_limit {
 	ISOL8_LIMIT_POOL_IDLE,       /* pool_idle_ms: 1 ms to 7 days */
 	ISOL8_LIMIT_SESSION_IDLE,    /* session_idle_ms: 1 ms to 30 days */
 	ISOL8_LIMIT_MAX_CONCURRENT,  /* max_concurrent: 1 to 4096 */
+	ISOL8_LIMIT_REMOTE_CONNECT,  /* remote_connect_ms: 1 ms to 10 min */
+	ISOL8_LIMIT_REMOTE_STALL,    /* remote_stall_ms: 1 ms to 24 h */
 };
 
 /* Fixed bounds of a request (more is ISOL8_ELIMIT). */
@@ -517,6 +528,12 @@ ISOL8_API void isol8_images_free(struct isol8_image *images, size_t n);
 /* Runtimes: the names isol8 knows, and the one a file name implies. */
 ISOL8_API const char *isol8_runtime_for_path(const char *path);
 ISOL8_API int isol8_runtime_known(const char *runtime);
+/*
+ * Whether isol8_run_start() takes this isol8_request.workdir: 0, or -1
+ * with ISOL8_EINVAL saying why (front ends that read a workdir from
+ * outside check it with the engine's own rule).
+ */
+ISOL8_API int isol8_workdir_check(const char *workdir, struct isol8_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,8 +7,8 @@
  * libisol8.so (its format is the tools', not the C library's).
  *
  * A request (api_request_parse) is one JSON object with the field names of
- * docs/batch.md and docs/api.md: id, runtime, code | file | cmd, stdin |
- * stdinStream, the limits (timeout, memory, cpu, pids, sandboxSize,
+ * docs/batch.md and docs/api.md: id, runtime, code | file | cmd | argv,
+ * workdir, stdin | stdinStream, the limits (timeout, memory, cpu, pids, sandboxSize,
  * tmpSize, maxOutput, maxOutputFile), env, secrets, files, outputs,
  * packages, network (allow, deny, allowPrivate), session, image, fileExt.
  * Code, stdin and file contents are a string or {"base64": "..."}.
@@ -17,8 +17,8 @@
  * JSON_MAX_DEPTH levels, id API_MAX_ID bytes, env and secrets API_MAX_ENV
  * names, allow and deny API_MAX_PATTERNS, files ISOL8_MAX_FILES, outputs
  * ISOL8_MAX_OUTPUTS, packages API_MAX_PACKAGES (each checked by the
- * engine), a
- * `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
+ * engine), argv API_MAX_ARGV, a workdir by the engine's own rule
+ * (isol8_workdir_check), a `file` ISOL8_MAX_CODE bytes and its path API_MAX_PATH; every limit goes
  * through the engine's own parser (isol8_request_parse_limit), so a flag,
  * a configuration key and a request field accept the same values. An
  * error names the field ("`cpu` must be at least 0.01 ..."), never the
@@ -49,6 +49,7 @@ struct err;
 #define API_MAX_PATH 4096    /* bytes of a `file` path */
 #define API_MAX_PATTERNS 64  /* allow, deny */
 #define API_MAX_PACKAGES 256 /* the engine's bound (PKG_MAX) */
+#define API_MAX_ARGV 1024    /* the agent's bound (PROTO_MAX_ARGS) */
 
 /* How api_request_parse() treats what reaches outside the request. */
 struct api_request_opts {
@@ -74,6 +75,9 @@ struct api_request {
 	char *runtime;
 	char *code;
 	char *cmd;
+	char **argv; /* NULL-terminated (argv_len items) */
+	size_t argv_len;
+	char *workdir;
 	char *stdin_data;
 	struct isol8_kv *env; /* the request's own pairs */
 	size_t env_len;

@@ -1,8 +1,8 @@
 /*
  * A request as JSON (api.h, docs/batch.md "Jobs", docs/api.md) into a
  * struct isol8_request with owned storage. One table says which fields
- * exist and which function takes each; a field given twice, an unknown field and a value
- * of the wrong type are errors naming the field. Everything from outside
+ * exist and which function takes each; a field given twice, an unknown
+ * field and a value of the wrong type are errors naming the field. Everything from outside
  * is bounded before it is kept: the text by json_parse (size and depth),
  * the counts here, a `file` by read_file, the limits by the engine's own
  * table (isol8_request_parse_limit). Bytes that are not UTF-8 travel as
@@ -403,6 +403,47 @@ field_packages(
 }
 
 /*
+ * argv: a program already in the image, run as is (no shell): an array of
+ * 1 to API_MAX_ARGV strings, NULL-terminated in the request.
+ */
+static int
+field_argv(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+
+	p->sources++;
+	if (strings(f, v, API_MAX_ARGV, "an array of strings", &r->argv,
+	        &r->argv_len, errp) == -1)
+		return -1;
+	if (r->argv_len == 0)
+		return err_set(
+		    errp, ERR_INVALID, "`argv` must hold at least the program");
+	/* strings() made room for the items: one more for the NULL. */
+	r->argv = xreallocarray(r->argv, r->argv_len + 1, sizeof *r->argv);
+	r->argv[r->argv_len] = NULL;
+	r->req.argv = (const char *const *)r->argv;
+	return 0;
+}
+
+/* workdir: where the program starts, by the engine's own rule. */
+static int
+field_workdir(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	struct api_request *r = p->r;
+	struct isol8_error e;
+
+	if (!YAJL_IS_STRING(v) || v->u.string[0] == '\0')
+		return not_a(f, "a path below /sandbox", errp);
+	if (isol8_workdir_check(v->u.string, &e) == -1)
+		return err_set(
+		    errp, ERR_INVALID, "`%s`: %s", f->key, e.message);
+	r->req.workdir = r->workdir = xstrdup(v->u.string);
+	return 0;
+}
+
+/*
  * Every field of a request (docs/batch.md, docs/api.md): at most 32, one
  * bit each.
  */
@@ -412,6 +453,8 @@ static const struct field fields[] = {
 	{ "code", field_code, 0 },
 	{ "file", field_file, 0 },
 	{ "cmd", field_cmd, 0 },
+	{ "argv", field_argv, 0 },
+	{ "workdir", field_workdir, 0 },
 	{ "stdin", field_stdin, 0 },
 	{ "stdinStream", field_stdin_stream, 0 },
 	{ "timeout", field_limit, ISOL8_LIMIT_TIMEOUT },
@@ -535,7 +578,7 @@ api_request_parse(const char *text, size_t len,
 		return -1;
 	if (p.sources != 1)
 		return err_set(errp, ERR_INVALID,
-		    "give exactly one of `code`, `file` and `cmd`");
+		    "give exactly one of `code`, `file`, `cmd` and `argv`");
 	if (r->req.stdin_data != NULL && r->req.stdin_stream)
 		return err_set(errp, ERR_INVALID,
 		    "give `stdin` or `stdinStream`, not both");
@@ -603,6 +646,10 @@ api_request_free(struct api_request *r)
 	free(r->runtime);
 	free(r->code);
 	free(r->cmd);
+	for (i = 0; i < r->argv_len; i++)
+		free(r->argv[i]);
+	free(r->argv);
+	free(r->workdir);
 	free(r->stdin_data);
 	for (i = 0; i < r->env_len; i++) {
 		free((char *)(uintptr_t)r->env[i].key);

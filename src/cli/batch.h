@@ -123,6 +123,7 @@ struct batch {
 	size_t env_len;
 	int reuse;
 	const char *host, *key; /* --host/--key: the jobs run on a server */
+	uint64_t stall_ms;      /* --stall-timeout (0: the configuration's) */
 	uint64_t docker_wait_ms;
 	unsigned conc;
 	int fail_fast;

@@ -157,11 +157,17 @@ item_retry(struct batch *b, struct batch_item *it, const struct isol8_error *e)
 	return 1;
 }
 
-/* dockerd is gone or the images are missing: every job would fail. */
+/*
+ * dockerd is gone or the images are missing -- or, with --host, the
+ * server is (its message says so itself, not "Docker is not running"):
+ * every job would fail.
+ */
 static void
 item_fatal(struct batch *b, const struct isol8_error *e)
 {
-	if (!b->unavailable)
+	if (!b->unavailable && b->host != NULL)
+		cli_error("%s", e->message);
+	else if (!b->unavailable)
 		cli_exit_for(e);
 	b->unavailable =
 	    e->code == ISOL8_EUNAVAILABLE ? EXIT_NODOCKER : EXIT_NOIMAGE;

@@ -239,6 +239,21 @@ cli_uint(const char *flag, const char *arg, uint64_t max, uint64_t *out,
 	return 0;
 }
 
+/* --stall-timeout (run, batch): by the engine's table, into *ms. */
+int
+cli_stall_opt(const char *arg, uint64_t *ms, struct err **errp)
+{
+	struct isol8_engine_opts eo;
+	struct isol8_error err;
+
+	isol8_engine_opts_init(&eo);
+	if (isol8_engine_opts_parse_limit(&eo, ISOL8_LIMIT_REMOTE_STALL, arg,
+	        "--stall-timeout", &err) == -1)
+		return err_set(errp, ERR_INVALID, "%s", err.message);
+	*ms = eo.remote_stall_ms;
+	return 0;
+}
+
 /*
  * A limit flag (CLI_LIMIT_OPTIONS) into req: 1 when handled, -1 for a bad
  * value, 0 when ch is not a limit flag. The engine's table says what is

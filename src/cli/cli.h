@@ -120,8 +120,19 @@ struct cli_config {
 	char *pip_index_url; /* "packages": {"pipIndexUrl"} */
 	char *npm_registry;  /* "packages": {"npmRegistry"} */
 	char *ca_bundle;     /* "packages": {"caBundle"}, a readable file */
-	int debug;           /* "debug": --debug for every command */
-	int auto_prune;      /* "cleanup.autoPrune": idle sessions end */
+	/*
+	 * "remote": the `isol8 serve` of the client commands (run, batch,
+	 * session) when neither a flag nor the environment names one
+	 * (config_client), and a remote engine's bounds.
+	 */
+	struct cli_client {
+		char *host;
+		char *key; /* sent only to host */
+		uint64_t connect_ms;
+		uint64_t stall_ms;
+	} client;
+	int debug;      /* "debug": --debug for every command */
+	int auto_prune; /* "cleanup.autoPrune": idle sessions end */
 	struct cli_remote remote;
 	/* The original isol8's keys that mean nothing here: one line each,
 	 * said by config_warn() (docs/compat.md). */
@@ -190,6 +201,9 @@ void config_warnf(struct cli_config *, const char *, ...)
 char *config_size(uint64_t);
 void config_strv_free(char **, size_t);
 int config_strv(yajl_val, const char *, char ***, size_t *, struct err **);
+int config_client(
+    const struct cli_config *, const char **, const char **, struct err **);
+void config_key_mask(const char *, char *, size_t);
 
 /* config_remote.c: the "remoteCode" section */
 void config_remote_defaults(struct cli_remote *);
@@ -243,6 +257,7 @@ void cli_kv_copy(const struct isol8_kv *, size_t, struct isol8_kv **, size_t *);
 void cli_kv_free(struct isol8_kv *, size_t);
 int cli_uint(const char *, const char *, uint64_t, uint64_t *, struct err **);
 int cli_limit_opt(int, const char *, struct isol8_request *, struct err **);
+int cli_stall_opt(const char *, uint64_t *, struct err **);
 int cli_fail(struct err **, int);
 
 #endif

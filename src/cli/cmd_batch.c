@@ -100,9 +100,9 @@ batch_usage(FILE *f)
 	    "Run a job list: JSON Lines (a file, or - for stdin), one job a "
 	    "line:\n"
 	    "  {\"id\": \"a1\", \"runtime\": \"python\", \"code\": \"...\"}\n"
-	    "with exactly one of code/file/cmd and optional stdin, timeout, "
-	    "memory,\ncpu, pids, env, files, outputs (docs/batch.md). One "
-	    "JSON result per job.\n\n"
+	    "with exactly one of code/file/cmd/argv and optional workdir, "
+	    "stdin, timeout,\nmemory, cpu, pids, env, files, outputs "
+	    "(docs/batch.md). One JSON result per job.\n\n"
 	    "  -c, --concurrency N    jobs in flight (default 4 x cores)\n"
 	    "  -o, --output FILE      results to FILE (default stdout)\n"
 	    "      --order MODE       completion (default) or input\n"
@@ -120,8 +120,14 @@ batch_usage(FILE *f)
 	    "end\n"
 	    "      --json-summary     the same, as JSON\n"
 	    "      --host URL         run the jobs on an isol8 serve "
-	    "(ISOL8_HOST)\n"
-	    "      --key KEY          its API key (ISOL8_API_KEY)\n"
+	    "(ISOL8_HOST,\n"
+	    "                         remote.host; \"\": run locally)\n"
+	    "      --key KEY          its API key (ISOL8_API_KEY, "
+	    "remote.key)\n"
+	    "      --stall-timeout MS --host: give up on a server that "
+	    "sends nothing\n"
+	    "                         for this long (45s; "
+	    "remote.stallTimeoutMs)\n"
 	    "  -q, --quiet            no progress bar\n"
 	    "  defaults for every job: -r/--runtime, --timeout, --memory, "
 	    "--cpu, --pids,\n"
@@ -150,7 +156,8 @@ enum {
 	O_JSUMMARY,
 	O_DOCKER_WAIT,
 	O_HOST,
-	O_KEY
+	O_KEY,
+	O_STALL,
 };
 
 /* One flag (the limit flags shared with `run` go to cli_limit_opt). */
@@ -219,6 +226,8 @@ batch_opt(struct batch *b, int ch, const char *arg, struct batch_paths *p,
 	case O_KEY:
 		b->key = arg;
 		return 0;
+	case O_STALL:
+		return cli_stall_opt(arg, &b->stall_ms, errp);
 	}
 	/* Not a limit flag either: getopt said what was wrong. */
 	return cli_limit_opt(ch, arg, &b->defaults, errp) == 1 ? 0 : -1;
@@ -243,6 +252,7 @@ batch_args(struct batch *b, int argc, char **argv, struct batch_paths *p)
 		{ "env", required_argument, NULL, O_ENV },
 		{ "host", required_argument, NULL, O_HOST },
 		{ "key", required_argument, NULL, O_KEY },
+		{ "stall-timeout", required_argument, NULL, O_STALL },
 		CLI_LIMIT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -262,15 +272,8 @@ batch_args(struct batch *b, int argc, char **argv, struct batch_paths *p)
 		cli_error("give one JOBS file (or - for stdin)");
 		return EXIT_USAGE;
 	}
-	if (b->host == NULL)
-		b->host = getenv("ISOL8_HOST");
-	if (b->key == NULL)
-		b->key = getenv("ISOL8_API_KEY");
-	if (b->host != NULL && (b->key == NULL || b->key[0] == '\0')) {
-		cli_error("API key required with --host: --key KEY or "
-		          "ISOL8_API_KEY");
-		return EXIT_USAGE;
-	}
+	if (config_client(&b->cfg, &b->host, &b->key, &e) == -1)
+		return cli_fail(&e, EXIT_USAGE);
 	p->jobs = argv[optind];
 	return 0;
 }
@@ -332,6 +335,8 @@ batch_engine(struct batch *b)
 	/* On a server: the same jobs and results, its pool (docs/api.md). */
 	eo.remote_url = b->host;
 	eo.remote_key = b->key;
+	if (b->stall_ms != 0)
+		eo.remote_stall_ms = b->stall_ms;
 	/* Reuse: a container per job in flight; one-use: a few ready. */
 	eo.pool_size = b->reuse ? b->conc : b->conc < 8 ? b->conc : 8;
 	if ((b->e = isol8_engine_new(b->base, &eo, &err)) == NULL)

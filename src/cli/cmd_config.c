@@ -5,11 +5,13 @@
  * sizes as the flags write them ("512m"). The original isol8's names for
  * the same values are printed too (defaults.memoryLimit, cpuLimit,
  * network.whitelist/blacklist, cleanup, debug), so that what reads its
- * `config --json` reads ours (docs/compat.md).
+ * `config --json` reads ours (docs/compat.md). An API key (remote.key) is
+ * never printed whole: "****" and its last 4 bytes (config_key_mask).
  */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "../util/util.h"
@@ -105,6 +107,38 @@ config_text_remote(const struct cli_remote *r)
 	row("Gist base", "%s", r->gist_base);
 }
 
+/*
+ * The client's server: what `run`, `batch` and `session` use now -- the
+ * environment over the file (config_client's order) -- and where it
+ * comes from; the key masked.
+ */
+static void
+config_text_client(const struct cli_config *c)
+{
+	const char *host = NULL, *key = NULL;
+	struct err *e = NULL;
+	char masked[16];
+
+	section("Remote Server");
+	(void)config_client(c, &host, &key, &e); /* no key: shown so */
+	err_free(&e);
+	if (host == NULL)
+		row("Host", "(none: runs are local)");
+	else
+		row("Host", "%s (%s)", host,
+		    getenv("ISOL8_HOST") != NULL ? "ISOL8_HOST" : "the file");
+	if (host != NULL && key != NULL && key[0] != '\0') {
+		config_key_mask(key, masked, sizeof masked);
+		row("Key", "%s (%s)", masked,
+		    key == c->client.key ? "the file" : "ISOL8_API_KEY");
+	} else
+		row("Key", "%s",
+		    host != NULL ? "(none: give --key)" : "(none)");
+	row("Connect timeout", "%llums",
+	    (unsigned long long)c->client.connect_ms);
+	row("Stall timeout", "%llums", (unsigned long long)c->client.stall_ms);
+}
+
 /* What setup bakes and run-time installs use: lists, registries, CAs. */
 static void
 config_text_packages(const struct cli_config *c)
@@ -147,6 +181,7 @@ config_print_text(const struct cli_config *c)
 	row("Private hosts", "%s",
 	    c->net_allow_private ? "allowed" : "refused");
 	config_text_remote(&c->remote);
+	config_text_client(c);
 	section("Sessions");
 	if (c->auto_prune)
 		row("Idle expiry", "%llums (%llumin)",
@@ -242,6 +277,25 @@ config_json_remote(yajl_gen g, const struct cli_remote *r)
 	yajl_gen_map_close(g);
 }
 
+/* "remote": the file's own values (the key masked, or null). */
+static void
+config_json_client(yajl_gen g, const struct cli_config *c)
+{
+	char masked[16];
+
+	json_key(g, "remote");
+	yajl_gen_map_open(g);
+	json_kstr_or_null(g, "host", c->client.host);
+	if (c->client.key != NULL) {
+		config_key_mask(c->client.key, masked, sizeof masked);
+		json_kstr(g, "key", masked);
+	} else
+		json_kstr_or_null(g, "key", NULL);
+	json_kuint(g, "connectTimeoutMs", c->client.connect_ms);
+	json_kuint(g, "stallTimeoutMs", c->client.stall_ms);
+	yajl_gen_map_close(g);
+}
+
 /* Sessions, pool and batch: what the engine and `batch` are given. */
 static void
 config_json_engine(yajl_gen g, const struct cli_config *c)
@@ -305,6 +359,7 @@ config_print_json(const struct cli_config *c)
 	yajl_gen_map_close(g);
 	config_json_network(g, c);
 	config_json_remote(g, &c->remote);
+	config_json_client(g, c);
 	config_json_engine(g, c);
 	json_kstr_or_null(g, "dockerHost", c->docker_host);
 	config_json_packages(g, c);

@@ -475,6 +475,8 @@ run_loop(struct run_ctx *c, struct run_opts *o, struct isol8_request *req,
 	config_engine_opts(cfg, &eo);
 	eo.remote_url = o->host;
 	eo.remote_key = o->key;
+	if (o->stall_ms != 0)
+		eo.remote_stall_ms = o->stall_ms;
 	c->remote = o->host != NULL;
 	if ((c->e = isol8_engine_new(c->base, &eo, &err)) == NULL)
 		return ctx_exit_for(c, &err);
@@ -627,7 +629,8 @@ cmd_run(int argc, char **argv)
 	if (run_parse(argc, argv, &o, &req, &e) == -1 ||
 	    (config_start(&cfg, "run", o.quiet),
 	        !o.help &&
-	            (run_code(&o, &req, &cfg, &e) == -1 ||
+	            (config_client(&cfg, &o.host, &o.key, &e) == -1 ||
+	                run_code(&o, &req, &cfg, &e) == -1 ||
 	                run_request(&o, &cfg, &req, &c.stdin_regular, &e) ==
 	                    -1 ||
 	                run_open_out(&c, o.out_path, &e) == -1))) {

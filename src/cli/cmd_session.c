@@ -1,7 +1,8 @@
 /*
  * isol8 session ls|rm: the persistent sessions on this Docker engine, or
- * with --host URL --key KEY (ISOL8_HOST, ISOL8_API_KEY) the key's sessions
- * on that `isol8 serve` (the library's remote engine: the same calls).
+ * with --host URL --key KEY (ISOL8_HOST, ISOL8_API_KEY, the configuration's
+ * remote.host and remote.key: config_client) the key's sessions on that
+ * `isol8 serve` (the library's remote engine: the same calls).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "../api/api.h"
 #include "../util/util.h"
 
-/* --host and --key (anywhere after the subcommand), or the env. */
+/* --host and --key (anywhere after the subcommand), then resolved. */
 struct session_remote {
 	const char *host;
 	const char *key;
@@ -20,15 +21,14 @@ struct session_remote {
 
 /*
  * Take --host URL, --key KEY out of argv (*argc shrinks); -1 with a
- * message for a flag without its value or --host without a key.
+ * message for a flag without its value.
  */
 static int
 session_flags(int *argc, char **argv, struct session_remote *r)
 {
 	int i, n = 0;
 
-	r->host = getenv("ISOL8_HOST");
-	r->key = getenv("ISOL8_API_KEY");
+	r->host = r->key = NULL;
 	for (i = 0; i < *argc; i++) {
 		if (strcmp(argv[i], "--host") != 0 &&
 		    strcmp(argv[i], "--key") != 0) {
@@ -43,11 +43,6 @@ session_flags(int *argc, char **argv, struct session_remote *r)
 		i++;
 	}
 	*argc = n;
-	if (r->host != NULL && (r->key == NULL || r->key[0] == '\0')) {
-		cli_error("API key required with --host: --key KEY or "
-		          "ISOL8_API_KEY");
-		return -1;
-	}
 	return 0;
 }
 
@@ -61,8 +56,9 @@ session_exit_for(const struct session_remote *r, const struct isol8_error *e)
 	return cli_exit_code(e);
 }
 
+/* The engine, local or on the server config_client says (into r). */
 static struct isol8_engine *
-session_engine(struct cli_config *cfg, const struct session_remote *r, int *rc)
+session_engine(struct cli_config *cfg, struct session_remote *r, int *rc)
 {
 	struct isol8_engine_opts eo;
 	struct isol8_error err;
@@ -74,6 +70,11 @@ session_engine(struct cli_config *cfg, const struct session_remote *r, int *rc)
 		return NULL;
 	}
 	config_start(cfg, "session", 0);
+	if (config_client(cfg, &r->host, &r->key, &cerr) == -1) {
+		*rc = cli_fail(&cerr, EXIT_USAGE);
+		config_free(cfg);
+		return NULL;
+	}
 	config_engine_opts(cfg, &eo);
 	eo.remote_url = r->host;
 	eo.remote_key = r->key;
@@ -120,7 +121,7 @@ session_ls_table(const struct isol8_session_info *s, size_t n)
 }
 
 static int
-session_ls(int json, const struct session_remote *r)
+session_ls(int json, struct session_remote *r)
 {
 	struct isol8_session_info *s = NULL;
 	struct isol8_engine *e;
@@ -144,7 +145,7 @@ session_ls(int json, const struct session_remote *r)
 }
 
 static int
-session_rm(int argc, char **argv, const struct session_remote *r)
+session_rm(int argc, char **argv, struct session_remote *r)
 {
 	struct isol8_engine *e;
 	struct isol8_error err;

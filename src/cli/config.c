@@ -13,7 +13,15 @@
  * ...; two names of one key: the later in the file wins), and its keys that
  * mean nothing here are read, checked for their type, and turned into one
  * warning each (config_warn), never into a failure.
+ *
+ * "remote" is the client's: the server `run`, `batch` and `session` use
+ * when no --host or ISOL8_HOST names one, and its key -- sent to that
+ * host only, never to one a flag or the environment names (the original
+ * matched its stored credentials to their host the same way). A key in a
+ * file that others may read or write is a warning (config_warn) every
+ * time it is loaded, like the original's ignored keys but for safety.
  */
+#include <sys/stat.h>
 #include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -47,6 +55,8 @@ config_defaults(struct cli_config *c)
 	c->pool_idle_ms = eo.pool_idle_ms;
 	c->pool_reuse = eo.pool_reuse;
 	c->session_idle_ms = eo.session_idle_ms;
+	c->client.connect_ms = eo.remote_connect_ms;
+	c->client.stall_ms = eo.remote_stall_ms;
 	c->batch_docker_wait_ms = BATCH_DOCKER_WAIT_MS;
 	c->auto_prune = 1;
 	config_remote_defaults(&c->remote);
@@ -70,6 +80,10 @@ config_free(struct cli_config *c)
 	free(c->server.tls_cert);
 	free(c->server.tls_key);
 	free(c->server.keys_file);
+	free(c->client.host);
+	if (c->client.key != NULL)
+		explicit_bzero(c->client.key, strlen(c->client.key));
+	free(c->client.key);
 	config_packages_free(c);
 	memset(c, 0, sizeof *c);
 }
@@ -528,6 +542,96 @@ config_server_obj(struct cli_config *c, yajl_val o, struct err **errp)
 	return 0;
 }
 
+/* A server's URL as the remote engine takes it: http(s)://, no spaces. */
+static int
+client_url_ok(const char *url)
+{
+	return (strncmp(url, "http://", 7) == 0 ||
+	           strncmp(url, "https://", 8) == 0) &&
+	    strpbrk(url, " \t\r\n") == NULL;
+}
+
+/* "remote.key": not the masked form `isol8 config` prints, one line. */
+static int
+config_client_key(struct cli_config *c, yajl_val v, struct err **errp)
+{
+	if (get_str(v, "remote.key", &c->client.key, errp) == -1)
+		return -1;
+	if (strncmp(c->client.key, "****", 4) == 0)
+		return err_set(errp, ERR_INVALID,
+		    "`remote.key` holds a masked key, as `isol8 config` "
+		    "prints it: put the key itself there (or give it in "
+		    "ISOL8_API_KEY)");
+	if (strpbrk(c->client.key, "\r\n") != NULL)
+		return bad(errp, "remote.key", "one line");
+	return 0;
+}
+
+/*
+ * "remote": the client's server (host, key) and a remote engine's
+ * bounds (connectTimeoutMs, stallTimeoutMs, by the engine's table).
+ */
+static int
+config_client_obj(struct cli_config *c, yajl_val o,
+    struct isol8_engine_opts *eo, struct err **errp)
+{
+	size_t i;
+	const char *k;
+	yajl_val v;
+	int rc = 0;
+
+	for (i = 0; i < o->u.object.len && rc == 0; i++) {
+		k = o->u.object.keys[i];
+		v = o->u.object.values[i];
+		if (YAJL_IS_NULL(v) &&
+		    (strcmp(k, "host") == 0 || strcmp(k, "key") == 0))
+			continue; /* `config --json` writes none so */
+		if (strcmp(k, "host") == 0) {
+			if ((rc = get_str(v, "remote.host", &c->client.host,
+			         errp)) == 0 &&
+			    !client_url_ok(c->client.host))
+				rc = bad(errp, "remote.host",
+				    "an http:// or https:// URL");
+		} else if (strcmp(k, "key") == 0)
+			rc = config_client_key(c, v, errp);
+		else if (strcmp(k, "connectTimeoutMs") == 0)
+			rc = get_opt_limit(v, "remote.connectTimeoutMs",
+			    ISOL8_LIMIT_REMOTE_CONNECT, eo, errp);
+		else if (strcmp(k, "stallTimeoutMs") == 0)
+			rc = get_opt_limit(v, "remote.stallTimeoutMs",
+			    ISOL8_LIMIT_REMOTE_STALL, eo, errp);
+		else
+			rc = err_set(
+			    errp, ERR_INVALID, "unknown key `remote.%s`", k);
+	}
+	return rc;
+}
+
+/*
+ * After the whole file: a key goes with its host, and a file that holds
+ * one should be the user's alone (else one warning, each time).
+ */
+static int
+config_client_check(struct cli_config *c, struct err **errp)
+{
+	struct stat st;
+
+	if (c->client.key == NULL)
+		return 0;
+	if (c->client.host == NULL)
+		return err_set(errp, ERR_INVALID,
+		    "`remote.key` needs `remote.host`: the key is sent to "
+		    "that server only");
+	if (c->source != NULL && stat(c->source, &st) == 0 &&
+	    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		config_warnf(c,
+		    "`remote.key` is in a file other users may read or "
+		    "change (mode %04o): `chmod 600 %s`, or give the key in "
+		    "ISOL8_API_KEY",
+		    (unsigned)(st.st_mode & 07777), c->source);
+	return 0;
+}
+
 static void
 config_packages_free(struct cli_config *c)
 {
@@ -826,6 +930,8 @@ config_section(struct cli_config *c, const char *k, yajl_val v,
 		return config_packages_obj(c, v, errp);
 	if (strcmp(k, "server") == 0)
 		return config_server_obj(c, v, errp);
+	if (strcmp(k, "remote") == 0)
+		return config_client_obj(c, v, eo, errp);
 	return config_remote_obj(c, v, errp); /* remoteCode */
 }
 
@@ -834,7 +940,7 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 {
 	static const char *const sections[] = { "defaults", "pool", "env",
 		"network", "session", "batch", "cleanup", "security",
-		"remoteCode", "dependencies", "packages", "server" };
+		"remoteCode", "dependencies", "packages", "server", "remote" };
 	struct isol8_engine_opts eo;
 	size_t i, j;
 	const char *k;
@@ -849,6 +955,8 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 	eo.pool_size = c->pool_size;
 	eo.pool_idle_ms = c->pool_idle_ms;
 	eo.session_idle_ms = c->session_idle_ms;
+	eo.remote_connect_ms = c->client.connect_ms;
+	eo.remote_stall_ms = c->client.stall_ms;
 	for (i = 0; i < root->u.object.len && rc == 0; i++) {
 		k = root->u.object.keys[i];
 		v = root->u.object.values[i];
@@ -870,7 +978,9 @@ config_apply(struct cli_config *c, yajl_val root, struct err **errp)
 	c->pool_size = eo.pool_size;
 	c->pool_idle_ms = eo.pool_idle_ms;
 	c->session_idle_ms = eo.session_idle_ms;
-	return rc;
+	c->client.connect_ms = eo.remote_connect_ms;
+	c->client.stall_ms = eo.remote_stall_ms;
+	return rc == 0 ? config_client_check(c, errp) : rc;
 }
 
 /*
@@ -925,6 +1035,9 @@ config_engine_opts(const struct cli_config *c, struct isol8_engine_opts *o)
 	/* Run-time installs come from the same registries as setup's. */
 	o->pip_index_url = c->pip_index_url;
 	o->npm_registry = c->npm_registry;
+	/* The server itself is the command's (config_client). */
+	o->remote_connect_ms = c->client.connect_ms;
+	o->remote_stall_ms = c->client.stall_ms;
 	if (cli_debug || c->debug) {
 		o->verbose = 2;
 		o->log = cli_engine_log;
@@ -975,4 +1088,63 @@ config_size(uint64_t n)
 			return xasprintf("%llu%c",
 			    (unsigned long long)(n >> shift), units[i]);
 	return xasprintf("%llu", (unsigned long long)n);
+}
+
+/* Two server URLs the same but for trailing slashes. */
+static int
+same_host(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (lb > 0 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/*
+ * Where a client command runs: *host and *key hold its --host and --key
+ * (NULL: not given). Each is the flag, else the environment (ISOL8_HOST,
+ * ISOL8_API_KEY), else the file's remote.host and remote.key -- the
+ * file's key only for the file's host. An empty host (--host "",
+ * ISOL8_HOST=) is a local run, whatever the file says: *host NULL. -1
+ * (a usage error) for a host without a key.
+ */
+int
+config_client(const struct cli_config *c, const char **host, const char **key,
+    struct err **errp)
+{
+	if (*host == NULL)
+		*host = getenv("ISOL8_HOST");
+	if (*host == NULL)
+		*host = c->client.host;
+	if (*host != NULL && (*host)[0] == '\0')
+		*host = NULL;
+	if (*host == NULL)
+		return 0;
+	if (*key == NULL)
+		*key = getenv("ISOL8_API_KEY");
+	if ((*key == NULL || (*key)[0] == '\0') && c->client.key != NULL &&
+	    same_host(*host, c->client.host))
+		*key = c->client.key;
+	if (*key == NULL || (*key)[0] == '\0')
+		return err_set(errp, ERR_INVALID,
+		    "API key required with --host (the isol8 server at "
+		    "%.200s): --key KEY, ISOL8_API_KEY, or remote.key in the "
+		    "configuration (for its remote.host only)",
+		    *host);
+	return 0;
+}
+
+/*
+ * A key as `isol8 config` shows it: "****" and, for a key of 16 bytes or
+ * more, its last 4 (enough to tell keys apart, too few to guess it).
+ */
+void
+config_key_mask(const char *key, char *out, size_t len)
+{
+	size_t n = strlen(key);
+
+	snprintf(out, len, "****%s", n >= 16 ? key + n - 4 : "");
 }

@@ -59,10 +59,11 @@ struct run_opts {
 	int json;
 	int quiet;
 	int help;
-	int no_stream;    /* --no-stream: print the output when the run ends */
-	int persist;      /* --persist: keep the container as a session */
-	const char *host; /* --host or ISOL8_HOST: run on that server */
-	const char *key;  /* --key or ISOL8_API_KEY */
+	int no_stream;     /* --no-stream: print the output when the run ends */
+	int persist;       /* --persist: keep the container as a session */
+	const char *host;  /* --host, ISOL8_HOST, remote.host: run there */
+	const char *key;   /* --key, ISOL8_API_KEY, remote.key */
+	uint64_t stall_ms; /* --stall-timeout (0: remote.stallTimeoutMs) */
 	struct buf stdin_buf; /* --host: a piped stdin, read whole */
 	struct buf code;
 	char *fetch_url;               /* where --url/--github/--gist fetch */

@@ -99,8 +99,14 @@ run_usage(FILE *f)
 	    "(repeatable)\n"
 	    "      --json             print one JSON result object\n"
 	    "      --host URL         run on the `isol8 serve` at URL "
-	    "(ISOL8_HOST)\n"
-	    "      --key KEY          its API key (ISOL8_API_KEY)\n"
+	    "(ISOL8_HOST,\n"
+	    "                         remote.host; \"\": run locally)\n"
+	    "      --key KEY          its API key (ISOL8_API_KEY, "
+	    "remote.key)\n"
+	    "      --stall-timeout MS --host: give up on a server that "
+	    "sends nothing\n"
+	    "                         for this long (45s; "
+	    "remote.stallTimeoutMs)\n"
 	    "  -q, --quiet            no isol8 messages on stderr\n"
 	    "      --debug            debug lines on stderr\n"
 	    "  -h, --help             this help\n\n"
@@ -138,6 +144,7 @@ enum {
 	O_HASH,
 	O_INSECURE,
 	O_INSTALL,
+	O_STALL,
 };
 
 static const struct option run_options[] = {
@@ -174,6 +181,7 @@ static const struct option run_options[] = {
 	{ "hash", required_argument, NULL, O_HASH },
 	{ "allow-insecure-code-url", no_argument, NULL, O_INSECURE },
 	{ "install", required_argument, NULL, O_INSTALL },
+	{ "stall-timeout", required_argument, NULL, O_STALL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -297,6 +305,8 @@ run_opt(struct run_opts *o, struct isol8_request *req, int ch, const char *arg,
 	case O_LOG_NET:
 		o->log_network = 1;
 		return 0;
+	case O_STALL:
+		return cli_stall_opt(arg, &o->stall_ms, errp);
 	}
 	if ((rc = run_opt_compat(o, ch, arg, errp)) != 1)
 		return rc;
@@ -353,14 +363,6 @@ run_parse(int argc, char **argv, struct run_opts *o, struct isol8_request *req,
 		if (run_opt(o, req, ch, optarg, errp) == -1)
 			return -1;
 	}
-	if (o->host == NULL)
-		o->host = getenv("ISOL8_HOST");
-	if (o->key == NULL)
-		o->key = getenv("ISOL8_API_KEY");
-	if (o->host != NULL && (o->key == NULL || o->key[0] == '\0'))
-		return err_set(errp, ERR_INVALID,
-		    "API key required with --host: --key KEY or "
-		    "ISOL8_API_KEY");
 	if (optind < argc)
 		o->file = argv[optind++];
 	if (optind < argc)

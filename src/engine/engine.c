@@ -143,6 +143,8 @@ isol8_engine_opts_init(struct isol8_engine_opts *o)
 	o->pool_size = ENGINE_DEFAULT_POOL_SIZE;
 	o->pool_idle_ms = ENGINE_DEFAULT_POOL_IDLE_MS;
 	o->session_idle_ms = ENGINE_DEFAULT_SESSION_IDLE_MS;
+	o->remote_connect_ms = ENGINE_DEFAULT_REMOTE_CONNECT_MS;
+	o->remote_stall_ms = ENGINE_DEFAULT_REMOTE_STALL_MS;
 }
 
 /* The engine's log lines, to the caller's callback. */
@@ -212,7 +214,8 @@ isol8_engine_new(struct event_base *base, const struct isol8_engine_opts *o,
 	e->resolver = resolver_new(e->loop, NULL);
 	if (e->opts.remote_url != NULL &&
 	    (e->remote = remote_new(e->loop, e->opts.remote_url,
-	         e->opts.remote_key, &err)) == NULL) {
+	         e->opts.remote_key, e->opts.remote_connect_ms,
+	         e->opts.remote_stall_ms, &err)) == NULL) {
 		engine_error(errp, err);
 		err_free(&err);
 		isol8_engine_free(e);

@@ -67,6 +67,37 @@ sandbox_path(const char *in, int allow_tmp, struct err **errp)
 	return p;
 }
 
+/*
+ * A request's workdir: NULL or /sandbox, or a path below it as
+ * sandbox_path() takes it. The one check, for the plan and for front ends
+ * that take a workdir from outside (isol8_workdir_check: the API).
+ */
+static int
+workdir_check(const char *workdir, struct err **errp)
+{
+	char *wd;
+
+	if (workdir == NULL || strcmp(workdir, "/sandbox") == 0)
+		return 0;
+	if ((wd = sandbox_path(workdir, 0, errp)) == NULL)
+		return err_wrap(errp, "workdir");
+	free(wd);
+	return 0;
+}
+
+int
+isol8_workdir_check(const char *workdir, struct isol8_error *errp)
+{
+	struct err *err = NULL;
+
+	if (workdir_check(workdir, &err) == -1) {
+		engine_error(errp, err);
+		err_free(&err);
+		return -1;
+	}
+	return 0;
+}
+
 /* PUT_FILE frames for one file, in chunks; one OK will answer. */
 static void
 plan_put_file(struct plan *pl, const char *path, const void *data, size_t len)
@@ -206,7 +237,6 @@ static int
 plan_check(const struct isol8_request *req, struct engine_limits *lim,
     size_t *code_len, struct err **errp)
 {
-	char *wd;
 	size_t i;
 	int filtered;
 
@@ -222,11 +252,12 @@ plan_check(const struct isol8_request *req, struct engine_limits *lim,
 		return err_set(errp, ERR_INVALID, "no runtime given");
 	if (req->argv != NULL && req->argv[0] == NULL)
 		return err_set(errp, ERR_INVALID, "empty argv");
-	if (req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0) {
-		if ((wd = sandbox_path(req->workdir, 0, errp)) == NULL)
-			return err_wrap(errp, "workdir");
-		free(wd);
-	}
+	for (i = 0; req->argv != NULL && req->argv[i] != NULL; i++)
+		if (i == PROTO_MAX_ARGS) /* what the agent takes */
+			return err_set(errp, ERR_LIMIT,
+			    "argv has more than %d items", PROTO_MAX_ARGS);
+	if (workdir_check(req->workdir, errp) == -1)
+		return -1;
 	if (engine_limits(req, lim, errp) == -1)
 		return -1;
 	filtered =

@@ -71,6 +71,12 @@ static const struct limit limits[] = {
 	/* Its default, 8 per core, is isol8_engine_opts_init()'s. */
 	[ISOL8_LIMIT_MAX_CONCURRENT] = { "max_concurrent", LIMIT_COUNT, 1,
 	    ENGINE_MAX_CONCURRENT, 0, NULL, NULL },
+	[ISOL8_LIMIT_REMOTE_CONNECT] = { "remote_connect_ms", LIMIT_DURATION, 1,
+	    ENGINE_MAX_REMOTE_CONNECT_MS, ENGINE_DEFAULT_REMOTE_CONNECT_MS,
+	    NULL, "10 minutes" },
+	[ISOL8_LIMIT_REMOTE_STALL] = { "remote_stall_ms", LIMIT_DURATION, 1,
+	    ENGINE_MAX_REMOTE_STALL_MS, ENGINE_DEFAULT_REMOTE_STALL_MS, NULL,
+	    "24 hours" },
 };
 
 /* The CPUs dockerd lets a container have: those it may run on. */
@@ -302,7 +308,11 @@ engine_limits_opts(struct isol8_engine_opts *o, struct err **errp)
 	    limit_value(ISOL8_LIMIT_POOL_IDLE, o->pool_idle_ms,
 	        &o->pool_idle_ms, errp) == -1 ||
 	    limit_value(ISOL8_LIMIT_SESSION_IDLE, o->session_idle_ms,
-	        &o->session_idle_ms, errp) == -1)
+	        &o->session_idle_ms, errp) == -1 ||
+	    limit_value(ISOL8_LIMIT_REMOTE_CONNECT, o->remote_connect_ms,
+	        &o->remote_connect_ms, errp) == -1 ||
+	    limit_value(ISOL8_LIMIT_REMOTE_STALL, o->remote_stall_ms,
+	        &o->remote_stall_ms, errp) == -1)
 		return -1;
 	return 0;
 }
@@ -364,7 +374,7 @@ isol8_engine_opts_parse_limit(struct isol8_engine_opts *o, enum isol8_limit id,
 	struct err *e = NULL;
 	uint64_t v;
 
-	if (id < ISOL8_LIMIT_POOL_SIZE || id > ISOL8_LIMIT_MAX_CONCURRENT) {
+	if (id < ISOL8_LIMIT_POOL_SIZE || id > ISOL8_LIMIT_REMOTE_STALL) {
 		err_set(
 		    &e, ERR_INVALID, "limit %d is not an engine option's", id);
 		return limit_fail(errp, e);
@@ -380,6 +390,12 @@ isol8_engine_opts_parse_limit(struct isol8_engine_opts *o, enum isol8_limit id,
 		break;
 	case ISOL8_LIMIT_SESSION_IDLE:
 		o->session_idle_ms = v;
+		break;
+	case ISOL8_LIMIT_REMOTE_CONNECT:
+		o->remote_connect_ms = v;
+		break;
+	case ISOL8_LIMIT_REMOTE_STALL:
+		o->remote_stall_ms = v;
 		break;
 	default:
 		o->max_concurrent = (unsigned)v;

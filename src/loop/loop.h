@@ -48,6 +48,7 @@ struct http_req;
 typedef void (*http_done_cb)(struct http_req *, const struct err *, void *);
 typedef int (*http_data_cb)(const char *, size_t, void *);
 typedef int (*http_addr_cb)(const struct sockaddr *, void *);
+typedef void (*http_progress_cb)(void *);
 
 struct http *http_new(struct loop *, const char *, long, struct err **);
 void http_free(struct http *);
@@ -57,6 +58,8 @@ void http_req_body(struct http_req *, const void *, size_t);
 void http_req_body_fd(struct http_req *, int, off_t);
 void http_req_stream(struct http_req *, http_data_cb, void *);
 void http_req_timeout(struct http_req *, long);
+void http_req_connect_timeout(struct http_req *, long);
+void http_req_progress(struct http_req *, http_progress_cb, void *);
 void http_req_outside(struct http_req *, const char *, http_addr_cb, void *);
 const char *http_req_redirect(const struct http_req *);
 void http_req_submit(struct http_req *, http_done_cb, void *);

@@ -16,6 +16,8 @@
  *   timeout would otherwise be lost (seen in curl's own example);
  * - response bodies are capped (max_body) or streamed to a callback, never
  *   grown without bound;
+ * - the data and progress callbacks run inside libcurl: they only record
+ *   (their callers act on a later turn of the loop);
  * - a request to the outside world (http_req_outside; the client made
  *   without a unix socket) uses only the protocols it names, no proxy,
  *   follows no redirect, and connects only to addresses its caller's check
@@ -70,6 +72,9 @@ struct http_req {
 	void *data_arg;
 	http_addr_cb addr_cb; /* http_req_outside: may this address be used */
 	void *addr_arg;
+	http_progress_cb progress_cb; /* bytes moved, either way */
+	void *progress_arg;
+	curl_off_t sent, received; /* what progress_cb saw last */
 	int data_aborted;
 	http_done_cb done_cb;
 	void *done_arg;
@@ -329,6 +334,48 @@ http_req_timeout(struct http_req *r, long ms)
 {
 	if (r->easy != NULL)
 		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, ms);
+}
+
+/* How long name resolution, connect and TLS handshake may take (5 s). */
+void
+http_req_connect_timeout(struct http_req *r, long ms)
+{
+	if (r->easy != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, ms);
+}
+
+/* libcurl's progress meter: a call to cb whenever a count moved. */
+static int
+http_xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_req *r = arg;
+
+	(void)dltotal, (void)ultotal;
+	if (r->state == HTTP_REQ_CANCELLED ||
+	    (dlnow == r->received && ulnow == r->sent))
+		return 0;
+	r->received = dlnow;
+	r->sent = ulnow;
+	r->progress_cb(r->progress_arg);
+	return 0;
+}
+
+/*
+ * Tell cb (inside libcurl: it records only) each time bytes of the
+ * request went out or bytes of the response came in: how a caller sees a
+ * transfer that makes no progress at all.
+ */
+void
+http_req_progress(struct http_req *r, http_progress_cb cb, void *arg)
+{
+	r->progress_cb = cb;
+	r->progress_arg = arg;
+	if (r->easy == NULL)
+		return;
+	curl_easy_setopt(r->easy, CURLOPT_XFERINFOFUNCTION, http_xferinfo_cb);
+	curl_easy_setopt(r->easy, CURLOPT_XFERINFODATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_NOPROGRESS, 0L);
 }
 
 /* Start the request; done_cb runs exactly once, later, from the loop. */

@@ -4,17 +4,27 @@
  *
  * A run is one POST /execute/stream. Its states:
  *
- *	RR_STREAMING  the transfer runs: events are read as they come, output
- *	              goes to the callbacks, the `exit` event is kept
+ *	RR_WAITING    the transfer is under way and no answer came yet:
+ *	              connecting, sending the request, the server deciding
+ *	RR_STREAMING  the answer's status came: events are read as they come,
+ *	              output goes to the callbacks, the `exit` event is kept
  *	RR_DONE       on_done was called; the run is freed
  *
- * Callbacks (the transfer's data and end, a cancel) record what happened
- * and call remote_step(), which alone decides; remote_run_close() is the
- * one teardown. The judgement when the transfer ends: a transport error
- * before any answer is ISOL8_EUNAVAILABLE (the server cannot be reached);
- * a status other than 200 is the server's refusal (its JSON error, with
- * the status); a stream that ends without `exit` is ISOL8_ELOST; else the
- * `exit` event's result, or its error.
+ * Callbacks (the transfer's data, progress and end, the stall timer, a
+ * cancel) record what happened and call remote_step(), which alone
+ * decides; remote_run_close() is the one teardown. A server that stops
+ * answering cannot hold a run forever: libcurl bounds the connection
+ * (connect_ms), and from then on nothing received or sent for stall_ms
+ * ends the run (ISOL8_EUNAVAILABLE, "stalled") -- a server sends an SSE
+ * heartbeat at least every two of its heartbeatMs, so 3 x 15 s is a
+ * silence no live server makes. The stall timer is one event, armed for
+ * the deadline and re-armed by the step for what is left: data only
+ * moves `quiet_since`, it never touches the timer. The judgement when
+ * the transfer ends: a transport error before any answer is
+ * ISOL8_EUNAVAILABLE (the server cannot be reached); a status other than
+ * 200 is the server's refusal (its JSON error, with the status); a
+ * stream that ends without `exit` is ISOL8_ELOST; else the `exit`
+ * event's result, or its error.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -26,6 +36,7 @@
 #include "sse.h"
 
 enum rr_state {
+	RR_WAITING,
 	RR_STREAMING,
 	RR_DONE,
 };
@@ -37,8 +48,10 @@ struct remote_run {
 	struct sse sse;
 	struct isol8_callbacks cbs;
 	void *arg;
-	struct event *wake; /* a step on a later turn (a cancel) */
+	struct event *wake;  /* a step on a later turn (a cancel) */
+	struct event *stall; /* the step at the stall deadline */
 	uint64_t t_start;
+	uint64_t quiet_since; /* the last byte either way (ms), 0: none */
 
 	/* What happened: recorded by callbacks, judged by remote_step(). */
 	long status;           /* the HTTP status, once known */
@@ -57,11 +70,12 @@ static void remote_step(struct remote_run *);
 
 /*
  * The backend for the server at url (http:// or https://; TLS verified
- * against the system's CA bundle) with an API key.
+ * against the system's CA bundle) with an API key, and its bounds on a
+ * server that does not answer (the engine's options, checked: not 0).
  */
 struct remote *
-remote_new(
-    struct loop *loop, const char *url, const char *key, struct err **errp)
+remote_new(struct loop *loop, const char *url, const char *key,
+    uint64_t connect_ms, uint64_t stall_ms, struct err **errp)
 {
 	struct remote *rm;
 	size_t n;
@@ -83,6 +97,8 @@ remote_new(
 		       NULL;
 	rm = xcalloc(1, sizeof *rm);
 	rm->loop = loop;
+	rm->connect_ms = connect_ms;
+	rm->stall_ms = stall_ms;
 	TAILQ_INIT(&rm->runs);
 	TAILQ_INIT(&rm->ops);
 	if ((rm->http = http_new(loop, NULL, 64, errp)) == NULL) {
@@ -139,6 +155,7 @@ remote_run_close(struct remote_run *rr, const struct isol8_result *res,
 	}
 	rr->cbs.on_done(res, why, rr->arg);
 	event_free(rr->wake);
+	event_free(rr->stall);
 	sse_free(&rr->sse);
 	buf_free(&rr->errbody);
 	buf_free(&rr->exit_json);
@@ -208,7 +225,13 @@ remote_judge(struct remote_run *rr)
 	else if (rr->status != 200 && rr->status != 0) {
 		remote_refusal(rr->status, &rr->errbody, &e);
 		remote_run_close(rr, NULL, &e);
-	} else if (rr->xfer_err != NULL && rr->status == 0)
+	} else if (rr->xfer_err != NULL && rr->status == 0 &&
+	    rr->xfer_err->kind == ERR_TIMEOUT) /* the only timeout set */
+		remote_fail(rr, ISOL8_EUNAVAILABLE,
+		    "cannot reach the isol8 server at %s: no connection within "
+		    "%llu ms (remote.connectTimeoutMs, remote_connect_ms)",
+		    rr->rm->url, (unsigned long long)rr->rm->connect_ms);
+	else if (rr->xfer_err != NULL && rr->status == 0)
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
 		    "cannot reach the isol8 server at %s: %s", rr->rm->url,
 		    rr->xfer_err->msg);
@@ -233,10 +256,46 @@ remote_judge(struct remote_run *rr)
 	}
 }
 
+/* Nothing either way for stall_ms: the server is hung, or the path to it. */
+static void
+remote_stalled(struct remote_run *rr)
+{
+	unsigned long long ms = (unsigned long long)rr->rm->stall_ms;
+
+	if (rr->state == RR_WAITING)
+		remote_fail(rr, ISOL8_EUNAVAILABLE,
+		    "the isol8 server at %s did not answer: nothing came for "
+		    "%llu ms (the bound: --stall-timeout, "
+		    "remote.stallTimeoutMs, remote_stall_ms)",
+		    rr->rm->base, ms);
+	else
+		remote_fail(rr, ISOL8_EUNAVAILABLE,
+		    "the isol8 server at %s stalled: nothing came for %llu ms "
+		    "mid-run, where a server sends a heartbeat every 15 s by "
+		    "default (server.heartbeatMs)%s (the bound: "
+		    "--stall-timeout, "
+		    "remote.stallTimeoutMs, remote_stall_ms)",
+		    rr->rm->base, ms,
+		    rr->started ? "; the run may have run" : "");
+}
+
+/* The stall timer: a step in ms. */
+static void
+remote_arm(struct remote_run *rr, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(rr->stall, &tv);
+}
+
 /* The only place a run's fate is decided. */
 static void
 remote_step(struct remote_run *rr)
 {
+	uint64_t now, deadline;
+
 	if (rr->state == RR_DONE)
 		return;
 	if (rr->cancel) {
@@ -245,9 +304,24 @@ remote_step(struct remote_run *rr)
 		                    : "cancelled");
 		return;
 	}
-	if (rr->http != NULL)
-		return; /* still streaming */
-	remote_judge(rr);
+	if (rr->http == NULL) {
+		remote_judge(rr);
+		return;
+	}
+	/* Still under way: the answer's status came, or not yet. */
+	if (rr->state == RR_WAITING && http_req_status(rr->http) != 0)
+		rr->state = RR_STREAMING;
+	now = now_ms();
+	/* Before any byte moved, the connection may take connect_ms
+	 * (libcurl bounds it): the silence counts from there. */
+	deadline = rr->quiet_since != 0
+	    ? rr->quiet_since + rr->rm->stall_ms
+	    : rr->t_start + rr->rm->connect_ms + rr->rm->stall_ms;
+	if (now >= deadline) {
+		remote_stalled(rr);
+		return;
+	}
+	remote_arm(rr, deadline - now);
 }
 
 static void
@@ -317,6 +391,7 @@ remote_data(const char *data, size_t len, void *arg)
 
 	if (rr->cancel)
 		return -1;
+	rr->quiet_since = now_ms();
 	rr->status = http_req_status(rr->http);
 	if (rr->status != 200) {
 		if (rr->errbody.len + len <= REMOTE_MAX_ERROR)
@@ -324,6 +399,15 @@ remote_data(const char *data, size_t len, void *arg)
 		return 0;
 	}
 	return sse_feed(&rr->sse, data, len, remote_event, rr, &rr->event_err);
+}
+
+/* Bytes moved, either way (inside libcurl: record only). */
+static void
+remote_progress(void *arg)
+{
+	struct remote_run *rr = arg;
+
+	rr->quiet_since = now_ms();
 }
 
 static void
@@ -366,16 +450,20 @@ remote_run_start(struct remote *rm, const struct isol8_request *req,
 	rr->t_start = now_ms();
 	sse_init(&rr->sse, REMOTE_MAX_EVENT);
 	rr->wake = event_new(loop_base(rm->loop), -1, 0, remote_wake_cb, rr);
+	rr->stall = evtimer_new(loop_base(rm->loop), remote_wake_cb, rr);
 	rr->http = http_req_new(rm->http, "POST", rm->url);
 	http_req_header(rr->http, rm->auth);
 	http_req_header(rr->http, "Content-Type: application/json");
 	http_req_header(rr->http, "Accept: text/event-stream");
 	http_req_body(rr->http, body.data, body.len);
 	http_req_outside(rr->http, "http,https", remote_addr_ok, NULL);
+	http_req_connect_timeout(rr->http, (long)rm->connect_ms);
 	http_req_stream(rr->http, remote_data, rr);
+	http_req_progress(rr->http, remote_progress, rr);
 	TAILQ_INSERT_TAIL(&rm->runs, rr, entry);
 	http_req_submit(rr->http, remote_done, rr);
 	buf_free(&body);
+	remote_arm(rr, rm->stall_ms); /* the step re-arms for what is left */
 	return rr;
 }
 

@@ -14,11 +14,15 @@
  * - cancelling aborts the transfer: the server sees its client go and
  *   cancels the run, releasing its container; on_done follows with
  *   ISOL8_ECANCELLED;
+ * - a server that does not answer ends the run: no connection within
+ *   connect_ms, or nothing received or sent for stall_ms, is
+ *   ISOL8_EUNAVAILABLE (remote.c), and the connection is closed;
  * - everything from the server is bounded: an event (REMOTE_MAX_EVENT,
  *   the exit event carries the output files), an error body
  *   (REMOTE_MAX_ERROR);
- * - streamed stdin (stdin_stream), argv and workdir are not available
- *   remotely: isol8_run_start() refuses them (ISOL8_EINVAL).
+ * - what the API cannot carry is refused by isol8_run_start()
+ *   (ISOL8_EINVAL): a streamed stdin (stdin_stream), and text fields
+ *   that are not UTF-8 (remote_json.c); argv and workdir go as they are.
  */
 #ifndef ISOL8_REMOTE_H
 #define ISOL8_REMOTE_H
@@ -36,16 +40,18 @@ struct remote_op;
 struct remote {
 	struct loop *loop;
 	struct http *http;
-	char *base; /* the server's URL, without a trailing / */
-	char *url;  /* its /execute/stream */
-	char *auth; /* "Authorization: Bearer KEY" */
+	char *base;          /* the server's URL, without a trailing / */
+	char *url;           /* its /execute/stream */
+	char *auth;          /* "Authorization: Bearer KEY" */
+	uint64_t connect_ms; /* no connection within this: unreachable */
+	uint64_t stall_ms;   /* nothing either way for this: stalled */
 	TAILQ_HEAD(, remote_run) runs;
 	TAILQ_HEAD(, remote_op) ops; /* session calls (remote_session.c) */
 };
 
 /* remote.c */
-struct remote *remote_new(
-    struct loop *, const char *, const char *, struct err **);
+struct remote *remote_new(struct loop *, const char *, const char *, uint64_t,
+    uint64_t, struct err **);
 void remote_free(struct remote *);
 void remote_refusal(long, const struct buf *, struct isol8_error *);
 /* on_done's arg is arg; run ends with remote_run_cancel or on_done. */

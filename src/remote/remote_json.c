@@ -3,7 +3,9 @@
  * written as the JSON api_request_parse() reads (tests/unit/test_remote.c
  * checks the round trip), and the `exit` event's result object read back
  * into a struct isol8_result. Bytes that are not UTF-8 (or hold a NUL) go
- * as {"base64": ...}, as the server sends them.
+ * as {"base64": ...}, as the server sends them, where the format has that
+ * form (code, stdin, file contents); a text field that is not UTF-8 is
+ * refused rather than sent repaired, so a remote run is the local one.
  */
 #include <stddef.h>
 #include <stdarg.h>
@@ -110,9 +112,97 @@ gen_files(yajl_gen g, const struct isol8_request *r)
 	yajl_gen_map_close(g);
 }
 
+/* argv: its items up to the NULL (the engine bounds their count). */
+static void
+gen_argv(yajl_gen g, const char *const *argv)
+{
+	if (argv == NULL)
+		return;
+	json_key(g, "argv");
+	yajl_gen_array_open(g);
+	for (; *argv != NULL; argv++)
+		json_str_add(g, *argv);
+	yajl_gen_array_close(g);
+}
+
+/* Whether s is UTF-8 (JSON text carries it unchanged). */
+static int
+utf8_ok(const char *s)
+{
+	struct buf tmp = { 0 };
+	size_t n;
+	int ok = s == NULL || json_utf8(s, strlen(s), &tmp, &n) == s;
+
+	buf_free(&tmp);
+	return ok;
+}
+
+/*
+ * The request's text fields: JSON strings, with no base64 form (only
+ * code, stdin and file contents have one). Bytes that are not UTF-8 would
+ * arrive repaired (U+FFFD), not as a local run sees them: refused.
+ */
+static int
+request_text_check(const struct isol8_request *r, struct err **errp)
+{
+	const struct {
+		const char *name;
+		const char *s;
+	} one[] = {
+		{ "runtime", r->runtime },
+		{ "cmd", r->cmd },
+		{ "workdir", r->workdir },
+		{ "session", r->session },
+		{ "image", r->image },
+		{ "fileExt", r->file_ext },
+		{ "network", r->network },
+	};
+	const struct {
+		const char *name;
+		const char *const *v;
+		size_t n; /* SIZE_MAX: up to the NULL */
+	} many[] = {
+		{ "argv", r->argv, SIZE_MAX },
+		{ "outputs", r->outputs, r->outputs_len },
+		{ "packages", r->packages, r->packages_len },
+		{ "allow", r->net_allow, r->net_allow_len },
+		{ "deny", r->net_deny, r->net_deny_len },
+	};
+	const char *bad = NULL;
+	size_t i, j;
+
+	for (i = 0; bad == NULL && i < nitems(one); i++)
+		if (!utf8_ok(one[i].s))
+			bad = one[i].name;
+	for (i = 0; bad == NULL && i < nitems(many); i++)
+		for (j = 0; many[i].v != NULL && j < many[i].n &&
+		     many[i].v[j] != NULL && bad == NULL;
+		     j++)
+			if (!utf8_ok(many[i].v[j]))
+				bad = many[i].name;
+	for (i = 0; bad == NULL && i < r->env_len; i++)
+		if (!utf8_ok(r->env[i].key) || !utf8_ok(r->env[i].value))
+			bad = "env";
+	for (i = 0; bad == NULL && i < r->secrets_len; i++)
+		if (!utf8_ok(r->secrets[i].key) ||
+		    !utf8_ok(r->secrets[i].value))
+			bad = "secrets";
+	for (i = 0; bad == NULL && i < r->files_len; i++)
+		if (!utf8_ok(r->files[i].path))
+			bad = "a file's path";
+	if (bad == NULL)
+		return 0;
+	return err_set(errp, ERR_INVALID,
+	    "`%s` holds bytes that are not UTF-8: the API carries it as JSON "
+	    "text, so it is not available on a remote engine",
+	    bad);
+}
+
 /*
  * The request as the API's JSON into b (appended); -1 for what the API
- * cannot carry: argv, workdir, a streamed stdin.
+ * cannot carry: a streamed stdin (the body is sent whole before the run
+ * starts; buffering isol8_run_write_stdin() until EOF would change what
+ * an interactive program sees).
  */
 int
 remote_request_write(
@@ -120,12 +210,12 @@ remote_request_write(
 {
 	yajl_gen g;
 
-	if (r->argv != NULL || r->workdir != NULL || r->stdin_stream)
+	if (r->stdin_stream)
 		return err_set(errp, ERR_INVALID,
-		    "%s is not available on a remote engine (docs/api.md)",
-		    r->argv != NULL          ? "argv"
-		        : r->workdir != NULL ? "workdir"
-		                             : "a streamed stdin");
+		    "a streamed stdin is not available on a remote engine: "
+		    "give stdin_data (docs/library.md)");
+	if (request_text_check(r, errp) == -1)
+		return -1;
 	g = json_gen_new();
 	yajl_gen_map_open(g);
 	if (r->runtime != NULL)
@@ -135,6 +225,9 @@ remote_request_write(
 		    r->code_len ? r->code_len : strlen(r->code));
 	if (r->cmd != NULL)
 		json_kstr(g, "cmd", r->cmd);
+	gen_argv(g, r->argv);
+	if (r->workdir != NULL)
+		json_kstr(g, "workdir", r->workdir);
 	if (r->stdin_data != NULL)
 		gen_bytes(g, "stdin", r->stdin_data, r->stdin_len);
 	gen_limits(g, r);

@@ -11,7 +11,9 @@
  * The transfer's end records and steps; remote_op_close() is the one
  * teardown and calls the callback exactly once, from the loop (an engine
  * freed first: ISOL8_ECANCELLED). The answer is bounded by the loop's
- * response cap (4 MiB).
+ * response cap (4 MiB), and in time: it comes whole, so no answer within
+ * connect_ms + stall_ms is a server that does not answer
+ * (ISOL8_EUNAVAILABLE).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +129,16 @@ remote_op_step(struct remote_op *op)
 	}
 	if (op->http != NULL)
 		return;
-	if (op->xfer_err != NULL) {
+	if (op->xfer_err != NULL && op->xfer_err->kind == ERR_TIMEOUT) {
+		e.code = ISOL8_EUNAVAILABLE;
+		snprintf(e.message, sizeof e.message,
+		    "the isol8 server at %s did not answer within %llu ms (the "
+		    "bound: remote.connectTimeoutMs + remote.stallTimeoutMs)",
+		    op->rm->base,
+		    (unsigned long long)(op->rm->connect_ms +
+		        op->rm->stall_ms));
+		remote_op_close(op, NULL, 0, &e);
+	} else if (op->xfer_err != NULL) {
 		e.code = op->status == 0 ? ISOL8_EUNAVAILABLE : ISOL8_EINTERNAL;
 		snprintf(e.message, sizeof e.message, "%s%s: %s",
 		    op->status == 0 ? "cannot reach the isol8 server at "
@@ -180,7 +191,9 @@ remote_op_new(
 	op->http = http_req_new(rm->http, method, url);
 	http_req_header(op->http, rm->auth);
 	http_req_outside(op->http, "http,https", remote_op_addr_ok, NULL);
-	http_req_timeout(op->http, 60000);
+	/* One JSON answer, sent whole: nothing for stall_ms is no answer. */
+	http_req_connect_timeout(op->http, (long)rm->connect_ms);
+	http_req_timeout(op->http, (long)(rm->connect_ms + rm->stall_ms));
 	TAILQ_INSERT_TAIL(&rm->ops, op, entry);
 	free(url);
 	return op;

@@ -3,9 +3,12 @@
 # on stdout and stderr and the same exit status as the same run made
 # locally (output, a failing exit, timeout, memory limit, piped stdin,
 # --out, --no-stream, --json's fields, secrets masked, bytes that are not
-# UTF-8); refusals (401 wrong key, 403 over a ceiling) are 2 with the
-# status; no server is 3; Ctrl-C mid-run cancels it and the server frees
-# its container; `session ls/rm --host` see and remove the key's sessions.
+# UTF-8, --workdir, a batch job's argv and workdir); refusals (401 wrong
+# key, 403 over a ceiling) are 2 with the status; no server is 3; Ctrl-C
+# mid-run cancels it and the server frees its container; `session ls/rm
+# --host` see and remove the key's sessions; the configuration's
+# remote.host and remote.key (and the flag and environment over them); a
+# quiet run longer than --stall-timeout lives on the server's heartbeats.
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null && command -v python3 >/dev/null || {
 	echo "1..0 # SKIP curl and python3 are needed"
@@ -19,6 +22,9 @@ hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 	printf 'main %s\n' "$(hash "$KEY")"
 	printf 'small %s memory=256m\n' "$(hash "$SMALL")"
 } >keys
+# A heartbeat every 200 ms: a quiet run outlives a 1 s stall bound.
+printf '{"pool":{"idleMs":15000},"server":{"heartbeatMs":200}}\n' \
+	>isol8.config.json
 "$ISOL8" serve --listen 127.0.0.1:0 --keys keys >"$work/serve.out" \
 	2>"$work/serve.err" &
 spid=$!
@@ -82,6 +88,14 @@ same "secrets masked" /dev/null -r python --secret TOKEN=s3cr3t-$$ \
 same "--no-stream" /dev/null --no-stream -r bash \
 	-e 'echo a; echo b >&2; echo c'
 same "--env and a file" /dev/null -r bash --env A=1 -e 'echo "A=$A"'
+mkdir -p "$work/proj/sub/deeper"
+printf 'data\n' >"$work/proj/sub/f.txt"
+same "--workdir (relative, resolved) with --files" /dev/null -r bash \
+	--files "$work/proj" --workdir sub/deeper/.. -e 'pwd; cat f.txt'
+same "--workdir that does not exist: 126 and its note" /dev/null -r python \
+	--workdir /sandbox/nowhere -e 'print(1)'
+same "--workdir outside /sandbox: 2 before anything runs" /dev/null \
+	-r bash --workdir ../etc -e 'pwd'
 
 # --out: the same file.
 one local /dev/null --out "$work/o.local" -r bash -e 'echo to-file'
@@ -154,10 +168,75 @@ l, r = load(sys.argv[1]), load(sys.argv[2])
 print(len(r), l == r)' "$work/local.jsonl" "$work/remote.jsonl")
 expect "batch --host: the same results as local ($out)" \
 	'[ "$rc" = 0 ] && [ "$out" = "3 True" ]'
+# argv and workdir in job lines: the same results on the server.
+printf '%s\n' \
+	'{"id":"v1","runtime":"python","argv":["python3","-c","import os,sys; print(sys.argv[1:], os.getcwd(), open(\"x\").read())","a b",""],"workdir":"w","files":{"w/x":"in w"}}' \
+	'{"id":"v2","runtime":"bash","argv":["sh","-c","echo out; echo err >&2; exit 4"]}' \
+	'{"id":"v3","runtime":"bash","argv":["pwd"],"workdir":"/sandbox/none"}' \
+	'{"id":"v4","runtime":"bash","argv":["pwd"],"workdir":"/sandbox/../etc"}' \
+	>"$work/argv.jsonl"
+"$ISOL8" batch -q --order input "$work/argv.jsonl" >"$work/local.jsonl" 2>/dev/null
+"$ISOL8" batch -q --order input --host "$HOST" --key "$KEY" "$work/argv.jsonl" \
+	>"$work/remote.jsonl" 2>"$work/err"
+rc=$? err=$(cat "$work/err")
+out=$(python3 -c '
+import json, sys
+def load(p):
+    return [(r["id"], r.get("stdout"), r.get("stderr"), r.get("exitCode"), r.get("error")) for r in map(json.loads, open(p))]
+l, r = load(sys.argv[1]), load(sys.argv[2])
+print(len(r), l == r, r[0][1].strip().replace("\x27", ""), r[1][3], r[2][3], bool(r[3][4]))' \
+	"$work/local.jsonl" "$work/remote.jsonl")
+expect "batch --host, argv and workdir: the same results as local ($out)" \
+	'[ "$rc" = 1 ] && [ "$out" = "4 True [a b, ] /sandbox/w in w 4 126 True" ]'
 "$ISOL8" batch -q --host "$HOST" "$work/jobs.jsonl" >/dev/null 2>"$work/err"
 rc=$? err=$(cat "$work/err")
 expect "batch --host without a key: exit 2" \
 	'[ "$rc" = 2 ] && echo "$err" | grep -q "API key required"'
+
+# The configuration's remote.host and remote.key: the same run, on the
+# server (its session is the key's there); the flag and the environment
+# over the file.
+mkdir "$work/cfg"
+printf '{"remote":{"host":"%s","key":"%s"}}\n' "$HOST" "$KEY" \
+	>"$work/cfg/isol8.config.json"
+chmod 600 "$work/cfg/isol8.config.json"
+csess=rc-$$
+out=$(cd "$work/cfg" && "$ISOL8" run -r python --session "$csess" \
+	-e 'print("from the file")' 2>"$work/err" </dev/null)
+rc=$? err=$(cat "$work/err")
+expect "remote.host and remote.key: the run is on the server" \
+	'[ "$rc" = 0 ] && [ "$out" = "from the file" ] && [ -z "$err" ]'
+out=$("$ISOL8" session ls --json --host "$HOST" --key "$KEY" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "... in the key's session there" \
+	'[ "$rc" = 0 ] && printf %s "$out" | grep -q "\"name\":\"$csess\""'
+out=$(cd "$work/cfg" && "$ISOL8" session rm "$csess" 2>"$work/err")
+rc=$? err=$(cat "$work/err")
+expect "session rm with the file's remote.host and key removes it" \
+	'[ "$rc" = 0 ] && [ "$out" = "removed session $csess" ]'
+out=$(cd "$work/cfg" && "$ISOL8" run --key wrong-key -r python \
+	-e 'print(1)' 2>"$work/err" </dev/null)
+rc=$? err=$(cat "$work/err")
+expect "--key over remote.key: a wrong one is 401, exit 2" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q "answered 401"'
+out=$(cd "$work/cfg" && ISOL8_API_KEY=wrong-key "$ISOL8" run -r python \
+	-e 'print(1)' 2>"$work/err" </dev/null)
+rc=$? err=$(cat "$work/err")
+expect "ISOL8_API_KEY over remote.key: the same" \
+	'[ "$rc" = 2 ] && echo "$err" | grep -q "answered 401"'
+one local /dev/null -r bash -e 'echo same; exit 5'
+(cd "$work/cfg" && "$ISOL8" run -r bash -e 'echo same; exit 5' \
+	>"$work/remote.out" 2>"$work/remote.err" </dev/null; echo $? >"$work/remote.rc")
+out=$(cat "$work/remote.out") err=$(cat "$work/remote.err") rc=$(cat "$work/remote.rc")
+expect "the file's server: the same bytes and status as local" \
+	'cmp -s "$work/local.out" "$work/remote.out" && cmp -s "$work/local.err" "$work/remote.err" && cmp -s "$work/local.rc" "$work/remote.rc"'
+
+# A run quiet for 3 s with a 1 s stall bound: the server's heartbeats
+# (every 200 ms here) keep it alive.
+run --host "$HOST" --key "$KEY" --stall-timeout 1s -r python \
+	-e 'import time; time.sleep(3); print("after 3 s")'
+expect "a quiet run longer than --stall-timeout lives on heartbeats" \
+	'[ "$rc" = 0 ] && [ "$out" = "after 3 s" ]'
 
 # Ctrl-C mid-run: 130, and the server frees the container.
 "$ISOL8" run --host "$HOST" --key "$KEY" -r python \

@@ -1,8 +1,9 @@
 /*
  * Fuzz the request parser (src/api/, behind batch job lines, and later the
  * server): any bytes give a request or an error naming why, a request has
- * exactly one of code and cmd and limits the engine takes, and the result
- * writer turns any output into valid JSON of both shapes.
+ * exactly one of code, cmd and argv, limits and a workdir the engine
+ * takes, and the result writer turns any output into valid JSON of both
+ * shapes.
  */
 #include <stdint.h>
 #include <string.h>
@@ -56,7 +57,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	rc = api_request_parse((const char *)data, len, &o, &r, &e);
 	if ((rc == -1) != (e != NULL) || (e != NULL && e->msg[0] == '\0'))
 		__builtin_trap();
-	if (rc == 0 && (r.req.code == NULL) + (r.req.cmd == NULL) != 1)
+	if (rc == 0 &&
+	    (r.req.code == NULL) + (r.req.cmd == NULL) + (r.req.argv == NULL) !=
+	        2)
+		__builtin_trap();
+	if (rc == 0 && r.req.argv != NULL && r.req.argv[0] == NULL)
+		__builtin_trap();
+	if (rc == 0 && isol8_workdir_check(r.req.workdir, NULL) == -1)
 		__builtin_trap();
 	/* A request's limits, as parsed and with defaults, the engine takes. */
 	if (rc == 0) {

@@ -6,13 +6,16 @@
  * prefix (accepted names stay within the engine's bound, have no `/`),
  * and the SSE writer (any output bytes: every line of an event is
  * `event:`, `id:` or `data:` with JSON that parses, so no output can
- * forge an event).
+ * forge an event). A request that parses goes round the remote client:
+ * written as `isol8 run --host` sends it (remote_request_write), it
+ * parses again to the same code, argv, workdir, env and files.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "remote/remote.h"
 #include "server/server.h"
 #include "util/util.h"
 
@@ -101,6 +104,56 @@ check_sse(const uint8_t *data, size_t len)
 	buf_free(&b);
 }
 
+/* What the two parses of one request must agree on. */
+static int
+same_request(const struct isol8_request *a, const struct isol8_request *b)
+{
+	size_t i;
+
+	if ((a->code == NULL) != (b->code == NULL) ||
+	    (a->code != NULL &&
+	        (a->code_len != b->code_len ||
+	            memcmp(a->code, b->code, a->code_len))))
+		return 0;
+	if ((a->argv == NULL) != (b->argv == NULL) ||
+	    (a->workdir == NULL) != (b->workdir == NULL) ||
+	    (a->workdir != NULL && strcmp(a->workdir, b->workdir) != 0))
+		return 0;
+	for (i = 0; a->argv != NULL && a->argv[i] != NULL; i++)
+		if (b->argv[i] == NULL || strcmp(a->argv[i], b->argv[i]) != 0)
+			return 0;
+	if (a->argv != NULL && b->argv[i] != NULL)
+		return 0;
+	if (a->env_len != b->env_len || a->files_len != b->files_len)
+		return 0;
+	for (i = 0; i < a->env_len; i++)
+		if (strcmp(a->env[i].value, b->env[i].value) != 0)
+			return 0;
+	for (i = 0; i < a->files_len; i++)
+		if (a->files[i].len != b->files[i].len ||
+		    memcmp(a->files[i].data, b->files[i].data, a->files[i].len))
+			return 0;
+	return 1;
+}
+
+/* A request the API took, as the remote client sends it, taken again. */
+static void
+check_round_trip(const struct api_request *r)
+{
+	struct api_request again;
+	struct buf b = { 0 };
+	struct err *e = NULL;
+
+	if (r->req.stdin_stream) /* the one thing a client does not send */
+		return;
+	if (remote_request_write(&r->req, &b, &e) == -1 ||
+	    api_request_parse(b.data, b.len, NULL, &again, &e) == -1 ||
+	    !same_request(&r->req, &again.req))
+		__builtin_trap();
+	api_request_free(&again);
+	buf_free(&b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
@@ -115,7 +168,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (e == NULL || e->msg == NULL)
 			__builtin_trap();
 		err_free(&e);
-	}
+	} else
+		check_round_trip(&r);
 	api_request_free(&r);
 	return 0;
 }

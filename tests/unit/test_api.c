@@ -181,6 +181,81 @@ test_request_bounds(void)
 	return 0;
 }
 
+/*
+ * argv (a program run as is) and workdir (the engine's own rule, as
+ * isol8_request.workdir): taken, bounded, refused with the field named.
+ */
+static int
+test_request_argv_workdir(void)
+{
+	static const char *const bad_wd[] = { "../x", "/etc", "a//b", "a/",
+		"/sandbox/./x", "/sandbox/..", "/tmp/x", "" };
+	struct api_request r;
+	const struct isol8_request *q = &r.req;
+	struct buf b = { 0 };
+	char msg[512], line[128];
+	size_t i;
+
+	CHECK(parse("{\"argv\":[\"python3\",\"-c\",\"print(1)\",\"\"],"
+	            "\"workdir\":\"sub/dir\"}",
+	          NULL, &r, msg, sizeof msg) == 0);
+	CHECK(msg[0] == '\0' && q->code == NULL && q->cmd == NULL);
+	CHECK(q->argv != NULL && strcmp(q->argv[0], "python3") == 0);
+	CHECK(strcmp(q->argv[2], "print(1)") == 0 && q->argv[3][0] == '\0');
+	CHECK(q->argv[4] == NULL && r.argv_len == 4);
+	CHECK(strcmp(q->workdir, "sub/dir") == 0);
+	api_request_free(&r);
+	/* /sandbox itself, and an absolute path below it. */
+	CHECK(parse("{\"cmd\":\"pwd\",\"workdir\":\"/sandbox\"}", NULL, &r, msg,
+	          sizeof msg) == 0);
+	api_request_free(&r);
+	CHECK(parse("{\"cmd\":\"pwd\",\"workdir\":\"/sandbox/a/b\"}", NULL, &r,
+	          msg, sizeof msg) == 0);
+	CHECK(strcmp(q->workdir, "/sandbox/a/b") == 0);
+	api_request_free(&r);
+	/* What the engine refuses, refused here: the same rule. */
+	for (i = 0; i < nitems(bad_wd); i++) {
+		struct isol8_error e;
+
+		snprintf(line, sizeof line,
+		    "{\"cmd\":\"pwd\",\"workdir\":\"%s\"}", bad_wd[i]);
+		CHECK(parse(line, NULL, &r, msg, sizeof msg) == -1);
+		CHECK(strncmp(msg, "`workdir`", 9) == 0);
+		CHECK(r.workdir == NULL);
+		api_request_free(&r);
+		if (bad_wd[i][0] != '\0')
+			CHECK(isol8_workdir_check(bad_wd[i], &e) == -1 &&
+			    e.code == ISOL8_EINVAL);
+	}
+	CHECK(parse("{\"cmd\":\"pwd\",\"workdir\":7}", NULL, &r, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "`workdir` must be a path below /sandbox") != NULL);
+	api_request_free(&r);
+	/* argv: one source of the four, non-empty, strings, bounded. */
+	CHECK(parse("{\"argv\":[\"ls\"],\"cmd\":\"ls\"}", NULL, &r, msg,
+	          sizeof msg) == -1);
+	CHECK(strstr(msg, "exactly one of `code`, `file`, `cmd` and `argv`"));
+	api_request_free(&r);
+	CHECK(parse("{\"argv\":[]}", NULL, &r, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`argv` must hold at least the program") != NULL);
+	api_request_free(&r);
+	CHECK(parse("{\"argv\":\"ls -l\"}", NULL, &r, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`argv` must be an array of strings") != NULL);
+	api_request_free(&r);
+	CHECK(parse("{\"argv\":[\"ls\",1]}", NULL, &r, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`argv` must hold strings") != NULL);
+	api_request_free(&r);
+	buf_addstr(&b, "{\"argv\":[");
+	for (i = 0; i <= API_MAX_ARGV; i++)
+		buf_printf(&b, "%s\"a\"", i ? "," : "");
+	buf_addstr(&b, "]}");
+	CHECK(parse(buf_cstr(&b), NULL, &r, msg, sizeof msg) == -1);
+	CHECK(strstr(msg, "`argv` has more than 1024 items") != NULL);
+	api_request_free(&r);
+	buf_free(&b);
+	return 0;
+}
+
 /* Defaults fill what the request left out; env: the defaults' first. */
 static int
 test_request_defaults(void)
@@ -379,6 +454,7 @@ main(void)
 	RUN_TEST(test_request_fields);
 	RUN_TEST(test_request_file);
 	RUN_TEST(test_request_bounds);
+	RUN_TEST(test_request_argv_workdir);
 	RUN_TEST(test_request_defaults);
 	RUN_TEST(test_result_run);
 	RUN_TEST(test_result_job);

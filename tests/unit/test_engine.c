@@ -152,6 +152,30 @@ test_request_validation(void)
 	req.env_len = 0;
 	req.file_ext = "../x";
 	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+	req.file_ext = NULL;
+	/* A workdir outside /sandbox; argv over what the agent takes (it
+	 * used to reach the agent, which refused the frame). */
+	req.workdir = "/sandbox/../etc";
+	CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+	CHECK(err.code == ISOL8_EINVAL && strstr(err.message, "workdir: "));
+	CHECK(isol8_workdir_check(req.workdir, &err) == -1);
+	CHECK(isol8_workdir_check("/sandbox", &err) == 0);
+	CHECK(isol8_workdir_check(NULL, &err) == 0);
+	req.workdir = NULL;
+	{
+		const char **many = calloc(1026, sizeof *many);
+		int i;
+
+		for (i = 0; i < 1025; i++)
+			many[i] = "a";
+		req.code = NULL;
+		req.argv = many;
+		CHECK(isol8_run_start(e, &req, &cbs, &called, &err) == NULL);
+		CHECK(err.code == ISOL8_ELIMIT &&
+		    strstr(err.message, "argv has more than 1024") != NULL);
+		req.argv = NULL;
+		free(many);
+	}
 	isol8_engine_free(e);
 	CHECK(!called);
 	return 0;
@@ -314,6 +338,20 @@ test_limit_opts(void)
 	          "maxConcurrent", &err) == -1);
 	CHECK(isol8_engine_opts_parse_limit(
 	          &o, ISOL8_LIMIT_MEMORY, "1g", "x", &err) == -1);
+	/* A remote engine's bounds on a server that does not answer. */
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_STALL, "2m",
+	          "--stall-timeout", &err) == 0 &&
+	    o.remote_stall_ms == 120000);
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_STALL, "25h",
+	          "--stall-timeout", &err) == -1);
+	CHECK(strstr(err.message,
+	          "--stall-timeout must be at most 86400000 "
+	          "ms (24 hours)") != NULL);
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_CONNECT,
+	          "500ms", "remote.connectTimeoutMs", &err) == 0 &&
+	    o.remote_connect_ms == 500);
+	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_CONNECT,
+	          "11m", "remote.connectTimeoutMs", &err) == -1);
 	/* The library path: isol8_engine_new() refuses, naming the field. */
 	isol8_engine_opts_init(&o);
 	o.pool_idle_ms = UINT64_MAX; /* the agent's idle deadline wrapped */
@@ -323,6 +361,10 @@ test_limit_opts(void)
 	o.pool_size = 100000;
 	CHECK(isol8_engine_new(NULL, &o, &err) == NULL);
 	CHECK(strstr(err.message, "`pool_size` must be at most 256") != NULL);
+	isol8_engine_opts_init(&o);
+	o.remote_stall_ms = 86400001;
+	CHECK(isol8_engine_new(NULL, &o, &err) == NULL);
+	CHECK(strstr(err.message, "`remote_stall_ms` must be at most") != NULL);
 	/* Zeros are the defaults (pool_size 0: no warm containers). */
 	memset(&o, 0, sizeof o);
 	CHECK((e = isol8_engine_new(NULL, &o, &err)) != NULL);

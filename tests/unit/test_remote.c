@@ -8,8 +8,12 @@
  * result, a refusal with its status, a stream cut before `exit`, and a
  * cancel that closes the connection (what makes a server cancel the run).
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -165,6 +169,10 @@ test_request_round_trip(void)
 	static const char *const outs[] = { "o.txt" };
 	static const char *const allow[] = { "^pypi\\.org$" };
 	static const char *const pkgs[] = { "numpy", "zod@3" };
+	static const char *const argv[] = { "python3", "", "a \"b\"\n\xc3\xa9",
+		NULL };
+	static const char *const bad_argv[] = { "echo", "\xff\xfe", NULL };
+	static const struct isol8_kv bad_env[] = { { "A", "x\xe9y" } };
 	struct isol8_request q;
 	struct api_request r;
 	struct buf b = { 0 };
@@ -223,12 +231,43 @@ test_request_round_trip(void)
 	CHECK(strcmp(p->session, "s1") == 0 && strcmp(p->image, "my:img") == 0);
 	CHECK(strcmp(p->file_ext, ".py") == 0);
 	CHECK(p->packages_len == 2 && strcmp(p->packages[1], "zod@3") == 0);
+	CHECK(p->argv == NULL && p->workdir == NULL);
 	api_request_free(&r);
-	/* What the API cannot carry is refused, naming it. */
+	/* argv and workdir go as they are (argv instead of code). */
+	q.code = NULL;
+	q.argv = argv;
+	q.workdir = "/sandbox/sub dir";
+	buf_drain(&b, b.len);
+	CHECK(remote_request_write(&q, &b, &e) == 0);
+	CHECK(api_request_parse(b.data, b.len, NULL, &r, &e) == 0);
+	CHECK(p->code == NULL && p->argv != NULL);
+	CHECK(strcmp(p->argv[0], "python3") == 0 && p->argv[1][0] == '\0');
+	CHECK(strcmp(p->argv[2], "a \"b\"\n\xc3\xa9") == 0);
+	CHECK(p->argv[3] == NULL);
+	CHECK(strcmp(p->workdir, "/sandbox/sub dir") == 0);
+	api_request_free(&r);
+	/* What the API cannot carry is refused, naming it: a streamed
+	 * stdin, and text that is not UTF-8 (JSON would change it). */
 	q.stdin_stream = 1;
 	buf_drain(&b, b.len);
 	CHECK(remote_request_write(&q, &b, &e) == -1);
-	CHECK(strstr(e->msg, "streamed stdin") != NULL);
+	CHECK(strstr(e->msg, "streamed stdin") != NULL && b.len == 0);
+	err_free(&e);
+	q.stdin_stream = 0;
+	q.argv = bad_argv;
+	CHECK(remote_request_write(&q, &b, &e) == -1);
+	CHECK(strstr(e->msg, "`argv` holds bytes that are not UTF-8") != NULL);
+	err_free(&e);
+	q.argv = argv;
+	q.env = bad_env;
+	q.env_len = 1;
+	CHECK(remote_request_write(&q, &b, &e) == -1);
+	CHECK(strstr(e->msg, "`env` holds bytes") != NULL && b.len == 0);
+	err_free(&e);
+	q.env_len = 0;
+	q.workdir = "/sandbox/\xff";
+	CHECK(remote_request_write(&q, &b, &e) == -1);
+	CHECK(strstr(e->msg, "`workdir` holds bytes") != NULL && b.len == 0);
 	err_free(&e);
 	buf_free(&b);
 	return 0;
@@ -393,9 +432,16 @@ o_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 	o->done = 1;
 }
 
-/* One run on a remote engine against f; the outcome in o. */
+/*
+ * One run on a remote engine at port on base, with these bounds on a
+ * server that does not answer (0: the defaults); the outcome in o. It
+ * must end within RUN_BOUND_MS, however slow the machine: that is the
+ * only thing timed here.
+ */
+#define RUN_BOUND_MS 60000
 static int
-fake_run(struct fake *f, const char *key, struct outcome *o)
+remote_try(struct event_base *base, int port, const char *key,
+    uint64_t connect_ms, uint64_t stall_ms, struct outcome *o)
 {
 	static const struct isol8_callbacks cbs = { o_stdout, o_stderr,
 		o_done };
@@ -404,27 +450,37 @@ fake_run(struct fake *f, const char *key, struct outcome *o)
 	struct isol8_error err;
 	struct isol8_engine *e;
 	char url[64];
+	uint64_t until = now_ms() + RUN_BOUND_MS;
 	int i;
 
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/", f->port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
 	isol8_engine_opts_init(&eo);
 	eo.docker_host = "unix:///nonexistent/docker.sock";
 	eo.remote_url = url;
 	eo.remote_key = key;
-	CHECK((e = isol8_engine_new(f->base, &eo, &err)) != NULL);
+	eo.remote_connect_ms = connect_ms;
+	eo.remote_stall_ms = stall_ms;
+	CHECK((e = isol8_engine_new(base, &eo, &err)) != NULL);
 	isol8_request_init(&q);
 	q.runtime = "python";
 	q.code = "print(1)";
 	CHECK((o->run = isol8_run_start(e, &q, &cbs, o, &err)) != NULL);
 	CHECK(!o->done); /* never inside the call */
-	for (i = 0; i < 500 && !o->done; i++)
-		event_base_loop(f->base, EVLOOP_ONCE);
+	while (!o->done && now_ms() < until)
+		event_base_loop(base, EVLOOP_ONCE);
 	/* Let the server see what the client did with the connection. */
 	for (i = 0; i < 20; i++)
-		event_base_loop(f->base, EVLOOP_NONBLOCK);
+		event_base_loop(base, EVLOOP_NONBLOCK);
 	isol8_engine_free(e);
 	CHECK(o->done);
 	return 0;
+}
+
+/* One run on a remote engine against f; the outcome in o. */
+static int
+fake_run(struct fake *f, const char *key, struct outcome *o)
+{
+	return remote_try(f->base, f->port, key, 0, 0, o);
 }
 
 static void
@@ -514,6 +570,204 @@ test_remote_runs(void)
 	CHECK(f.closed);
 	outcome_free(&o);
 
+	evhttp_free(f.http);
+	event_base_free(f.base);
+	buf_free(&f.req_body);
+	return 0;
+}
+
+/* A TCP listener on 127.0.0.1 with this backlog; its port in *port. */
+static int
+listener(int backlog, int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+	    listen(fd, backlog) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == -1) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * A server that takes the connection and then says nothing: the kernel
+ * accepts it, nobody reads or answers. It used to hold the run forever;
+ * now nothing for stall_ms ends it, ISOL8_EUNAVAILABLE saying so.
+ */
+static int
+test_remote_silent_server(void)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o = { 0 };
+	int fd, port;
+
+	CHECK((fd = listener(16, &port)) != -1);
+	CHECK(remote_try(base, port, "k", 0, 300, &o) == 0);
+	CHECK(o.failed && o.error.code == ISOL8_EUNAVAILABLE);
+	CHECK(strstr(o.error.message,
+	          "did not answer: nothing came for 300 "
+	          "ms") != NULL);
+	CHECK(strstr(o.error.message, "--stall-timeout") != NULL);
+	CHECK(!o.res.may_have_run && o.out.len == 0);
+	outcome_free(&o);
+	close(fd);
+	event_base_free(base);
+	return 0;
+}
+
+/*
+ * A connection that cannot be made in time: the listener's accept queue
+ * is full (backlog 0, one connection waiting), so the kernel drops the
+ * run's SYN and libcurl's connect bound ends it.
+ */
+static int
+test_remote_connect_timeout(void)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o = { 0 };
+	struct sockaddr_in sin;
+	int fd, filler, port;
+
+	CHECK((fd = listener(0, &port)) != -1);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(connect(filler, (struct sockaddr *)&sin, sizeof sin) == 0);
+	CHECK(remote_try(base, port, "k", 300, 60000, &o) == 0);
+	CHECK(o.failed && o.error.code == ISOL8_EUNAVAILABLE);
+	CHECK(strstr(o.error.message, "cannot reach the isol8 server") &&
+	    strstr(o.error.message, "no connection within 300 ms"));
+	outcome_free(&o);
+	close(filler);
+	close(fd);
+	event_base_free(base);
+	return 0;
+}
+
+/* A stream that sends heartbeats for beats x 50 ms, then the result. */
+struct beating {
+	struct evhttp_request *req;
+	struct event *tick;
+	int beats;
+	int closed;
+};
+
+static void
+beat_closed(struct evhttp_connection *c, void *arg)
+{
+	struct beating *b = arg;
+
+	(void)c;
+	b->closed = 1;
+	if (b->req != NULL)
+		evhttp_request_free(b->req);
+	b->req = NULL;
+	evtimer_del(b->tick);
+}
+
+static void
+beat_tick(evutil_socket_t fd, short what, void *arg)
+{
+	static const char exit_ev[] = "event: exit\ndata: {\"exitCode\":0,"
+	                              "\"error\":null}\n\n";
+	struct beating *b = arg;
+	struct evbuffer *out = evbuffer_new();
+
+	(void)fd, (void)what;
+	if (b->beats-- > 0) {
+		evbuffer_add_printf(out, ": keep-alive\n\n");
+		evhttp_send_reply_chunk(b->req, out);
+	} else {
+		evbuffer_add(out, exit_ev, sizeof exit_ev - 1);
+		evhttp_send_reply_chunk(b->req, out);
+		evhttp_send_reply_end(b->req);
+		b->req = NULL;
+		evtimer_del(b->tick);
+	}
+	evbuffer_free(out);
+}
+
+static void
+beat_handler(struct evhttp_request *req, void *arg)
+{
+	static const struct timeval every = { 0, 50 * 1000 };
+	struct beating *b = arg;
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_connection_set_closecb(
+	    evhttp_request_get_connection(req), beat_closed, b);
+	evbuffer_add_printf(out, "event: start\ndata: {}\n\n");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_send_reply_chunk(req, out);
+	evbuffer_free(out);
+	b->req = req;
+	event_add(b->tick, &every);
+}
+
+/*
+ * Mid-run: a server that sends heartbeats lives on past the stall bound
+ * (it is no total timeout); one that stops mid-stream is cut off, the
+ * output so far delivered, the run marked as maybe run, the connection
+ * closed (the server cancels the run).
+ */
+static int
+test_remote_stall_mid_run(void)
+{
+	struct fake f = { 0 };
+	struct beating b = { 0 };
+	struct outcome o = { 0 };
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	uint64_t t0;
+
+	f.base = event_base_new();
+	f.http = evhttp_new(f.base);
+	CHECK((bs = evhttp_bind_socket_with_handle(f.http, "127.0.0.1", 0)) !=
+	    NULL);
+	CHECK(getsockname(evhttp_bound_socket_get_fd(bs),
+	          (struct sockaddr *)&ss, &sl) == 0);
+	f.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+
+	/* 30 heartbeats 50 ms apart: 1.5 s, over a 1 s bound; it ends. */
+	b.tick = event_new(f.base, -1, EV_PERSIST, beat_tick, &b);
+	b.beats = 30;
+	evhttp_set_cb(f.http, "/execute/stream", beat_handler, &b);
+	t0 = now_ms();
+	CHECK(remote_try(f.base, f.port, "k", 0, 1000, &o) == 0);
+	CHECK(!o.failed && o.res.exit_code == 0 && b.beats < 0);
+	CHECK(now_ms() - t0 >= 1500); /* it did outlive the bound */
+	outcome_free(&o);
+	event_free(b.tick);
+	evhttp_del_cb(f.http, "/execute/stream");
+
+	/* Output, then nothing: stalled, not lost; may have run. */
+	evhttp_set_cb(f.http, "/execute/stream", fake_handler, &f);
+	f.status = 200;
+	f.hold = 1;
+	f.body = "event: start\ndata: {}\n\nevent: stdout\ndata: "
+	         "{\"data\":\"so far\\n\"}\n\n";
+	CHECK(remote_try(f.base, f.port, "k", 0, 300, &o) == 0);
+	CHECK(o.failed && o.error.code == ISOL8_EUNAVAILABLE);
+	CHECK(strstr(o.error.message,
+	          "stalled: nothing came for 300 ms "
+	          "mid-run") != NULL);
+	CHECK(strstr(o.error.message, "the run may have run") != NULL);
+	CHECK(o.res.may_have_run);
+	CHECK(o.out.len == 7 && memcmp(o.out.data, "so far\n", 7) == 0);
+	CHECK(f.closed);
+	outcome_free(&o);
 	evhttp_free(f.http);
 	event_base_free(f.base);
 	buf_free(&f.req_body);
@@ -638,5 +892,8 @@ main(void)
 	RUN_TEST(test_result_round_trip);
 	RUN_TEST(test_remote_runs);
 	RUN_TEST(test_remote_sessions);
+	RUN_TEST(test_remote_silent_server);
+	RUN_TEST(test_remote_connect_timeout);
+	RUN_TEST(test_remote_stall_mid_run);
 	return TAP_DONE();
 }
