@@ -1,5 +1,6 @@
 #!/bin/sh
-# isol8 bench: the JSON has every figure, with the baselines; --check
+# isol8 bench: the JSON has every figure, with the baselines (and the
+# runs through an isol8 serve it starts, with their overhead); --check
 # passes under a generous threshold and fails, naming the runtime and the
 # figure, under an impossible one.
 . "$(dirname "$0")/lib.sh"
@@ -15,8 +16,10 @@ expect "bench JSON carries isol8 and baseline figures" \
 import json, sys
 d = json.load(open(sys.argv[1]))
 b = d["runtimes"]["bash"]
-for m in ("cold", "warm", "ttfb", "cli", "api_exec", "docker_exec", "docker_run"):
+for m in ("cold", "warm", "ttfb", "cli", "remote", "api_exec", "docker_exec", "docker_run"):
     assert b[m]["n"] > 0 and b[m]["p50"] > 0, m
+o = b["remote_overhead"]
+assert o["n"] == b["remote"]["n"] and o["errors"] == 0 and 0 <= o["p50"] < b["remote"]["p50"]
 assert b["warm"]["p50"] < b["cold"]["p50"]
 tp = d["throughput"]
 assert len(tp) == 2 and {t["reuse"] for t in tp} == {True, False}
