@@ -25,9 +25,13 @@ hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 # A heartbeat every 200 ms: a quiet run outlives a 1 s stall bound.
 printf '{"pool":{"idleMs":15000},"server":{"heartbeatMs":200}}\n' \
 	>isol8.config.json
-"$ISOL8" serve --listen 127.0.0.1:0 --keys keys >"$work/serve.out" \
-	2>"$work/serve.err" &
+# The server never outlives the test (timeout(1) if the test is killed;
+# --foreground: a TERM reaches the server once, not also as its group's).
+timeout --foreground 900 "$ISOL8" serve --listen 127.0.0.1:0 --keys keys \
+	>"$work/serve.out" 2>"$work/serve.err" &
 spid=$!
+trap 'kill -TERM $spid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 1' HUP INT TERM
 i=0
 while [ $i -lt 100 ] && ! grep -q listening "$work/serve.err"; do
 	sleep 0.1

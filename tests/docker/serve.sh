@@ -26,8 +26,13 @@ hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 } >keys
 
 # start ARGS...: a server in the background; $pid, $port (its TCP port).
+# It never outlives the test: stopped at exit, and bounded by timeout(1)
+# when the test itself is killed (--foreground: a TERM reaches it once).
+pid=
+trap 'kill -TERM $pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 1' HUP INT TERM
 start() {
-	"$ISOL8" serve --listen 127.0.0.1:0 --unix "$sock" "$@" \
+	timeout --foreground 900 "$ISOL8" serve --listen 127.0.0.1:0 --unix "$sock" "$@" \
 		>"$work/serve.out" 2>"$work/serve.err" &
 	pid=$!
 	i=0
