@@ -326,13 +326,14 @@ cmd_serve(int argc, char **argv)
 	 * removes its containers; the server goes after. */
 	cli_engine_free(sv.base, sv.e, CLI_DRAIN_MS);
 	server_free(sv.srv);
-	/* Everything is ended: a late second signal (a supervisor's, a
-	 * process group's) does not turn a clean exit into 143. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
 	for (i = 0; i < nitems(sv.sig); i++)
 		if (sv.sig[i] != NULL)
 			event_free(sv.sig[i]);
+	/* Everything is ended: a late second signal (a supervisor's, a
+	 * process group's) does not turn a clean exit into 143. (After
+	 * event_free, which puts back the handler found at event_add.) */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	event_base_free(sv.base);
 	config_free(&cfg);
 	return rc;
