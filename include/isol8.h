@@ -268,6 +268,8 @@ enum isol8_limit {
 #define ISOL8_MAX_CODE (16u << 20) /* bytes of code, and of each file */
 #define ISOL8_MAX_FILES 256        /* files */
 #define ISOL8_MAX_OUTPUTS 64       /* outputs */
+/* A result's network decisions kept (the rest are counted). */
+#define ISOL8_MAX_NET_EVENTS 256
 
 /* Set a request's limit (ISOL8_LIMIT_TIMEOUT to _MAX_OUTPUT_FILE) from text;
  * `name` is what the error calls it. On error the request is unchanged. */
@@ -341,8 +343,8 @@ struct isol8_result {
 	const struct isol8_output_file *outputs; /* valid during on_done */
 	size_t outputs_len;
 	const struct isol8_net_event *net_events; /* valid during on_done */
-	size_t net_events_len;                    /* at most 256 ... */
-	uint64_t net_events_dropped;              /* ... the rest counted */
+	size_t net_events_len;       /* at most ISOL8_MAX_NET_EVENTS ... */
+	uint64_t net_events_dropped; /* ... the rest counted */
 	int may_have_run; /* the code reached the sandbox: with an error
 			     (cancelled, ISOL8_ELOST), it may have run */
 };

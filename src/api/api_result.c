@@ -12,8 +12,6 @@
 #include "api.h"
 #include "../util/util.h"
 
-#define API_MAX_NET_EVENTS 256 /* isol8.h: at most 256 kept */
-
 static void
 gen_flags(yajl_gen g, const struct isol8_result *r)
 {

@@ -65,7 +65,6 @@
 #define UPSTREAM_MAX (4u << 20)
 #define AGENT_QUEUE_HIGH (1u << 20)
 #define CHUNK (64u << 10)
-#define EVENTS_MAX 256
 #define EGRESS_CONNS_MAX 256
 
 enum conn_state { C_HEAD, C_RESOLVE, C_CONNECT, C_OPEN, C_DRAIN, C_CLOSED };
@@ -123,7 +122,7 @@ struct egress {
 	unsigned nconns;
 	struct isol8_net_event *events; /* what was let through or refused */
 	size_t nevents;
-	uint64_t dropped; /* events beyond EVENTS_MAX */
+	uint64_t dropped; /* events beyond ISOL8_MAX_NET_EVENTS */
 };
 
 static const struct timeval resume_after = { 0, 10000 };
@@ -141,12 +140,12 @@ record(struct conn *c, int allowed, const char *reason)
 	struct egress *eg = c->eg;
 	struct isol8_net_event *ev;
 
-	if (eg->nevents == EVENTS_MAX) {
+	if (eg->nevents == ISOL8_MAX_NET_EVENTS) {
 		eg->dropped++;
 		return;
 	}
 	if (eg->events == NULL)
-		eg->events = xcalloc(EVENTS_MAX, sizeof *eg->events);
+		eg->events = xcalloc(ISOL8_MAX_NET_EVENTS, sizeof *eg->events);
 	ev = &eg->events[eg->nevents++];
 	ev->method = xstrdup(c->t.method[0] ? c->t.method : "?");
 	ev->host = xstrdup(c->t.host);

@@ -76,6 +76,8 @@ struct remote_result {
 	char *container_id;
 	struct isol8_output_file *outputs;
 	size_t outputs_len;
+	struct isol8_net_event *net_events; /* at most ISOL8's 256 */
+	size_t net_events_len;
 	char *error;          /* the run failed: why, or NULL */
 	enum isol8_code code; /* and its code */
 };

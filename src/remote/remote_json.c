@@ -300,6 +300,66 @@ read_outputs(yajl_val o, struct remote_result *rr, struct err **errp)
 	return 0;
 }
 
+/* A string field of a network decision, copied; NULL when absent. */
+static const char *
+net_str(yajl_val o, const char *k)
+{
+	const char *s = json_str(o, k, NULL);
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/*
+ * The "network" array: the filtered network's decisions ({method, host,
+ * port, action, reason, phase}) and at the end, maybe, {dropped: N}.
+ * Bounded as the engine bounds them; a malformed one is skipped.
+ */
+static void
+read_network(yajl_val a, struct remote_result *rr)
+{
+	struct isol8_net_event *ev;
+	yajl_val o, port;
+	const char *s;
+	char num[24];
+	size_t i, n;
+
+	if (a == NULL || !YAJL_IS_ARRAY(a))
+		return;
+	n = a->u.array.len < ISOL8_MAX_NET_EVENTS ? a->u.array.len
+	                                          : ISOL8_MAX_NET_EVENTS;
+	rr->net_events = n ? xcalloc(n, sizeof *rr->net_events) : NULL;
+	for (i = 0; i < a->u.array.len; i++) {
+		o = a->u.array.values[i];
+		if (!YAJL_IS_OBJECT(o))
+			continue;
+		if (json_get(o, "dropped", NULL) != NULL) {
+			rr->res.net_events_dropped += get_u64(o, "dropped");
+			continue;
+		}
+		if (rr->net_events_len == n ||
+		    (s = json_str(o, "action", NULL)) == NULL) {
+			rr->res.net_events_dropped += rr->net_events_len == n;
+			continue;
+		}
+		ev = &rr->net_events[rr->net_events_len++];
+		ev->allowed = strcmp(s, "allow") == 0;
+		ev->method = net_str(o, "method");
+		ev->host = net_str(o, "host");
+		ev->reason = net_str(o, "reason");
+		port = json_get(o, "port", NULL);
+		if (port != NULL && YAJL_IS_INTEGER(port)) {
+			snprintf(
+			    num, sizeof num, "%lld", YAJL_GET_INTEGER(port));
+			ev->port = xstrdup(num);
+		} else
+			ev->port = net_str(o, "port");
+		s = json_str(o, "phase", NULL);
+		ev->install = s != NULL && strcmp(s, "install") == 0;
+	}
+	rr->res.net_events = rr->net_events;
+	rr->res.net_events_len = rr->net_events_len;
+}
+
 /* The `exit` event's object (docs/api.md) into rr (free it either way). */
 int
 remote_result_read(
@@ -343,6 +403,7 @@ remote_result_read(
 		rr->error = xstrdup(s);
 		rr->code = isol8_code_from_name(json_str(v, "errorCode", NULL));
 	}
+	read_network(json_get(v, "network", NULL), rr);
 	rc = read_outputs(json_get(v, "outputs", NULL), rr, errp);
 	yajl_tree_free(v);
 	return rc;
@@ -359,6 +420,13 @@ remote_result_free(struct remote_result *rr)
 		free((char *)(uintptr_t)rr->outputs[i].error);
 	}
 	free(rr->outputs);
+	for (i = 0; i < rr->net_events_len; i++) {
+		free((char *)(uintptr_t)rr->net_events[i].method);
+		free((char *)(uintptr_t)rr->net_events[i].host);
+		free((char *)(uintptr_t)rr->net_events[i].port);
+		free((char *)(uintptr_t)rr->net_events[i].reason);
+	}
+	free(rr->net_events);
 	free(rr->container_id);
 	free(rr->error);
 	memset(rr, 0, sizeof *rr);

@@ -100,6 +100,16 @@ same "--workdir that does not exist: 126 and its note" /dev/null -r python \
 	--workdir /sandbox/nowhere -e 'print(1)'
 same "--workdir outside /sandbox: 2 before anything runs" /dev/null \
 	-r bash --workdir ../etc -e 'pwd'
+same "--log-network: the filtered network's decisions" /dev/null -r python \
+	--net filtered --allow '^allowed\.invalid$' --log-network -e '
+import urllib.request
+try:
+    urllib.request.urlopen("http://blocked.invalid/", timeout=10)
+except Exception as e:
+    print("refused:", getattr(e, "code", e))'
+out=$(cat "$work/remote.out") err=$(cat "$work/remote.err") rc=$(cat "$work/remote.rc")
+expect "--log-network over remote: the refusal is reported" \
+	'[ "$rc" = 0 ] && echo "$out" | grep -q "refused: 403" && echo "$err" | grep -q "blocked.invalid"'
 
 # --out: the same file.
 one local /dev/null --out "$work/o.local" -r bash -e 'echo to-file'

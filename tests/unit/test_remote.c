@@ -279,6 +279,10 @@ test_result_round_trip(void)
 	struct isol8_output_file of[] = { { "o.txt", "a\0b", 3, NULL },
 		{ "gone", NULL, 0, "No such file" } };
 	static const char *const paths[] = { "o.txt", "gone" };
+	static const struct isol8_net_event ev[] = {
+		{ "CONNECT", "pypi.org", "443", 1, NULL, 1 },
+		{ "GET", "evil.test", "80", 0, "not in --allow", 0 },
+	};
 	struct isol8_result res;
 	struct api_result a = { 0 };
 	struct remote_result rr;
@@ -300,6 +304,9 @@ test_result_round_trip(void)
 	res.container_id = "abc";
 	res.outputs = of;
 	res.outputs_len = 2;
+	res.net_events = ev;
+	res.net_events_len = 2;
+	res.net_events_dropped = 7;
 	a.runtime = "python";
 	a.res = &res;
 	a.outputs = paths;
@@ -316,6 +323,16 @@ test_result_round_trip(void)
 	CHECK(rr.res.outputs_len == 2 && rr.res.outputs[0].len == 3 &&
 	    memcmp(rr.res.outputs[0].data, "a\0b", 3) == 0);
 	CHECK(strcmp(rr.res.outputs[1].error, "No such file") == 0);
+	/* The network's decisions, as the server wrote them. */
+	CHECK(rr.res.net_events_len == 2 && rr.res.net_events_dropped == 7);
+	CHECK(strcmp(rr.res.net_events[0].method, "CONNECT") == 0 &&
+	    strcmp(rr.res.net_events[0].host, "pypi.org") == 0 &&
+	    strcmp(rr.res.net_events[0].port, "443") == 0 &&
+	    rr.res.net_events[0].allowed && rr.res.net_events[0].install &&
+	    rr.res.net_events[0].reason == NULL);
+	CHECK(!rr.res.net_events[1].allowed && !rr.res.net_events[1].install &&
+	    strcmp(rr.res.net_events[1].reason, "not in --allow") == 0 &&
+	    strcmp(rr.res.net_events[1].port, "80") == 0);
 	remote_result_free(&rr);
 	/* An error comes back with its code: every code, by its name. */
 	for (c = ISOL8_EINVAL; c <= ISOL8_EINSTALL; c++) {
