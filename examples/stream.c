@@ -39,8 +39,7 @@ on_done(const struct isol8_result *r, const struct isol8_error *e, void *arg)
 		    e->message);
 	else
 		fprintf(stderr,
-		    "exit %d in %llu ms (%llu ms end to end), %llu KiB "
-		    "peak%s%s\n",
+		    "exit %d in %llu ms (%llu ms end to end), %llu KiB peak%s%s\n",
 		    r->exit_code, (unsigned long long)r->run_ms,
 		    (unsigned long long)r->total_ms,
 		    (unsigned long long)r->peak_rss_kb,

@@ -551,8 +551,7 @@ kernel_cpu_ms(const struct kernel *k)
 	/* After the command's closing parenthesis: field 3 onwards. */
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 2,
-	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu "
-	        "%llu",
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
 	        &t[0], &t[1], &t[2], &t[3]) != 4 ||
 	    hz <= 0)
 		return 0;

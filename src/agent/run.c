@@ -188,9 +188,7 @@ run_kill(struct run *r)
 
 	if (r->said.tampered != NULL) {
 		n = snprintf(note, sizeof note,
-		    "isol8: the session's interpreter was ended, its "
-		    "variables are gone: %s (fds 3 and 4 are its own loop's "
-		    "only)\n",
+		    "isol8: the session's interpreter was ended, its variables are gone: %s (fds 3 and 4 are its own loop's only)\n",
 		    r->said.tampered);
 		proto_frame(R.out, PROTO_ERR, note,
 		    n < (int)sizeof note ? (size_t)n : sizeof note - 1);
@@ -301,8 +299,7 @@ run_in_kernel(struct run *r, const struct proto_run *req)
 	if (kernel_request(r->k, req->stdin_pipe ? KERNEL_STDIN : "/dev/null",
 	        req) == -1) {
 		agent_error(R.out,
-		    "the session's interpreter does not take requests "
-		    "(%s); it is restarted",
+		    "the session's interpreter does not take requests (%s); it is restarted",
 		    strerror(errno));
 		kernel_stop(r->k);
 		close_fd(&r->fd_in);
@@ -326,8 +323,7 @@ run_begin(struct run *r, const struct proto_run *req)
 	if (req->proxy_port > 0 &&
 	    relay_listen((unsigned)req->proxy_port) == -1) {
 		agent_error(R.out,
-		    "cannot listen on 127.0.0.1:%llu for the filtered "
-		    "network: %s",
+		    "cannot listen on 127.0.0.1:%llu for the filtered network: %s",
 		    (unsigned long long)req->proxy_port, strerror(errno));
 		return RUN_IDLE;
 	}

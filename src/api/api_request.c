@@ -585,8 +585,7 @@ api_request_parse(const char *text, size_t len,
 	if (p.filter_rules > 0 &&
 	    (r->network == NULL || strcmp(r->network, "filtered") != 0))
 		return err_set(errp, ERR_INVALID,
-		    "`allow`, `deny` and `allowPrivate` go with "
-		    "`\"network\": \"filtered\"`");
+		    "`allow`, `deny` and `allowPrivate` go with `\"network\": \"filtered\"`");
 	if (p.file != NULL && request_file(&p, errp) == -1)
 		return -1;
 	if (r->req.code != NULL && r->req.code_len == 0)

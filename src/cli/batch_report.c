@@ -93,11 +93,7 @@ batch_summary(const struct batch *b)
 		return;
 	}
 	fprintf(stderr,
-	    "%llu jobs in %.1f s (%.1f jobs/s): %llu ran "
-	    "(%llu non-zero exit, %llu timed out, %llu memory limit, "
-	    "%llu truncated), %llu errors, %llu retried (sandbox "
-	    "lost), %llu skipped (resume); "
-	    "latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+	    "%llu jobs in %.1f s (%.1f jobs/s): %llu ran (%llu non-zero exit, %llu timed out, %llu memory limit, %llu truncated), %llu errors, %llu retried (sandbox lost), %llu skipped (resume); latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
 	    (unsigned long long)st->done, secs, rate,
 	    (unsigned long long)st->ran, (unsigned long long)st->nonzero,
 	    (unsigned long long)st->timeouts, (unsigned long long)st->ooms,

@@ -120,9 +120,8 @@ bench_print_table(const struct bench *b, long rss_kb)
 	printf(
 	    "\nthroughput (python hello world; a job starts as one ends):\n");
 	for (i = 0; i < b->ntp; i++)
-		printf("  %3u in flight, %-8s %4d jobs in %6.0f ms = %6.1f "
-		       "jobs/s, "
-		       "p50 %7.1f ms, p99 %7.1f ms%s\n",
+		printf(
+		    "  %3u in flight, %-8s %4d jobs in %6.0f ms = %6.1f jobs/s, p50 %7.1f ms, p99 %7.1f ms%s\n",
 		    tp[i].conc, tp[i].reuse ? "reuse:" : "one-use:", tp[i].jobs,
 		    tp[i].wall_ms,
 		    tp[i].wall_ms > 0 ? tp[i].jobs * 1000.0 / tp[i].wall_ms : 0,

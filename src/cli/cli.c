@@ -126,14 +126,12 @@ cli_exit_for(const struct isol8_error *e)
 	switch (e->code) {
 	case ISOL8_EUNAVAILABLE:
 		cli_error(
-		    "Docker is not running or not reachable (%s); "
-		    "start it with `scripts/dockerd-up.sh` (or `dockerd &`) "
-		    "as root, then retry",
+		    "Docker is not running or not reachable (%s); start it with `scripts/dockerd-up.sh` (or `dockerd &`) as root, then retry",
 		    e->message);
 		break;
 	case ISOL8_ENOIMAGE:
-		cli_error("%s; the runtime images are missing or stale: run "
-		          "`isol8 setup`",
+		cli_error(
+		    "%s; the runtime images are missing or stale: run `isol8 setup`",
 		    e->message);
 		break;
 	case ISOL8_EINSTALL:

@@ -82,12 +82,12 @@ load_resume(struct batch *b, const char *path, int same, struct err **errp)
 		return err_wrap(errp, "--resume: cannot %s `%s`",
 		    same ? "repair" : "read", path);
 	if (same && !b->quiet && rs.torn)
-		cli_error("--resume: `%s` ended with a torn line (its writer "
-		          "was killed): cut, that job runs again",
+		cli_error(
+		    "--resume: `%s` ended with a torn line (its writer was killed): cut, that job runs again",
 		    path);
 	if (same && !b->quiet && rs.dropped > 0)
-		cli_error("--resume: removed %llu line(s) without a final "
-		          "result from `%s`: those jobs run again",
+		cli_error(
+		    "--resume: removed %llu line(s) without a final result from `%s`: those jobs run again",
 		    (unsigned long long)rs.dropped, path);
 	return 0;
 }
@@ -97,46 +97,33 @@ batch_usage(FILE *f)
 {
 	fprintf(f,
 	    "Usage: isol8 batch [options] JOBS\n\n"
-	    "Run a job list: JSON Lines (a file, or - for stdin), one job a "
-	    "line:\n"
+	    "Run a job list: JSON Lines (a file, or - for stdin), one job a line:\n"
 	    "  {\"id\": \"a1\", \"runtime\": \"python\", \"code\": \"...\"}\n"
-	    "with exactly one of code/file/cmd/argv and optional workdir, "
-	    "stdin, timeout,\nmemory, cpu, pids, env, files, outputs "
-	    "(docs/batch.md). One JSON result per job.\n\n"
+	    "with exactly one of code/file/cmd/argv and optional workdir, stdin, timeout,\n"
+	    "memory, cpu, pids, env, files, outputs (docs/batch.md). One JSON result per job.\n\n"
 	    "  -c, --concurrency N    jobs in flight (default 4 x cores)\n"
 	    "  -o, --output FILE      results to FILE (default stdout)\n"
 	    "      --order MODE       completion (default) or input\n"
-	    "      --resume FILE      skip jobs with a final result in FILE "
-	    "(an earlier\n"
-	    "                         --output); the same FILE is repaired "
-	    "and appended to\n"
-	    "      --docker-wait MS   dockerd went away: wait this long for "
-	    "it (60000;\n"
+	    "      --resume FILE      skip jobs with a final result in FILE (an earlier\n"
+	    "                         --output); the same FILE is repaired and appended to\n"
+	    "      --docker-wait MS   dockerd went away: wait this long for it (60000;\n"
 	    "                         0: stop at once)\n"
 	    "      --fail-fast        stop at the first failed job\n"
-	    "      --reuse            scrub and reuse containers (faster; "
-	    "same limits only)\n"
-	    "      --summary          totals and latency on stderr at the "
-	    "end\n"
+	    "      --reuse            scrub and reuse containers (faster; same limits only)\n"
+	    "      --summary          totals and latency on stderr at the end\n"
 	    "      --json-summary     the same, as JSON\n"
-	    "      --host URL         run the jobs on an isol8 serve "
-	    "(ISOL8_HOST,\n"
+	    "      --host URL         run the jobs on an isol8 serve (ISOL8_HOST,\n"
 	    "                         remote.host; \"\": run locally)\n"
-	    "      --key KEY          its API key (ISOL8_API_KEY, "
-	    "remote.key)\n"
-	    "      --stall-timeout MS --host: give up on a server that "
-	    "sends nothing\n"
-	    "                         for this long (45s; "
-	    "remote.stallTimeoutMs)\n"
+	    "      --key KEY          its API key (ISOL8_API_KEY, remote.key)\n"
+	    "      --stall-timeout MS --host: give up on a server that sends nothing\n"
+	    "                         for this long (45s; remote.stallTimeoutMs)\n"
 	    "  -q, --quiet            no progress bar\n"
-	    "  defaults for every job: -r/--runtime, --timeout, --memory, "
-	    "--cpu, --pids,\n"
-	    "  --sandbox-size, --tmp-size, --net, --max-output, --env K=V, "
-	    "--image\n\n"
-	    "exit status: 0 every job ran (whatever its exit code), 1 some "
-	    "job could\nnot run (or --fail-fast stopped), 130 interrupted, "
-	    "2 usage, 3 Docker\nunavailable, 4 images missing, 125 results "
-	    "could not be written (141:\nthe reader of stdout went away).\n");
+	    "  defaults for every job: -r/--runtime, --timeout, --memory, --cpu, --pids,\n"
+	    "  --sandbox-size, --tmp-size, --net, --max-output, --env K=V, --image\n\n"
+	    "exit status: 0 every job ran (whatever its exit code), 1 some job could\n"
+	    "not run (or --fail-fast stopped), 130 interrupted, 2 usage, 3 Docker\n"
+	    "unavailable, 4 images missing, 125 results could not be written (141:\n"
+	    "the reader of stdout went away).\n");
 }
 
 /* Where the jobs come from and where results go. */
@@ -190,16 +177,14 @@ batch_opt(struct batch *b, int ch, const char *arg, struct batch_paths *p,
 		/* 0 is allowed: do not wait. */
 		if (parse_uint(arg, BATCH_DOCKER_WAIT_MAX, &u) == -1)
 			return err_set(errp, ERR_INVALID,
-			    "--docker-wait wants milliseconds from 0 to %llu, "
-			    "got `%s`",
+			    "--docker-wait wants milliseconds from 0 to %llu, got `%s`",
 			    (unsigned long long)BATCH_DOCKER_WAIT_MAX, arg);
 		b->docker_wait_ms = u;
 		return 0;
 	case 'r':
 		if (!isol8_runtime_known(arg))
 			return err_set(errp, ERR_INVALID,
-			    "unknown runtime `%s` "
-			    "(python, node, bun, deno, bash)",
+			    "unknown runtime `%s` (python, node, bun, deno, bash)",
 			    arg);
 		b->defaults.runtime = arg;
 		return 0;
@@ -352,8 +337,8 @@ batch_status(struct batch *b)
 
 	if (b->interrupted) {
 		if (!b->quiet)
-			cli_error("interrupted: %llu results written; rerun "
-			          "with --resume to continue",
+			cli_error(
+			    "interrupted: %llu results written; rerun with --resume to continue",
 			    (unsigned long long)b->st.done);
 		return 128 + b->interrupted;
 	}

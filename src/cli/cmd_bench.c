@@ -22,18 +22,13 @@ static void
 bench_usage(FILE *f)
 {
 	fprintf(f,
-	    "Usage: isol8 bench [--runtime R]... [-n N] "
-	    "[--concurrency C]... [--json]\n"
+	    "Usage: isol8 bench [--runtime R]... [-n N] [--concurrency C]... [--json]\n"
 	    "                   [--check [--max-p50 MS]]\n\n"
-	    "Measure isol8's latency and throughput, with baselines measured "
-	    "in the same\nrun: exec through the Docker API, `docker exec`, "
-	    "`docker run --rm`.\n\n"
-	    "  -r, --runtime R      a runtime to measure (repeatable; default "
-	    "all five)\n"
-	    "  -n N                 samples per measure (default 20; 0: "
-	    "throughput only)\n"
-	    "  -c, --concurrency C  throughput at C runs in flight "
-	    "(repeatable;\n"
+	    "Measure isol8's latency and throughput, with baselines measured in the same\n"
+	    "run: exec through the Docker API, `docker exec`, `docker run --rm`.\n\n"
+	    "  -r, --runtime R      a runtime to measure (repeatable; default all five)\n"
+	    "  -n N                 samples per measure (default 20; 0: throughput only)\n"
+	    "  -c, --concurrency C  throughput at C runs in flight (repeatable;\n"
 	    "                       default 1 4 16 32 64; 0 skips it)\n"
 	    "      --json           machine-readable results\n"
 	    "      --check          exit 1 when a warm p50 is over --max-p50\n"
@@ -160,8 +155,8 @@ bench_verdict(const struct bench *b)
 			    b->rr[i].prog->runtime);
 			rc = 1;
 		} else if (b->check && p50 > b->max_p50) {
-			cli_error("bench --check: %s warm p50 is %.1f ms, over "
-			          "%.0f ms",
+			cli_error(
+			    "bench --check: %s warm p50 is %.1f ms, over %.0f ms",
 			    b->rr[i].prog->runtime, p50, b->max_p50);
 			rc = 1;
 		}

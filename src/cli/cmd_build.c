@@ -82,30 +82,23 @@ build_setup_arg(struct build_args *a, const char *v, struct err **errp)
 static void
 build_usage(void)
 {
-	printf("usage: isol8 build --base RUNTIME --tag NAME[:TAG] "
-	       "[--install PKG]... [--setup CMD]...\n"
-	       "                   [--force] [--agent PATH]\n\n"
-	       "Build a custom image: the runtime's image (the same base, "
-	       "agent and kernels as\nisol8/RUNTIME:latest) under NAME, "
-	       "carrying exactly the --install packages,\nthen the --setup "
-	       "commands run at build time. Run it with `isol8 run -r "
-	       "RUNTIME\n--image NAME`; `isol8 list-custom` lists these "
-	       "images.\n\n"
-	       "      --base R      python, node, bun, deno or bash\n"
-	       "      --tag NAME    the image's name (\":latest\" when no "
-	       "tag; not isol8/...)\n"
-	       "      --install P   a package to bake in (repeatable or a "
-	       "comma list; the\n"
-	       "                    names of `isol8 setup --python` etc.)\n"
-	       "      --setup CMD   a command run at build time, as root, in "
-	       "/, with the host's\n"
-	       "                    network (repeatable; in order, as one "
-	       "bash -e script; a\n"
-	       "                    file's name runs that file's text)\n"
-	       "  -f, --force       rebuild even when up to date\n"
-	       "      --agent P     the isol8-agent binary to bake in\n\n"
-	       "Registries and a CA bundle: the configuration's `packages` "
-	       "(docs/packages.md).\n");
+	printf(
+	    "usage: isol8 build --base RUNTIME --tag NAME[:TAG] [--install PKG]... [--setup CMD]...\n"
+	    "                   [--force] [--agent PATH]\n\n"
+	    "Build a custom image: the runtime's image (the same base, agent and kernels as\n"
+	    "isol8/RUNTIME:latest) under NAME, carrying exactly the --install packages,\n"
+	    "then the --setup commands run at build time. Run it with `isol8 run -r RUNTIME\n"
+	    "--image NAME`; `isol8 list-custom` lists these images.\n\n"
+	    "      --base R      python, node, bun, deno or bash\n"
+	    "      --tag NAME    the image's name (\":latest\" when no tag; not isol8/...)\n"
+	    "      --install P   a package to bake in (repeatable or a comma list; the\n"
+	    "                    names of `isol8 setup --python` etc.)\n"
+	    "      --setup CMD   a command run at build time, as root, in /, with the host's\n"
+	    "                    network (repeatable; in order, as one bash -e script; a\n"
+	    "                    file's name runs that file's text)\n"
+	    "  -f, --force       rebuild even when up to date\n"
+	    "      --agent P     the isol8-agent binary to bake in\n\n"
+	    "Registries and a CA bundle: the configuration's `packages` (docs/packages.md).\n");
 }
 
 /* After a build: what the image is (the original isol8's lines). */
@@ -195,8 +188,8 @@ build_parse(
 		return EXIT_USAGE;
 	}
 	if (a->npkgs == 0 && a->nsetup == 0) {
-		cli_error("nothing to build: give --install PKG or --setup "
-		          "CMD (the plain image is isol8/%s:latest)",
+		cli_error(
+		    "nothing to build: give --install PKG or --setup CMD (the plain image is isol8/%s:latest)",
 		    bo->runtime);
 		return EXIT_USAGE;
 	}
@@ -301,8 +294,8 @@ list_text(const struct isol8_image *im, size_t n)
 	size_t i, j;
 
 	if (n == 0)
-		printf("No custom isol8 images found (`isol8 build` makes "
-		       "them).\n");
+		printf(
+		    "No custom isol8 images found (`isol8 build` makes them).\n");
 	for (i = 0; i < n; i++) {
 		t = (time_t)im[i].created;
 		gmtime_r(&t, &tm);
@@ -347,10 +340,10 @@ cmd_list_custom(int argc, char **argv)
 			json = 1;
 			break;
 		case 'h':
-			printf("usage: isol8 list-custom [--json]\n\n"
-			       "List the custom images `isol8 build` made: "
-			       "their runtime, packages and\nsetup commands, "
-			       "from the images' labels.\n");
+			printf(
+			    "usage: isol8 list-custom [--json]\n\n"
+			    "List the custom images `isol8 build` made: their runtime, packages and\n"
+			    "setup commands, from the images' labels.\n");
 			return 0;
 		default:
 			return EXIT_USAGE;

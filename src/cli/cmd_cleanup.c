@@ -41,18 +41,16 @@ cmd_cleanup(int argc, char **argv)
 		case 'h':
 			printf(
 			    "Usage: isol8 cleanup [--force] [--images]\n\n"
-			    "Remove every container isol8 created (sessions, "
-			    "warm, runs), by label;\nwith --images also the "
-			    "isol8 images. Asks on a terminal unless "
-			    "--force.\n");
+			    "Remove every container isol8 created (sessions, warm, runs), by label;\n"
+			    "with --images also the isol8 images. Asks on a terminal unless --force.\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (!force && isatty(0)) {
-		printf("Remove all isol8 containers%s (sessions included)? "
-		       "[y/N] ",
+		printf(
+		    "Remove all isol8 containers%s (sessions included)? [y/N] ",
 		    images ? " and images" : "");
 		fflush(stdout);
 		if (fgets(answer, sizeof answer, stdin) == NULL ||

@@ -189,8 +189,7 @@ config_print_text(const struct cli_config *c)
 		    (unsigned long long)(c->session_idle_ms + 30000) / 60000);
 	else
 		row("Idle expiry",
-		    "none (cleanup.autoPrune false: kept %llu "
-		    "days at most)",
+		    "none (cleanup.autoPrune false: kept %llu days at most)",
 		    CLI_SESSION_KEEP_MS / 86400000);
 	section("Pool");
 	row("Size", "%u warm per runtime and limits", c->pool_size);
@@ -396,14 +395,13 @@ cmd_config(int argc, char **argv)
 			cli_debug_on("config");
 			break;
 		case 'h':
-			printf("Usage: isol8 config [--json] [--file PATH]\n\n"
-			       "Print the resolved configuration: built-in "
-			       "defaults overlaid with\n./isol8.config.json or "
-			       "~/.isol8/config.json (docs/config.md).\n\n"
-			       "  -j, --json       one JSON object (sizes as "
-			       "\"512m\"; a valid config file)\n"
-			       "  -f, --file PATH  read PATH instead\n"
-			       "      --debug      debug lines on stderr\n");
+			printf(
+			    "Usage: isol8 config [--json] [--file PATH]\n\n"
+			    "Print the resolved configuration: built-in defaults overlaid with\n"
+			    "./isol8.config.json or ~/.isol8/config.json (docs/config.md).\n\n"
+			    "  -j, --json       one JSON object (sizes as \"512m\"; a valid config file)\n"
+			    "  -f, --file PATH  read PATH instead\n"
+			    "      --debug      debug lines on stderr\n");
 			return 0;
 		default:
 			return EXIT_USAGE;

@@ -223,9 +223,8 @@ state_notice(const struct run_ctx *c, const struct isol8_request *req)
 	char why[64];
 
 	if (r->state_lost == ISOL8_STATE_FRESH) {
-		cli_error("session `%s`: a fresh %s interpreter ran this (the "
-		          "last one ended): variables from earlier runs are "
-		          "gone, files are kept",
+		cli_error(
+		    "session `%s`: a fresh %s interpreter ran this (the last one ended): variables from earlier runs are gone, files are kept",
 		    req->session, c->runtime);
 		return;
 	}
@@ -239,8 +238,8 @@ state_notice(const struct run_ctx *c, const struct isol8_request *req)
 		snprintf(why, sizeof why, "killed by signal %d", r->signal);
 	else
 		snprintf(why, sizeof why, "exited with code %d", r->exit_code);
-	cli_error("session `%s`: the %s interpreter ended (%s): its variables "
-	          "are gone, files are kept; the next run starts a fresh one",
+	cli_error(
+	    "session `%s`: the %s interpreter ended (%s): its variables are gone, files are kept; the next run starts a fresh one",
 	    req->session, c->runtime, why);
 }
 
@@ -266,15 +265,15 @@ run_status(struct run_ctx *c, const struct isol8_request *req)
 	}
 	if (r->oom_killed) {
 		if (!c->quiet)
-			cli_error("killed: over the %llu MiB memory limit "
-			          "(raise --memory)",
+			cli_error(
+			    "killed: over the %llu MiB memory limit (raise --memory)",
 			    (unsigned long long)(req->memory >> 20));
 		return EXIT_OOM;
 	}
 	if (r->truncated) {
 		if (!c->quiet)
-			cli_error("output truncated at %llu bytes and the "
-			          "program stopped (raise --max-output)",
+			cli_error(
+			    "output truncated at %llu bytes and the program stopped (raise --max-output)",
 			    (unsigned long long)req->max_output);
 		return EXIT_TRUNCATED;
 	}
@@ -404,8 +403,8 @@ run_one(struct run_ctx *c, const struct isol8_request *req)
 	run_stdin(c, req);
 	while (!c->done)
 		event_base_loop(c->base, EVLOOP_ONCE);
-	cli_debugf("[Run] Completed: exitCode=%d, durationMs=%llu, "
-	           "truncated=%d, timedOut=%d",
+	cli_debugf(
+	    "[Run] Completed: exitCode=%d, durationMs=%llu, truncated=%d, timedOut=%d",
 	    c->result.exit_code, (unsigned long long)c->result.run_ms,
 	    c->result.truncated, c->result.timed_out);
 	return 0;
@@ -517,8 +516,7 @@ run_report(struct run_ctx *c, const struct isol8_request *req)
 		rc = 1;
 	if (c->interrupted && !c->quiet && req->session != NULL)
 		cli_error(
-		    "interrupted; the run in session `%s` was sent SIGINT "
-		    "(killed if still going 2 s later)",
+		    "interrupted; the run in session `%s` was sent SIGINT (killed if still going 2 s later)",
 		    req->session);
 	else if (c->interrupted && !c->quiet)
 		cli_error("interrupted; the sandbox was removed");
@@ -569,9 +567,8 @@ run_kept(const struct run_opts *o)
 {
 	if (o->persist_name[0] == '\0' || o->quiet)
 		return;
-	cli_error("the container is kept as session `%s`: `isol8 run "
-	          "--session %s ...` runs in it, `isol8 session rm %s` "
-	          "removes it (it ends by itself after session.idleMs unused)",
+	cli_error(
+	    "the container is kept as session `%s`: `isol8 run --session %s ...` runs in it, `isol8 session rm %s` removes it (it ends by itself after session.idleMs unused)",
 	    o->persist_name, o->persist_name, o->persist_name);
 }
 

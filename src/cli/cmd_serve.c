@@ -33,32 +33,24 @@ serve_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: isol8 serve [options]\n\n"
-	    "Serve the HTTP API (docs/api.md): POST /execute, "
-	    "/execute/stream (SSE),\n/batch, sessions and their files, "
-	    "GET /metrics. Every request but\nGET /health needs "
-	    "`Authorization: Bearer KEY`.\n\n"
-	    "  -k, --key KEY          the API key (or ISOL8_API_KEY): one "
-	    "key, no ceilings\n"
-	    "      --keys FILE        many keys: name, SHA-256 of the key, "
-	    "ceilings a line\n"
+	    "Serve the HTTP API (docs/api.md): POST /execute, /execute/stream (SSE),\n"
+	    "/batch, sessions and their files, GET /metrics. Every request but\n"
+	    "GET /health needs `Authorization: Bearer KEY`.\n\n"
+	    "  -k, --key KEY          the API key (or ISOL8_API_KEY): one key, no ceilings\n"
+	    "      --keys FILE        many keys: name, SHA-256 of the key, ceilings a line\n"
 	    "                         (re-read on SIGHUP)\n"
-	    "      --listen ADDR:PORT where to listen (default "
-	    "127.0.0.1:3000)\n"
+	    "      --listen ADDR:PORT where to listen (default 127.0.0.1:3000)\n"
 	    "  -p, --port PORT        listen on 127.0.0.1:PORT\n"
 	    "      --unix PATH        also listen on a Unix socket\n"
-	    "      --tls-cert FILE    TLS on ADDR:PORT: the certificate "
-	    "chain (PEM)\n"
+	    "      --tls-cert FILE    TLS on ADDR:PORT: the certificate chain (PEM)\n"
 	    "      --tls-key FILE     and its private key (PEM)\n"
 	    "      --max-body SIZE    the largest request body (16m)\n"
-	    "      --max-queue N      requests waiting for a run; more get "
-	    "429 (256)\n"
-	    "      --grace MS         on SIGTERM, how long runs in flight "
-	    "may finish (30000)\n"
+	    "      --max-queue N      requests waiting for a run; more get 429 (256)\n"
+	    "      --grace MS         on SIGTERM, how long runs in flight may finish (30000)\n"
 	    "  -v, --verbose          say more (twice: debug)\n"
 	    "      --debug            as -vv\n"
 	    "  -h, --help             this help\n\n"
-	    "The configuration's \"server\" section sets these too "
-	    "(docs/config.md).\n");
+	    "The configuration's \"server\" section sets these too (docs/config.md).\n");
 }
 
 enum {
@@ -165,8 +157,7 @@ serve_opt(int ch, const char *arg, struct server_opts *o, uint64_t *grace,
 	case O_MAX_QUEUE:
 		if (parse_uint(arg, 1000000, &n) == -1)
 			return err_set(errp, ERR_INVALID,
-			    "--max-queue wants a whole number up to 1000000, "
-			    "got `%s`",
+			    "--max-queue wants a whole number up to 1000000, got `%s`",
 			    arg);
 		o->max_queue = (unsigned)n;
 		return 0;
@@ -214,8 +205,8 @@ serve_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	if (!sv->stopping) {
 		sv->stopping = 1;
-		cli_error("stopping: no new requests; runs in flight have %llu "
-		          "ms (signal again to stop now)",
+		cli_error(
+		    "stopping: no new requests; runs in flight have %llu ms (signal again to stop now)",
 		    (unsigned long long)sv->grace_ms);
 		server_stop(sv->srv, sv->grace_ms, serve_stopped, sv);
 		return;
@@ -296,8 +287,8 @@ cmd_serve(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (so.keys_file == NULL && (so.key == NULL || so.key[0] == '\0')) {
-		cli_error("API key required: use --key or the ISOL8_API_KEY "
-		          "env var (or --keys FILE)");
+		cli_error(
+		    "API key required: use --key or the ISOL8_API_KEY env var (or --keys FILE)");
 		config_free(&cfg);
 		return 1;
 	}

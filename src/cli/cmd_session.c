@@ -193,11 +193,9 @@ cmd_session(int argc, char **argv)
 		printf(
 		    "Usage: isol8 session ls [--json] [--host URL --key KEY]\n"
 		    "       isol8 session rm NAME... [--host URL --key KEY]\n"
-		    "       (list and stop are the same as ls and rm)"
-		    "\n\n"
-		    "List or remove persistent sessions (`isol8 run "
-		    "--persistent`, `--session NAME`); with --host (or "
-		    "ISOL8_HOST)\nthe key's sessions on that isol8 serve.\n");
+		    "       (list and stop are the same as ls and rm)\n\n"
+		    "List or remove persistent sessions (`isol8 run --persistent`, `--session NAME`); with --host (or ISOL8_HOST)\n"
+		    "the key's sessions on that isol8 serve.\n");
 		return 0;
 	}
 	cli_error("usage: isol8 session ls [--json] | isol8 session rm NAME");

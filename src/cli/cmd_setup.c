@@ -40,8 +40,8 @@ setup_prewarm(struct isol8_engine *e, const struct cli_config *cfg)
 			return cli_exit_for(&err);
 	}
 	isol8_engine_drain(e, 60000);
-	printf("prewarmed %u warm container(s) per runtime (idle expiry "
-	       "%llu s)\n",
+	printf(
+	    "prewarmed %u warm container(s) per runtime (idle expiry %llu s)\n",
 	    cfg->pool_size, (unsigned long long)(cfg->pool_idle_ms / 1000));
 	return 0;
 }
@@ -103,38 +103,28 @@ setup_packages(const struct cli_config *cfg, const struct setup_lists *flags,
 static void
 setup_usage(void)
 {
-	printf("Usage: isol8 setup [--force] [--agent PATH] [--prewarm]\n"
-	       "                   [--python LIST] [--node LIST] [--bun LIST] "
-	       "[--deno LIST]\n"
-	       "                   [--bash LIST] [--replace]\n\n"
-	       "Check Docker, build the runtime images "
-	       "isol8/{python,node,bun,deno,bash} offline\n(a no-op when up "
-	       "to date), and print each runtime's version from a\nhardened "
-	       "container.\n\n"
-	       "  -f, --force       rebuild the runtime images\n"
-	       "      --agent P     the isol8-agent binary to bake in\n"
-	       "      --prewarm     then start warm containers for every "
-	       "runtime with the\n"
-	       "                    configured defaults (pool.size each), so "
-	       "that the\n"
-	       "                    first `isol8 run` is fast too\n"
-	       "      --python L    bake packages into the runtime's image "
-	       "(repeatable; L is\n"
-	       "      --node L      a comma list: \"numpy,pandas>=2\", "
-	       "\"zod@3\", \"npm:zod\",\n"
-	       "      --bun L       \"jq\"), after the configuration's "
-	       "`dependencies`; they add\n"
-	       "      --deno L      to what each image carries (a later "
-	       "spec of a package\n"
-	       "      --bash L      re-pins it)\n"
-	       "      --replace     each image carries exactly the lists "
-	       "given (configuration\n"
-	       "                    and flags): how packages are removed; "
-	       "with no lists,\n"
-	       "                    every image is plain again\n"
-	       "      --debug       debug lines on stderr\n\n"
-	       "Registries and a CA bundle: the configuration's `packages` "
-	       "(docs/packages.md).\n");
+	printf(
+	    "Usage: isol8 setup [--force] [--agent PATH] [--prewarm]\n"
+	    "                   [--python LIST] [--node LIST] [--bun LIST] [--deno LIST]\n"
+	    "                   [--bash LIST] [--replace]\n\n"
+	    "Check Docker, build the runtime images isol8/{python,node,bun,deno,bash} offline\n"
+	    "(a no-op when up to date), and print each runtime's version from a\n"
+	    "hardened container.\n\n"
+	    "  -f, --force       rebuild the runtime images\n"
+	    "      --agent P     the isol8-agent binary to bake in\n"
+	    "      --prewarm     then start warm containers for every runtime with the\n"
+	    "                    configured defaults (pool.size each), so that the\n"
+	    "                    first `isol8 run` is fast too\n"
+	    "      --python L    bake packages into the runtime's image (repeatable; L is\n"
+	    "      --node L      a comma list: \"numpy,pandas>=2\", \"zod@3\", \"npm:zod\",\n"
+	    "      --bun L       \"jq\"), after the configuration's `dependencies`; they add\n"
+	    "      --deno L      to what each image carries (a later spec of a package\n"
+	    "      --bash L      re-pins it)\n"
+	    "      --replace     each image carries exactly the lists given (configuration\n"
+	    "                    and flags): how packages are removed; with no lists,\n"
+	    "                    every image is plain again\n"
+	    "      --debug       debug lines on stderr\n\n"
+	    "Registries and a CA bundle: the configuration's `packages` (docs/packages.md).\n");
 }
 
 static int

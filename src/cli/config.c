@@ -306,9 +306,7 @@ config_default_key(
 			return -1;
 		if (!ro)
 			config_warnf(c,
-			    "`defaults.readonlyRootFs` false is ignored: "
-			    "the root filesystem is always read-only "
-			    "(write to /sandbox or /tmp)");
+			    "`defaults.readonlyRootFs` false is ignored: the root filesystem is always read-only (write to /sandbox or /tmp)");
 	} else
 		return err_set(
 		    errp, ERR_INVALID, "unknown key `defaults.%s`", k);
@@ -400,9 +398,7 @@ config_pool_size(struct cli_config *c, yajl_val v, struct isol8_engine_opts *eo,
 				    errp, "poolSize.dirty", "a whole number");
 			if (YAJL_GET_INTEGER(v->u.object.values[i]) != 0)
 				config_warnf(c,
-				    "`poolSize.dirty` is ignored: a warm "
-				    "container serves one run (pool.reuse "
-				    "scrubs and reuses, for batch)");
+				    "`poolSize.dirty` is ignored: a warm container serves one run (pool.reuse scrubs and reuses, for batch)");
 		} else
 			return err_set(
 			    errp, ERR_INVALID, "unknown key `poolSize.%s`", k);
@@ -559,9 +555,7 @@ config_client_key(struct cli_config *c, yajl_val v, struct err **errp)
 		return -1;
 	if (strncmp(c->client.key, "****", 4) == 0)
 		return err_set(errp, ERR_INVALID,
-		    "`remote.key` holds a masked key, as `isol8 config` "
-		    "prints it: put the key itself there (or give it in "
-		    "ISOL8_API_KEY)");
+		    "`remote.key` holds a masked key, as `isol8 config` prints it: put the key itself there (or give it in ISOL8_API_KEY)");
 	if (strpbrk(c->client.key, "\r\n") != NULL)
 		return bad(errp, "remote.key", "one line");
 	return 0;
@@ -620,14 +614,11 @@ config_client_check(struct cli_config *c, struct err **errp)
 		return 0;
 	if (c->client.host == NULL)
 		return err_set(errp, ERR_INVALID,
-		    "`remote.key` needs `remote.host`: the key is sent to "
-		    "that server only");
+		    "`remote.key` needs `remote.host`: the key is sent to that server only");
 	if (c->source != NULL && stat(c->source, &st) == 0 &&
 	    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		config_warnf(c,
-		    "`remote.key` is in a file other users may read or "
-		    "change (mode %04o): `chmod 600 %s`, or give the key in "
-		    "ISOL8_API_KEY",
+		    "`remote.key` is in a file other users may read or change (mode %04o): `chmod 600 %s`, or give the key in ISOL8_API_KEY",
 		    (unsigned)(st.st_mode & 07777), c->source);
 	return 0;
 }
@@ -667,8 +658,7 @@ config_dependencies_obj(struct cli_config *c, yajl_val o, struct err **errp)
 				break;
 		if (r == CLI_NRUNTIMES)
 			return err_set(errp, ERR_INVALID,
-			    "unknown key `dependencies.%s` (python, node, bun, "
-			    "deno, bash)",
+			    "unknown key `dependencies.%s` (python, node, bun, deno, bash)",
 			    o->u.object.keys[i]);
 		snprintf(key, sizeof key, "dependencies.%s", cli_runtimes[r]);
 		config_strv_free(c->deps[r], c->deps_len[r]);
@@ -719,8 +709,7 @@ config_ca_bundle(struct cli_config *c, yajl_val v, struct err **errp)
 	}
 	if (access(c->ca_bundle, R_OK) == -1)
 		return err_set(errp, ERR_INVALID,
-		    "`packages.caBundle`: %s: %s (a PEM file of CA "
-		    "certificates)",
+		    "`packages.caBundle`: %s: %s (a PEM file of CA certificates)",
 		    c->ca_bundle, strerror(errno));
 	return 0;
 }
@@ -818,17 +807,14 @@ config_security_obj(struct cli_config *c, yajl_val o, struct err **errp)
 				    "\"strict\", \"unconfined\" or \"custom\"");
 			if (strcmp(v->u.string, "strict") != 0)
 				config_warnf(c,
-				    "`security.seccomp` \"%s\" is ignored: "
-				    "isol8's own seccomp profile always "
-				    "applies",
+				    "`security.seccomp` \"%s\" is ignored: isol8's own seccomp profile always applies",
 				    v->u.string);
 		} else if (strcmp(k, "customProfilePath") == 0) {
 			if (!YAJL_IS_STRING(v))
 				return bad(errp, "security.customProfilePath",
 				    "a string");
 			config_warnf(c,
-			    "`security.customProfilePath` is ignored: "
-			    "isol8's own seccomp profile always applies");
+			    "`security.customProfilePath` is ignored: isol8's own seccomp profile always applies");
 		} else
 			return err_set(
 			    errp, ERR_INVALID, "unknown key `security.%s`", k);
@@ -850,11 +836,9 @@ config_ignored(
 	} ignored[] = {
 		{ "audit", "isol8 keeps no audit log" },
 		{ "auth",
-		    "there is no key database (`isol8 serve` takes its keys "
-		    "itself)" },
+		    "there is no key database (`isol8 serve` takes its keys itself)" },
 		{ "prebuiltImages",
-		    "images are built by `isol8 setup` (custom images are "
-		    "not supported yet)" },
+		    "images are built by `isol8 setup` (custom images are not supported yet)" },
 	};
 	size_t i;
 
@@ -880,9 +864,7 @@ config_ignored(
 	else if (strcmp(v->u.string, "fast") == 0)
 		/* "secure" (a fresh container for every run) is ours. */
 		config_warnf(c,
-		    "`poolStrategy` \"fast\" is ignored: every run gets a "
-		    "fresh container (pool.reuse scrubs and reuses, for "
-		    "batch)");
+		    "`poolStrategy` \"fast\" is ignored: every run gets a fresh container (pool.reuse scrubs and reuses, for batch)");
 	return 1;
 }
 
@@ -1130,9 +1112,7 @@ config_client(const struct cli_config *c, const char **host, const char **key,
 		*key = c->client.key;
 	if (*key == NULL || (*key)[0] == '\0')
 		return err_set(errp, ERR_INVALID,
-		    "API key required with --host (the isol8 server at "
-		    "%.200s): --key KEY, ISOL8_API_KEY, or remote.key in the "
-		    "configuration (for its remote.host only)",
+		    "API key required with --host (the isol8 server at %.200s): --key KEY, ISOL8_API_KEY, or remote.key in the configuration (for its remote.host only)",
 		    *host);
 	return 0;
 }

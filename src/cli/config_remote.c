@@ -123,8 +123,7 @@ get_schemes(struct cli_remote *r, yajl_val v, struct err **errp)
 		if (strcasecmp(r->schemes[i], "http") != 0 &&
 		    strcasecmp(r->schemes[i], "https") != 0)
 			return err_set(errp, ERR_INVALID,
-			    "`remoteCode.allowedSchemes`: `%s` is not http or "
-			    "https",
+			    "`remoteCode.allowedSchemes`: `%s` is not http or https",
 			    r->schemes[i]);
 	return 0;
 }
@@ -227,8 +226,7 @@ remote_key(struct cli_config *c, const char *k, yajl_val v, struct err **errp)
 			return -1;
 		if (on)
 			config_warnf(c,
-			    "`remoteCode.enableCache` is ignored: "
-			    "code is fetched for every run");
+			    "`remoteCode.enableCache` is ignored: code is fetched for every run");
 		return 0;
 	}
 	if (strcmp(k, "cacheTtl") == 0) {

@@ -37,8 +37,7 @@ usage(FILE *f)
 	    "Run untrusted code in hardened Docker containers.\n\n"
 	    "Options:\n"
 	    "  -V, --version  print the version\n"
-	    "      --debug    debug lines on stderr (the engine's and "
-	    "isol8's)\n"
+	    "      --debug    debug lines on stderr (the engine's and isol8's)\n"
 	    "  -h, --help     this help\n\n"
 	    "Commands:\n");
 	for (i = 0; i < nitems(cmd_table); i++)

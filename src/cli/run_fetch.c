@@ -101,8 +101,7 @@ fetch_url_ok(const struct cli_remote *p, const char *url, int insecure,
 			break;
 	if (strcasecmp(scheme, "http") == 0 && !insecure)
 		err_set(errp, ERR_INVALID,
-		    "insecure code URL `%s` blocked: http:// needs "
-		    "--allow-insecure-code-url",
+		    "insecure code URL `%s` blocked: http:// needs --allow-insecure-code-url",
 		    url);
 	else if (i == p->schemes_len)
 		err_set(errp, ERR_INVALID,
@@ -110,17 +109,14 @@ fetch_url_ok(const struct cli_remote *p, const char *url, int insecure,
 		    scheme);
 	else if (egress_host(host, strlen(host), canon, sizeof canon) == -1)
 		err_set(errp, ERR_INVALID,
-		    "`%s`: a host name isol8 does not "
-		    "take",
-		    host);
+		    "`%s`: a host name isol8 does not take", host);
 	else if ((p->allow_hosts_len > 0 &&
 	             !host_matches(p->allow_hosts, p->allow_hosts_len,
 	                 "remoteCode.allowedHosts", canon)) ||
 	    host_matches(p->block_hosts, p->block_hosts_len,
 	        "remoteCode.blockedHosts", canon))
 		err_set(errp, ERR_INVALID,
-		    "blocked code URL host `%s` (remoteCode.allowedHosts, "
-		    "blockedHosts)",
+		    "blocked code URL host `%s` (remoteCode.allowedHosts, blockedHosts)",
 		    canon);
 	else
 		rc = 0;
@@ -150,8 +146,7 @@ run_fetch_url(const struct cli_remote *p, const char *url, const char *github,
 			n++;
 		if (n < 3 || github[0] == '/' || strstr(github, "//") != NULL) {
 			err_set(errp, ERR_INVALID,
-			    "--github wants owner/repo/ref/path/to/file, got "
-			    "`%s`",
+			    "--github wants owner/repo/ref/path/to/file, got `%s`",
 			    github);
 			return NULL;
 		}
@@ -178,19 +173,16 @@ run_fetch_check(const struct cli_remote *p, const char *url, const char *hash,
 
 	if (!p->enabled)
 		return err_set(errp, ERR_INVALID,
-		    "remote code fetching is disabled: set remoteCode.enabled "
-		    "to true in isol8.config.json to allow it");
+		    "remote code fetching is disabled: set remoteCode.enabled to true in isol8.config.json to allow it");
 	if (hash == NULL && p->require_hash)
 		return err_set(errp, ERR_INVALID,
-		    "--hash is required for remote code "
-		    "(remoteCode.requireHash)");
+		    "--hash is required for remote code (remoteCode.requireHash)");
 	for (i = 0; hash != NULL && hash[i] != '\0'; i++)
 		if (!isxdigit((unsigned char)hash[i]))
 			break;
 	if (hash != NULL && (i != 64 || hash[i] != '\0'))
 		return err_set(errp, ERR_INVALID,
-		    "--hash wants the SHA-256 of the code in hex (64 "
-		    "characters), got `%s`",
+		    "--hash wants the SHA-256 of the code in hex (64 characters), got `%s`",
 		    hash);
 	return fetch_url_ok(p, url, insecure, errp);
 }
@@ -271,8 +263,7 @@ fetch_verify(struct fetch *f)
 	sha256_hex(&h, hex);
 	if (strcasecmp(hex, f->hash) != 0)
 		f->err = err_new(ERR_INVALID,
-		    "the code at `%s` does not match --hash (its SHA-256 is "
-		    "%s)",
+		    "the code at `%s` does not match --hash (its SHA-256 is %s)",
 		    f->url, hex);
 }
 
@@ -282,14 +273,12 @@ fetch_got(struct fetch *f)
 {
 	if (f->too_big)
 		f->err = err_new(ERR_LIMIT,
-		    "the code at `%s` is over remoteCode.maxCodeSize (%llu "
-		    "bytes)",
+		    "the code at `%s` is over remoteCode.maxCodeSize (%llu bytes)",
 		    f->url, (unsigned long long)f->p->max_size);
 	else if (f->err != NULL && f->refused) {
 		err_free(&f->err);
 		f->err = err_new(ERR_INVALID,
-		    "`%s`: not fetched from a private, loopback or link-local "
-		    "address (remoteCode.allowPrivate allows it)",
+		    "`%s`: not fetched from a private, loopback or link-local address (remoteCode.allowPrivate allows it)",
 		    f->url);
 	} else if (f->err != NULL)
 		err_wrap(&f->err, "cannot fetch `%s`", f->url);

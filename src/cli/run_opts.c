@@ -25,20 +25,17 @@ run_usage(FILE *f)
 {
 	fprintf(f,
 	    "Usage: isol8 run [options] [FILE]\n\n"
-	    "Run code in a hardened, network-less container. The code comes "
-	    "from -e,\nFILE (runtime from its extension), --url/--github/"
-	    "--gist, or stdin.\nWith -e, FILE or a URL, a piped stdin is the "
-	    "program's stdin.\n\n"
+	    "Run code in a hardened, network-less container. The code comes from -e,\n"
+	    "FILE (runtime from its extension), --url/--github/--gist, or stdin.\n"
+	    "With -e, FILE or a URL, a piped stdin is the program's stdin.\n\n"
 	    "Options:\n"
 	    "  -e, --eval CODE        run CODE (default runtime python)\n"
 	    "      --cmd COMMAND      run a bash command line\n"
 	    "  -r, --runtime NAME     python, node, bun, deno or bash\n"
-	    "      --url URL          fetch the code from URL (remoteCode."
-	    "enabled)\n"
+	    "      --url URL          fetch the code from URL (remoteCode.enabled)\n"
 	    "      --github O/R/REF/P the code at raw.githubusercontent.com\n"
 	    "      --gist ID/FILE     the code of a gist\n"
-	    "      --hash SHA256      the fetched code must have this "
-	    "SHA-256\n"
+	    "      --hash SHA256      the fetched code must have this SHA-256\n"
 	    "      --allow-insecure-code-url  let --url be http://\n"
 	    "      --timeout MS       wall-clock limit (default 30000)\n"
 	    "      --memory SIZE      memory limit, swap included (512m)\n"
@@ -46,74 +43,48 @@ run_usage(FILE *f)
 	    "      --pids N           process limit (64; also --pids-limit)\n"
 	    "      --sandbox-size S   /sandbox tmpfs size (512m)\n"
 	    "      --tmp-size S       /tmp tmpfs size (256m)\n"
-	    "      --net MODE         none (default), host, or filtered: "
-	    "an HTTP(S)\n"
-	    "                         proxy on the host that checks every "
-	    "host name\n"
-	    "      --allow REGEX      filtered: let host names matching REGEX "
-	    "through\n"
-	    "                         (repeatable; none given: all public "
-	    "hosts)\n"
-	    "      --deny REGEX       filtered: refuse host names matching "
-	    "REGEX first\n"
-	    "      --allow-private    filtered: also reach private, loopback "
-	    "and\n"
-	    "                         link-local addresses (refused by "
-	    "default)\n"
-	    "      --log-network      filtered: print what was let through "
-	    "or refused\n"
-	    "      --install PKG      a package the code needs (repeatable): "
-	    "pip, npm,\n"
-	    "                         bun or deno spec; what the image has "
-	    "baked is\n"
-	    "                         free, the rest installs first (exit "
-	    "5 if not)\n"
-	    "      --max-output S     stdout+stderr cap; the program is "
-	    "stopped (1m)\n"
+	    "      --net MODE         none (default), host, or filtered: an HTTP(S)\n"
+	    "                         proxy on the host that checks every host name\n"
+	    "      --allow REGEX      filtered: let host names matching REGEX through\n"
+	    "                         (repeatable; none given: all public hosts)\n"
+	    "      --deny REGEX       filtered: refuse host names matching REGEX first\n"
+	    "      --allow-private    filtered: also reach private, loopback and\n"
+	    "                         link-local addresses (refused by default)\n"
+	    "      --log-network      filtered: print what was let through or refused\n"
+	    "      --install PKG      a package the code needs (repeatable): pip, npm,\n"
+	    "                         bun or deno spec; what the image has baked is\n"
+	    "                         free, the rest installs first (exit 5 if not)\n"
+	    "      --max-output S     stdout+stderr cap; the program is stopped (1m)\n"
 	    "      --out FILE         also write stdout to FILE\n"
-	    "      --no-stream        print the output when the run ends, "
-	    "not as it comes\n"
+	    "      --no-stream        print the output when the run ends, not as it comes\n"
 	    "      --stdin DATA       feed DATA to the program's stdin\n"
 	    "      --env K=V          set an environment variable\n"
-	    "      --secret K=V       set a variable and mask its value in "
-	    "output\n"
+	    "      --secret K=V       set a variable and mask its value in output\n"
 	    "      --image NAME       run in this image instead\n"
-	    "      --setup CMD|FILE   run this bash first, in /sandbox, in the "
-	    "same\n"
+	    "      --setup CMD|FILE   run this bash first, in /sandbox, in the same\n"
 	    "                         container (repeatable; a FILE's text)\n"
 	    "      --workdir PATH     run the code there (inside /sandbox)\n"
-	    "      --persistent       run in the session `default` (created "
-	    "on first use;\n"
-	    "                         files and python/node/bun/bash "
-	    "variables persist)\n"
-	    "      --session NAME     run in session NAME (implies "
-	    "--persistent; also\n"
+	    "      --persistent       run in the session `default` (created on first use;\n"
+	    "                         files and python/node/bun/bash variables persist)\n"
+	    "      --session NAME     run in session NAME (implies --persistent; also\n"
 	    "                         --session-id NAME)\n"
-	    "      --persist          keep the container after the run, as a "
-	    "session\n"
+	    "      --persist          keep the container after the run, as a session\n"
 	    "                         named after the run (isol8 session ls)\n"
-	    "      --files DIR        copy DIR into /sandbox first (no links, "
-	    "no .git or\n"
+	    "      --files DIR        copy DIR into /sandbox first (no links, no .git or\n"
 	    "                         node_modules; 256 files, 64 MiB)\n"
-	    "      --get PATH[:LOCAL] copy a sandbox file back after the run "
-	    "(repeatable)\n"
+	    "      --get PATH[:LOCAL] copy a sandbox file back after the run (repeatable)\n"
 	    "      --json             print one JSON result object\n"
-	    "      --host URL         run on the `isol8 serve` at URL "
-	    "(ISOL8_HOST,\n"
+	    "      --host URL         run on the `isol8 serve` at URL (ISOL8_HOST,\n"
 	    "                         remote.host; \"\": run locally)\n"
-	    "      --key KEY          its API key (ISOL8_API_KEY, "
-	    "remote.key)\n"
-	    "      --stall-timeout MS --host: give up on a server that "
-	    "sends nothing\n"
-	    "                         for this long (45s; "
-	    "remote.stallTimeoutMs)\n"
+	    "      --key KEY          its API key (ISOL8_API_KEY, remote.key)\n"
+	    "      --stall-timeout MS --host: give up on a server that sends nothing\n"
+	    "                         for this long (45s; remote.stallTimeoutMs)\n"
 	    "  -q, --quiet            no isol8 messages on stderr\n"
 	    "      --debug            debug lines on stderr\n"
 	    "  -h, --help             this help\n\n"
-	    "Exit status: the program's; 124 timeout, 137 memory limit, 141 "
-	    "output\ntruncated, 130 interrupted, 2 usage, 3 Docker "
-	    "unavailable, 4 images\nmissing, 5 a package did not install, 125 "
-	    "internal error.\n");
+	    "Exit status: the program's; 124 timeout, 137 memory limit, 141 output\n"
+	    "truncated, 130 interrupted, 2 usage, 3 Docker unavailable, 4 images\n"
+	    "missing, 5 a package did not install, 125 internal error.\n");
 }
 
 enum {
@@ -324,15 +295,13 @@ run_parse_check(const struct run_opts *o, struct err **errp)
 	        (urls > 0) >
 	    1)
 		return err_set(errp, ERR_INVALID,
-		    "give only one of -e, --cmd, FILE and --url/--github/"
-		    "--gist");
+		    "give only one of -e, --cmd, FILE and --url/--github/--gist");
 	if (urls > 1)
 		return err_set(errp, ERR_INVALID,
 		    "give only one of --url, --github and --gist");
 	if (urls == 0 && (o->hash != NULL || o->insecure))
 		return err_set(errp, ERR_INVALID,
-		    "--hash and --allow-insecure-code-url go with --url, "
-		    "--github or --gist");
+		    "--hash and --allow-insecure-code-url go with --url, --github or --gist");
 	if (o->runtime != NULL && !isol8_runtime_known(o->runtime))
 		return err_set(errp, ERR_INVALID,
 		    "unknown runtime `%s` (python, node, bun, deno, bash)",
@@ -404,8 +373,7 @@ run_code_url(
 	if (o->runtime == NULL &&
 	    (o->runtime = isol8_runtime_for_path(path)) == NULL)
 		return err_set(errp, ERR_INVALID,
-		    "cannot tell the runtime of `%s` from its path: give "
-		    "--runtime",
+		    "cannot tell the runtime of `%s` from its path: give --runtime",
 		    o->fetch_url);
 	return 0;
 }
@@ -424,8 +392,7 @@ run_code(struct run_opts *o, struct isol8_request *req,
 		if (o->runtime == NULL &&
 		    (o->runtime = isol8_runtime_for_path(o->file)) == NULL)
 			return err_set(errp, ERR_INVALID,
-			    "cannot tell the runtime of `%s` from its "
-			    "extension: give --runtime",
+			    "cannot tell the runtime of `%s` from its extension: give --runtime",
 			    o->file);
 		if ((ext = strrchr(o->file, '.')) != NULL &&
 		    strcmp(o->runtime, "node") == 0)
@@ -438,8 +405,7 @@ run_code(struct run_opts *o, struct isol8_request *req,
 	} else if (o->eval == NULL && o->cmd == NULL) {
 		if (isatty(0))
 			return err_set(errp, ERR_INVALID,
-			    "no code: give -e CODE, FILE, or pipe code on "
-			    "stdin (see isol8 run --help)");
+			    "no code: give -e CODE, FILE, or pipe code on stdin (see isol8 run --help)");
 		if (read_code(NULL, &o->code, errp) == -1)
 			return -1;
 	}
@@ -467,8 +433,7 @@ run_network(const struct run_opts *o, const struct cli_config *cfg,
 	if ((o->nallow + o->ndeny > 0 || o->allow_private || o->log_network) &&
 	    (req->network == NULL || strcmp(req->network, "filtered") != 0))
 		return err_set(errp, ERR_INVALID,
-		    "--allow, --deny, --allow-private and --log-network "
-		    "go with --net filtered");
+		    "--allow, --deny, --allow-private and --log-network go with --net filtered");
 	config_network(cfg, req);
 	if (o->allow_private)
 		req->net_allow_private = 1;

@@ -117,8 +117,7 @@ run_workdir(const char *in, char **out, struct err **errp)
 	        strncmp(b.data, "/sandbox/", 9) != 0)) {
 		buf_free(&b);
 		return err_set(errp, ERR_INVALID,
-		    "Working directory must be inside /sandbox (--workdir "
-		    "`%s`)",
+		    "Working directory must be inside /sandbox (--workdir `%s`)",
 		    in);
 	}
 	*out = xstrndup(b.data, len);
@@ -180,8 +179,8 @@ take_files(
 			p += 9;
 		if (strncmp(p, STAGE_REL, strlen(STAGE_REL)) == 0)
 			return err_set(errp, ERR_INVALID,
-			    "`%s`: " STAGE " is where --setup stages its "
-			    "script",
+			    "`%s`: " STAGE
+			    " is where --setup stages its script",
 			    req->files[i].path);
 		add_file(s, req->files[i].path, req->files[i].data,
 		    req->files[i].len);
@@ -204,14 +203,13 @@ prelude_setup(struct buf *b, const char *code)
 		quote(b, code);
 	}
 	buf_addstr(b,
-	    " && rmdir -- " STAGE " || { echo 'isol8: cannot move the setup "
-	    "script and the code to " CODE_DIR " (raise --tmp-size)' >&2; "
-	    "exit 125; }\n"
+	    " && rmdir -- " STAGE
+	    " || { echo 'isol8: cannot move the setup script and the code to " CODE_DIR
+	    " (raise --tmp-size)' >&2; exit 125; }\n"
 	    "bash " CODE_DIR "/setup.sh </dev/null\n"
 	    "s=$?\n"
 	    "rm -f -- " CODE_DIR "/setup.sh\n"
-	    "if [ \"$s\" -ne 0 ]; then echo \"isol8: Setup script failed "
-	    "(exit code $s); the code did not run\" >&2; exit 1; fi\n");
+	    "if [ \"$s\" -ne 0 ]; then echo \"isol8: Setup script failed (exit code $s); the code did not run\" >&2; exit 1; fi\n");
 }
 
 /* The last value of an environment variable the request sets, or NULL. */

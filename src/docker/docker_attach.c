@@ -80,11 +80,12 @@ docker_attach_start(struct docker *d, const char *id,
 		free(a);
 		return NULL;
 	}
-	req = xasprintf("POST /" DOCKER_API
-	                "/containers/%s/attach?stream=1&stdin=1"
-	                "&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n"
-	                "Content-Type: application/vnd.docker.raw-stream\r\n"
-	                "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+	req = xasprintf(
+	    "POST /" DOCKER_API
+	    "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+	    "Host: docker\r\n"
+	    "Content-Type: application/vnd.docker.raw-stream\r\n"
+	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
 	    id);
 	stream_write(a->s, req, strlen(req));
 	return a;
@@ -244,9 +245,9 @@ attach_closed_cb(const struct err *e, void *arg)
 		docker_note_unreachable(a->d);
 		attach_close(a,
 		    err_new(ERR_UNAVAILABLE, "attach: %s",
-		        e != NULL ? e->msg
-		                  : "dockerd closed the connection before "
-		                    "answering"));
+		        e != NULL
+		            ? e->msg
+		            : "dockerd closed the connection before answering"));
 	} else if (e != NULL)
 		attach_close(a, err_new(ERR_SYS, "attach: %s", e->msg));
 	else if (a->sc.hlen != 0 || a->sc.left != 0)

@@ -67,8 +67,7 @@ docker_new(struct loop *loop, const char *host, struct err **errp)
 		host = "unix://" DOCKER_DEFAULT_SOCK;
 	if (strncmp(host, "unix://", 7) != 0 || host[7] != '/') {
 		err_set(errp, ERR_INVALID,
-		    "DOCKER_HOST `%s` is not supported: "
-		    "isol8 talks to dockerd over a unix:// socket",
+		    "DOCKER_HOST `%s` is not supported: isol8 talks to dockerd over a unix:// socket",
 		    host);
 		return NULL;
 	}
@@ -102,9 +101,7 @@ docker_free(struct docker *d)
 		return;
 	if (d->ngraves > 0)
 		log_warnx(docker_log(d),
-		    "%zu container(s) could not be removed: dockerd at "
-		    "%s is unreachable; `isol8 cleanup` removes them "
-		    "once it is back",
+		    "%zu container(s) could not be removed: dockerd at %s is unreachable; `isol8 cleanup` removes them once it is back",
 		    d->ngraves, d->sock);
 	while ((g = TAILQ_FIRST(&d->graves)) != NULL) {
 		TAILQ_REMOVE(&d->graves, g, entry);
@@ -365,8 +362,7 @@ docker_grave_add(struct docker *d, const char *target)
 			return;
 	if (d->ngraves >= DOCKER_MAX_GRAVES) {
 		log_warnx(docker_log(d),
-		    "dockerd unreachable: container %.12s is left "
-		    "behind (`isol8 cleanup` removes it)",
+		    "dockerd unreachable: container %.12s is left behind (`isol8 cleanup` removes it)",
 		    target);
 		return;
 	}

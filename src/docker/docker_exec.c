@@ -61,9 +61,7 @@ exec_start_done(struct http_req *r, const struct err *herr, void *arg)
 		s->err = err_dup(herr);
 	if (s->err == NULL && reply.status >= 400)
 		s->err = err_new(ERR_DOCKER,
-		    "dockerd: exec start failed "
-		    "(HTTP %ld)",
-		    reply.status);
+		    "dockerd: exec start failed (HTTP %ld)", reply.status);
 	s->cb(&reply, s->err, s->arg);
 	err_free(&s->err);
 	free(s);

@@ -30,8 +30,7 @@ stdcopy_feed(struct stdcopy *s, const char *data, size_t len,
 			if (s->hdr[0] > 3 || s->hdr[1] || s->hdr[2] ||
 			    s->hdr[3])
 				return err_set(errp, ERR_PROTO,
-				    "bad stream "
-				    "frame header %02x %02x %02x %02x",
+				    "bad stream frame header %02x %02x %02x %02x",
 				    s->hdr[0], s->hdr[1], s->hdr[2], s->hdr[3]);
 			s->stream = s->hdr[0];
 			s->left = be32_get(s->hdr + 4);

@@ -237,9 +237,7 @@ engine_can_wait(struct isol8_engine *e, struct isol8_error *errp)
 	if (loop_owned(e->loop))
 		return 0;
 	err_set(&err, ERR_INVALID,
-	    "the blocking isol8 calls need an engine with its own loop "
-	    "(isol8_engine_new(NULL, ...)); on your event_base, use "
-	    "isol8_run_start()");
+	    "the blocking isol8 calls need an engine with its own loop (isol8_engine_new(NULL, ...)); on your event_base, use isol8_run_start()");
 	engine_error(errp, err);
 	err_free(&err);
 	return -1;

@@ -96,8 +96,7 @@ probe_done(const struct docker_reply *rep, const struct err *err, void *arg)
 	if (!dw->said) {
 		dw->said = 1;
 		log_warnx(loop_log(e->loop),
-		    "dockerd is unreachable (%s): holding runs that have not "
-		    "started for up to %.1f s",
+		    "dockerd is unreachable (%s): holding runs that have not started for up to %.1f s",
 		    err->msg, (double)e->opts.docker_wait_ms / 1000);
 	}
 	dw->probe_ms =
@@ -159,8 +158,7 @@ engine_docker_hold(struct isol8_engine *e, const struct err *err,
 		dw->said = err->kind == ERR_UNAVAILABLE;
 		if (dw->said)
 			log_warnx(loop_log(e->loop),
-			    "dockerd is unreachable (%s): holding runs that "
-			    "have not started for up to %.1f s",
+			    "dockerd is unreachable (%s): holding runs that have not started for up to %.1f s",
 			    err->msg, (double)e->opts.docker_wait_ms / 1000);
 		else
 			log_info(loop_log(e->loop),

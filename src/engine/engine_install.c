@@ -23,8 +23,7 @@
 #define INSTALL_OUTPUT_CAP (64ull << 20) /* the installer's, then killed */
 #define RUN_DENO_DIR "/sandbox/.deno"    /* install.c's run-time $DIR */
 #define INSTALL_NODE_LINK                                                      \
-	"mkdir -p /tmp/.isol8 && ln -sfn /sandbox/node_modules "               \
-	"/tmp/.isol8/node_modules && exec \"$@\""
+	"mkdir -p /tmp/.isol8 && ln -sfn /sandbox/node_modules /tmp/.isol8/node_modules && exec \"$@\""
 
 static const char *const install_proxy_env[] = { "HTTP_PROXY", "HTTPS_PROXY",
 	"http_proxy", "https_proxy", NULL };
@@ -292,8 +291,7 @@ install_late(struct install *in)
 
 	install_stop(in);
 	e = err_new(ERR_INSTALL,
-	    "installing %s packages (%s) did not finish within the run's "
-	    "timeout (%llu ms)",
+	    "installing %s packages (%s) did not finish within the run's timeout (%llu ms)",
 	    in->plan->runtime ? in->plan->runtime : "the", list,
 	    (unsigned long long)in->plan->timeout_ms);
 	free(list);

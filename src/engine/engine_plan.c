@@ -58,9 +58,8 @@ sandbox_path(const char *in, int allow_tmp, struct err **errp)
 	free(copy);
 	if (bad) {
 		err_set(errp, ERR_INVALID,
-		    "path `%s` is not a file below "
-		    "/sandbox%s",
-		    in, allow_tmp ? " or /tmp" : "");
+		    "path `%s` is not a file below /sandbox%s", in,
+		    allow_tmp ? " or /tmp" : "");
 		free(p);
 		return NULL;
 	}
@@ -153,8 +152,7 @@ engine_spec(const struct isol8_request *req, struct pool_spec *spec,
 
 	if (rt == NULL)
 		return err_set(errp, ERR_INVALID,
-		    "unknown runtime `%s` (known: python, node, bun, deno, "
-		    "bash)",
+		    "unknown runtime `%s` (known: python, node, bun, deno, bash)",
 		    req->runtime);
 	if (req->network != NULL && strcmp(req->network, "none") != 0 &&
 	    strcmp(req->network, "host") != 0 &&
@@ -216,13 +214,11 @@ plan_check_size(const char *what, size_t len, const struct engine_limits *lim,
 	/* sandbox_size is also the file-size ulimit of the container. */
 	if (len > lim->sandbox_size)
 		return err_set(errp, ERR_INVALID,
-		    "%s of %zu bytes is larger than `sandbox_size` (%llu "
-		    "bytes), the largest file the sandbox may write",
+		    "%s of %zu bytes is larger than `sandbox_size` (%llu bytes), the largest file the sandbox may write",
 		    what, len, (unsigned long long)lim->sandbox_size);
 	if (in_tmp && len > lim->tmp_size)
 		return err_set(errp, ERR_INVALID,
-		    "%s of %zu bytes does not fit in `tmp_size` (%llu bytes), "
-		    "where it is written",
+		    "%s of %zu bytes does not fit in `tmp_size` (%llu bytes), where it is written",
 		    what, len, (unsigned long long)lim->tmp_size);
 	return 0;
 }
@@ -242,8 +238,7 @@ plan_check(const struct isol8_request *req, struct engine_limits *lim,
 
 	if (req->session != NULL && !valid_session(req->session))
 		return err_set(errp, ERR_INVALID,
-		    "bad session name `%s` (letters, digits, `.`, `_`, `-`; "
-		    "at most 64)",
+		    "bad session name `%s` (letters, digits, `.`, `_`, `-`; at most 64)",
 		    req->session);
 	if ((req->code != NULL) + (req->cmd != NULL) + (req->argv != NULL) != 1)
 		return err_set(
@@ -473,8 +468,7 @@ plan_make(const struct isol8_request *req, int reuse,
 	if (req->workdir != NULL && strcmp(req->workdir, "/sandbox") != 0 &&
 	    req->session != NULL && req->code != NULL && rt->kernel != NULL)
 		return err_set(errp, ERR_INVALID,
-		    "a workdir does not go with a session's %s interpreter "
-		    "(it stays where it started): change directory in the code",
+		    "a workdir does not go with a session's %s interpreter (it stays where it started): change directory in the code",
 		    rt->name);
 	pl->runtime = req->runtime != NULL ? rt->name : NULL;
 	pl->filtered =
@@ -514,8 +508,7 @@ plan_make(const struct isol8_request *req, int reuse,
 	if (pl->run_head.len + pl->run_env.len + pl->run_tail.len + 4096 >
 	    PROTO_MAX_PAYLOAD)
 		return err_set(errp, ERR_LIMIT,
-		    "the command, its arguments and environment take %zu "
-		    "bytes: at most %u",
+		    "the command, its arguments and environment take %zu bytes: at most %u",
 		    pl->run_head.len + pl->run_env.len + pl->run_tail.len,
 		    PROTO_MAX_PAYLOAD - 4096);
 

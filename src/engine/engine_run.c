@@ -731,8 +731,7 @@ run_step(struct isol8_run *run)
 				why = END_FAILED;
 			} else if (why == END_DEADLINE)
 				log_warnx(loop_log(run->e->loop),
-				    "run %p: the sandbox did not answer %d ms "
-				    "after the timeout; removing it",
+				    "run %p: the sandbox did not answer %d ms after the timeout; removing it",
 				    (void *)run, ENGINE_HARD_GRACE_MS);
 			run_close(run, why);
 			return;
@@ -869,8 +868,7 @@ run_frame(int type, const unsigned char *p, uint32_t len, void *arg)
 		if (run_file(run, p, len) == -1)
 			run_fail(run,
 			    err_new(ERR_PROTO,
-			        "agent sent a malformed or unasked-for FILE "
-			        "frame"));
+			        "agent sent a malformed or unasked-for FILE frame"));
 		break;
 	case PROTO_EXIT:
 		if (proto_exit_decode(p, len, &run->exit) == -1) {

@@ -178,9 +178,8 @@ sop_reply(const struct docker_reply *r, const struct err *e, void *arg)
 		op->err = err_dup(e);
 	else if (op->state == SOP_LIST) {
 		if (r->json == NULL || !YAJL_IS_ARRAY(r->json))
-			op->err = err_new(ERR_DOCKER,
-			    "dockerd's list is not "
-			    "an array");
+			op->err = err_new(
+			    ERR_DOCKER, "dockerd's list is not an array");
 		else {
 			n = r->json->u.array.len;
 			op->listed = 1;

@@ -214,8 +214,7 @@ agent_load(struct setup *s, struct err **errp)
 	if (path == NULL ||
 	    read_file(path, AGENT_MAX_SIZE, &s->agent, errp) == -1)
 		return err_wrap(errp,
-		    "the sandbox agent (isol8-agent) was "
-		    "not found; set ISOL8_AGENT to its path");
+		    "the sandbox agent (isol8-agent) was not found; set ISOL8_AGENT to its path");
 	return 0;
 }
 
@@ -230,8 +229,7 @@ rootfs_build(struct setup *s, const char *out_tar, struct err **errp)
 
 	if (geteuid() != 0)
 		return err_set(errp, ERR_INVALID,
-		    "building the base image "
-		    "needs root (debootstrap): run `isol8 setup` as root");
+		    "building the base image needs root (debootstrap): run `isol8 setup` as root");
 	if ((fd = mkstemp(script)) == -1)
 		return err_set(errp, ERR_SYS, "mkstemp: %s", strerror(errno));
 	if (write(fd, mkrootfs_sh, mkrootfs_sh_len) !=
@@ -263,8 +261,7 @@ rootfs_build(struct setup *s, const char *out_tar, struct err **errp)
 	unlink(script);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return err_set(errp, ERR_SYS,
-		    "building the base root "
-		    "filesystem failed (see the messages above)");
+		    "building the base root filesystem failed (see the messages above)");
 	return 0;
 }
 
@@ -482,8 +479,7 @@ build_failed(struct setup *s, const struct runtime *rt, const char *tag,
 		install_log_reason(&s->log.tail, rt->name, &none, &why);
 		err_free(errp);
 		err_set(errp, ERR_DOCKER,
-		    "the setup commands of %s failed (as root, in /, with "
-		    "bash -e): %s",
+		    "the setup commands of %s failed (as root, in /, with bash -e): %s",
 		    tag, buf_cstr(&why));
 	} else
 		err_wrap(errp, "building %s", tag);
@@ -515,8 +511,7 @@ packages_wanted(struct setup *s, const struct runtime *rt, yajl_val have,
 	if (!s->o->replace && s->custom_tag == NULL && have != NULL &&
 	    images_packages_parse(have, rt->name, out, errp) == -1)
 		return err_wrap(errp,
-		    "reading what the %s image carries (replace the list to "
-		    "start again)",
+		    "reading what the %s image carries (replace the list to start again)",
 		    rt->name);
 	return pkgs_add_items(
 	    out, rt->name, (const char *const *)want->v, want->n, errp);
@@ -534,8 +529,7 @@ tag_ours(struct setup *s, yajl_val v, const char *tag, struct err **errp)
 
 	if (s->custom_tag != NULL && (custom == NULL || strcmp(custom, "true")))
 		return err_set(errp, ERR_INVALID,
-		    "%s is an image isol8 build did not make: choose another "
-		    "--tag, or remove it first",
+		    "%s is an image isol8 build did not make: choose another --tag, or remove it first",
 		    tag);
 	return 0;
 }
@@ -894,9 +888,7 @@ images_tag_check(const char *ref, const char *repo, struct err **errp)
 		        (repo != NULL && n == strlen(repo) &&
 		            strncmp(p, repo, n) == 0))) {
 			err_set(errp, ERR_INVALID,
-			    "%s: %.*s/ is where setup keeps the runtime "
-			    "images; "
-			    "choose another name",
+			    "%s: %.*s/ is where setup keeps the runtime images; choose another name",
 			    ref, (int)n, p);
 			return NULL;
 		}
@@ -906,8 +898,7 @@ images_tag_check(const char *ref, const char *repo, struct err **errp)
 	return colon ? xstrdup(ref) : xasprintf("%s:latest", ref);
 bad:
 	err_set(errp, ERR_INVALID,
-	    "image name `%.80s`: [HOST[:PORT]/]NAME[:TAG], the name in lower "
-	    "case (a-z 0-9 . _ - /), the tag at most 128 of A-Z a-z 0-9 _ . -",
+	    "image name `%.80s`: [HOST[:PORT]/]NAME[:TAG], the name in lower case (a-z 0-9 . _ - /), the tag at most 128 of A-Z a-z 0-9 _ . -",
 	    ref ? ref : "");
 	return NULL;
 }
@@ -949,8 +940,7 @@ custom_check(struct setup *s, struct err **errp)
 			    "setup command %zu is empty", i + 1);
 		if (total > SETUP_MAX_BYTES)
 			return err_set(errp, ERR_INVALID,
-			    "the setup commands are over %u bytes in all (at "
-			    "command %zu)",
+			    "the setup commands are over %u bytes in all (at command %zu)",
 			    SETUP_MAX_BYTES, i + 1);
 		for (j = 0; j < len; j++)
 			if (((unsigned char)o->setup[i][j] < 0x20 &&
@@ -958,8 +948,7 @@ custom_check(struct setup *s, struct err **errp)
 			        o->setup[i][j] != '\t') ||
 			    o->setup[i][j] == 0x7f)
 				return err_set(errp, ERR_INVALID,
-				    "setup command %zu has a control byte "
-				    "(0x%02x)",
+				    "setup command %zu has a control byte (0x%02x)",
 				    i + 1, (unsigned char)o->setup[i][j]);
 		utf8 = json_utf8(o->setup[i], len, &tmp, &out) == o->setup[i];
 		buf_free(&tmp);
@@ -986,8 +975,7 @@ setup_check(struct setup *s, struct err **errp)
 	    s->repo[strspn(
 	        s->repo, "abcdefghijklmnopqrstuvwxyz0123456789._-")] != '\0')
 		return err_set(errp, ERR_INVALID,
-		    "image repository `%.80s`: lower-case letters, digits, . _ "
-		    "- (at most 64)",
+		    "image repository `%.80s`: lower-case letters, digits, . _ - (at most 64)",
 		    s->repo);
 	rts = runtime_all(&n);
 	for (i = 0; i < n && i < nitems(s->want); i++) {

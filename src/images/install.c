@@ -112,13 +112,9 @@ static const struct installer {
 	{ "deno", deno_argv, deno_env, PKG_DENO_DIR, "/sandbox/.deno", ":", ":",
 	    deno_baked_env, NULL },
 	{ "bash", apt_argv, apt_env, "/", NULL, "apt-get update -q",
-	    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin "
-	    "/var/cache/apt/archives/*.deb",
+	    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb",
 	    no_env,
-	    "bash packages are Debian packages: apt needs root and writes "
-	    "the image's system directories, which are read-only in the "
-	    "sandbox -- bake them into the image with `isol8 setup --bash "
-	    "PKGS` instead" },
+	    "bash packages are Debian packages: apt needs root and writes the image's system directories, which are read-only in the sandbox -- bake them into the image with `isol8 setup --bash PKGS` instead" },
 };
 
 static const struct installer *
@@ -202,15 +198,13 @@ url_check(const char *name, const char *url, char *host, size_t hostsize,
 	}
 	if (*p != '\0' && *p != '/')
 		return err_set(errp, ERR_INVALID,
-		    "%s `%.80s`: unexpected `%c` after the host (credentials "
-		    "in a URL are not supported)",
+		    "%s `%.80s`: unexpected `%c` after the host (credentials in a URL are not supported)",
 		    name, url, *p);
 	if (p[strspn(p,
 	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	        "0123456789._~%/+-")] != '\0')
 		return err_set(errp, ERR_INVALID,
-		    "%s `%.80s`: only a path may follow the host (no query, "
-		    "space or quote)",
+		    "%s `%.80s`: only a path may follow the host (no query, space or quote)",
 		    name, url);
 	return 0;
 }
@@ -408,9 +402,8 @@ install_dockerfile(struct buf *df, const char *runtime,
 	    install_cmd(&c, runtime, INSTALL_BUILD, r, pkgs, errp) == -1)
 		return -1;
 	buf_printf(df,
-	    "RUN [\"/bin/sh\", \"-c\", \"set -e; %s; \\\"$@\\\"; %s; rm "
-	    "-rf " BUILD_CACHE " /root/.cache /root/.npm\", \"isol8-install\", "
-	    "\"env\"",
+	    "RUN [\"/bin/sh\", \"-c\", \"set -e; %s; \\\"$@\\\"; %s; rm -rf " BUILD_CACHE
+	    " /root/.cache /root/.npm\", \"isol8-install\", \"env\"",
 	    in->pre, in->post);
 	for (p = c.env; *p != NULL; p++)
 		json_strv(df, *p);

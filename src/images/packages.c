@@ -37,20 +37,15 @@ static const struct {
 	const char *grammar; /* what a spec is, with examples */
 } ecos[] = {
 	{ "python", ECO_PYTHON, "python package",
-	    "a PEP 508 name with optional [extras] and version clauses "
-	    "(numpy, numpy==1.26.4, pandas>=2,<3, requests[socks])" },
+	    "a PEP 508 name with optional [extras] and version clauses (numpy, numpy==1.26.4, pandas>=2,<3, requests[socks])" },
 	{ "node", ECO_NPM, "node (npm) package",
-	    "an npm name, scoped or not, with an optional @version, range or "
-	    "tag (zod, zod@3.23.8, @types/node@^20, hono@latest)" },
+	    "an npm name, scoped or not, with an optional @version, range or tag (zod, zod@3.23.8, @types/node@^20, hono@latest)" },
 	{ "bun", ECO_NPM, "bun (npm) package",
-	    "an npm name, scoped or not, with an optional @version, range or "
-	    "tag (zod, zod@3.23.8, @types/node@^20, hono@latest)" },
+	    "an npm name, scoped or not, with an optional @version, range or tag (zod, zod@3.23.8, @types/node@^20, hono@latest)" },
 	{ "deno", ECO_DENO, "deno package",
-	    "an npm: or jsr: specifier (npm:zod, npm:zod@3, "
-	    "jsr:@std/path@1)" },
+	    "an npm: or jsr: specifier (npm:zod, npm:zod@3, jsr:@std/path@1)" },
 	{ "bash", ECO_APT, "bash (Debian) package",
-	    "a Debian package name with an optional =version (jq, "
-	    "curl=7.88.1-10+deb12u8)" },
+	    "a Debian package name with an optional =version (jq, curl=7.88.1-10+deb12u8)" },
 };
 
 /* Characters any spec of an ecosystem may hold (the grammar decides
@@ -91,8 +86,7 @@ eco_find(const char *runtime, size_t *idx, struct err **errp)
 			return 0;
 		}
 	return err_set(errp, ERR_INVALID,
-	    "packages for runtime `%s`: no such runtime (python, node, bun, "
-	    "deno, bash)",
+	    "packages for runtime `%s`: no such runtime (python, node, bun, deno, bash)",
 	    runtime ? runtime : "(null)");
 }
 
@@ -154,18 +148,13 @@ spec_shape(size_t e, const char *s, size_t len, struct err **errp)
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
 			return refuse(e, s, len, errp,
-			    "contains a space, a control byte or a non-ASCII "
-			    "byte; give one package per item, without quotes "
-			    "or spaces");
+			    "contains a space, a control byte or a non-ASCII byte; give one package per item, without quotes or spaces");
 	if (s[0] == '-')
 		return refuse(e, s, len, errp,
-		    "looks like an option: only package names are accepted "
-		    "(registries and installer options come from the "
-		    "configuration)");
+		    "looks like an option: only package names are accepted (registries and installer options come from the configuration)");
 	if (memmem(s, len, "://", 3) != NULL)
 		return refuse(e, s, len, errp,
-		    "is a URL: only package names are accepted (registries "
-		    "come from the configuration)");
+		    "is a URL: only package names are accepted (registries come from the configuration)");
 	if (s[0] == '.' || s[0] == '/' || s[0] == '~' ||
 	    memmem(s, len, "..", 2) != NULL || memchr(s, '\\', len) != NULL ||
 	    ((eco == ECO_PYTHON || eco == ECO_APT) && memchr(s, '/', len)))
@@ -177,8 +166,7 @@ spec_shape(size_t e, const char *s, size_t len, struct err **errp)
 	if (colon != NULL && eco != ECO_DENO &&
 	    (eco != ECO_APT || memchr(s, '=', (size_t)(colon - s)) == NULL))
 		return refuse(e, s, len, errp,
-		    "is a URL, path or alias (`%.*s`): only package names are "
-		    "accepted",
+		    "is a URL, path or alias (`%.*s`): only package names are accepted",
 		    (int)(colon - s + 1), s);
 	for (i = 0; i < len; i++)
 		if (strchr(alphabets[eco], s[i]) == NULL)
@@ -346,8 +334,7 @@ py_spec(struct scan *sc)
 		}
 		if ((v[n] = py_clause(sc)) == NULL) {
 			sc->why =
-			    "a version clause is an operator (== >= <= ~= "
-			    "!= < >) and a version, e.g. >=2,<3";
+			    "a version clause is an operator (== >= <= ~= != < >) and a version, e.g. >=2,<3";
 			rc = -1;
 			break;
 		}
@@ -433,8 +420,8 @@ npm_spec(struct scan *sc, const char *tail)
 	if (word(sc, tail) == -1)
 		return -1;
 	if (sc->i < sc->len && sc->s[sc->i] == '/') {
-		sc->why = "user/repo (a GitHub shorthand) and paths are not "
-		          "package names";
+		sc->why =
+		    "user/repo (a GitHub shorthand) and paths are not package names";
 		return -1;
 	}
 	sc->key = sc->out.len;

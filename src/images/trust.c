@@ -40,15 +40,13 @@ ca_load(struct ca_bundle *ca, const char *path, struct err **errp)
 		        "0123456789+/=\r\n") < body) {
 			ca_free(ca);
 			return err_set(errp, ERR_INVALID,
-			    "the CA bundle `%s` (packages.caBundle): "
-			    "certificate %zu is not base64 PEM",
+			    "the CA bundle `%s` (packages.caBundle): certificate %zu is not base64 PEM",
 			    path, ca->n + 1);
 		}
 		if (ca->n == CA_MAX) {
 			ca_free(ca);
 			return err_set(errp, ERR_INVALID,
-			    "the CA bundle `%s` (packages.caBundle) holds more "
-			    "than %d certificates",
+			    "the CA bundle `%s` (packages.caBundle) holds more than %d certificates",
 			    path, CA_MAX);
 		}
 		e += strlen(PEM_END);
@@ -61,8 +59,8 @@ ca_load(struct ca_bundle *ca, const char *path, struct err **errp)
 	}
 	if (ca->n == 0)
 		return err_set(errp, ERR_INVALID,
-		    "the CA bundle `%s` (packages.caBundle) holds no PEM "
-		    "certificate (" PEM_BEGIN " ...)",
+		    "the CA bundle `%s` (packages.caBundle) holds no PEM certificate (" PEM_BEGIN
+		    " ...)",
 		    path);
 	return 0;
 }

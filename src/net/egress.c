@@ -609,8 +609,7 @@ conn_step(struct conn *c, enum conn_event ev, const void *p, size_t n)
 		next = conn_forward(c, p, n);
 	else if (c->state == C_RESOLVE && ev == E_TIMER)
 		next = conn_close(c, 502,
-		    "cannot resolve %s: the DNS server did not answer "
-		    "within %d s",
+		    "cannot resolve %s: the DNS server did not answer within %d s",
 		    c->t.host, EGRESS_DNS_MS / 1000);
 	else if (c->state == C_RESOLVE && ev == E_RESOLVED)
 		next = conn_resolved(c);

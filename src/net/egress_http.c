@@ -345,8 +345,7 @@ parse_fields(const char *p, size_t n, int http10, struct buf *request,
 			;
 		if (nl == 0 || nl == ll || line[nl] != ':')
 			return err_set(errp, ERR_INVALID,
-			    "a header line is not `Name: value` (folded, or "
-			    "a space before the colon)");
+			    "a header line is not `Name: value` (folded, or a space before the colon)");
 		for (i = nl + 1; i < ll; i++)
 			if (((unsigned char)line[i] < 0x20 &&
 			        line[i] != '\t') ||
@@ -358,16 +357,14 @@ parse_fields(const char *p, size_t n, int http10, struct buf *request,
 			if (cl++ || vl == 0 || vl > 18 ||
 			    strspn(v, "0123456789") < vl)
 				return err_set(errp, ERR_INVALID,
-				    "Content-Length must be one decimal "
-				    "number");
+				    "Content-Length must be one decimal number");
 			for (len = 0, i = 0; i < vl; i++)
 				len = len * 10 + (uint64_t)(v[i] - '0');
 		} else if (field_is(line, nl, "transfer-encoding")) {
 			if (te++ || http10 || vl != 7 ||
 			    strncasecmp(v, "chunked", 7) != 0)
 				return err_set(errp, ERR_INVALID,
-				    "the only transfer coding taken is one "
-				    "`chunked` (HTTP/1.1)");
+				    "the only transfer coding taken is one `chunked` (HTTP/1.1)");
 		}
 		if (request == NULL || field_is(line, nl, "host") ||
 		    field_is(line, nl, "connection") ||
@@ -460,9 +457,7 @@ egress_parse(const char *p, size_t end, struct egress_target *t,
 	return 0;
 notproxy:
 	return err_set(errp, ERR_INVALID,
-	    "the filtered network takes proxy requests only "
-	    "(HTTP_PROXY/HTTPS_PROXY): `CONNECT host:port` or an absolute "
-	    "http:// URI");
+	    "the filtered network takes proxy requests only (HTTP_PROXY/HTTPS_PROXY): `CONNECT host:port` or an absolute http:// URI");
 badhost:
 	return err_set(errp, ERR_INVALID,
 	    "not a host name, IPv4 or [IPv6] address with a port 1-65535");

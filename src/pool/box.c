@@ -350,8 +350,7 @@ box_ready_frame(struct box *b, const unsigned char *p, uint32_t len)
 	if (version != PROTO_VERSION)
 		box_record_err(b,
 		    err_new(ERR_IMAGE,
-		        "the image's agent speaks protocol %llu, this isol8 "
-		        "speaks %d",
+		        "the image's agent speaks protocol %llu, this isol8 speaks %d",
 		        (unsigned long long)version, PROTO_VERSION));
 	else if (status != 0)
 		/*

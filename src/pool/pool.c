@@ -339,9 +339,9 @@ static void
 warm_filter(struct pool_slot *slot, struct buf *f)
 {
 	buf_printf(f,
-	    "{\"label\":[\"" LABEL_KEY "=%s\"],\"name\":"
-	    "[\"^/" POOL_WARM_PREFIX "\"],\"status\":[\"created\","
-	    "\"running\"]}",
+	    "{\"label\":[\"" LABEL_KEY "=%s\"],"
+	    "\"name\":[\"^/" POOL_WARM_PREFIX "\"],"
+	    "\"status\":[\"created\",\"running\"]}",
 	    slot->key);
 }
 
@@ -1241,8 +1241,7 @@ pool_free(struct pool *p)
 	pool_drain(p);
 	if (!TAILQ_EMPTY(&p->ops))
 		log_warnx(docker_log(p->d),
-		    "pool freed with warm containers still being made: "
-		    "they are removed");
+		    "pool freed with warm containers still being made: they are removed");
 	while (!TAILQ_EMPTY(&p->ops))
 		op_close(TAILQ_FIRST(&p->ops), 1);
 	while ((s = TAILQ_FIRST(&p->slots)) != NULL) {

@@ -106,14 +106,11 @@ open_inspected(const struct docker_reply *r, const struct err *e, void *arg)
 	limits = json_str(r->json, "Config", "Labels", LABEL_LIMITS, NULL);
 	if (kind == NULL || strcmp(kind, "session") != 0)
 		so->err = err_new(ERR_CONFLICT,
-		    "a container named `%s` exists and is not an isol8 "
-		    "session",
+		    "a container named `%s` exists and is not an isol8 session",
 		    so->cname);
 	else if (limits == NULL || strcmp(limits, so->limits) != 0)
 		so->err = err_new(ERR_INVALID,
-		    "session `%s` was created with other limits (memory, cpu, "
-		    "pids, sizes or network); run with those, or remove it "
-		    "with `isol8 session rm %s`",
+		    "session `%s` was created with other limits (memory, cpu, pids, sizes or network); run with those, or remove it with `isol8 session rm %s`",
 		    so->name, so->name);
 	else if ((id = json_str(r->json, "Id", NULL)) != NULL) {
 		free(so->id);

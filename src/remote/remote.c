@@ -82,14 +82,12 @@ remote_new(struct loop *loop, const char *url, const char *key,
 
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return err_set(errp, ERR_INVALID,
-		           "remote_url must start with http:// or https://, "
-		           "got `%.64s`",
+		           "remote_url must start with http:// or https://, got `%.64s`",
 		           url),
 		       NULL;
 	if (key == NULL || key[0] == '\0')
 		return err_set(errp, ERR_INVALID,
-		           "an API key is required with remote_url "
-		           "(the server's --key or --keys)"),
+		           "an API key is required with remote_url (the server's --key or --keys)"),
 		       NULL;
 	if (strpbrk(key, "\r\n") != NULL || strpbrk(url, "\r\n ") != NULL)
 		return err_set(errp, ERR_INVALID,
@@ -228,8 +226,7 @@ remote_judge(struct remote_run *rr)
 	} else if (rr->xfer_err != NULL && rr->status == 0 &&
 	    rr->xfer_err->kind == ERR_TIMEOUT) /* the only timeout set */
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
-		    "cannot reach the isol8 server at %s: no connection within "
-		    "%llu ms (remote.connectTimeoutMs, remote_connect_ms)",
+		    "cannot reach the isol8 server at %s: no connection within %llu ms (remote.connectTimeoutMs, remote_connect_ms)",
 		    rr->rm->url, (unsigned long long)rr->rm->connect_ms);
 	else if (rr->xfer_err != NULL && rr->status == 0)
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
@@ -264,17 +261,11 @@ remote_stalled(struct remote_run *rr)
 
 	if (rr->state == RR_WAITING)
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
-		    "the isol8 server at %s did not answer: nothing came for "
-		    "%llu ms (the bound: --stall-timeout, "
-		    "remote.stallTimeoutMs, remote_stall_ms)",
+		    "the isol8 server at %s did not answer: nothing came for %llu ms (the bound: --stall-timeout, remote.stallTimeoutMs, remote_stall_ms)",
 		    rr->rm->base, ms);
 	else
 		remote_fail(rr, ISOL8_EUNAVAILABLE,
-		    "the isol8 server at %s stalled: nothing came for %llu ms "
-		    "mid-run, where a server sends a heartbeat every 15 s by "
-		    "default (server.heartbeatMs)%s (the bound: "
-		    "--stall-timeout, "
-		    "remote.stallTimeoutMs, remote_stall_ms)",
+		    "the isol8 server at %s stalled: nothing came for %llu ms mid-run, where a server sends a heartbeat every 15 s by default (server.heartbeatMs)%s (the bound: --stall-timeout, remote.stallTimeoutMs, remote_stall_ms)",
 		    rr->rm->base, ms,
 		    rr->started ? "; the run may have run" : "");
 }

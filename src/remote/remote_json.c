@@ -193,8 +193,7 @@ request_text_check(const struct isol8_request *r, struct err **errp)
 	if (bad == NULL)
 		return 0;
 	return err_set(errp, ERR_INVALID,
-	    "`%s` holds bytes that are not UTF-8: the API carries it as JSON "
-	    "text, so it is not available on a remote engine",
+	    "`%s` holds bytes that are not UTF-8: the API carries it as JSON text, so it is not available on a remote engine",
 	    bad);
 }
 
@@ -212,8 +211,7 @@ remote_request_write(
 
 	if (r->stdin_stream)
 		return err_set(errp, ERR_INVALID,
-		    "a streamed stdin is not available on a remote engine: "
-		    "give stdin_data (docs/library.md)");
+		    "a streamed stdin is not available on a remote engine: give stdin_data (docs/library.md)");
 	if (request_text_check(r, errp) == -1)
 		return -1;
 	g = json_gen_new();

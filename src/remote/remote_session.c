@@ -132,8 +132,7 @@ remote_op_step(struct remote_op *op)
 	if (op->xfer_err != NULL && op->xfer_err->kind == ERR_TIMEOUT) {
 		e.code = ISOL8_EUNAVAILABLE;
 		snprintf(e.message, sizeof e.message,
-		    "the isol8 server at %s did not answer within %llu ms (the "
-		    "bound: remote.connectTimeoutMs + remote.stallTimeoutMs)",
+		    "the isol8 server at %s did not answer within %llu ms (the bound: remote.connectTimeoutMs + remote.stallTimeoutMs)",
 		    op->rm->base,
 		    (unsigned long long)(op->rm->connect_ms +
 		        op->rm->stall_ms));
@@ -222,8 +221,7 @@ remote_session_remove(struct remote *rm, const char *name,
 	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	        "0123456789._-") != len)
 		return err_set(errp, ERR_INVALID,
-		    "bad session name `%.64s` (letters, digits, `.`, `_`, "
-		    "`-`)",
+		    "bad session name `%.64s` (letters, digits, `.`, `_`, `-`)",
 		    name);
 	path = xasprintf("/sessions/%s", name);
 	op = remote_op_new(rm, "DELETE", path, arg);

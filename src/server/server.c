@@ -177,8 +177,7 @@ server_listen_tcp(struct server *s, struct err **errp)
 		return 0;
 	if (parse_listen(s->o.listen, &ss, &len) == -1)
 		return err_set(errp, ERR_INVALID,
-		    "--listen wants ADDR:PORT with a numeric address "
-		    "(127.0.0.1:3000, [::1]:3000, 0.0.0.0:3000), got `%s`",
+		    "--listen wants ADDR:PORT with a numeric address (127.0.0.1:3000, [::1]:3000, 0.0.0.0:3000), got `%s`",
 		    s->o.listen);
 	if ((fd = listen_on((struct sockaddr *)&ss, len, s->o.listen, errp)) ==
 	    -1)
@@ -255,8 +254,7 @@ server_keys_load(struct server *s, struct err **errp)
 		return keys_load_file(s->o.keys_file, &s->keys, errp);
 	if (s->o.key == NULL || s->o.key[0] == '\0')
 		return err_set(errp, ERR_INVALID,
-		    "API key required: give --key KEY (or ISOL8_API_KEY), or "
-		    "--keys FILE");
+		    "API key required: give --key KEY (or ISOL8_API_KEY), or --keys FILE");
 	keys_single(s->o.key, &s->keys);
 	return 0;
 }

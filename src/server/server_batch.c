@@ -416,8 +416,7 @@ batch_parallel(struct server *s, struct evhttp_request *h, struct server_key *k,
 			    p->key);
 		else if (parse_uint(p->value, 4096, &n) == -1 || n == 0)
 			rc = err_set(errp, ERR_INVALID,
-			    "`concurrency` must be a whole number from 1 to "
-			    "4096");
+			    "`concurrency` must be a whole number from 1 to 4096");
 		else
 			*out = n < max ? (unsigned)n : max;
 		if (rc == -1)
@@ -453,8 +452,7 @@ route_batch(struct server *s, struct evhttp_request *h, struct server_key *k)
 	b->retry = evtimer_new(s->base, batch_retry_cb, b);
 	if (admit_want(b->r, 0) == -1) {
 		req_error(b->r, 429, ISOL8_EUNAVAILABLE,
-		    "too many requests waiting (%u, server.maxQueue): retry "
-		    "later",
+		    "too many requests waiting (%u, server.maxQueue): retry later",
 		    s->o.max_queue);
 		b->r->finished = 1;
 		req_step(b->r);

@@ -160,9 +160,7 @@ claim_listed(const struct isol8_session_info *list, size_t n,
 		refusal.code = ISOL8_ELIMIT;
 		dot = strchr(c->name, '.');
 		snprintf(refusal.message, sizeof refusal.message,
-		    "key `%s` may not own more than %u session%s (its "
-		    "`sessions` ceiling): remove one (DELETE /sessions/NAME) "
-		    "or use one it has, not `%s`",
+		    "key `%s` may not own more than %u session%s (its `sessions` ceiling): remove one (DELETE /sessions/NAME) or use one it has, not `%s`",
 		    c->key, c->max, c->max == 1 ? "" : "s",
 		    dot != NULL ? dot + 1 : c->name);
 	}

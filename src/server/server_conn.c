@@ -67,8 +67,7 @@ conn_accepting(struct server *s)
 	}
 	if (pause)
 		log_warnx(s->o.log,
-		    "%u connections open (server.maxConnections): not "
-		    "accepting more until one closes",
+		    "%u connections open (server.maxConnections): not accepting more until one closes",
 		    s->nconns);
 }
 
@@ -108,8 +107,7 @@ conn_step(struct server_conn *c)
 				shutdown(fd, SHUT_RDWR);
 			c->s->m.slow_clients++;
 			log_info(c->s->o.log,
-			    "a client took over %llu ms to send a request: "
-			    "cut off",
+			    "a client took over %llu ms to send a request: cut off",
 			    (unsigned long long)c->s->o.request_timeout_ms);
 			c->state = CONN_CUT;
 		}

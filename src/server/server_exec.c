@@ -429,8 +429,7 @@ exec_admit(struct exec *x)
 
 	if (admit_want(r, 0) == -1) {
 		req_error(r, 429, ISOL8_EUNAVAILABLE,
-		    "too many requests waiting (%u, server.maxQueue): retry "
-		    "later",
+		    "too many requests waiting (%u, server.maxQueue): retry later",
 		    s->o.max_queue);
 		r->finished = 1;
 		req_step(r);
@@ -496,9 +495,7 @@ files_param(struct exec *x, const char *k, const char *v, struct err **errp)
 		q->network = x->api.network;
 	} else
 		return err_set(errp, ERR_INVALID,
-		    "unknown query parameter `%.64s` (path, runtime, memory, "
-		    "cpu, pids, sandboxSize, tmpSize, network, timeout, "
-		    "maxOutputFile)",
+		    "unknown query parameter `%.64s` (path, runtime, memory, cpu, pids, sandboxSize, tmpSize, network, timeout, maxOutputFile)",
 		    k);
 	return 0;
 }

@@ -165,8 +165,7 @@ parse_networks(const char *v, unsigned *out, struct err **errp)
 			*out |= NET_PRIVATE | NET_FILTERED;
 		else
 			rc = err_set(errp, ERR_INVALID,
-			    "unknown network `%s` (none, filtered, private, "
-			    "host)",
+			    "unknown network `%s` (none, filtered, private, host)",
 			    names[i]);
 	}
 	strv_free(names);
@@ -247,8 +246,7 @@ parse_ceiling(
 		return 0;
 	}
 	return err_set(errp, ERR_INVALID,
-	    "unknown ceiling `%s` (memory, cpu, pids, timeout, output, "
-	    "network, runtimes, images, concurrency, sessions)",
+	    "unknown ceiling `%s` (memory, cpu, pids, timeout, output, network, runtimes, images, concurrency, sessions)",
 	    k);
 }
 
@@ -268,9 +266,7 @@ parse_line(char *line, struct err **errp)
 		if (field == 0) {
 			if (!key_name_valid(tok)) {
 				err_set(errp, ERR_INVALID,
-				    "bad key name `%.40s` (letters, digits, "
-				    "`_`, `-`; at most 32, a letter or digit "
-				    "first)",
+				    "bad key name `%.40s` (letters, digits, `_`, `-`; at most 32, a letter or digit first)",
 				    tok);
 				break;
 			}
@@ -278,9 +274,7 @@ parse_line(char *line, struct err **errp)
 		} else if (field == 1) {
 			if (parse_hash(tok, k->hash) == -1) {
 				err_set(errp, ERR_INVALID,
-				    "key `%s`: the second field must be the "
-				    "SHA-256 of the key, 64 hex digits "
-				    "(sha256sum)",
+				    "key `%s`: the second field must be the SHA-256 of the key, 64 hex digits (sha256sum)",
 				    k->name);
 				break;
 			}

@@ -78,8 +78,7 @@ metrics_runs(const struct server_metrics *m, struct buf *b)
 	for (i = 0; i < nitems(runtimes); i++)
 		for (j = 0; j < OUT_COUNT; j++)
 			buf_printf(b,
-			    "isol8_runs_total{runtime=\"%s\",outcome=\"%s\"} "
-			    "%llu\n",
+			    "isol8_runs_total{runtime=\"%s\",outcome=\"%s\"} %llu\n",
 			    runtimes[i], outcomes[j],
 			    (unsigned long long)m->runs[i][j]);
 	metric_head(b, "isol8_run_duration_seconds", "histogram",
@@ -148,8 +147,7 @@ metrics_write(struct server *s, struct buf *b)
 	buf_printf(b, "isol8_clients_gone_total %llu\n",
 	    (unsigned long long)m->client_gone);
 	metric_head(b, "isol8_slow_clients_total", "counter",
-	    "Connections cut off: a request took over "
-	    "server.requestTimeoutMs.");
+	    "Connections cut off: a request took over server.requestTimeoutMs.");
 	buf_printf(b, "isol8_slow_clients_total %llu\n",
 	    (unsigned long long)m->slow_clients);
 }

@@ -403,8 +403,7 @@ req_close(struct server_req *r, enum req_end why)
 		req_stream_end(r);
 	else if (r->h != NULL)
 		req_error(r, 500, ISOL8_EINTERNAL,
-		    "the request ended without "
-		    "an answer");
+		    "the request ended without an answer");
 	if (r->conn != NULL && why != REQ_END_GONE)
 		r->conn = NULL;
 	log_debug(s->o.log, "request %llu (%s): %s after %llu ms",

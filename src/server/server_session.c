@@ -30,15 +30,13 @@ session_internal(const struct server_key *k, const char *name, char *out,
 	room = SESSION_NAME_MAX - strlen(k->name) - 1;
 	if (n == 0 || n > room || name[0] == '.' || name[0] == '-')
 		return err_set(errp, ERR_INVALID,
-		    "bad session name `%.64s` (letters, digits, `.`, `_`, "
-		    "`-`; at most %zu; not starting with `.` or `-`)",
+		    "bad session name `%.64s` (letters, digits, `.`, `_`, `-`; at most %zu; not starting with `.` or `-`)",
 		    name, room);
 	for (i = 0; i < n; i++)
 		if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
 		    name[i] != '_' && name[i] != '-')
 			return err_set(errp, ERR_INVALID,
-			    "bad session name `%.64s` (letters, digits, `.`, "
-			    "`_`, `-`)",
+			    "bad session name `%.64s` (letters, digits, `.`, `_`, `-`)",
 			    name);
 	snprintf(out, len, "%s.%s", k->name, name);
 	return 0;

@@ -89,9 +89,8 @@ json_parse(const char *text, size_t len, struct err **errp)
 
 	if (len > JSON_MAX_BODY) {
 		err_set(errp, ERR_LIMIT,
-		    "JSON document of %zu bytes is over "
-		    "the %u-byte limit",
-		    len, JSON_MAX_BODY);
+		    "JSON document of %zu bytes is over the %u-byte limit", len,
+		    JSON_MAX_BODY);
 		return NULL;
 	}
 	/* yajl_tree_parse wants a C string; a NUL inside is malformed. */

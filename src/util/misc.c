@@ -214,9 +214,7 @@ read_file(const char *path, size_t max, struct buf *b, struct err **errp)
 		}
 		if (b->len + (size_t)n > max)
 			return err_set(errp, ERR_LIMIT,
-			    "`%s` is larger than "
-			    "%zu bytes",
-			    path, max);
+			    "`%s` is larger than %zu bytes", path, max);
 		buf_add(b, chunk, (size_t)n);
 	}
 	return 0;

@@ -393,8 +393,8 @@ test_unchanged(void)
 	CHECK(setup(&o, &e) == 0);
 	CHECK(strstr(progress.data, "building image") == NULL);
 	CHECK(strstr(progress.data,
-	          REPO "/python:latest: Up to date, with "
-	               "isol8probe==1.0") != NULL);
+	          REPO
+	          "/python:latest: Up to date, with isol8probe==1.0") != NULL);
 	for (i = 0; i < nitems(rts); i++) {
 		image_facts(rts[i], after, NULL, NULL, 0);
 		CHECK(strcmp(before[i], after) == 0);

@@ -143,13 +143,13 @@ test_concurrent_runs_keep_output_apart(void)
 	static const char *rts[] = { "python", "node", "bash", "bun", "deno",
 		"python", "bash", "node" };
 	static const char *const py =
-	    "import sys\nfor i in range(50): "
-	    "print('py%d-' + str(i))\nprint('E', file=sys.stderr)";
+	    "import sys\n"
+	    "for i in range(50): print('py%d-' + str(i))\n"
+	    "print('E', file=sys.stderr)";
 	static const char *const js =
-	    "for (let i = 0; i < 50; i++) "
-	    "console.log('js%d-' + i); console.error('E')";
-	static const char *const sh = "for i in $(seq 0 49); do echo "
-	                              "sh%d-$i; done; echo E >&2";
+	    "for (let i = 0; i < 50; i++) console.log('js%d-' + i); console.error('E')";
+	static const char *const sh =
+	    "for i in $(seq 0 49); do echo sh%d-$i; done; echo E >&2";
 	const char *codes[] = { py, js, sh, js, js, py, sh, js };
 	struct isol8_engine *e;
 	struct isol8_error err;

@@ -133,12 +133,10 @@ test_reuse_leaks_nothing(void)
 	static const char plant[] =
 	    "cd /sandbox && echo s > secret && mkdir -p d/e && echo s > d/e/f\n"
 	    "chmod 000 d; ln -s /etc etclink; echo s > /tmp/secret\n"
-	    "echo s > /dev/shm/secret; ipcmk -M 4096 >/dev/null; ipcmk -Q "
-	    ">/dev/null\n"
+	    "echo s > /dev/shm/secret; ipcmk -M 4096 >/dev/null; ipcmk -Q >/dev/null\n"
 	    "mkdir -m 1777 /tmp/sticky && mkfifo /tmp/sticky/fifo\n"
 	    "mkdir /dev/shm/locked && chmod 000 /dev/shm/locked\n"
-	    "python3 -c 'import socket; socket.socket(socket.AF_UNIX)"
-	    ".bind(\"/tmp/sock\")'\n"
+	    "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"/tmp/sock\")'\n"
 	    /* A queue made 0600 and given away to root: its creator stays. */
 	    "python3 - <<'EOF'\n"
 	    "import ctypes, os\n"
@@ -153,44 +151,34 @@ test_reuse_leaks_nothing(void)
 	     * HUP, and a zombie whose parent never waits. */
 	    "export LEAK=1; setsid sleep 300 >/dev/null 2>&1 &\n"
 	    "setsid sleep 301 >/dev/null 2>&1 & kill -STOP $!\n"
-	    "setsid sh -c 'trap \"\" TERM HUP INT; sleep 302' >/dev/null 2>&1 "
-	    "&\n"
+	    "setsid sh -c 'trap \"\" TERM HUP INT; sleep 302' >/dev/null 2>&1 &\n"
 	    "setsid python3 -c 'import os, time\n"
 	    "os.fork() or os._exit(0)\ntime.sleep(303)' >/dev/null 2>&1 &\n"
 	    /* Both tmpfs full. */
-	    "cat /dev/zero > /sandbox/fill 2>/dev/null; cat /dev/zero > "
-	    "/tmp/fill 2>/dev/null\n"
+	    "cat /dev/zero > /sandbox/fill 2>/dev/null; cat /dev/zero > /tmp/fill 2>/dev/null\n"
 	    /* Abstract sockets, one only reachable inside its own queue. */
 	    "python3 - <<'EOF'\n"
 	    "import array, socket\n"
 	    "a, b = socket.socketpair()\n"
-	    "l = socket.socket(socket.AF_UNIX); l.bind('\\0isol8leak1'); "
-	    "l.listen()\n"
+	    "l = socket.socket(socket.AF_UNIX); l.bind('\\0isol8leak1'); l.listen()\n"
 	    "fds = array.array('i', [l.fileno(), a.fileno(), b.fileno()])\n"
 	    "a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])\n"
 	    "EOF\n"
-	    "setsid python3 -c 'import socket, time; s = "
-	    "socket.socket(socket.AF_UNIX); s.bind(\"\\0isol8leak2\"); "
-	    "s.listen(); time.sleep(300)' &\n"
+	    "setsid python3 -c 'import socket, time; s = socket.socket(socket.AF_UNIX); s.bind(\"\\0isol8leak2\"); s.listen(); time.sleep(300)' &\n"
 	    "sleep 0.5; echo planted\n";
 	static const char check[] =
 	    "echo files:$(ls -A /sandbox /dev/shm | grep -v : | tr -d '\\n')\n"
 	    "echo tmp:$(ls -A /tmp | grep -v '^.isol8$' | tr -d '\\n')\n"
 	    "echo ipc:$(ipcs -m -q -s | grep -c '^0x')\n"
 	    "p=$(ps -e --no-headers -o stat,args)\n"
-	    "echo procs:$(echo \"$p\" | grep -v -e isol8-agent -e main.sh -e "
-	    "'ps -e' | tr -d '\\n')\n"
+	    "echo procs:$(echo \"$p\" | grep -v -e isol8-agent -e main.sh -e 'ps -e' | tr -d '\\n')\n"
 	    "echo env:${LEAK:-none}\n"
 	    "echo unix:$(grep -c isol8leak /proc/net/unix)\n"
 	    "ls /etc/passwd >/dev/null && echo etc:intact\n"
-	    "head -c 4000000 /dev/zero > /sandbox/f && head -c 4000000 "
-	    "/dev/zero > /tmp/f && echo space:ok\n"
+	    "head -c 4000000 /dev/zero > /sandbox/f && head -c 4000000 /dev/zero > /tmp/f && echo space:ok\n"
 	    /* add_key(2) is refused by Docker's seccomp profile: no key can
 	     * outlive a job in the uid's keyring. */
-	    "python3 -c 'import ctypes, os; c = ctypes.CDLL(None, "
-	    "use_errno=True); r = c.syscall(248, b\"user\", b\"k\", b\"v\", 1, "
-	    "-4); print(\"keyring:\" + (\"blocked\" if r == -1 else \"open\"))'"
-	    "\n";
+	    "python3 -c 'import ctypes, os; c = ctypes.CDLL(None, use_errno=True); r = c.syscall(248, b\"user\", b\"k\", b\"v\", 1, -4); print(\"keyring:\" + (\"blocked\" if r == -1 else \"open\"))'\n";
 	struct isol8_engine *e;
 	struct job b, c;
 
@@ -228,18 +216,13 @@ test_reuse_restores_directories(void)
 	    "import os\n"
 	    "os.setxattr('/sandbox', 'user.leak', b'secret')\n"
 	    /* user::rwx group::rwx other::rwx */
-	    "os.setxattr('/sandbox', 'system.posix_acl_default', "
-	    "bytes.fromhex('02000000' '0100070000000000' '0400070000000000' "
-	    "'2000070000000000'))\n"
+	    "os.setxattr('/sandbox', 'system.posix_acl_default', bytes.fromhex('02000000' '0100070000000000' '0400070000000000' '2000070000000000'))\n"
 	    "EOF\n"
-	    "touch -d 2001-02-03 /sandbox && chmod 555 /sandbox && echo "
-	    "planted\n";
+	    "touch -d 2001-02-03 /sandbox && chmod 555 /sandbox && echo planted\n";
 	static const char check[] =
 	    "echo year:$(stat -c %y /sandbox | cut -c1-4)\n"
-	    "echo xattr:$(python3 -c 'import os; "
-	    "print(*os.listxattr(\"/sandbox\"))')\n"
-	    "echo modes:$(stat -c %a:%u:%g /sandbox /tmp /dev/shm "
-	    "/dev/mqueue)\n"
+	    "echo xattr:$(python3 -c 'import os; print(*os.listxattr(\"/sandbox\"))')\n"
+	    "echo modes:$(stat -c %a:%u:%g /sandbox /tmp /dev/shm /dev/mqueue)\n"
 	    "touch /sandbox/new && echo new:$(stat -c %a /sandbox/new)\n";
 	struct isol8_engine *e;
 	struct job b;

@@ -45,9 +45,11 @@
 #define FAKE_CHUNK (64u << 10) /* of an endless body */
 #define FAKE_FLOOD_FRAME 4096
 
-static const char up[] = "HTTP/1.1 101 UPGRADED\r\nContent-Type: "
-                         "application/vnd.docker.raw-stream\r\nConnection: "
-                         "Upgrade\r\nUpgrade: tcp\r\n\r\n";
+static const char up[] = "HTTP/1.1 101 UPGRADED\r\n"
+                         "Content-Type: application/vnd.docker.raw-stream\r\n"
+                         "Connection: Upgrade\r\n"
+                         "Upgrade: tcp\r\n"
+                         "\r\n";
 
 /* A container the simulated dockerd created (the first FAKE_MAX_CTRS). */
 struct fake_ctr {
@@ -352,8 +354,10 @@ fake_reply(struct fake_conn *c, int status, const char *body)
 	char head[256];
 
 	snprintf(head, sizeof head,
-	    "HTTP/1.1 %d X\r\nContent-Type: "
-	    "application/json\r\nContent-Length: %zu\r\n\r\n",
+	    "HTTP/1.1 %d X\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "\r\n",
 	    status, strlen(body));
 	conn_write(c, head, strlen(head));
 	conn_write(c, body, strlen(body));
@@ -784,8 +788,9 @@ sim_inspect(struct fake_conn *c, const char *ref)
 		return;
 	}
 	snprintf(body, sizeof body,
-	    "{\"Id\":\"%s\",\"Name\":\"/%s\",\"State\":{\"Status\":"
-	    "\"running\",\"Running\":true},\"Config\":{\"Labels\":{"
+	    "{\"Id\":\"%s\",\"Name\":\"/%s\","
+	    "\"State\":{\"Status\":\"running\",\"Running\":true},"
+	    "\"Config\":{\"Labels\":{"
 	    "\"" LABEL_KIND "\":\"%s\",\"" LABEL_LIMITS "\":\"%s\"}}}",
 	    ctr->id, ctr->name, ctr->session ? "session" : "run", ctr->limits);
 	sim_later(c, c->f->sim.inspect_delay_ms - 1, 200, body, NULL);
@@ -959,9 +964,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct fake_dockerd *f = c->f;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	static const char ok[] =
-	    "HTTP/1.1 200 OK\r\nContent-Type: "
-	    "application/json\r\nContent-Length: 2\r\n\r\n{}";
+	static const char ok[] = "HTTP/1.1 200 OK\r\n"
+	                         "Content-Type: application/json\r\n"
+	                         "Content-Length: 2\r\n"
+	                         "\r\n"
+	                         "{}";
 	static const char e500[] =
 	    "HTTP/1.1 500 Internal Server Error\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 19\r\n\r\n"

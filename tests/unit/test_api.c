@@ -343,15 +343,14 @@ test_result_run(void)
 	          "\"stderr\":\"e\\n\",\"exitCode\":2,\"signal\":0,"
 	          "\"timedOut\":false,\"oomKilled\":false,\"truncated\":false,"
 	          "\"stateLost\":false,\"durationMs\":11,\"totalMs\":14,"
-	          "\"queuedMs\":2,\"installMs\":0,\"cpuMs\":10,\"peakRssKb\":"
-	          "7800,"
-	          "\"stdoutBytes\":3,\"stderrBytes\":2,"
+	          "\"queuedMs\":2,\"installMs\":0,\"cpuMs\":10,"
+	          "\"peakRssKb\":7800,\"stdoutBytes\":3,\"stderrBytes\":2,"
 	          "\"containerId\":\"c0ffee\",\"network\":["
 	          "{\"method\":\"CONNECT\",\"host\":\"pypi.org\",\"port\":443,"
-	          "\"action\":\"allow\",\"phase\":\"install\"},{\"method\":"
-	          "\"GET\",\"host\":"
-	          "\"evil.example\",\"port\":80,\"action\":\"block\","
-	          "\"reason\":\"denied by --deny\"}],\"error\":null}") == 0);
+	          "\"action\":\"allow\",\"phase\":\"install\"},"
+	          "{\"method\":\"GET\",\"host\":\"evil.example\",\"port\":80,"
+	          "\"action\":\"block\",\"reason\":\"denied by --deny\"}],"
+	          "\"error\":null}") == 0);
 	/* An error, no container, no network; a count of dropped events. */
 	buf_drain(&b, b.len);
 	res.container_id = NULL;
@@ -359,9 +358,9 @@ test_result_run(void)
 	a.error = "the agent \"vanished\"";
 	api_result_write(API_RUN, &a, &b);
 	CHECK(strstr(buf_cstr(&b),
-	          "\"containerId\":\"\",\"error\":"
-	          "\"the agent \\\"vanished\\\"\",\"errorCode\":"
-	          "\"internal\"}") != NULL);
+	          "\"containerId\":\"\","
+	          "\"error\":\"the agent \\\"vanished\\\"\","
+	          "\"errorCode\":\"internal\"}") != NULL);
 	/* The code of the error, and that the code may have run. */
 	buf_drain(&b, b.len);
 	a.code = ISOL8_ELOST;
@@ -414,10 +413,12 @@ test_result_job(void)
 	a.error = "line 4: cancelled: the batch was interrupted";
 	a.may_have_run = 1;
 	api_result_write(API_JOB, &a, &b);
-	CHECK(strcmp(buf_cstr(&b),
-	          "{\"id\":\"s4\",\"line\":4,\"retried\":true,"
-	          "\"mayHaveRun\":true,\"error\":\"line 4: cancelled: the "
-	          "batch was interrupted\"}") == 0);
+	CHECK(
+	    strcmp(buf_cstr(&b),
+	        "{\"id\":\"s4\",\"line\":4,\"retried\":true,"
+	        "\"mayHaveRun\":true,"
+	        "\"error\":\"line 4: cancelled: the batch was interrupted\"}") ==
+	    0);
 	buf_free(&b);
 	return 0;
 }

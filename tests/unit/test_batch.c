@@ -27,10 +27,8 @@ test_full_job(void)
 
 	CHECK(parse("{\"id\":\"a1\",\"runtime\":\"node\",\"code\":\"x\","
 	            "\"stdin\":\"in\",\"timeout\":500,\"memory\":\"64m\","
-	            "\"cpu\":0.5,"
-	            "\"pids\":8,\"env\":{\"A\":\"1\"},\"files\":{\"d/"
-	            "f.txt\":\"hi\"},"
-	            "\"outputs\":[\"out.txt\"]}",
+	            "\"cpu\":0.5,\"pids\":8,\"env\":{\"A\":\"1\"},"
+	            "\"files\":{\"d/f.txt\":\"hi\"},\"outputs\":[\"out.txt\"]}",
 	          &j) == 0);
 	CHECK(j.error == NULL && strcmp(j.id, "a1") == 0 && j.line == 7);
 	CHECK(strcmp(q->runtime, "node") == 0 && strcmp(q->code, "x") == 0);

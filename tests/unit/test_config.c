@@ -262,8 +262,8 @@ test_dependencies(void)
 	    strcmp(c.deps[3][0], "npm:zod,jsr:@std/path") == 0);
 	config_free(&c);
 	/* A bad item: the key and the item named, the ecosystem's words. */
-	CHECK(load("{\"dependencies\":{\"python\":[\"numpy\",\"--index-url="
-	           "http://x\"]}}",
+	CHECK(load("{\"dependencies\":{\"python\":[\"numpy\","
+	           "\"--index-url=http://x\"]}}",
 	          &c, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "`dependencies.python`") != NULL);
 	CHECK(strstr(msg, "--index-url=http://x") != NULL);
@@ -385,8 +385,9 @@ test_packages_keys(void)
 	CHECK(c.pip_index_url == NULL && c.npm_registry == NULL &&
 	    c.ca_bundle == NULL);
 	config_free(&c);
-	CHECK(load("{\"packages\":{\"pipIndexUrl\":\"http://127.0.0.1:8999/"
-	           "simple\",\"npmRegistry\":\"https://npm.example.com/\"}}",
+	CHECK(load("{\"packages\":{"
+	           "\"pipIndexUrl\":\"http://127.0.0.1:8999/simple\","
+	           "\"npmRegistry\":\"https://npm.example.com/\"}}",
 	          &c, msg, sizeof msg) == 0);
 	CHECK(strcmp(c.pip_index_url, "http://127.0.0.1:8999/simple") == 0);
 	CHECK(strcmp(c.npm_registry, "https://npm.example.com/") == 0);
@@ -396,8 +397,8 @@ test_packages_keys(void)
 	CHECK(strstr(msg, "`packages`") != NULL &&
 	    strstr(msg, "pipIndexUrl") != NULL);
 	config_free(&c);
-	CHECK(load("{\"packages\":{\"npmRegistry\":\"https://u:p@r.example/"
-	           "\"}}",
+	CHECK(load("{\"packages\":{"
+	           "\"npmRegistry\":\"https://u:p@r.example/\"}}",
 	          &c, msg, sizeof msg) == -1);
 	CHECK(strstr(msg, "npmRegistry") != NULL);
 	config_free(&c);

@@ -123,18 +123,22 @@ test_parse_smuggling(void)
 		"POST http://a.b/ HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n",
 		"POST http://a.b/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n",
 		"POST http://a.b/ HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
-		"POST http://a.b/ HTTP/1.1\r\nContent-Length: "
-		"99999999999999999999\r\n\r\n",
+		"POST http://a.b/ HTTP/1.1\r\n"
+		"Content-Length: 99999999999999999999\r\n"
+		"\r\n",
 		"POST http://a.b/ HTTP/1.1\r\nContent-Length: 3\r\n"
 		"Transfer-Encoding: chunked\r\n\r\n",
-		"POST http://a.b/ HTTP/1.1\r\nTransfer-Encoding: gzip, "
-		"chunked\r\n\r\n",
+		"POST http://a.b/ HTTP/1.1\r\n"
+		"Transfer-Encoding: gzip, chunked\r\n"
+		"\r\n",
 		"POST http://a.b/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
 		"Transfer-Encoding: chunked\r\n\r\n",
-		"POST http://a.b/ HTTP/1.1\r\nTransfer-Encoding: "
-		"xchunked\r\n\r\n",
-		"POST http://a.b/ HTTP/1.0\r\nTransfer-Encoding: "
-		"chunked\r\n\r\n",
+		"POST http://a.b/ HTTP/1.1\r\n"
+		"Transfer-Encoding: xchunked\r\n"
+		"\r\n",
+		"POST http://a.b/ HTTP/1.0\r\n"
+		"Transfer-Encoding: chunked\r\n"
+		"\r\n",
 		"CONNECT a.b:443 HTTP/1.1\r\nContent-Length: 1\r\n"
 		"Transfer-Encoding: chunked\r\n\r\n",
 	};

@@ -193,9 +193,10 @@ test_dns_silent(void)
 	h_str(&H, 1, "GET http://silent.test/ HTTP/1.1\r\n\r\n");
 	CHECK(h_wait(&H, h_is_closed, 1, 3 * EGRESS_DNS_MS));
 	CHECK(strstr(h_got(&H, 1), "HTTP/1.1 502 ") == h_got(&H, 1));
-	CHECK(strstr(h_got(&H, 1),
-	          "cannot resolve silent.test: the DNS server did not answer "
-	          "within 5 s") != NULL);
+	CHECK(
+	    strstr(h_got(&H, 1),
+	        "cannot resolve silent.test: the DNS server did not answer within 5 s") !=
+	    NULL);
 	h_open(&H, 2);
 	h_str(&H, 2, "CONNECT nx.test:443 HTTP/1.1\r\n\r\n");
 	CHECK(h_wait(&H, h_is_closed, 2, 10000));
@@ -371,15 +372,19 @@ test_bodies(void)
 	for (i = 0; i < 40; i++) {
 		if (i % 2 == 0)
 			n = (size_t)snprintf(r, sizeof r,
-			    "POST http://ok.test:%u/ "
-			    "HTTP/1.1\r\nContent-Length: "
-			    "%zu\r\n\r\n%sGET /smuggled HTTP/1.1\r\n\r\n",
+			    "POST http://ok.test:%u/ HTTP/1.1\r\n"
+			    "Content-Length: %zu\r\n"
+			    "\r\n"
+			    "%sGET /smuggled HTTP/1.1\r\n"
+			    "\r\n",
 			    H.http_port, sizeof cl - 1, cl);
 		else
 			n = (size_t)snprintf(r, sizeof r,
-			    "POST http://ok.test:%u/ "
-			    "HTTP/1.1\r\nTransfer-Encoding:"
-			    " chunked\r\n\r\n%sGET /smuggled HTTP/1.1\r\n\r\n",
+			    "POST http://ok.test:%u/ HTTP/1.1\r\n"
+			    "Transfer-Encoding: chunked\r\n"
+			    "\r\n"
+			    "%sGET /smuggled HTTP/1.1\r\n"
+			    "\r\n",
 			    H.http_port, ch);
 		h_open(&H, (uint32_t)i + 1);
 		send_split(&H, (uint32_t)i + 1, r, n);
@@ -402,8 +407,10 @@ test_bodies(void)
 	    "Transfer-Encoding: chunked\r\n\r\n");
 	h_open(&H, 52);
 	h_str(&H, 52,
-	    "GET http://ok.test/ HTTP/1.1\r\nX: a\nHost: "
-	    "other.internal\r\n\r\n");
+	    "GET http://ok.test/ HTTP/1.1\r\n"
+	    "X: a\n"
+	    "Host: other.internal\r\n"
+	    "\r\n");
 	CHECK(strstr(h_got(&H, 51), "HTTP/1.1 400") == h_got(&H, 51) &&
 	    strstr(h_got(&H, 52), "HTTP/1.1 400") == h_got(&H, 52));
 	CHECK(H.violations == 0);

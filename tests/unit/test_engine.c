@@ -345,8 +345,8 @@ test_limit_opts(void)
 	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_STALL, "25h",
 	          "--stall-timeout", &err) == -1);
 	CHECK(strstr(err.message,
-	          "--stall-timeout must be at most 86400000 "
-	          "ms (24 hours)") != NULL);
+	          "--stall-timeout must be at most 86400000 ms (24 hours)") !=
+	    NULL);
 	CHECK(isol8_engine_opts_parse_limit(&o, ISOL8_LIMIT_REMOTE_CONNECT,
 	          "500ms", "remote.connectTimeoutMs", &err) == 0 &&
 	    o.remote_connect_ms == 500);

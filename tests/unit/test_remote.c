@@ -563,8 +563,10 @@ test_remote_runs(void)
 
 	/* The stream ends before `exit`: lost, it may have run. */
 	f.status = 200;
-	f.body = "event: start\ndata: {}\n\nevent: stdout\ndata: "
-	         "{\"data\":\"x\"}\n\n";
+	f.body = "event: start\n"
+	         "data: {}\n\n"
+	         "event: stdout\n"
+	         "data: {\"data\":\"x\"}\n\n";
 	CHECK(fake_run(&f, "k1", &o) == 0);
 	CHECK(o.failed && o.error.code == ISOL8_ELOST);
 	CHECK(o.res.may_have_run);
@@ -579,8 +581,10 @@ test_remote_runs(void)
 	/* A cancel mid-stream: ECANCELLED, and the connection is closed. */
 	f.hold = 1;
 	f.closed = 0;
-	f.body = "event: start\ndata: {}\n\nevent: stdout\ndata: "
-	         "{\"data\":\"x\"}\n\n";
+	f.body = "event: start\n"
+	         "data: {}\n\n"
+	         "event: stdout\n"
+	         "data: {\"data\":\"x\"}\n\n";
 	o.cancel_on_output = 1;
 	CHECK(fake_run(&f, "k1", &o) == 0);
 	CHECK(o.failed && o.error.code == ISOL8_ECANCELLED);
@@ -631,8 +635,7 @@ test_remote_silent_server(void)
 	CHECK(remote_try(base, port, "k", 0, 300, &o) == 0);
 	CHECK(o.failed && o.error.code == ISOL8_EUNAVAILABLE);
 	CHECK(strstr(o.error.message,
-	          "did not answer: nothing came for 300 "
-	          "ms") != NULL);
+	          "did not answer: nothing came for 300 ms") != NULL);
 	CHECK(strstr(o.error.message, "--stall-timeout") != NULL);
 	CHECK(!o.res.may_have_run && o.out.len == 0);
 	outcome_free(&o);
@@ -773,13 +776,14 @@ test_remote_stall_mid_run(void)
 	evhttp_set_cb(f.http, "/execute/stream", fake_handler, &f);
 	f.status = 200;
 	f.hold = 1;
-	f.body = "event: start\ndata: {}\n\nevent: stdout\ndata: "
-	         "{\"data\":\"so far\\n\"}\n\n";
+	f.body = "event: start\n"
+	         "data: {}\n\n"
+	         "event: stdout\n"
+	         "data: {\"data\":\"so far\\n\"}\n\n";
 	CHECK(remote_try(f.base, f.port, "k", 0, 300, &o) == 0);
 	CHECK(o.failed && o.error.code == ISOL8_EUNAVAILABLE);
 	CHECK(strstr(o.error.message,
-	          "stalled: nothing came for 300 ms "
-	          "mid-run") != NULL);
+	          "stalled: nothing came for 300 ms mid-run") != NULL);
 	CHECK(strstr(o.error.message, "the run may have run") != NULL);
 	CHECK(o.res.may_have_run);
 	CHECK(o.out.len == 7 && memcmp(o.out.data, "so far\n", 7) == 0);

@@ -66,9 +66,10 @@ test_workdir(void)
 		out = NULL;
 		if (cases[i].want == NULL) {
 			CHECK(run_workdir(cases[i].in, &out, &e) == -1);
-			CHECK(strstr(e->msg,
-			          "Working directory must be inside "
-			          "/sandbox") != NULL);
+			CHECK(
+			    strstr(e->msg,
+			        "Working directory must be inside /sandbox") !=
+			    NULL);
 			err_free(&e);
 			continue;
 		}
@@ -163,9 +164,10 @@ test_prelude(void)
 	CHECK(strstr(req.cmd, "bash /tmp/.isol8/setup.sh </dev/null") != NULL);
 	CHECK(strstr(req.cmd, "Setup script failed (exit code $s)") != NULL);
 	CHECK(strstr(req.cmd, "cd -- '/sandbox/w d'") != NULL);
-	CHECK(strstr(req.cmd,
-	          "exec env -u PWD -u OLDPWD -u SHLVL -- PWD='/x'\\''y' "
-	          "'node' '/tmp/.isol8/main.c'\\''js'\n") != NULL);
+	CHECK(
+	    strstr(req.cmd,
+	        "exec env -u PWD -u OLDPWD -u SHLVL -- PWD='/x'\\''y' 'node' '/tmp/.isol8/main.c'\\''js'\n") !=
+	    NULL);
 	CHECK(!s.two_runs);
 	run_setup_free(&s);
 	return 0;

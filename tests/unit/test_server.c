@@ -52,8 +52,7 @@ test_keys_file(void)
 	snprintf(text, sizeof text,
 	    "# a comment\n\n"
 	    "alice %s memory=1g cpu=2 network=none,filtered sessions=3\n"
-	    "bob   %s runtimes=python,bash concurrency=2 timeout=60s "
-	    "sessions=0 # trailing\n",
+	    "bob   %s runtimes=python,bash concurrency=2 timeout=60s sessions=0 # trailing\n",
 	    ha, hb);
 	CHECK(keys_text(text, &keys, msg, sizeof msg) == 0);
 	a = keys_auth(&keys, "Bearer alice-secret");
@@ -143,8 +142,7 @@ test_ceilings(void)
 
 	hex_of("s", h);
 	snprintf(text, sizeof text,
-	    "small %s memory=256m cpu=0.5 runtimes=python network=none "
-	    "sessions=0\n",
+	    "small %s memory=256m cpu=0.5 runtimes=python network=none sessions=0\n",
 	    h);
 	CHECK(keys_text(text, &keys, msg, sizeof msg) == 0);
 	k = TAILQ_FIRST(&keys);

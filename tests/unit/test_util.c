@@ -124,24 +124,27 @@ test_sha256_vectors(void)
 
 	sha256_init(&h);
 	sha256_hex(&h, hex);
-	CHECK(strcmp(hex,
-	          "e3b0c44298fc1c149afbf4c8996fb924"
-	          "27ae41e4649b934ca495991b7852b855") == 0);
+	CHECK(
+	    strcmp(hex,
+	        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") ==
+	    0);
 	sha256_init(&h);
 	sha256_add(&h, "abc", 3);
 	sha256_hex(&h, hex);
-	CHECK(strcmp(hex,
-	          "ba7816bf8f01cfea414140de5dae2223"
-	          "b00361a396177a9cb410ff61f20015ad") == 0);
+	CHECK(
+	    strcmp(hex,
+	        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") ==
+	    0);
 	/* One million 'a', fed in uneven pieces. */
 	memset(million, 'a', sizeof million);
 	sha256_init(&h);
 	for (i = 0; i < 1000; i++)
 		sha256_add(&h, million, 1000);
 	sha256_hex(&h, hex);
-	CHECK(strcmp(hex,
-	          "cdc76e5c9914fb9281a1c7e284d73e67"
-	          "f1809a48a497200e046d39ccc7112cd0") == 0);
+	CHECK(
+	    strcmp(hex,
+	        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") ==
+	    0);
 	return 0;
 }
 
