@@ -24,6 +24,7 @@
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#define SENTINEL __attribute__((sentinel))
 
 /* xmalloc.c */
 void *xmalloc(size_t);
@@ -104,10 +105,11 @@ void be64_put(void *, uint64_t);
 #define JSON_MAX_BODY (8u << 20)
 #define JSON_MAX_DEPTH 64u /* nested arrays and objects */
 yajl_val json_parse(const char *, size_t, struct err **);
-const char *json_str(yajl_val, const char *, ...);
-int json_int(yajl_val, long long *, const char *, ...);
-int json_bool(yajl_val, const char *, ...);
-yajl_val json_get(yajl_val, const char *, ...);
+/* A path of keys ending in NULL (the compiler checks it is there). */
+const char *json_str(yajl_val, const char *, ...) SENTINEL;
+int json_int(yajl_val, long long *, const char *, ...) SENTINEL;
+int json_bool(yajl_val, const char *, ...) SENTINEL;
+yajl_val json_get(yajl_val, const char *, ...) SENTINEL;
 yajl_gen json_gen_new(void);
 void json_gen_take(yajl_gen, struct buf *);
 void json_key(yajl_gen, const char *);

@@ -166,20 +166,27 @@ rc=$? err=$(cat "$work/err")
 expect "removing it again: 404, exit 1" \
 	'[ "$rc" = 1 ] && echo "$err" | grep -q "answered 404"'
 
+# batch_same JOBS PY: the job list locally and with --host; $rc (remote's)
+# and $out, PY's print over l and r, the two lists of results as (id,
+# stdout, stderr, exitCode, error).
+batch_same() {
+	"$ISOL8" batch -q --order input "$1" >"$work/local.jsonl" 2>/dev/null
+	"$ISOL8" batch -q --order input --host "$HOST" --key "$KEY" "$1" \
+		>"$work/remote.jsonl" 2>"$work/err"
+	rc=$? err=$(cat "$work/err")
+	out=$(python3 -c '
+import json, sys
+def load(p):
+    return [(r["id"], r.get("stdout"), r.get("stderr"), r.get("exitCode"), r.get("error")) for r in map(json.loads, open(p))]
+l, r = load(sys.argv[1]), load(sys.argv[2])
+'"$2" "$work/local.jsonl" "$work/remote.jsonl")
+}
+
 # batch --host: the jobs run on the server, the results are the local ones.
 printf '%s\n' '{"id":"a","runtime":"python","code":"print(6*7)"}' \
 	'{"id":"b","runtime":"bash","cmd":"echo err >&2; exit 3"}' \
 	'{"id":"c","cmd":"cat","stdin":"in"}' >"$work/jobs.jsonl"
-"$ISOL8" batch -q --order input "$work/jobs.jsonl" >"$work/local.jsonl" 2>/dev/null
-"$ISOL8" batch -q --order input --host "$HOST" --key "$KEY" "$work/jobs.jsonl" \
-	>"$work/remote.jsonl" 2>"$work/err"
-rc=$? err=$(cat "$work/err")
-out=$(python3 -c '
-import json, sys
-def load(p):
-    return [(r["id"], r["stdout"], r["stderr"], r["exitCode"]) for r in map(json.loads, open(p))]
-l, r = load(sys.argv[1]), load(sys.argv[2])
-print(len(r), l == r)' "$work/local.jsonl" "$work/remote.jsonl")
+batch_same "$work/jobs.jsonl" 'print(len(r), l == r)'
 expect "batch --host: the same results as local ($out)" \
 	'[ "$rc" = 0 ] && [ "$out" = "3 True" ]'
 # argv and workdir in job lines: the same results on the server.
@@ -189,17 +196,8 @@ printf '%s\n' \
 	'{"id":"v3","runtime":"bash","argv":["pwd"],"workdir":"/sandbox/none"}' \
 	'{"id":"v4","runtime":"bash","argv":["pwd"],"workdir":"/sandbox/../etc"}' \
 	>"$work/argv.jsonl"
-"$ISOL8" batch -q --order input "$work/argv.jsonl" >"$work/local.jsonl" 2>/dev/null
-"$ISOL8" batch -q --order input --host "$HOST" --key "$KEY" "$work/argv.jsonl" \
-	>"$work/remote.jsonl" 2>"$work/err"
-rc=$? err=$(cat "$work/err")
-out=$(python3 -c '
-import json, sys
-def load(p):
-    return [(r["id"], r.get("stdout"), r.get("stderr"), r.get("exitCode"), r.get("error")) for r in map(json.loads, open(p))]
-l, r = load(sys.argv[1]), load(sys.argv[2])
-print(len(r), l == r, r[0][1].strip().replace("\x27", ""), r[1][3], r[2][3], bool(r[3][4]))' \
-	"$work/local.jsonl" "$work/remote.jsonl")
+batch_same "$work/argv.jsonl" \
+	'print(len(r), l == r, r[0][1].strip().replace("\x27", ""), r[1][3], r[2][3], bool(r[3][4]))'
 expect "batch --host, argv and workdir: the same results as local ($out)" \
 	'[ "$rc" = 1 ] && [ "$out" = "4 True [a b, ] /sandbox/w in w 4 126 True" ]'
 "$ISOL8" batch -q --host "$HOST" "$work/jobs.jsonl" >/dev/null 2>"$work/err"

@@ -5,31 +5,7 @@
 # (its names as aliases of ours, its keys that mean nothing here a warning
 # each) and `config` prints it in the original's layout and shape; the
 # flags the original's scripts pass are accepted and listed in run --help.
-ISOL8=${ISOL8_BIN:?ISOL8_BIN must point at the isol8 binary}
-n=0
-fails=0
-work=$(mktemp -d /tmp/isol8-compat.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-export HOME="$work" DOCKER_HOST="unix://$work/no-docker.sock"
-
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1)); fails=$((fails + 1))
-	echo "not ok $n - $1"
-	printf '#   rc=%s\n#   stdout: %s\n#   stderr: %s\n' "$rc" \
-		"$(head -c 300 "$work/out")" "$(head -c 300 "$work/err")"
-}
-# t DESC COND ISOL8-ARGS...: run isol8, then test the shell condition.
-t() {
-	desc=$1 cond=$2
-	shift 2
-	"$ISOL8" "$@" >"$work/out" 2>"$work/err" </dev/null
-	rc=$?
-	if eval "$cond"; then pass "$desc"; else fail "$desc"; fi
-}
-out_has() { grep -qF -- "$1" "$work/out"; }
-err_has() { grep -qF -- "$1" "$work/err"; }
+. "$(dirname "$0")/lib.sh"
 # json EXPR: a Python expression over the JSON object c on stdout.
 json() { python3 -c "import json,sys; c=json.load(open(sys.argv[1])); sys.exit(0 if ($1) else 1)" "$work/out"; }
 
@@ -132,5 +108,4 @@ t "a key that is no one's is still an error (exit 2, named)" \
 	'[ "$rc" = 2 ] && err_has "unknown key \`defaults.memoryLimt\`"' config
 rm -f isol8.config.json
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+finish

@@ -5,34 +5,8 @@
 # (exit 2) naming it, found before Docker is asked: DOCKER_HOST points at
 # no socket, so anything that reached Docker would exit 3 instead (the
 # good lists below do, which proves they passed every check).
-ISOL8=${ISOL8_BIN:?ISOL8_BIN must point at the isol8 binary}
-n=0
-fails=0
-work=$(mktemp -d /tmp/isol8-pkgusage.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-export HOME="$work" DOCKER_HOST="unix://$work/no-docker.sock"
+. "$(dirname "$0")/lib.sh"
 
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1)); fails=$((fails + 1))
-	echo "not ok $n - $1"
-	printf '#   rc=%s stderr: %s\n' "$rc" "$(head -c 300 "$work/err")"
-}
-
-# status WANT_RC WANT ARGS...: `isol8 ARGS` exits WANT_RC, stderr holds WANT.
-status() {
-	want_rc=$1 want=$2
-	shift 2
-	"$ISOL8" "$@" >"$work/out" 2>"$work/err" </dev/null
-	rc=$?
-	if [ "$rc" = "$want_rc" ] && grep -qF -- "$want" "$work/err"; then
-		pass "$* -> $want_rc, $want"
-	else
-		fail "$* -> $want_rc, $want"
-	fi
-}
-usage() { status 2 "$@"; }
 nodocker() { status 3 "Docker is not running" "$@"; }
 config() { printf '%s\n' "$1" >isol8.config.json; }
 
@@ -97,5 +71,4 @@ printf 'echo from a file\n' >setup.sh
 nodocker build --base bash --tag my-img --setup setup.sh
 nodocker list-custom
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+finish

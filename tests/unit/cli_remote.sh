@@ -10,38 +10,12 @@
 # for a key in a file others may read; --workdir goes on the wire.
 # DOCKER_HOST points at no socket: a run that went local would exit 3
 # with "Docker is not running", which the checks tell apart.
-ISOL8=${ISOL8_BIN:?ISOL8_BIN must point at the isol8 binary}
 command -v python3 >/dev/null || {
 	echo "1..0 # SKIP python3 is needed"
 	exit 77
 }
-n=0
-fails=0
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d /tmp/isol8-remote.XXXXXX)
-pids=
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
-cd "$work" || exit 1
-export HOME="$work" DOCKER_HOST="unix://$work/no-docker.sock"
-unset ISOL8_HOST ISOL8_API_KEY
-
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1)); fails=$((fails + 1))
-	echo "not ok $n - $1"
-	printf '#   rc=%s\n#   stdout: %s\n#   stderr: %s\n' "$rc" \
-		"$(head -c 300 "$work/out")" "$(head -c 400 "$work/err")"
-}
-# t DESC COND ISOL8-ARGS...: isol8, at most 60 s (a hang is rc 124).
-t() {
-	desc=$1 cond=$2
-	shift 2
-	timeout 60 "$ISOL8" "$@" >"$work/out" 2>"$work/err" </dev/null
-	rc=$?
-	if eval "$cond"; then pass "$desc"; else fail "$desc"; fi
-}
-out_has() { grep -qF -- "$1" "$work/out"; }
-err_has() { grep -qF -- "$1" "$work/err"; }
+. "$here/lib.sh"
 
 # serve MODE: a fake server in its own folder; its URL in $url.
 serve() {
@@ -156,5 +130,4 @@ printf '{"remote":{"hots":"x"}}\n' >isol8.config.json
 t "an unknown remote key: exit 2, named" \
 	'[ "$rc" = 2 ] && err_has "unknown key \`remote.hots\`"' config
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+finish

@@ -4,34 +4,8 @@
 # key or field and the bound. They need no Docker, and this test proves it:
 # DOCKER_HOST points at no socket, so anything that reached Docker would
 # exit 3 instead. Labelled unit: it runs where there is no dockerd at all.
-ISOL8=${ISOL8_BIN:?ISOL8_BIN must point at the isol8 binary}
-n=0
-fails=0
-work=$(mktemp -d /tmp/isol8-usage.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-export HOME="$work" DOCKER_HOST="unix://$work/no-docker.sock"
+. "$(dirname "$0")/lib.sh"
 cores=$(nproc)
-
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1)); fails=$((fails + 1))
-	echo "not ok $n - $1"
-	printf '#   rc=%s stderr: %s\n' "$rc" "$(head -c 300 "$work/err")"
-}
-
-# usage WANT ARGS...: `isol8 ARGS` exits 2 and stderr holds WANT.
-usage() {
-	want=$1
-	shift
-	"$ISOL8" "$@" >"$work/out" 2>"$work/err" </dev/null
-	rc=$?
-	if [ "$rc" = 2 ] && grep -qF -- "$want" "$work/err"; then
-		pass "$* -> $want"
-	else
-		fail "$* -> exit 2, $want"
-	fi
-}
 
 # The flags of run (and batch, which shares them).
 usage "--cpu wants a number of CPUs" run --cpu nan -e 1
@@ -122,5 +96,4 @@ for want in '"a".*`cpu` must be at least 0.01' '"b".*`memory` must be at least 6
 	fi
 done
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+finish
