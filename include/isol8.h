@@ -210,6 +210,8 @@ struct isol8_request {
 	size_t outputs_len;       /* (below /sandbox or /tmp; at most 64) */
 	uint64_t max_output_file; /* per output file, default 8 MiB */
 	const char *session;      /* NULL: a one-use container */
+	int session_must_exist;   /* with session: the session must exist
+				already (ISOL8_ENOTFOUND, nothing made) */
 	const char *workdir;      /* where the program starts: NULL /sandbox, or
 				a path below it (relative: to /sandbox; no
 				`.`/`..`; not with a session's interpreter) */

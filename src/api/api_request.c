@@ -369,6 +369,16 @@ field_allow_private(
 	return 0;
 }
 
+static int
+field_must_exist(
+    struct parse *p, const struct field *f, yajl_val v, struct err **errp)
+{
+	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+		return not_a(f, "true or false", errp);
+	p->r->req.session_must_exist = YAJL_IS_TRUE(v);
+	return 0;
+}
+
 /* A plain string field kept as it is (the engine checks it). */
 static int
 field_text(
@@ -474,6 +484,7 @@ static const struct field fields[] = {
 	{ "deny", field_patterns, 0 },
 	{ "allowPrivate", field_allow_private, 0 },
 	{ "session", field_text, 0 },
+	{ "sessionMustExist", field_must_exist, 0 },
 	{ "image", field_text, 0 },
 	{ "fileExt", field_text, 0 },
 	{ "packages", field_packages, 0 },

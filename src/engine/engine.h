@@ -146,6 +146,7 @@ struct plan {
 	uint64_t max_output_file;
 	int filtered; /* the filtered network: a proxy on the host */
 	char *session;
+	int session_must_exist; /* join it; never make it */
 };
 int plan_make(const struct isol8_request *, int, const struct registries *,
     struct plan *, struct err **);

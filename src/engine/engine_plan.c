@@ -516,6 +516,8 @@ plan_make(const struct isol8_request *req, int reuse,
 	pl->max_output = lim.max_output;
 	pl->max_output_file = lim.max_output_file;
 	pl->session = req->session ? xstrdup(req->session) : NULL;
+	pl->session_must_exist =
+	    req->session != NULL && req->session_must_exist;
 	return 0;
 }
 

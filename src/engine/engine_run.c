@@ -706,8 +706,8 @@ run_admit(struct isol8_run *run)
 		    &run->inst, e, &run->plan, NULL, run_step_cb, run);
 	if (run->plan.session != NULL)
 		run->sopen = pool_session_open(e->pool, &run->plan.spec,
-		    run->plan.session, e->opts.session_idle_ms, run_acquired,
-		    run);
+		    run->plan.session, run->plan.session_must_exist,
+		    e->opts.session_idle_ms, run_acquired, run);
 	else
 		run->wait =
 		    pool_acquire(e->pool, &run->plan.spec, run_acquired, run);

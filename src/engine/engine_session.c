@@ -53,6 +53,7 @@ isol8_session_get_file(struct isol8_engine *e, const struct isol8_request *req,
 	r.outputs_len = 1;
 	r.stdin_data = NULL;
 	r.stdin_stream = 0;
+	r.session_must_exist = 1; /* reading makes no session */
 	if (isol8_run_sync(e, &r, &out, errp) == -1) {
 		isol8_output_free(&out);
 		return -1;

@@ -98,7 +98,7 @@ size_t pool_stats(const struct pool *, struct pool_stat *, size_t);
 /* session.c */
 struct session_open;
 struct session_open *pool_session_open(struct pool *, const struct pool_spec *,
-    const char *, uint64_t, pool_acquire_cb, void *);
+    const char *, int, uint64_t, pool_acquire_cb, void *);
 void pool_session_cancel(struct session_open *);
 void pool_session_release(struct box *, int);
 

@@ -10,6 +10,8 @@
  *   CREATING -> DONE (made, or failed)
  *   CREATING -> INSPECTING -> CLAIMING -> DONE (joined, or failed)
  *   INSPECTING -> CREATING (it expired meanwhile)
+ *   INSPECTING -> CLAIMING ... (join only: an opener that must not make
+ *                 the session starts here; none is ENOTFOUND)
  *   CLAIMING -> RETRYING -> CLAIMING (busy with another claimant's run)
  *
  * An opener is held by its pool (pool_opens(): pool_busy() counts it,
@@ -47,6 +49,7 @@ struct session_open {
 	char *cname;
 	char *id; /* of the existing container, once inspected */
 	char limits[17];
+	int must_exist; /* join it, never make it */
 	uint64_t idle_ms;
 	uint64_t deadline;
 	pool_acquire_cb cb;
@@ -152,7 +155,10 @@ open_checked(struct session_open *so)
 {
 	if (so->err == NULL)
 		return open_claim(so);
-	if (so->err->kind == ERR_NOTFOUND && now_ms() < so->deadline) {
+	if (so->err->kind == ERR_NOTFOUND && so->must_exist) {
+		err_free(&so->err);
+		so->err = err_new(ERR_NOTFOUND, "no session `%s`", so->name);
+	} else if (so->err->kind == ERR_NOTFOUND && now_ms() < so->deadline) {
 		err_free(&so->err);
 		return open_create(so);
 	}
@@ -247,10 +253,14 @@ open_close(struct session_open *so, int cancelled)
 	err_free(&e);
 }
 
-/* Open (create or join) session `name`; cb runs once, later, with the box. */
+/*
+ * Open (create or join; must_exist: join only) session `name`; cb runs
+ * once, later, with the box.
+ */
 struct session_open *
 pool_session_open(struct pool *p, const struct pool_spec *spec,
-    const char *name, uint64_t idle_ms, pool_acquire_cb cb, void *arg)
+    const char *name, int must_exist, uint64_t idle_ms, pool_acquire_cb cb,
+    void *arg)
 {
 	struct session_open *so = xcalloc(1, sizeof *so);
 
@@ -270,8 +280,14 @@ pool_session_open(struct pool *p, const struct pool_spec *spec,
 	so->arg = arg;
 	so->retry =
 	    evtimer_new(loop_base(docker_loop(so->d)), open_retry_cb, so);
+	so->must_exist = must_exist;
 	TAILQ_INSERT_TAIL(pool_opens(p), so, entry);
-	so->state = open_create(so);
+	if (must_exist) {
+		so->req = docker_container_inspect(
+		    so->d, so->cname, open_inspected, so);
+		so->state = OPEN_INSPECTING;
+	} else
+		so->state = open_create(so);
 	return so;
 }
 

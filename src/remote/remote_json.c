@@ -241,6 +241,8 @@ remote_request_write(
 		json_kbool(g, "allowPrivate", 1);
 	if (r->session != NULL)
 		json_kstr(g, "session", r->session);
+	if (r->session != NULL && r->session_must_exist)
+		json_kbool(g, "sessionMustExist", 1);
 	if (r->image != NULL)
 		json_kstr(g, "image", r->image);
 	if (r->file_ext != NULL)

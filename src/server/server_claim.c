@@ -51,7 +51,8 @@ struct claim {
 int
 claim_needed(const struct server_key *k, const struct isol8_request *q)
 {
-	return q->session != NULL && k->c.has_sessions && k->c.sessions > 0;
+	return q->session != NULL && !q->session_must_exist &&
+	    k->c.has_sessions && k->c.sessions > 0;
 }
 
 /* Whether internal names a session of the key named key. */

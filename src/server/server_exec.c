@@ -151,9 +151,17 @@ exec_on_done(
 	struct exec *x = arg;
 	struct server_req *r = x->r;
 	struct api_result a = { 0 };
+	struct isol8_error own;
 
 	x->run = NULL;
 	metrics_run(&r->s->m, x->runtime, res, e);
+	if (e != NULL && e->code == ISOL8_ENOTFOUND && x->kind == EXEC_GET) {
+		/* The engine names the session inside: say the client's. */
+		own = *e;
+		snprintf(own.message, sizeof own.message, "no session `%s`",
+		    x->api.session);
+		e = &own;
+	}
 	a.runtime = x->runtime;
 	a.res = res;
 	a.error = e != NULL ? e->message : NULL;
@@ -557,6 +565,7 @@ route_files(struct server *s, struct evhttp_request *h, struct server_key *k,
 			x->out_path[0] = x->path;
 			q->outputs = x->out_path;
 			q->outputs_len = 1;
+			q->session_must_exist = 1; /* reading makes none */
 		}
 		exec_go(s, h, k, x);
 		return;

@@ -169,6 +169,9 @@ req GET "/sessions/s1/files?path=/sandbox/a" "$KEY"
 check "the run's file is there too" '[ "$body" = A ]'
 req GET "/sessions/s1/files?path=/sandbox/none" "$KEY"
 check "a missing file is 404" '[ "$code" = 404 ]'
+req GET "/sessions/nosuch/files?path=/sandbox/a" "$KEY"
+check "a file of a session that does not exist is 404, and makes none" \
+	'[ "$code" = 404 ] && printf %s "$body" | grep -q "no session .nosuch." && ! curl -s --unix-socket "${DOCKER_SOCK:-/var/run/docker.sock}" "http://d/containers/isol8-session-main.nosuch/json" | grep -q "\"Id\""'
 req DELETE /sessions/s1 "$KEY"
 check "DELETE the session" '[ "$code" = 200 ]'
 req GET /sessions "$KEY"
@@ -187,6 +190,9 @@ check "a third is 403 naming the ceiling" \
 	'[ "$code" = 403 ] && printf %s "$body" | grep -q "more than 2 sessions" && printf %s "$body" | grep -q "sessions. ceiling"'
 sess a
 check "a run in one it owns still runs" '[ "$code" = 200 ] && [ "$(field "$body" stdout)" = in-a ]'
+req GET "/sessions/zz/files?path=/sandbox/f" "$TWO"
+check "reading from one it does not own is 404 (it opens nothing)" \
+	'[ "$code" = 404 ] && printf %s "$body" | grep -q "no session .zz."'
 req PUT "/sessions/c/files?path=/sandbox/f" "$TWO" x
 check "a file into a new session is 403 too" '[ "$code" = 403 ]'
 code=$(curl -s -N -m 60 -o "$work/body" -w '%{http_code}' \

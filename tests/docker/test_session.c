@@ -55,6 +55,12 @@ test_put_get_5mb(void)
 	        -1 &&
 	    err.code == ISOL8_ENOTFOUND);
 	CHECK(isol8_session_remove(e, name, &err) == 0);
+	/* Reading from a session that does not exist makes none. */
+	CHECK(isol8_session_get_file(
+	          e, &req, "dir/blob.bin", &back, &len, &err) == -1 &&
+	    err.code == ISOL8_ENOTFOUND && strstr(err.message, "no session"));
+	CHECK(isol8_session_remove(e, name, &err) == -1 &&
+	    err.code == ISOL8_ENOTFOUND);
 	free(data);
 	isol8_engine_free(e);
 	return 0;

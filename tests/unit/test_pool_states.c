@@ -382,7 +382,7 @@ session_made(struct fixture *x)
 {
 	struct calls c = { 0 };
 
-	pool_session_open(x->p, &spec, "s", 60000, calls_cb, &c);
+	pool_session_open(x->p, &spec, "s", 0, 60000, calls_cb, &c);
 	WAIT_FOR(c.n == 1, 3000);
 	CHECK(c.n == 1 && c.box != NULL);
 	pool_session_release(c.box, 1);
@@ -414,7 +414,7 @@ cancel_open_at(enum open_at at, int drain)
 		x.sim->agent_silent = 1;
 	if (at == O_RETRYING)
 		x.sim->busy_sessions = 1;
-	so = pool_session_open(x.p, &spec, "s", 60000, calls_cb, &c);
+	so = pool_session_open(x.p, &spec, "s", 0, 60000, calls_cb, &c);
 	CHECK(pool_busy(x.p));
 	switch (at) {
 	case O_CREATING:
@@ -460,6 +460,37 @@ test_cancel_session_open_in_every_state(void)
 				    drain ? "drained" : "cancelled", (int)at);
 				return 1;
 			}
+	return 0;
+}
+
+/*
+ * Join only (reading a session's files back): a session that does not
+ * exist is ENOTFOUND and nothing is made; one that exists is joined.
+ */
+static int
+test_session_must_exist(void)
+{
+	struct pool_opts o = opts(0, 0, 0);
+	struct fixture x;
+	struct calls c = { 0 };
+
+	setup(&x, &o);
+	pool_session_open(x.p, &spec, "s", 1, 60000, calls_cb, &c);
+	WAIT_FOR(c.n == 1, 3000);
+	CHECK(c.n == 1 && c.box == NULL && c.err != NULL &&
+	    c.err->kind == ERR_NOTFOUND &&
+	    strstr(c.err->msg, "no session `s`"));
+	CHECK(x.sim->creates == 0 && x.sim->inspects == 1);
+	err_free(&c.err);
+	CHECK(session_made(&x) == 0);
+	memset(&c, 0, sizeof c);
+	pool_session_open(x.p, &spec, "s", 1, 60000, calls_cb, &c);
+	WAIT_FOR(c.n == 1, 3000);
+	CHECK(c.n == 1 && c.box != NULL && x.sim->creates == 1);
+	pool_session_release(c.box, 1);
+	pool_free(x.p);
+	CHECK(finish(&x) == 0);
+	CHECK(x.live == 1); /* the session stays */
 	return 0;
 }
 
@@ -567,6 +598,7 @@ main(void)
 	RUN_TEST(test_drain_with_warm_being_made);
 	RUN_TEST(test_cancel_acquire_in_every_state);
 	RUN_TEST(test_cancel_session_open_in_every_state);
+	RUN_TEST(test_session_must_exist);
 	RUN_TEST(test_reuse_failed_run_frees_the_key);
 	RUN_TEST(test_ready_before_the_start_answers);
 	RUN_TEST(test_docker_free_drops_an_abandoned_create);
