@@ -111,7 +111,7 @@ struct bench_serve {
 	char key[65];
 	char log[64];
 };
-int bench_serve_start(const char *, struct bench_serve *);
+int bench_serve_start(struct loop *, const char *, struct bench_serve *);
 void bench_serve_stop(struct bench_serve *);
 
 #endif

@@ -39,7 +39,7 @@ bench_image(const char *runtime)
 void
 bench_pause(struct loop *loop, long ms)
 {
-	struct timeval tv = { 0, ms * 1000 };
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	event_base_loopexit(loop_base(loop), &tv);
 	event_base_dispatch(loop_base(loop));

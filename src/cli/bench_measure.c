@@ -313,7 +313,7 @@ measure_remote(struct bench *b, struct bench_rt *rr)
 	double ms, over;
 	int i;
 
-	if (bench_serve_start(b->self, &s) == -1)
+	if (bench_serve_start(b->loop, b->self, &s) == -1)
 		return;
 	isol8_engine_opts_init(&o);
 	o.remote_url = s.url;

@@ -4,8 +4,9 @@
  * the port read back from its first line), with a key made for the
  * occasion, stopped with SIGTERM (its drain) at the end of the measure.
  *
- * Like the rest of bench this blocks (it polls the server's log, waits
- * for it to exit): a benchmark, not part of any execution path.
+ * Like the rest of bench this waits (it polls the server's log on the
+ * bench's loop, waits for it to exit): a benchmark, not part of any
+ * execution path.
  */
 #include <sys/wait.h>
 #include <errno.h>
@@ -50,7 +51,7 @@ serve_url(const char *log, char *url, size_t len)
  * having said why.
  */
 int
-bench_serve_start(const char *self, struct bench_serve *s)
+bench_serve_start(struct loop *loop, const char *self, struct bench_serve *s)
 {
 	const char *argv[] = { self, "serve", "--listen", "127.0.0.1:0", NULL };
 	union {
@@ -88,7 +89,7 @@ bench_serve_start(const char *self, struct bench_serve *s)
 		if (waitpid(s->pid, NULL, WNOHANG) != 0)
 			s->pid = 0; /* it exited: its log says why */
 		else
-			usleep(20000);
+			bench_pause(loop, 20);
 	}
 	if (s->url[0] != '\0')
 		return 0;
