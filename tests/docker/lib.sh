@@ -50,6 +50,23 @@ expect() {
 	fi
 }
 
+# stops_running CID: the container is not running (gone, or stopped)
+# within 10 s; $gone is yes or no.
+stops_running() {
+	gone=no
+	_i=0
+	while [ -n "$1" ] && [ $_i -lt 50 ]; do
+		if ! curl -s --unix-socket "${DOCKER_SOCK:-/var/run/docker.sock}" \
+			"http://d/containers/$1/json" | grep -q '"Running":true'; then
+			gone=yes
+			return 0
+		fi
+		sleep 0.2
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
 finish() {
 	echo "1..$n"
 	[ "$fails" -eq 0 ]

@@ -264,17 +264,7 @@ cid=$(head -1 "$work/int.out")
 kill -INT $cpid
 wait $cpid
 rc=$?
-gone=no
-i=0
-while [ -n "$cid" ] && [ $i -lt 50 ]; do
-	if ! curl -s --unix-socket "${DOCKER_SOCK:-/var/run/docker.sock}" \
-		"http://d/containers/$cid/json" | grep -q '"Running":true'; then
-		gone=yes
-		break
-	fi
-	sleep 0.2
-	i=$((i + 1))
-done
+stops_running "$cid"
 out=$cid err=$(cat "$work/int.err")
 expect "Ctrl-C mid-run: 130, and the server frees its container" \
 	'[ -n "$cid" ] && [ "$rc" = 130 ] && [ $gone = yes ]'

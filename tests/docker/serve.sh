@@ -246,17 +246,7 @@ check "GET /metrics counts runs by runtime and outcome" \
 
 # -- clients: vanishing, slow, many
 cid=$($client vanish "unix:$sock" "$KEY")
-gone=no
-i=0
-while [ $i -lt 50 ]; do
-	if ! curl -s --unix-socket "${DOCKER_SOCK:-/var/run/docker.sock}" \
-		"http://d/containers/$cid/json" | grep -q '"Running":true'; then
-		gone=yes
-		break
-	fi
-	sleep 0.2
-	i=$((i + 1))
-done
+stops_running "$cid"
 code=$cid body=
 check "a client gone mid-run frees its container" '[ "$cid" != none ] && [ $gone = yes ]'
 out=$($client slowloris "127.0.0.1:$port" "$KEY")
