@@ -60,29 +60,37 @@ bench_serve_start(struct loop *loop, const char *self, struct bench_serve *s)
 	} u = { argv };
 	posix_spawn_file_actions_t fa;
 	uint64_t until = now_ms() + SERVE_START_MS;
-	char env_key[96], *envp[64];
-	size_t n = 0;
-	int fd;
+	char env_key[96], **envp;
+	size_t n = 0, i;
+	int fd, rc;
 
 	memset(s, 0, sizeof *s);
 	random_hex(s->key, 32);
 	snprintf(env_key, sizeof env_key, "ISOL8_API_KEY=%s", s->key);
-	for (; environ[n] != NULL && n < nitems(envp) - 2; n++)
-		envp[n] = environ[n];
+	/* This environment, with the key for the occasion in place of any
+	 * ISOL8_API_KEY it has. */
+	for (i = 0; environ[i] != NULL; i++)
+		;
+	envp = xcalloc(i + 2, sizeof *envp);
+	for (i = 0; environ[i] != NULL; i++)
+		if (strncmp(environ[i], "ISOL8_API_KEY=", 14) != 0)
+			envp[n++] = environ[i];
 	envp[n++] = env_key;
-	envp[n] = NULL;
 	snprintf(s->log, sizeof s->log, "/tmp/isol8-bench-serve.XXXXXX");
 	if ((fd = mkstemp(s->log)) == -1) {
 		cli_error("bench: a log for the server: %s", strerror(errno));
+		free(envp);
 		return -1;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fd, 2);
-	if (posix_spawn(&s->pid, argv[0], &fa, NULL, u.m, envp) != 0)
+	rc = posix_spawn(&s->pid, argv[0], &fa, NULL, u.m, envp);
+	if (rc != 0)
 		s->pid = 0;
 	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
 	close(fd);
 	while (s->pid > 0 && serve_url(s->log, s->url, sizeof s->url) == -1 &&
 	    now_ms() < until) {
