@@ -203,6 +203,7 @@ struct server {
 	/* session claims (server_claim.c) */
 	struct server_claims claims;
 	uint64_t claim_seq; /* the newest list asked for */
+	int claim_listing;  /* that list is still out */
 	struct server_metrics m;
 	/* shutdown */
 	struct event *grace;

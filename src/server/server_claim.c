@@ -17,11 +17,18 @@
  * this list was asked for (their container may be newer than the list).
  * The name already among them is always granted: it opens nothing new.
  *
+ * Any list will do, even one asked before the claim came: a session made
+ * before the list was asked is in it, one made later belongs to a claim
+ * still held or released since. So one list is out at a time, and every
+ * claim that comes while it is out waits for that one: a key flooding the
+ * server with new names costs dockerd one list at a time, not one each.
+ *
  * Invariants: every claim is in s->claims until freed; the callback comes
  * exactly once, from the list's callback (the engine calls back exactly
- * once, ISOL8_ECANCELLED at its free); a RELEASED claim is freed once no
- * list older than its release is out; the owner drops a claim it holds
- * (claim_drop) and never one still LISTING.
+ * once, ISOL8_ECANCELLED at its free), in the order the claims came; a
+ * RELEASED claim is freed once no list older than its release is out;
+ * the owner drops a claim it holds (claim_drop) and never one still
+ * LISTING.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +47,8 @@ struct claim {
 	char key[33];
 	char name[128]; /* the engine's session name, KEY.NAME */
 	unsigned max;   /* the key's ceiling when asked */
-	uint64_t seq;   /* LISTING: the list's number; RELEASED: the newest
-	                   list number when released */
+	uint64_t seq;   /* LISTING: the list it waits for; RELEASED: the
+	                   newest list number when released */
 	claim_cb cb;
 	void *arg;
 	TAILQ_ENTRY(claim) entry;
@@ -136,13 +143,11 @@ claim_free(struct claim *c)
 	free(c);
 }
 
-/* The engine's list: decide, tell the owner. */
+/* Decide c on the list: held, or refused (freed); then tell its owner. */
 static void
-claim_listed(const struct isol8_session_info *list, size_t n,
-    const struct isol8_error *e, void *arg)
+claim_decide(struct claim *c, const struct isol8_session_info *list, size_t n,
+    const struct isol8_error *e)
 {
-	struct claim *c = arg;
-	struct server *s = c->s;
 	struct isol8_error refusal;
 	claim_cb cb = c->cb;
 	void *cbarg = c->arg;
@@ -150,7 +155,6 @@ claim_listed(const struct isol8_session_info *list, size_t n,
 
 	if (e == NULL && claim_fits(c, list, n)) {
 		c->state = CLAIM_HELD;
-		claim_prune(s);
 		cb(c, NULL, cbarg);
 		return;
 	}
@@ -166,8 +170,33 @@ claim_listed(const struct isol8_session_info *list, size_t n,
 		    dot != NULL ? dot + 1 : c->name);
 	}
 	claim_free(c);
-	claim_prune(s);
 	cb(NULL, &refusal, cbarg);
+}
+
+/*
+ * The engine's list: every claim waiting for it decided, in the order
+ * they came (each sees the ones granted before it). An owner's callback
+ * may start a claim (it waits for a new list) or drop one, so the next
+ * claim is looked up afresh each time.
+ */
+static void
+claim_listed(const struct isol8_session_info *list, size_t n,
+    const struct isol8_error *e, void *arg)
+{
+	struct server *s = arg;
+	uint64_t seq = s->claim_seq;
+	struct claim *c;
+
+	s->claim_listing = 0;
+	for (;;) {
+		TAILQ_FOREACH (c, &s->claims, entry)
+			if (c->state == CLAIM_LISTING && c->seq == seq)
+				break;
+		if (c == NULL)
+			break;
+		claim_decide(c, list, n, e);
+	}
+	claim_prune(s);
 }
 
 /*
@@ -186,12 +215,17 @@ claim_start(struct server *s, const struct server_key *k,
 	snprintf(c->key, sizeof c->key, "%s", k->name);
 	snprintf(c->name, sizeof c->name, "%s", q->session);
 	c->max = k->c.sessions;
-	c->seq = ++s->claim_seq;
 	c->cb = cb;
 	c->arg = arg;
 	TAILQ_INSERT_TAIL(&s->claims, c, entry);
-	if (isol8_session_list_start(s->e, claim_listed, c, &e) == -1)
-		claim_listed(NULL, 0, &e, c);
+	if (s->claim_listing) { /* the list out will do */
+		c->seq = s->claim_seq;
+		return;
+	}
+	c->seq = ++s->claim_seq;
+	s->claim_listing = 1;
+	if (isol8_session_list_start(s->e, claim_listed, s, &e) == -1)
+		claim_listed(NULL, 0, &e, s);
 }
 
 /* The run that held c ended: c counts on for lists asked before now. */
