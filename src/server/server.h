@@ -352,6 +352,8 @@ void route_session_delete(struct server *, struct evhttp_request *,
     struct server_key *, const char *);
 int session_internal(
     const struct server_key *, const char *, char *, size_t, struct err **);
+const struct isol8_error *session_error_external(const struct server_key *,
+    const struct isol8_error *, struct isol8_error *);
 int request_prepare(struct server *, struct server_key *, struct api_request *,
     struct isol8_request *, char *, size_t, int *, struct err **);
 

@@ -192,13 +192,14 @@ batch_job(struct breq *b, const char *line, size_t len)
 static int
 bjob_run(struct bjob *j)
 {
-	struct isol8_error err;
+	struct isol8_error err, own;
 
 	j->run =
 	    isol8_run_start(j->b->r->s->e, &j->api.req, &bjob_cbs, j, &err);
 	if (j->run != NULL)
 		return 0;
-	batch_line_error(j->b, j->line, j->id, err.message);
+	batch_line_error(j->b, j->line, j->id,
+	    session_error_external(j->b->r->key, &err, &own)->message);
 	bjob_free(j);
 	return -1;
 }
@@ -320,8 +321,10 @@ bjob_done(
 	struct breq *b = j->b;
 	struct server_req *r = b->r;
 	struct api_result a = { 0 };
+	struct isol8_error own;
 
 	metrics_run(&r->s->m, j->runtime, res, e);
+	e = session_error_external(r->key, e, &own);
 	a.id = j->id;
 	a.line = j->line;
 	if (e != NULL) {

@@ -155,13 +155,7 @@ exec_on_done(
 
 	x->run = NULL;
 	metrics_run(&r->s->m, x->runtime, res, e);
-	if (e != NULL && e->code == ISOL8_ENOTFOUND && x->kind == EXEC_GET) {
-		/* The engine names the session inside: say the client's. */
-		own = *e;
-		snprintf(own.message, sizeof own.message, "no session `%s`",
-		    x->api.session);
-		e = &own;
-	}
+	e = session_error_external(r->key, e, &own);
 	a.runtime = x->runtime;
 	a.res = res;
 	a.error = e != NULL ? e->message : NULL;
@@ -203,9 +197,10 @@ exec_start(struct server_req *r)
 		/* The engine's own checks (paths, names): the request's
 		 * error, answered as its result. */
 		struct api_result a = { 0 };
+		struct isol8_error own;
 
 		a.runtime = x->runtime;
-		a.error = err.message;
+		a.error = session_error_external(r->key, &err, &own)->message;
 		a.code = err.code;
 		x->status = req_status_for(err.code);
 		x->answer_type = "application/json";

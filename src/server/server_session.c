@@ -42,6 +42,35 @@ session_internal(const struct server_key *k, const char *name, char *out,
 	return 0;
 }
 
+/*
+ * An engine error in the client's names: the engine names a key's session
+ * KEY.NAME (`no session`, `created with other limits`, `still busy`, the
+ * `isol8 session rm` it suggests); the client said NAME. own is the copy
+ * (never longer); NULL for no error.
+ */
+const struct isol8_error *
+session_error_external(const struct server_key *k, const struct isol8_error *e,
+    struct isol8_error *own)
+{
+	const char *p;
+	char pat[40], *o;
+	size_t n;
+
+	if (e == NULL)
+		return NULL;
+	*own = *e;
+	n = (size_t)snprintf(pat, sizeof pat, "%s.", k->name);
+	for (p = e->message, o = own->message; *p != '\0';) {
+		if ((p == e->message || p[-1] == '`' || p[-1] == ' ') &&
+		    strncmp(p, pat, n) == 0)
+			p += n;
+		else
+			*o++ = *p++;
+	}
+	*o = '\0';
+	return own;
+}
+
 /* The client's name of an engine session, if it is the key's. */
 static const char *
 session_external(const struct server_key *k, const char *internal)
@@ -55,7 +84,6 @@ session_external(const struct server_key *k, const char *internal)
 
 struct sess {
 	struct server_req *r;
-	char name[128];
 	int status;
 	struct buf answer;
 };
@@ -91,7 +119,9 @@ static void
 sess_error(struct sess *x, const struct isol8_error *e)
 {
 	yajl_gen g = json_gen_new();
+	struct isol8_error own;
 
+	e = session_error_external(x->r->key, e, &own);
 	x->status = req_status_for(e->code);
 	yajl_gen_map_open(g);
 	json_kstr(g, "error", e->message);
@@ -140,15 +170,8 @@ static void
 sess_removed(const struct isol8_error *e, void *arg)
 {
 	struct sess *x = arg;
-	struct isol8_error own;
 
-	if (e != NULL && e->code == ISOL8_ENOTFOUND) {
-		/* The engine names the session inside: say the client's. */
-		own = *e;
-		snprintf(own.message, sizeof own.message, "no session `%s`",
-		    x->name);
-		sess_error(x, &own);
-	} else if (e != NULL)
+	if (e != NULL)
 		sess_error(x, e);
 	else {
 		x->status = 200;
@@ -208,7 +231,6 @@ route_session_delete(struct server *s, struct evhttp_request *h,
 		return;
 	}
 	x = sess_new(s, h, k);
-	snprintf(x->name, sizeof x->name, "%s", name);
 	if (isol8_session_remove_start(s->e, internal, sess_removed, x, &e) ==
 	    -1)
 		sess_refused(x, &e);

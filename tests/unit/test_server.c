@@ -172,6 +172,7 @@ test_session_names(void)
 {
 	struct server_key k;
 	struct err *e = NULL;
+	struct isol8_error ie, own;
 	char out[128], long_name[80];
 
 	memset(&k, 0, sizeof k);
@@ -189,6 +190,19 @@ test_session_names(void)
 	long_name[sizeof long_name - 1] = '\0';
 	CHECK(session_internal(&k, long_name, out, sizeof out, &e) == -1);
 	err_free(&e);
+	/* The engine's messages in the client's names: `alice.` goes where it
+	 * starts a name, nowhere else. */
+	memset(&ie, 0, sizeof ie);
+	ie.code = ISOL8_EINVAL;
+	snprintf(ie.message, sizeof ie.message,
+	    "session `alice.s1` was created with other limits; remove it with "
+	    "`isol8 session rm alice.s1` (not malice.s1, not bob.s1)");
+	CHECK(session_error_external(&k, &ie, &own) == &own);
+	CHECK(strcmp(own.message,
+	          "session `s1` was created with other limits; remove it with "
+	          "`isol8 session rm s1` (not malice.s1, not bob.s1)") == 0);
+	CHECK(own.code == ISOL8_EINVAL);
+	CHECK(session_error_external(&k, NULL, &own) == NULL);
 	return 0;
 }
 
